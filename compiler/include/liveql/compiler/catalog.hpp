@@ -1,0 +1,74 @@
+// The Postgres catalog as liveql needs it: tables, columns and their types, primary keys,
+// foreign keys, enums. Loaded by the server with catalog_query() (one statement returning one
+// JSON document), then parsed here; this module does no I/O.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "liveql/base/result.hpp"
+
+namespace liveql::catalog {
+
+struct QualifiedName {
+  std::string schema = "public";
+  std::string name;
+  bool operator==(const QualifiedName&) const = default;
+  auto operator<=>(const QualifiedName&) const = default;
+  std::string to_string() const { return schema + "." + name; }
+};
+
+struct Column {
+  std::string name;
+  std::string pg_type;   // type name as format_type() without modifiers: "integer", "text",
+                         // "timestamp with time zone", "uuid", "numeric", "jsonb", "integer[]"
+  std::string udt_name;  // pg_type.typname: "int4", "text", "timestamptz", "_int4", enum name
+  std::string type_schema = "pg_catalog";
+  bool is_array = false;
+  bool nullable = true;
+  bool has_default = false;
+  std::vector<std::string> enum_values;  // non-empty when the type is an enum
+  std::string comment;
+};
+
+struct ForeignKey {
+  std::string name;
+  std::vector<std::string> columns;  // on this table
+  QualifiedName ref_table;
+  std::vector<std::string> ref_columns;
+};
+
+struct Table {
+  QualifiedName name;
+  std::vector<Column> columns;  // in attnum order
+  std::vector<std::string> primary_key;
+  std::vector<ForeignKey> foreign_keys;
+  char replica_identity = 'd';  // 'd' default, 'f' full, 'n' nothing, 'i' index
+  bool is_view = false;
+  std::string comment;
+  const Column* column(std::string_view name) const {
+    for (const auto& c : columns)
+      if (c.name == name) return &c;
+    return nullptr;
+  }
+};
+
+struct Catalog {
+  std::vector<Table> tables;
+  const Table* table(const QualifiedName& name) const {
+    for (const auto& t : tables)
+      if (t.name == name) return &t;
+    return nullptr;
+  }
+};
+
+// One SQL statement, no parameters, returning one row with one json column describing every
+// table and view outside pg_catalog/information_schema.
+std::string_view catalog_query();
+
+// Parses the JSON text that catalog_query() returned.
+Result<Catalog> parse_catalog(std::string_view json_text);
+
+}  // namespace liveql::catalog

@@ -1,0 +1,69 @@
+// The compiler's front door: GraphQL text + variables + session -> a compiled operation with
+// its IR, SQL and the request's vars. Pure and thread-safe over an immutable Schema.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "liveql/base/result.hpp"
+#include "liveql/compiler/ast.hpp"
+#include "liveql/compiler/catalog.hpp"
+#include "liveql/compiler/ir.hpp"
+#include "liveql/compiler/metadata.hpp"
+#include "liveql/compiler/parser.hpp"
+
+namespace liveql::compiler {
+
+class Schema;  // the GraphQL schema for every role; immutable once built
+
+// Builds the schema from the catalog and metadata. Errors: metadata that names missing tables
+// or columns, relationships without a matching foreign key, bad permission filters.
+Result<std::shared_ptr<const Schema>> build_schema(const catalog::Catalog& catalog,
+                                                   const metadata::Metadata& metadata);
+
+// The roles named in select permissions (plus "admin").
+std::vector<std::string> schema_roles(const Schema& schema);
+
+// The live mode a table's metadata asks for.
+metadata::LiveMode table_live_mode(const Schema& schema, const catalog::QualifiedName& table);
+
+struct Session {
+  std::string role = "admin";
+  bool is_admin = true;                          // admin sees every table and column, no filters
+  std::map<std::string, std::string> variables;  // keys lower-cased, "x-hasura-user-id"
+};
+
+struct Request {
+  std::string_view query;
+  boost::json::object variables;
+  std::optional<std::string> operation_name;
+};
+
+struct Limits {
+  gql::ParseLimits parse;
+  size_t max_query_depth = 32;  // selection depth beyond which validation fails
+};
+
+struct CompiledOperation {
+  gql::OperationType type = gql::OperationType::kQuery;
+  ir::Operation ir;
+  boost::json::object vars;  // the $1 / per-subscriber vars object
+  // Set when no SQL is needed (only __typename / introspection): the whole `data` object.
+  std::optional<boost::json::object> static_data;
+  std::string root_field_name;  // name (not alias) of the first root field, for operator views
+};
+
+// Parses, validates (errors in Hasura's shape and wording: code kValidationFailed with a
+// path like "$.selectionSet.orders.selectionSet.bogus"), applies the session role's
+// permissions, and builds the IR. Mutations are rejected with kValidationFailed
+// ("no mutations exist") unless the schema has them.
+Result<CompiledOperation> compile(const Schema& schema, const Request& request,
+                                  const Session& session, const Limits& limits = {});
+
+}  // namespace liveql::compiler

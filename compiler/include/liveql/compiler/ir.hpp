@@ -1,0 +1,192 @@
+// The intermediate representation of a validated operation, with the role's permissions
+// applied. Produced by compile() (compile.hpp), read by the SQL generator (sql.hpp) and by the
+// dependency extraction for the matcher.
+//
+// Values never appear in the IR as text: every value (query literal, variable, session
+// variable, permission limit) is a Param, a key into the request's `vars` JSON object. Two
+// operations that differ only in values therefore have identical IR and identical SQL, which
+// is what puts their subscribers into one cohort.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "liveql/compiler/catalog.hpp"
+
+namespace liveql::ir {
+
+// A per-request value: vars[key], cast to pg_type in SQL. When is_list, vars[key] is a JSON
+// array whose elements are cast to pg_type (for _in / _nin / _has_keys_*).
+// pg_type is a Postgres type name usable in a cast ("integer", "text", "public.status").
+struct Param {
+  std::string key;
+  std::string pg_type;
+  bool is_list = false;
+};
+
+enum class CompareOp {
+  kEq,
+  kNeq,
+  kGt,
+  kLt,
+  kGte,
+  kLte,
+  kIn,
+  kNin,
+  kIsNull,  // param is a boolean: true => IS NULL, false => IS NOT NULL
+  kLike,
+  kNlike,
+  kIlike,
+  kNilike,
+  kSimilar,
+  kNsimilar,
+  kRegex,
+  kNregex,
+  kIregex,
+  kNiregex,
+  kContains,
+  kContainedIn,
+  kHasKey,
+  kHasKeysAny,
+  kHasKeysAll,  // jsonb
+};
+
+// How a parent row links to the rows of a relationship's target table:
+// child.<mapping[i].second> = parent.<mapping[i].first> for every i.
+struct Join {
+  std::string name;  // relationship name
+  catalog::QualifiedName target;
+  std::vector<std::pair<std::string, std::string>> mapping;  // parent col -> child col
+  bool is_array = false;
+};
+
+struct BoolExp;
+using BoolExpPtr = std::shared_ptr<const BoolExp>;
+
+struct BoolExp {
+  enum class Kind {
+    kTrue,
+    kFalse,
+    kAnd,           // children
+    kOr,            // children
+    kNot,           // children[0]
+    kCompare,       // column op param
+    kRelationship,  // EXISTS(row of join.target linked to this row AND inner)
+    kExists,        // _exists: EXISTS(row of table AND inner), unrelated to this row
+  };
+  Kind kind = Kind::kTrue;
+  std::vector<BoolExpPtr> children;
+  // kCompare
+  std::string column;
+  std::string column_type;  // Postgres type of the column
+  CompareOp op = CompareOp::kEq;
+  Param param;
+  // kRelationship: join (inner already includes the target table's permission filter)
+  Join join;
+  // kExists
+  catalog::QualifiedName table;
+  BoolExpPtr inner;
+};
+
+struct OrderBy {
+  std::vector<Join> path;  // object relationships to walk, outermost first; empty: own column
+  std::string column;
+  bool desc = false;
+  bool nulls_first = false;  // Hasura's asc => NULLS LAST, desc => NULLS FIRST by default
+};
+
+struct Select;
+struct Aggregate;
+
+struct Field {
+  enum class Kind {
+    kColumn,     // column, pg_type
+    kTypename,   // a constant string: typename
+    kObjectRel,  // join + select (at most one row, or null)
+    kArrayRel,   // join + select (JSON array)
+    kAggregate,  // join + aggregate (an array relationship's <rel>_aggregate)
+    kStatic,     // a JSON value from vars[param.key] (introspection inside a query)
+  };
+  Kind kind = Kind::kColumn;
+  std::string alias;  // the response key
+  std::string column;
+  std::string pg_type;
+  std::string typename_;
+  Join join;
+  std::shared_ptr<Select> select;
+  std::shared_ptr<Aggregate> aggregate;
+  Param param;
+};
+
+// Rows of one table: FROM table WHERE where ORDER BY .. LIMIT .. OFFSET .., projected to fields.
+struct Select {
+  catalog::QualifiedName table;
+  std::vector<std::string> primary_key;  // empty if the table has none
+  BoolExpPtr where;                      // user `where` AND permission filter; null = true
+  std::vector<OrderBy> order_by;
+  std::vector<std::string> distinct_on;
+  std::optional<Param> limit;  // user limit
+  std::optional<Param> offset;
+  std::optional<Param> permission_limit;  // the role's limit; effective limit = least of both
+  std::vector<Field> fields;
+};
+
+struct AggregateField {
+  enum class Kind {
+    kCount,     // count(*) or count([DISTINCT] columns)
+    kFunction,  // function over columns: one JSON object {column_alias: value}
+    kNodes,     // the rows themselves: nodes { fields } (fields in rows.fields)
+    kTypename,
+  };
+  Kind kind = Kind::kCount;
+  std::string alias;
+  std::vector<std::string> count_columns;  // empty: count(*)
+  bool count_distinct = false;
+  std::string function;  // sum avg min max stddev stddev_pop stddev_samp variance var_pop var_samp
+  struct Column {
+    std::string alias;
+    std::string column;
+    std::string pg_type;
+  };
+  std::vector<Column> columns;         // kFunction
+  std::vector<Field> typename_fields;  // inner __typename of a kFunction object, as kTypename
+  std::string typename_;
+};
+
+// <table>_aggregate: { aggregate { count sum {..} ... } nodes { .. } }
+struct Aggregate {
+  Select rows;  // the aggregated set (where, order_by, limit, offset, distinct_on); rows.fields
+                // are the `nodes` fields
+  std::vector<AggregateField> aggregate_fields;  // inside `aggregate { }`
+  std::string aggregate_alias;                   // response key of `aggregate`, if requested
+  bool has_aggregate = false;
+  std::string nodes_alias;  // response key of `nodes`, if requested
+  bool has_nodes = false;
+  std::string typename_alias;  // `__typename` on the aggregate object
+  std::string typename_;
+  std::string aggregate_typename_alias;  // `__typename` inside `aggregate { }`
+  std::string aggregate_typename_;
+};
+
+struct RootField {
+  enum class Kind {
+    kSelect,      // <table>: JSON array
+    kSelectByPk,  // <table>_by_pk: object or null (select.where holds the key equality)
+    kAggregate,   // <table>_aggregate
+    kStatic,      // vars[param.key] as is (__typename, __schema, __type)
+  };
+  Kind kind = Kind::kSelect;
+  std::string alias;
+  Select select;
+  Aggregate aggregate;
+  Param param;
+};
+
+struct Operation {
+  std::vector<RootField> fields;
+};
+
+}  // namespace liveql::ir

@@ -1,0 +1,68 @@
+// Hasura v2 metadata, as liveql reads it: tracked tables, relationships, select permissions, and
+// liveql's own per-table `live_mode`. Parsed from YAML/JSON text; reading the directory is the
+// caller's business (load_metadata_path in server/ does it) so this stays pure.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "liveql/base/result.hpp"
+#include "liveql/compiler/catalog.hpp"
+
+namespace liveql::metadata {
+
+enum class LiveMode { kDefault, kEvent, kPoll };
+
+struct ObjectRelationship {
+  std::string name;
+  // using.foreign_key_constraint_on: column(s) of this table referencing the remote table.
+  std::vector<std::string> fk_columns;
+  // using.manual_configuration
+  std::optional<catalog::QualifiedName> remote_table;
+  std::vector<std::pair<std::string, std::string>> column_mapping;  // this col -> remote col
+};
+
+struct ArrayRelationship {
+  std::string name;
+  // using.foreign_key_constraint_on: {table, column|columns} on the remote side.
+  std::optional<catalog::QualifiedName> fk_table;
+  std::vector<std::string> fk_columns;
+  // using.manual_configuration
+  std::optional<catalog::QualifiedName> remote_table;
+  std::vector<std::pair<std::string, std::string>> column_mapping;  // this col -> remote col
+};
+
+struct SelectPermission {
+  std::string role;
+  bool all_columns = false;  // columns: "*"
+  std::vector<std::string> columns;
+  boost::json::value filter;  // a bool_exp, may reference X-Hasura-* session variables
+  std::optional<int64_t> limit;
+  bool allow_aggregations = false;
+};
+
+struct TableMetadata {
+  catalog::QualifiedName table;
+  std::optional<std::string> custom_name;  // configuration.custom_name
+  std::map<std::string, std::string> custom_column_names;
+  std::vector<ObjectRelationship> object_relationships;
+  std::vector<ArrayRelationship> array_relationships;
+  std::vector<SelectPermission> select_permissions;
+  LiveMode live_mode = LiveMode::kDefault;
+};
+
+struct Metadata {
+  std::vector<TableMetadata> tables;
+};
+
+// Parses one document holding the whole metadata: either Hasura's export
+// ({"version":3,"sources":[{"name":"default","tables":[...]}]}) or a bare list of table entries.
+Result<Metadata> parse_metadata(std::string_view yaml_or_json);
+
+// Parses a list of table entries (tables.yaml after !include resolution, or one table file each).
+Result<TableMetadata> parse_table(std::string_view yaml_or_json);
+
+}  // namespace liveql::metadata

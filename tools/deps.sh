@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what liveql needs to build, test and run its demo, from Debian's packages and npm.
+# Idempotent: does nothing that is already done. Run as root (or with sudo available).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+
+apt_packages=(
+  build-essential cmake ninja-build ccache pkg-config git
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-system1.81-dev
+  librocksdb-dev libfmt-dev libspdlog-dev libsimdjson-dev libyaml-cpp-dev libssl-dev libcli11-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libpq-dev
+  postgresql-15 postgresql-15-wal2json postgresql-contrib
+  nodejs curl procps
+)
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}"
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# Some images ship nodejs without npm (NodeSource's nodejs conflicts with Debian's npm package).
+if ! command -v npm >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq npm >/dev/null
+fi
+
+# npm packages for the end-to-end clients, from the committed lockfile.
+if [ -f "$here/../tests/e2e/package-lock.json" ]; then
+  cd "$here/../tests/e2e"
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+fi

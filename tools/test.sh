@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, builds with ASan+UBSan, checks formatting,
+# and runs every ctest label (unit, pg, e2e, slow) against a throwaway PostgreSQL.
+# Developers: `ctest --test-dir build/asan -L unit` for the fast loop.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+tools/deps.sh
+
+build=${LIVEQL_BUILD_DIR:-build/asan}
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLIVEQL_SANITIZE=ON \
+  -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" >/dev/null
+cmake --build "$build" -j"$(nproc)"
+
+tools/format.sh --check
+
+ctest --test-dir "$build" --output-on-failure -j2 "$@"
