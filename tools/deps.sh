@@ -10,7 +10,7 @@ apt_packages=(
   librocksdb-dev libfmt-dev libspdlog-dev libsimdjson-dev libyaml-cpp-dev libssl-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libpq-dev
   postgresql-15 postgresql-15-wal2json postgresql-contrib
-  nodejs curl procps
+  nodejs curl procps openssl python3
 )
 
 sudo_cmd=()
