@@ -1,0 +1,1 @@
+#include "liveql/live/live_queries.hpp"
