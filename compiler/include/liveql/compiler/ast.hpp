@@ -110,4 +110,15 @@ struct Document {
   std::vector<FragmentDefinition> fragments;
 };
 
+// Canonical GraphQL text of an AST: tokens separated by single spaces, strings re-escaped,
+// operations before fragments, one definition per line. Printing is deterministic and
+// parse(print(x)) yields x again (locations aside), so the text can serve as a normalised
+// form of a document (for logs, caches, or to compare two documents).
+std::string print(const Document& doc);
+std::string print(const OperationDefinition& op);
+std::string print(const FragmentDefinition& fragment);
+std::string print(const SelectionSet& selection_set);
+std::string print(const Value& value);
+std::string print(const TypeRef& type);  // e.g. "[Int!]!"
+
 }  // namespace liveql::gql
