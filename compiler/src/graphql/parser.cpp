@@ -16,7 +16,7 @@ using detail::TokenKind;
 
 // Whatever ParseLimits says, recursion stops here: each nesting level costs a few stack frames
 // (more under sanitizers), and the AST's destructors recurse as deep as the document nests.
-constexpr size_t kMaxSupportedDepth = 1000;
+constexpr size_t kMaxSupportedDepth = 500;
 
 constexpr std::string_view kTypeSystemKeywords[] = {
     "schema", "scalar", "type", "interface", "union", "enum", "input", "directive", "extend",

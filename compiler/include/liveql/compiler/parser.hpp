@@ -13,16 +13,28 @@ namespace liveql::gql {
 
 struct ParseLimits {
   size_t max_document_bytes = 1 << 20;  // 1 MiB
-  size_t max_depth = 64;                // nesting of selection sets, lists and objects
-  size_t max_tokens = 100'000;
+  // Nesting of selection sets, list and object values and list types, counted together
+  // (`{ a(x: [1]) }` is 2 deep). Values above 500 act as 500: deeper would risk the stack.
+  size_t max_depth = 64;
+  size_t max_tokens = 100'000;  // punctuators, names, numbers, strings; ignored tokens are free
 };
 
-// Parses an executable document. Errors have code kParseFailed and Hasura's message style
-// ("not a valid graphql query" details with line:column). Type-system definitions
-// (`type`, `schema`, ...) are rejected. Invalid UTF-8 is an error.
+// Parses an executable document (October 2021 spec). Linear in the document's size; the
+// returned Document owns copies of everything and does not refer to `source`.
+//
+// Every error has code kParseFailed, path "$.query" and a message of the form
+//   not a valid graphql query: line 1, column 7: expected a name, found "}"
+// (line and column are 1-based; columns count bytes). The same shape covers lexical errors
+// ("unterminated string", "invalid number, ..."), invalid UTF-8 ("invalid UTF-8 (byte 0xC0)"),
+// type-system definitions (`type`, `schema`, ...: "type system definitions ("type") are not
+// allowed in an executable document") and the limits ("the document nests deeper than the
+// limit of 64", "the document has more than 100000 tokens"); only the size limit has no
+// location: "not a valid graphql query: the document is N bytes, more than the limit of M".
 Result<Document> parse(std::string_view source, const ParseLimits& limits = {});
 
-// Parses a single input value (used for variable defaults in tests and for tools).
+// Parses a single input value, constant or not (variables allowed), followed by the end of
+// the source. Errors as parse(), but the message starts "not a valid graphql value" and the
+// path is "$".
 Result<Value> parse_value(std::string_view source, const ParseLimits& limits = {});
 
 }  // namespace liveql::gql
