@@ -1,0 +1,156 @@
+// ReplicationStream: PostgreSQL's logical replication stream (wal2json format-version 2) as
+// committed Transactions, in commit order, with standby feedback and reconnects.
+//
+// Threading: runs on the executor it is given (liveql's single io_context thread); every public
+// member and every callback runs on that thread. libpq is used strictly non-blocking: the socket
+// is waited on with Asio, never a blocking libpq call.
+//
+// Per connection: connect with `replication=database` added to the conninfo; IDENTIFY_SYSTEM;
+// check wal_level and the slot (pg_replication_slots), creating it (LOGICAL wal2json) when
+// missing; START_REPLICATION from the resume position (below) with format-version 2, xids,
+// lsn, timestamps, types and, when `tables` is set, add-tables. Any error (network, server,
+// bad bytes) ends the connection: StreamEvent kDisconnected, then a reconnect after an
+// exponential backoff (backoff_initial doubling to backoff_max, reset once streaming). Errors that
+// retrying cannot fix (wal_level is not logical, wal2json missing or not allowed by
+// output_plugin_libraries, the slot belongs to another plugin or database) end the stream with
+// kUnavailable: liveql then polls every live query.
+//
+// Acknowledgement (DESIGN.md rule 10, Restart safety). The LSN reported as flushed to PostgreSQL
+// (the slot's confirmed_flush_lsn) only moves for two reasons:
+//  1. acknowledge(lsn): the consumer calls it with a Transaction's end_lsn after it has matched the
+//     transaction AND saved that LSN in the StateStore.
+//  2. idle positions: keepalive positions received between transactions, and the end of
+//     transactions that carry no row change (writes to untracked tables, other databases, updates
+//     of key-less tables). Such a position is usable only once every transaction delivered before
+//     it has been acknowledged. With `on_idle_position` set, the stream calls it with the newest
+//     usable position (at most once per status tick or server reply request, and only when it is
+//     ahead of the acknowledged LSN); the consumer saves it and calls acknowledge() with it, so
+//     the StateStore never falls behind the slot. Without that callback the stream treats usable
+//     idle positions as acknowledged itself (for tools and tests without a StateStore).
+// Feedback ('r': written = received_lsn, flushed = applied = the position above) is sent every
+// status_interval, at once when the server asks for a reply, and within ~100 ms of the position
+// advancing, so an idle or irrelevant-only slot never pins WAL.
+//
+// Delivery: each committed transaction with at least one row change is delivered once per
+// ReplicationStream object. After a reconnect the server resends from the slot's
+// confirmed_flush_lsn; transactions already delivered (end_lsn <= the last delivered end_lsn) are
+// skipped. Across process restarts delivery restarts at the slot's confirmed position (at least
+// once), which is why the consumer acknowledges only saved LSNs.
+//
+// Resume position sent in START_REPLICATION: max(config.start_lsn, the acknowledged position).
+// PostgreSQL starts at the slot's confirmed_flush_lsn when that is later.
+//
+// Gap detection is the consumer's: kConnected carries the system identifier, timeline, database,
+// whether the slot was just created, and the slot's confirmed_flush_lsn before streaming; compare
+// them with the StateStore's SlotRecord (missing slot / other system / slot past the record).
+//
+// Slot lag for /metrics: run kSlotLagSql with the slot name as $1 on an ordinary connection.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "liveql/base/result.hpp"
+#include "liveql/base/row_change.hpp"
+
+namespace liveql::replication {
+
+// Bytes of WAL the slot retains beyond its confirmed position; NULL when the slot is missing.
+inline constexpr const char* kSlotLagSql =
+    "select pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint "
+    "from pg_replication_slots where slot_name = $1";
+
+struct TableRef {
+  std::string schema;
+  std::string name;
+};
+
+struct StreamConfig {
+  std::string conninfo;              // libpq URL or key=value string; replication=database is added
+  std::string slot_name = "liveql";  // [a-z0-9_]{1,63}, as PostgreSQL requires
+  std::vector<TableRef> tables;      // decode only these; empty = every table
+  Lsn start_lsn = 0;                 // e.g. the StateStore's confirmed_lsn
+  std::chrono::milliseconds status_interval{10'000};
+  std::chrono::milliseconds backoff_initial{100};
+  std::chrono::milliseconds backoff_max{5'000};
+  std::chrono::milliseconds connect_timeout{10'000};
+  // Nothing received for this long (the stream asks the server for a reply when quiet) is an
+  // error: the connection is dropped and re-established.
+  std::chrono::milliseconds receive_timeout{60'000};
+};
+
+enum class StreamEventKind {
+  kConnected,     // streaming started
+  kDisconnected,  // the connection failed or ended; a reconnect follows after `retry_in`
+  kUnavailable,   // logical replication cannot work here; the stream has stopped
+};
+
+struct StreamEvent {
+  StreamEventKind kind = StreamEventKind::kConnected;
+  // kConnected
+  std::string system_identifier;  // IDENTIFY_SYSTEM systemid
+  uint32_t timeline = 0;
+  std::string database;
+  Lsn server_lsn = 0;          // IDENTIFY_SYSTEM xlogpos
+  bool slot_created = false;   // the slot did not exist and was created now
+  Lsn slot_confirmed_lsn = 0;  // the slot's confirmed_flush_lsn (consistent point if created)
+  Lsn start_lsn = 0;           // the position sent in START_REPLICATION
+  // kDisconnected, kUnavailable
+  std::string message;
+  std::chrono::milliseconds retry_in{0};  // kDisconnected
+};
+
+struct StreamStats {
+  uint64_t connects = 0;
+  uint64_t disconnects = 0;
+  uint64_t transactions = 0;        // delivered
+  uint64_t changes = 0;             // row changes delivered
+  uint64_t empty_transactions = 0;  // committed without a row change (not delivered)
+  uint64_t keepalives = 0;
+  uint64_t feedback_sent = 0;
+  uint64_t bytes = 0;  // XLogData payload bytes
+};
+
+struct StreamCallbacks {
+  std::function<void(Transaction&&)> on_transaction;  // required
+  std::function<void(const StreamEvent&)> on_event;   // optional
+  std::function<void(Lsn)> on_idle_position;          // optional; see "Acknowledgement"
+};
+
+class ReplicationStream {
+ public:
+  ReplicationStream(boost::asio::any_io_executor executor, StreamConfig config,
+                    StreamCallbacks callbacks);
+  // Stops; no callback runs afterwards. Outstanding asynchronous work finishes on the executor.
+  ~ReplicationStream();
+  ReplicationStream(const ReplicationStream&) = delete;
+  ReplicationStream& operator=(const ReplicationStream&) = delete;
+
+  // Starts connecting (asynchronously). An invalid configuration is an Error. Calling start()
+  // while running does nothing; after stop(), it starts again once the previous run has ended
+  // (running() is false).
+  [[nodiscard]] Status start();
+  // Closes the connection; no callback runs afterwards.
+  void stop();
+  bool running() const;
+  bool streaming() const;  // connected and in COPY mode
+
+  // Everything before `lsn` is matched and saved. Monotonic: smaller values are ignored.
+  void acknowledge(Lsn lsn);
+
+  Lsn received_lsn() const;      // highest WAL position received from the server
+  Lsn acknowledged_lsn() const;  // highest acknowledge()d LSN
+  Lsn flushed_lsn() const;       // the flushed position last sent to the server
+  const StreamStats& stats() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace liveql::replication

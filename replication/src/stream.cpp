@@ -1,0 +1,645 @@
+#include "liveql/replication/stream.hpp"
+
+#include <fmt/format.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <optional>
+
+#include "liveql/replication/wal2json_decoder.hpp"
+
+namespace liveql::replication {
+namespace {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// Feedback is sent this soon after the flushed position moves, so acknowledgements reach the
+// slot promptly without one message per transaction.
+constexpr milliseconds kMinFeedbackGap{100};
+// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
+constexpr int64_t kPgEpochOffsetMicros = 946'684'800'000'000LL;
+
+Error pg_error(std::string message) {
+  return make_error(ErrorCode::kPostgresError, std::move(message), "$");
+}
+
+uint64_t read_be64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+
+void write_be64(char* p, uint64_t v) {
+  for (int i = 7; i >= 0; --i) {
+    p[i] = static_cast<char>(v & 0xFF);
+    v >>= 8;
+  }
+}
+
+int64_t pg_now_micros() {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  return us - kPgEpochOffsetMicros;
+}
+
+bool valid_slot_name(const std::string& s) {
+  if (s.empty() || s.size() > 63) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+// wal2json's add-tables list: "schema.table,..." with `\` escaping its separators.
+std::string wal2json_table(const TableRef& t) {
+  auto esc = [](const std::string& s) {
+    std::string out;
+    for (char c : s) {
+      if (c == ',' || c == '.' || c == '*' || c == '\\' || c == ' ') out += '\\';
+      out += c;
+    }
+    return out;
+  };
+  return esc(t.schema) + "." + esc(t.name);
+}
+
+std::string quote_literal(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  return out + "'";
+}
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using PgResult = std::unique_ptr<PGresult, ResultDeleter>;
+
+// How a session ended.
+struct SessionEnd {
+  Error error;
+  bool unavailable = false;  // retrying cannot help
+  bool streamed = false;     // reached COPY mode (resets the backoff)
+};
+
+constexpr const char* kPluginHint =
+    "; logical replication is unavailable, so liveql polls every live query. To enable it, add "
+    "wal2json to output_plugin_libraries (PostgreSQL 15.19+; a reload is enough), e.g. "
+    "output_plugin_libraries = 'pgoutput, test_decoding, wal2json'";
+
+// Errors no reconnect can fix.
+bool is_unavailable(const std::string& message) {
+  return message.find("may not be used as an output plugin") != std::string::npos ||
+         message.find("could not access file \"wal2json\"") != std::string::npos ||
+         message.find("wal_level") != std::string::npos ||
+         message.find("must be superuser or replication role") != std::string::npos ||
+         message.find("permission denied to start WAL sender") != std::string::npos ||
+         message.find("permission denied to create replication slot") != std::string::npos;
+}
+
+std::string unavailable_message(const std::string& message) {
+  if (message.find("output plugin") != std::string::npos ||
+      message.find("wal2json") != std::string::npos)
+    return message + kPluginHint;
+  return message + "; logical replication is unavailable, so liveql polls every live query";
+}
+
+}  // namespace
+
+struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
+  Impl(asio::any_io_executor ex, StreamConfig c, StreamCallbacks cb)
+      : executor(ex), config(std::move(c)), callbacks(std::move(cb)), timer(ex) {}
+  ~Impl() { close_connection(); }
+
+  asio::any_io_executor executor;
+  StreamConfig config;
+  StreamCallbacks callbacks;
+  asio::steady_timer timer;  // backoff and wait deadlines
+  std::unique_ptr<asio::posix::stream_descriptor> socket;
+  int socket_fd = -1;  // libpq's descriptor that `socket` duplicates
+  PGconn* conn = nullptr;
+  Wal2JsonDecoder decoder;
+
+  bool running = false;
+  bool stop_requested = false;
+  bool streaming = false;
+
+  Lsn received = 0;
+  Lsn acked = 0;
+  Lsn delivered_end = 0;  // end_lsn of the last delivered transaction
+  Lsn usable_idle = 0;    // idle position with every earlier delivery acknowledged
+  std::optional<std::pair<Lsn, Lsn>> pending_idle;  // (position, delivered_end when seen)
+  Lsn flushed_sent = 0;
+  bool reply_requested = false;
+  Clock::time_point last_feedback{};
+  Clock::time_point last_receive{};
+  StreamStats stats;
+
+  // ---- positions ----
+
+  void note_idle(Lsn position) {
+    if (delivered_end <= acked) {
+      usable_idle = std::max(usable_idle, position);
+    } else if (!pending_idle || pending_idle->first < position) {
+      // Replacing an older pending position only delays it: the newer one covers it.
+      pending_idle = std::make_pair(position, delivered_end);
+    }
+  }
+
+  void acknowledge(Lsn lsn) {
+    if (lsn <= acked) return;
+    acked = lsn;
+    if (pending_idle && pending_idle->second <= acked) {
+      usable_idle = std::max(usable_idle, pending_idle->first);
+      pending_idle.reset();
+    }
+    if (streaming && flush_position() > flushed_sent) timer.cancel();  // wake the loop
+  }
+
+  Lsn flush_position() const {
+    return callbacks.on_idle_position ? acked : std::max(acked, usable_idle);
+  }
+
+  // ---- connection ----
+
+  void close_connection() {
+    streaming = false;
+    if (socket) {
+      boost::system::error_code ignored;
+      socket->close(ignored);
+      socket.reset();
+    }
+    socket_fd = -1;
+    if (conn) {
+      PQfinish(conn);
+      conn = nullptr;
+    }
+  }
+
+  std::string conn_error() const {
+    std::string m = conn ? PQerrorMessage(conn) : "out of memory";
+    while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+    return m;
+  }
+
+  // (Re)creates the Asio descriptor when libpq's socket changed (or always, during connect,
+  // when libpq may have replaced its socket under the same number).
+  Status attach_socket(bool force) {
+    int fd = PQsocket(conn);
+    if (fd < 0) return pg_error("replication connection has no socket");
+    if (socket && fd == socket_fd && !force) return Ok{};
+    if (socket) {
+      boost::system::error_code ignored;
+      socket->close(ignored);
+    }
+    int dup_fd = ::dup(fd);
+    if (dup_fd < 0) return pg_error("dup() of the replication socket failed");
+    socket = std::make_unique<asio::posix::stream_descriptor>(executor);
+    boost::system::error_code ec;
+    socket->assign(dup_fd, ec);
+    if (ec) {
+      ::close(dup_fd);
+      socket.reset();
+      return pg_error("cannot watch the replication socket: " + ec.message());
+    }
+    socket_fd = fd;
+    return Ok{};
+  }
+
+  // Waits until the socket is readable and/or writable or `deadline` passes (or stop()).
+  // Readiness is checked with poll() first: Asio's reactor is edge-triggered and libpq may have
+  // left data in the kernel buffer that no new edge will announce.
+  asio::awaitable<void> wait_socket(bool read, bool write, Clock::time_point deadline) {
+    pollfd p{socket_fd, static_cast<short>((read ? POLLIN : 0) | (write ? POLLOUT : 0)), 0};
+    if (::poll(&p, 1, 0) > 0) co_return;
+    if (stop_requested || !socket) co_return;
+    timer.expires_at(deadline);
+    using asio::experimental::make_parallel_group;
+    using asio::experimental::wait_for_one;
+    if (read && write) {
+      co_await make_parallel_group(
+          socket->async_wait(asio::posix::stream_descriptor::wait_read, asio::deferred),
+          socket->async_wait(asio::posix::stream_descriptor::wait_write, asio::deferred),
+          timer.async_wait(asio::deferred))
+          .async_wait(wait_for_one(), asio::use_awaitable);
+    } else {
+      co_await make_parallel_group(
+          socket->async_wait(read ? asio::posix::stream_descriptor::wait_read
+                                  : asio::posix::stream_descriptor::wait_write,
+                             asio::deferred),
+          timer.async_wait(asio::deferred))
+          .async_wait(wait_for_one(), asio::use_awaitable);
+    }
+  }
+
+  asio::awaitable<Status> connect() {
+    const char* keys[] = {"dbname", "replication", "fallback_application_name", nullptr};
+    const char* values[] = {config.conninfo.c_str(), "database", "liveql-replication", nullptr};
+    conn = PQconnectStartParams(keys, values, 1);
+    if (!conn || PQstatus(conn) == CONNECTION_BAD)
+      co_return pg_error("replication connection failed: " + conn_error());
+    if (PQsetnonblocking(conn, 1) != 0)
+      co_return pg_error("cannot make the replication connection non-blocking: " + conn_error());
+    const auto deadline = Clock::now() + config.connect_timeout;
+    PostgresPollingStatusType poll_status = PGRES_POLLING_WRITING;
+    for (;;) {
+      if (stop_requested) co_return pg_error("stopped");
+      if (poll_status == PGRES_POLLING_OK) break;
+      if (poll_status == PGRES_POLLING_FAILED)
+        co_return pg_error("replication connection failed: " + conn_error());
+      if (auto st = attach_socket(true); !st.ok()) co_return st;
+      co_await wait_socket(poll_status == PGRES_POLLING_READING,
+                           poll_status == PGRES_POLLING_WRITING, deadline);
+      if (Clock::now() >= deadline)
+        co_return pg_error(fmt::format("replication connection timed out after {} ms",
+                                       config.connect_timeout.count()));
+      poll_status = PQconnectPoll(conn);
+    }
+    if (auto st = attach_socket(true); !st.ok()) co_return st;
+    co_return Ok{};
+  }
+
+  // Sends libpq's output buffer without blocking.
+  asio::awaitable<Status> flush_output(Clock::time_point deadline) {
+    for (;;) {
+      int r = PQflush(conn);
+      if (r == 0) co_return Ok{};
+      if (r < 0) co_return pg_error("replication connection: " + conn_error());
+      co_await wait_socket(true, true, deadline);
+      if (stop_requested) co_return pg_error("stopped");
+      if (Clock::now() >= deadline) co_return pg_error("replication connection: send timed out");
+      if (!PQconsumeInput(conn)) co_return pg_error("replication connection: " + conn_error());
+    }
+  }
+
+  // Runs one simple-protocol command; returns its (last) result. A COPY BOTH result is returned
+  // as soon as it arrives (the connection is then in COPY mode).
+  asio::awaitable<Result<PgResult>> exec(const std::string& sql) {
+    const auto deadline = Clock::now() + config.connect_timeout;
+    if (!PQsendQuery(conn, sql.c_str()))
+      co_return pg_error(fmt::format("{}: {}", sql, conn_error()));
+    if (auto st = co_await flush_output(deadline); !st.ok()) co_return st.take_error();
+    PgResult last;
+    for (;;) {
+      while (PQisBusy(conn)) {
+        co_await wait_socket(true, false, deadline);
+        if (stop_requested) co_return pg_error("stopped");
+        if (Clock::now() >= deadline) co_return pg_error(fmt::format("{}: timed out", sql));
+        if (!PQconsumeInput(conn)) co_return pg_error(fmt::format("{}: {}", sql, conn_error()));
+      }
+      PgResult r(PQgetResult(conn));
+      if (!r) break;
+      auto status = PQresultStatus(r.get());
+      if (status == PGRES_COPY_BOTH) co_return std::move(r);
+      if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+        std::string m = PQresultErrorMessage(r.get());
+        while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+        // Drain the remaining results so the connection stays usable for nobody's surprise.
+        while (PgResult rest{PQgetResult(conn)}) {
+        }
+        co_return pg_error(m);
+      }
+      last = std::move(r);
+    }
+    if (!last) co_return pg_error(fmt::format("{}: no result", sql));
+    co_return std::move(last);
+  }
+
+  void emit(const StreamEvent& e) {
+    if (!stop_requested && callbacks.on_event) callbacks.on_event(e);
+  }
+
+  // One connection, from connect to the first error.
+  asio::awaitable<SessionEnd> session() {
+    SessionEnd end;
+    auto fail = [&](Error e) {
+      end.unavailable = is_unavailable(e.message);
+      if (end.unavailable) e.message = unavailable_message(e.message);
+      end.error = std::move(e);
+      return std::move(end);
+    };
+    if (auto st = co_await connect(); !st.ok()) co_return fail(st.take_error());
+
+    StreamEvent connected;
+    connected.kind = StreamEventKind::kConnected;
+    {
+      auto r = co_await exec("IDENTIFY_SYSTEM");
+      if (!r.ok()) co_return fail(r.take_error());
+      PGresult* res = r->get();
+      if (PQntuples(res) != 1 || PQnfields(res) < 4)
+        co_return fail(pg_error("IDENTIFY_SYSTEM: unexpected result shape"));
+      connected.system_identifier = PQgetvalue(res, 0, 0);
+      connected.timeline = static_cast<uint32_t>(std::strtoul(PQgetvalue(res, 0, 1), nullptr, 10));
+      auto xlogpos = parse_lsn(PQgetvalue(res, 0, 2));
+      if (!xlogpos) co_return fail(pg_error("IDENTIFY_SYSTEM: bad xlogpos"));
+      connected.server_lsn = *xlogpos;
+      if (PQgetisnull(res, 0, 3))
+        co_return fail(pg_error("IDENTIFY_SYSTEM: not a database connection"));
+      connected.database = PQgetvalue(res, 0, 3);
+    }
+    {
+      auto r = co_await exec("SELECT setting FROM pg_settings WHERE name = 'wal_level'");
+      if (!r.ok()) co_return fail(r.take_error());
+      std::string level = PQntuples(r->get()) == 1 ? PQgetvalue(r->get(), 0, 0) : "";
+      if (level != "logical")
+        co_return fail(pg_error(fmt::format(
+            "wal_level is '{}'; logical decoding needs wal_level = logical (a restart)", level)));
+    }
+    {
+      auto r = co_await exec(
+          "SELECT plugin, database, confirmed_flush_lsn::text FROM pg_replication_slots "
+          "WHERE slot_name = " +
+          quote_literal(config.slot_name));
+      if (!r.ok()) co_return fail(r.take_error());
+      PGresult* res = r->get();
+      if (PQntuples(res) == 1) {
+        std::string plugin = PQgetvalue(res, 0, 0);
+        std::string database = PQgetisnull(res, 0, 1) ? "" : PQgetvalue(res, 0, 1);
+        if (plugin != "wal2json" || database != connected.database) {
+          end.unavailable = true;
+          end.error = pg_error(fmt::format(
+              "replication slot \"{}\" exists for plugin '{}' in database '{}', not wal2json in "
+              "'{}'; choose another --slot-name",
+              config.slot_name, plugin, database, connected.database));
+          co_return std::move(end);
+        }
+        if (!PQgetisnull(res, 0, 2)) {
+          auto lsn = parse_lsn(PQgetvalue(res, 0, 2));
+          if (!lsn) co_return fail(pg_error("pg_replication_slots: bad confirmed_flush_lsn"));
+          connected.slot_confirmed_lsn = *lsn;
+        }
+      } else {
+        auto created = co_await exec(fmt::format(
+            "CREATE_REPLICATION_SLOT \"{}\" LOGICAL wal2json NOEXPORT_SNAPSHOT", config.slot_name));
+        if (!created.ok()) co_return fail(created.take_error());
+        PGresult* cres = created->get();
+        if (PQntuples(cres) != 1 || PQnfields(cres) < 2)
+          co_return fail(pg_error("CREATE_REPLICATION_SLOT: unexpected result shape"));
+        auto lsn = parse_lsn(PQgetvalue(cres, 0, 1));
+        if (!lsn) co_return fail(pg_error("CREATE_REPLICATION_SLOT: bad consistent point"));
+        connected.slot_created = true;
+        connected.slot_confirmed_lsn = *lsn;
+      }
+    }
+
+    connected.start_lsn = std::max(config.start_lsn, flush_position());
+    std::string options =
+        "\"format-version\" '2', \"include-xids\" '1', \"include-lsn\" '1', "
+        "\"include-timestamp\" '1', \"include-types\" '1', \"include-transaction\" '1', "
+        "\"include-pk\" '1'";
+    if (!config.tables.empty()) {
+      std::string list;
+      for (const auto& t : config.tables) {
+        if (!list.empty()) list += ',';
+        list += wal2json_table(t);
+      }
+      options += ", \"add-tables\" " + quote_literal(list);
+    }
+    {
+      auto r =
+          co_await exec(fmt::format("START_REPLICATION SLOT \"{}\" LOGICAL {} ({})",
+                                    config.slot_name, format_lsn(connected.start_lsn), options));
+      if (!r.ok()) co_return fail(r.take_error());
+      if (PQresultStatus(r->get()) != PGRES_COPY_BOTH)
+        co_return fail(pg_error("START_REPLICATION did not enter COPY mode"));
+    }
+
+    streaming = true;
+    end.streamed = true;
+    decoder.reset();
+    ++stats.connects;
+    last_receive = Clock::now();
+    last_feedback = Clock::now();
+    flushed_sent = 0;  // force the first feedback to carry our position
+    emit(connected);
+    if (stop_requested) co_return fail(pg_error("stopped"));
+
+    auto st = co_await stream_loop();
+    co_return fail(st.take_error());
+  }
+
+  // Returns only with an error (or when stopped).
+  asio::awaitable<Status> stream_loop() {
+    for (;;) {
+      for (;;) {
+        char* buf = nullptr;
+        int n = PQgetCopyData(conn, &buf, 1);
+        if (n == 0) break;
+        if (n == -1) {
+          PgResult r(PQgetResult(conn));
+          std::string m = r ? PQresultErrorMessage(r.get()) : "";
+          co_return pg_error("the server ended the replication stream" +
+                             (m.empty() ? std::string() : ": " + m));
+        }
+        if (n < 0) co_return pg_error("replication stream: " + conn_error());
+        last_receive = Clock::now();
+        auto st = handle_message(buf, static_cast<size_t>(n));
+        PQfreemem(buf);
+        if (!st.ok()) co_return st;
+        if (stop_requested) co_return pg_error("stopped");
+      }
+
+      if (auto st = co_await maybe_send_feedback(); !st.ok()) co_return st;
+      if (stop_requested) co_return pg_error("stopped");
+
+      const auto now = Clock::now();
+      if (now - last_receive >= config.receive_timeout)
+        co_return pg_error(fmt::format("replication stream: nothing received for {} ms",
+                                       config.receive_timeout.count()));
+      co_await wait_socket(true, false, next_feedback_due());
+      if (stop_requested) co_return pg_error("stopped");
+      if (!PQconsumeInput(conn)) co_return pg_error("replication stream: " + conn_error());
+    }
+  }
+
+  Clock::time_point next_feedback_due() const {
+    auto due = last_feedback + config.status_interval;
+    if (flush_position() > flushed_sent) due = std::min(due, last_feedback + kMinFeedbackGap);
+    return std::min(due, last_receive + config.receive_timeout);
+  }
+
+  Status handle_message(const char* buf, size_t n) {
+    if (n < 1) return pg_error("replication stream: empty CopyData message");
+    switch (buf[0]) {
+      case 'w': {
+        // XLogData: dataStart, walEnd, sendTime (8 bytes each), then the plugin's output.
+        if (n < 25)
+          return pg_error(fmt::format("replication stream: short XLogData ({} bytes)", n));
+        const Lsn data_start = read_be64(buf + 1);
+        received = std::max(received, data_start);
+        stats.bytes += n - 25;
+        committed_.clear();
+        if (auto st = decoder.feed(std::string_view(buf + 25, n - 25), committed_); !st.ok())
+          return st;
+        for (auto& txn : committed_) {
+          // The commit message's XLogData starts at the transaction's end.
+          if (txn.end_lsn == 0) txn.end_lsn = data_start;
+          if (txn.end_lsn <= delivered_end) continue;  // resent after a reconnect
+          if (txn.changes.empty()) {
+            ++stats.empty_transactions;
+            note_idle(txn.end_lsn);
+            continue;
+          }
+          delivered_end = txn.end_lsn;
+          ++stats.transactions;
+          stats.changes += txn.changes.size();
+          if (stop_requested) return Ok{};
+          callbacks.on_transaction(std::move(txn));
+        }
+        return Ok{};
+      }
+      case 'k': {
+        // Primary keepalive: walEnd, sendTime, replyRequested.
+        if (n < 18)
+          return pg_error(fmt::format("replication stream: short keepalive ({} bytes)", n));
+        const Lsn wal_end = read_be64(buf + 1);
+        received = std::max(received, wal_end);
+        ++stats.keepalives;
+        if (!decoder.in_transaction()) note_idle(wal_end);
+        if (buf[17]) reply_requested = true;
+        return Ok{};
+      }
+      default:
+        return pg_error(fmt::format("replication stream: unknown CopyData message '{}'",
+                                    static_cast<int>(static_cast<unsigned char>(buf[0]))));
+    }
+  }
+
+  asio::awaitable<Status> maybe_send_feedback() {
+    const auto now = Clock::now();
+    const bool interval_due = now - last_feedback >= config.status_interval;
+    if (callbacks.on_idle_position && usable_idle > acked && (interval_due || reply_requested) &&
+        !stop_requested) {
+      callbacks.on_idle_position(usable_idle);  // may acknowledge() synchronously
+      if (stop_requested) co_return Ok{};
+    }
+    const Lsn flush = flush_position();
+    const bool advanced = flush > flushed_sent && now - last_feedback >= kMinFeedbackGap;
+    if (!interval_due && !reply_requested && !advanced) co_return Ok{};
+
+    char msg[34];
+    msg[0] = 'r';
+    write_be64(msg + 1, std::max(received, flush));  // written
+    write_be64(msg + 9, flush);                      // flushed
+    write_be64(msg + 17, flush);                     // applied
+    write_be64(msg + 25, static_cast<uint64_t>(pg_now_micros()));
+    // Ask for a keepalive when quiet, so a dead connection is noticed within receive_timeout.
+    msg[33] = now - last_receive >= config.status_interval ? 1 : 0;
+    if (PQputCopyData(conn, msg, sizeof msg) != 1)
+      co_return pg_error("replication stream: cannot send feedback: " + conn_error());
+    if (auto st = co_await flush_output(now + config.connect_timeout); !st.ok()) co_return st;
+    reply_requested = false;
+    last_feedback = now;
+    flushed_sent = flush;
+    ++stats.feedback_sent;
+    co_return Ok{};
+  }
+
+  asio::awaitable<void> run() {
+    milliseconds backoff = config.backoff_initial;
+    while (!stop_requested) {
+      SessionEnd end = co_await session();
+      close_connection();
+      decoder.reset();
+      if (stop_requested) break;
+      ++stats.disconnects;
+      if (end.unavailable) {
+        StreamEvent e;
+        e.kind = StreamEventKind::kUnavailable;
+        e.message = end.error.message;
+        spdlog::error("replication: {}", e.message);
+        emit(e);
+        break;
+      }
+      if (end.streamed) backoff = config.backoff_initial;
+      StreamEvent e;
+      e.kind = StreamEventKind::kDisconnected;
+      e.message = end.error.message;
+      e.retry_in = backoff;
+      spdlog::warn("replication: {}; reconnecting in {} ms", e.message, backoff.count());
+      emit(e);
+      if (stop_requested) break;
+      timer.expires_after(backoff);
+      auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      (void)ec;  // cancelled by stop() or acknowledge(): the loop condition decides
+      backoff = std::min(backoff * 2, config.backoff_max);
+    }
+    running = false;
+  }
+
+  std::vector<Transaction> committed_;
+};
+
+ReplicationStream::ReplicationStream(boost::asio::any_io_executor executor, StreamConfig config,
+                                     StreamCallbacks callbacks)
+    : impl_(std::make_shared<Impl>(std::move(executor), std::move(config), std::move(callbacks))) {}
+
+ReplicationStream::~ReplicationStream() { stop(); }
+
+Status ReplicationStream::start() {
+  auto& c = impl_->config;
+  if (!valid_slot_name(c.slot_name))
+    return make_error(ErrorCode::kBadRequest,
+                      fmt::format("invalid replication slot name '{}': use 1 to 63 characters "
+                                  "among a-z, 0-9 and _",
+                                  c.slot_name));
+  if (c.conninfo.empty()) return make_error(ErrorCode::kBadRequest, "no database URL");
+  if (!impl_->callbacks.on_transaction)
+    return make_error(ErrorCode::kUnexpected, "ReplicationStream needs on_transaction");
+  if (c.status_interval.count() <= 0 || c.backoff_initial.count() <= 0 ||
+      c.backoff_max < c.backoff_initial)
+    return make_error(ErrorCode::kBadRequest, "invalid replication timing configuration");
+  if (impl_->running) return Ok{};
+  impl_->running = true;
+  impl_->stop_requested = false;
+  auto self = impl_;
+  boost::asio::co_spawn(
+      impl_->executor, [self]() -> boost::asio::awaitable<void> { co_await self->run(); },
+      [self](std::exception_ptr e) {
+        self->running = false;
+        self->close_connection();
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          spdlog::error("replication: stream task failed: {}", ex.what());
+        } catch (...) {
+          spdlog::error("replication: stream task failed");
+        }
+      });
+  return Ok{};
+}
+
+void ReplicationStream::stop() {
+  impl_->stop_requested = true;
+  impl_->timer.cancel();
+  if (impl_->socket) {
+    boost::system::error_code ignored;
+    impl_->socket->cancel(ignored);
+  }
+}
+
+bool ReplicationStream::running() const { return impl_->running; }
+bool ReplicationStream::streaming() const { return impl_->streaming; }
+void ReplicationStream::acknowledge(Lsn lsn) { impl_->acknowledge(lsn); }
+Lsn ReplicationStream::received_lsn() const { return impl_->received; }
+Lsn ReplicationStream::acknowledged_lsn() const { return impl_->acked; }
+Lsn ReplicationStream::flushed_lsn() const { return impl_->flushed_sent; }
+const StreamStats& ReplicationStream::stats() const { return impl_->stats; }
+
+}  // namespace liveql::replication

@@ -1,0 +1,365 @@
+// ReplicationStream against the real PostgreSQL of the `pg` fixture. The io_context runs on the
+// test thread in short slices until a condition holds or a deadline passes; SQL is issued from
+// the test thread with blocking libpq between slices.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <functional>
+
+#include "liveql/replication/stream.hpp"
+#include "support/test_db.hpp"
+
+namespace liveql::replication {
+namespace {
+
+using namespace std::chrono_literals;
+using test::exec;
+using test::query;
+
+struct Harness {
+  explicit Harness(const std::string& url, const std::string& slot, bool idle_callback = false) {
+    config.conninfo = url;
+    config.slot_name = slot;
+    config.status_interval = 500ms;
+    config.backoff_initial = 50ms;
+    config.backoff_max = 400ms;
+    StreamCallbacks cb;
+    cb.on_transaction = [this](Transaction&& t) { txns.push_back(std::move(t)); };
+    cb.on_event = [this](const StreamEvent& e) { events.push_back(e); };
+    if (idle_callback)
+      cb.on_idle_position = [this](Lsn lsn) {
+        idle_positions.push_back(lsn);
+        stream->acknowledge(lsn);
+      };
+    callbacks = std::move(cb);
+  }
+  ~Harness() {
+    if (stream) stream->stop();
+    run_until([&] { return !stream || !stream->running(); }, 10s);
+  }
+  void start() {
+    stream = std::make_unique<ReplicationStream>(io.get_executor(), config, callbacks);
+    ASSERT_TRUE(stream->start().ok());
+  }
+  bool run_until(const std::function<bool()>& done, std::chrono::seconds timeout = 30s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      io.restart();
+      io.run_for(10ms);
+    }
+    return true;
+  }
+  int count(StreamEventKind kind) const {
+    int n = 0;
+    for (const auto& e : events) n += e.kind == kind;
+    return n;
+  }
+  bool connected() const { return count(StreamEventKind::kConnected) > 0; }
+
+  boost::asio::io_context io;
+  StreamConfig config;
+  StreamCallbacks callbacks;
+  std::unique_ptr<ReplicationStream> stream;
+  std::vector<Transaction> txns;
+  std::vector<StreamEvent> events;
+  std::vector<Lsn> idle_positions;
+};
+
+Lsn slot_confirmed(const std::string& url, const std::string& slot) {
+  auto rows = query(url,
+                    "select coalesce(confirmed_flush_lsn::text, '0/0') from "
+                    "pg_replication_slots where slot_name = '" +
+                        slot + "'");
+  if (rows.empty()) return 0;
+  return parse_lsn(rows[0][0]).value_or(0);
+}
+
+Lsn current_wal(const std::string& url) {
+  return *parse_lsn(query(url, "select pg_current_wal_lsn()::text")[0][0]);
+}
+
+void drop_slot(const std::string& url, const std::string& slot) {
+  // The walsender may take a moment to exit after the stream closed its connection.
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto rows = query(
+        url, "select active::text from pg_replication_slots where slot_name = '" + slot + "'");
+    if (rows.empty()) return;
+    if (rows[0][0] == "false") {
+      exec(url, "select pg_drop_replication_slot('" + slot + "')");
+      return;
+    }
+    ::usleep(20'000);  // polling the server's state, with the deadline above
+  }
+  ADD_FAILURE() << "slot " << slot << " stayed active";
+}
+
+const std::string* value(const RowImage& row, const std::string& name) {
+  const ColumnValue* c = row.find(name);
+  return c && c->value ? &*c->value : nullptr;
+}
+
+constexpr const char* kSchema = R"sql(
+  create table items (id int primary key, name text, price numeric, flag bool, data bytea,
+                      code char(4), tags text[], doc jsonb, at timestamptz, big text);
+  alter table items alter column big set storage external;
+  create table fulls (id int primary key, v text);
+  alter table fulls replica identity full;
+  create table nokey (a int, b text);
+)sql";
+
+TEST(ReplicationStream, DeliversTypedTransactionsInCommitOrder) {
+  const std::string url = test::fresh_database("liveql_repl_order", kSchema);
+  const std::string slot = "liveql_repl_order";
+  Harness h(url, slot);
+  h.start();
+  ASSERT_TRUE(h.run_until([&] { return h.connected(); }));
+  EXPECT_TRUE(h.events[0].slot_created);
+  EXPECT_EQ(h.events[0].database, "liveql_repl_order");
+  EXPECT_FALSE(h.events[0].system_identifier.empty());
+  EXPECT_GT(h.events[0].slot_confirmed_lsn, 0u);
+
+  exec(url,
+       "insert into items values (1, 'a', 1.50, true, '\\x00ff', 'ab', '{\"x y\",z}', "
+       "'{\"k\": [1, 2]}', '2024-01-02 03:04:05.678+02', repeat('q', 5000))");
+  exec(url,
+       "begin; insert into items (id, name) values (2, 'b'); insert into items (id, name) "
+       "values (3, 'c'); commit");
+  exec(url, "update items set name = 'a2' where id = 1");  // DEFAULT identity, TOAST kept
+  exec(url, "update items set id = 20 where id = 2");      // key change
+  exec(url, "delete from items where id = 3");
+  exec(url, "insert into fulls values (1, 'x'); update fulls set v = 'y'");  // one txn
+  exec(url, "insert into nokey values (1, 'k')");
+  exec(url, "update nokey set b = 'l'");  // no identity: an empty transaction, not delivered
+  exec(url, "truncate items, fulls");
+  ASSERT_TRUE(h.run_until([&] { return h.txns.size() >= 8; })) << h.txns.size();
+  ASSERT_EQ(h.txns.size(), 8u);
+  for (size_t i = 1; i < h.txns.size(); ++i) {
+    EXPECT_LT(h.txns[i - 1].end_lsn, h.txns[i].end_lsn);
+    EXPECT_LT(h.txns[i].commit_lsn, h.txns[i].end_lsn);
+    EXPECT_NE(h.txns[i].xid, 0u);
+    EXPECT_FALSE(h.txns[i].commit_time.empty());
+  }
+
+  // Values equal what `col::text` prints on this server.
+  const auto& ins = h.txns[0].changes.at(0);
+  EXPECT_EQ(ins.kind, ChangeKind::kInsert);
+  EXPECT_EQ(ins.table, "items");
+  auto text = query(url,
+                    "select '1', 'a', 1.50::numeric::text, true::text, '\\x00ff'::bytea::text, "
+                    "'ab'::char(4)::text, '{\"x y\",z}'::text[]::text, "
+                    "'{\"k\": [1, 2]}'::jsonb::text, "
+                    "'2024-01-02 03:04:05.678+02'::timestamptz::text")[0];
+  const char* cols[] = {"id", "name", "price", "flag", "data", "code", "tags", "doc", "at"};
+  for (size_t i = 0; i < 9; ++i) {
+    const std::string* v = value(ins.new_row, cols[i]);
+    ASSERT_NE(v, nullptr) << cols[i];
+    EXPECT_EQ(*v, text[i]) << cols[i];
+  }
+  ASSERT_NE(value(ins.new_row, "big"), nullptr);
+
+  const auto& multi = h.txns[1];
+  ASSERT_EQ(multi.changes.size(), 2u);
+  EXPECT_EQ(*value(multi.changes[0].new_row, "id"), "2");
+  EXPECT_EQ(*value(multi.changes[1].new_row, "id"), "3");
+  EXPECT_EQ(multi.changes[0].new_row.find("price"), nullptr);             // NULL or NaN: unknown
+  EXPECT_EQ(multi.changes[0].new_row.find("flag")->value, std::nullopt);  // SQL NULL
+
+  const auto& upd = h.txns[2].changes.at(0);
+  EXPECT_EQ(upd.kind, ChangeKind::kUpdate);
+  EXPECT_EQ(*value(upd.new_row, "name"), "a2");
+  EXPECT_EQ(upd.new_row.find("big"), nullptr);  // unchanged TOAST value: unknown
+  ASSERT_EQ(upd.old_row.columns.size(), 1u);    // DEFAULT identity: the key only
+  EXPECT_EQ(*value(upd.old_row, "id"), "1");
+
+  const auto& key = h.txns[3].changes.at(0);
+  EXPECT_EQ(*value(key.new_row, "id"), "20");
+  EXPECT_EQ(*value(key.old_row, "id"), "2");
+
+  const auto& del = h.txns[4].changes.at(0);
+  EXPECT_EQ(del.kind, ChangeKind::kDelete);
+  EXPECT_EQ(*value(del.old_row, "id"), "3");
+  EXPECT_TRUE(del.new_row.empty());
+
+  const auto& full = h.txns[5];
+  ASSERT_EQ(full.changes.size(), 2u);
+  EXPECT_EQ(*value(full.changes[1].old_row, "v"), "x");  // FULL identity: every old column
+  EXPECT_EQ(*value(full.changes[1].new_row, "v"), "y");
+
+  EXPECT_EQ(h.txns[6].changes.at(0).table, "nokey");
+  EXPECT_EQ(h.txns[6].changes.at(0).kind, ChangeKind::kInsert);
+
+  const auto& trunc = h.txns[7];
+  ASSERT_EQ(trunc.changes.size(), 2u);
+  EXPECT_EQ(trunc.changes[0].kind, ChangeKind::kTruncate);
+  EXPECT_EQ(trunc.changes[0].table, "items");
+  EXPECT_EQ(trunc.changes[1].table, "fulls");
+  EXPECT_GE(h.stream->stats().empty_transactions, 1u);
+
+  h.stream->stop();
+  ASSERT_TRUE(h.run_until([&] { return !h.stream->running(); }));
+  drop_slot(url, slot);
+}
+
+TEST(ReplicationStream, OnlyAcknowledgedPositionsReachTheSlot) {
+  const std::string url = test::fresh_database("liveql_repl_ack", kSchema);
+  const std::string slot = "liveql_repl_ack";
+  Harness h(url, slot);
+  h.start();
+  ASSERT_TRUE(h.run_until([&] { return h.connected(); }));
+  exec(url, "insert into items (id) values (1)");
+  ASSERT_TRUE(h.run_until([&] { return h.txns.size() == 1; }));
+  const Lsn end = h.txns[0].end_lsn;
+  // Unacknowledged: several status intervals pass (keepalives included), the slot stays behind.
+  const uint64_t sent = h.stream->stats().feedback_sent;
+  ASSERT_TRUE(h.run_until([&] { return h.stream->stats().feedback_sent >= sent + 3; }));
+  EXPECT_LT(slot_confirmed(url, slot), end);
+  h.stream->acknowledge(end);
+  ASSERT_TRUE(h.run_until([&] { return slot_confirmed(url, slot) >= end; }));
+  EXPECT_EQ(h.stream->acknowledged_lsn(), end);
+  h.stream->stop();
+  ASSERT_TRUE(h.run_until([&] { return !h.stream->running(); }));
+  drop_slot(url, slot);
+}
+
+TEST(ReplicationStream, IdleSlotAdvancesWithUnrelatedWrites) {
+  const std::string url = test::fresh_database("liveql_repl_idle", kSchema);
+  const std::string other =
+      test::fresh_database("liveql_repl_idle_other", "create table w (x int)");
+  const std::string slot = "liveql_repl_idle";
+  for (bool with_callback : {false, true}) {
+    SCOPED_TRACE(with_callback ? "with on_idle_position" : "auto");
+    Harness h(url, slot, with_callback);
+    h.config.tables = {{"public", "items"}};
+    h.start();
+    ASSERT_TRUE(h.run_until([&] { return h.connected(); }));
+    exec(url, "insert into items (id) values (" + std::to_string(with_callback ? 2 : 1) + ")");
+    ASSERT_TRUE(h.run_until([&] { return h.txns.size() == 1; }));
+    h.stream->acknowledge(h.txns[0].end_lsn);
+    // Writes elsewhere: another database, and an untracked table of this one.
+    exec(other, "insert into w select generate_series(1, 1000)");
+    exec(url, "insert into fulls values (1, 'x') on conflict do nothing");
+    const Lsn target = current_wal(url);
+    ASSERT_TRUE(h.run_until([&] { return slot_confirmed(url, slot) >= target; }))
+        << format_lsn(slot_confirmed(url, slot)) << " < " << format_lsn(target);
+    EXPECT_EQ(h.txns.size(), 1u);  // the untracked table's transaction was not delivered
+    if (with_callback) {
+      EXPECT_FALSE(h.idle_positions.empty());
+    }
+    h.stream->stop();
+    ASSERT_TRUE(h.run_until([&] { return !h.stream->running(); }));
+  }
+  drop_slot(url, slot);
+}
+
+TEST(ReplicationStream, ReconnectsAfterTheWalsenderIsKilledAndLosesNothing) {
+  const std::string url = test::fresh_database("liveql_repl_kill", kSchema);
+  const std::string slot = "liveql_repl_kill";
+  Harness h(url, slot);
+  h.start();
+  ASSERT_TRUE(h.run_until([&] { return h.connected(); }));
+  exec(url, "insert into items (id) values (1)");
+  exec(url, "insert into items (id) values (2)");
+  ASSERT_TRUE(h.run_until([&] { return h.txns.size() == 2; }));
+  h.stream->acknowledge(h.txns[0].end_lsn);  // the second stays unacknowledged
+  ASSERT_TRUE(h.run_until([&] { return slot_confirmed(url, slot) >= h.txns[0].end_lsn; }));
+
+  exec(url,
+       "select pg_terminate_backend(active_pid) from pg_replication_slots where slot_name = '" +
+           slot + "'");
+  exec(url, "insert into items (id) values (3)");  // committed while (likely) disconnected
+  ASSERT_TRUE(h.run_until([&] { return h.count(StreamEventKind::kConnected) >= 2; }));
+  EXPECT_GE(h.count(StreamEventKind::kDisconnected), 1);
+  exec(url, "insert into items (id) values (4)");
+  ASSERT_TRUE(h.run_until([&] { return h.txns.size() >= 4; }));
+  ASSERT_EQ(h.txns.size(), 4u);  // nothing lost, nothing delivered twice
+  for (int i = 0; i < 4; ++i)
+    EXPECT_EQ(*value(h.txns[i].changes.at(0).new_row, "id"), std::to_string(i + 1));
+  // The slot resumed from the acknowledged position, below the unacknowledged second commit.
+  EXPECT_LT(h.events.back().start_lsn, h.txns[1].end_lsn);
+  h.stream->acknowledge(h.txns[3].end_lsn);
+  ASSERT_TRUE(h.run_until([&] { return slot_confirmed(url, slot) >= h.txns[3].end_lsn; }));
+  h.stream->stop();
+  ASSERT_TRUE(h.run_until([&] { return !h.stream->running(); }));
+  drop_slot(url, slot);
+}
+
+TEST(ReplicationStream, ReportsARecreatedSlot) {
+  const std::string url = test::fresh_database("liveql_repl_recreate", kSchema);
+  const std::string slot = "liveql_repl_recreate";
+  {
+    Harness h(url, slot);
+    h.start();
+    ASSERT_TRUE(h.run_until([&] { return h.connected(); }));
+    EXPECT_TRUE(h.events[0].slot_created);
+  }
+  {
+    Harness h(url, slot);
+    h.start();
+    ASSERT_TRUE(h.run_until([&] { return h.connected(); }));
+    EXPECT_FALSE(h.events.back().slot_created);  // the existing slot is reused
+  }
+  drop_slot(url, slot);
+  {
+    Harness h(url, slot);
+    h.start();
+    ASSERT_TRUE(h.run_until([&] { return h.connected(); }));
+    EXPECT_TRUE(h.events.back().slot_created);  // the consumer sees the slot was lost
+  }
+  drop_slot(url, slot);
+}
+
+TEST(ReplicationStream, SlotOfAnotherPluginIsUnavailable) {
+  const std::string url = test::fresh_database("liveql_repl_plugin", kSchema);
+  const std::string slot = "liveql_repl_plugin";
+  exec(url, "select pg_create_logical_replication_slot('" + slot + "', 'test_decoding')");
+  Harness h(url, slot);
+  h.start();
+  ASSERT_TRUE(h.run_until([&] { return h.count(StreamEventKind::kUnavailable) == 1; }));
+  EXPECT_NE(h.events.back().message.find("test_decoding"), std::string::npos)
+      << h.events.back().message;
+  ASSERT_TRUE(h.run_until([&] { return !h.stream->running(); }));
+  EXPECT_EQ(h.count(StreamEventKind::kConnected), 0);
+  drop_slot(url, slot);
+}
+
+TEST(ReplicationStream, UnreachableServerRetriesWithBackoff) {
+  // A port nobody listens on: bind port 0, note it, close.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  ::close(fd);
+  Harness h("postgresql://postgres@127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/x",
+            "liveql_repl_unreachable");
+  h.start();
+  ASSERT_TRUE(h.run_until([&] { return h.count(StreamEventKind::kDisconnected) >= 5; }));
+  std::vector<long> delays;
+  for (const auto& e : h.events) delays.push_back(e.retry_in.count());
+  EXPECT_EQ(delays[0], 50);
+  EXPECT_EQ(delays[1], 100);
+  EXPECT_EQ(delays[2], 200);
+  EXPECT_EQ(delays[3], 400);
+  EXPECT_EQ(delays[4], 400);  // capped at backoff_max
+  EXPECT_TRUE(h.stream->running());
+}
+
+TEST(ReplicationStream, InvalidConfigurationIsAnError) {
+  boost::asio::io_context io;
+  StreamConfig c;
+  c.conninfo = "postgresql://x/y";
+  c.slot_name = "Bad-Name";
+  ReplicationStream s(io.get_executor(), c, {[](Transaction&&) {}, {}, {}});
+  EXPECT_FALSE(s.start().ok());
+}
+
+}  // namespace
+}  // namespace liveql::replication
