@@ -1,0 +1,593 @@
+// One generator for both statements. Every level of the result (root field, relationship,
+// aggregate) is a subquery yielding one row (d json, k text): d the level's JSON, k the
+// comma-separated key entries of it and everything below it (NULL when there are none, or when
+// keys are not wanted). Parents place children with LEFT JOIN LATERAL and concatenate their k,
+// so keys are computed in the same statement, in time linear in the result.
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "liveql/compiler/sql.hpp"
+
+namespace liveql::sql {
+namespace {
+
+using Pairs = std::vector<std::pair<std::string, std::string>>;  // key literal, value expression
+
+std::string json_string(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20) {
+      out += "\\u00";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+    } else {
+      out += ch;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+std::string qualified(const catalog::QualifiedName& n) {
+  return quote_identifier(n.schema) + "." + quote_identifier(n.name);
+}
+
+std::string join_strings(const std::vector<std::string>& parts, std::string_view sep) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i) out += sep;
+    out += parts[i];
+  }
+  return out;
+}
+
+// json_build_object takes at most 100 arguments; wider objects are built in chunks and their
+// texts spliced, which keeps the keys in request order (jsonb concatenation would not).
+std::string json_object(const Pairs& pairs) {
+  constexpr size_t kPairsPerCall = 50;
+  std::vector<std::string> chunks;
+  for (size_t i = 0; i < pairs.size() || chunks.empty(); i += kPairsPerCall) {
+    std::vector<std::string> args;
+    for (size_t j = i; j < pairs.size() && j < i + kPairsPerCall; ++j) {
+      args.push_back(pairs[j].first);
+      args.push_back(pairs[j].second);
+    }
+    chunks.push_back("json_build_object(" + join_strings(args, ", ") + ")");
+  }
+  if (chunks.size() == 1) return chunks[0];
+  std::string out = "(left(" + chunks[0] + "::text, -1)";
+  for (size_t i = 1; i < chunks.size(); ++i) {
+    bool last = i + 1 == chunks.size();
+    std::string text = "substr(" + chunks[i] + "::text, 2)";
+    if (!last) text = "left(" + text + ", -1)";
+    out += " || ', ' || " + text;
+  }
+  return out + ")::json";
+}
+
+// NULL when no part holds an entry; concat_ws skips NULL parts.
+std::string concat_keys(const std::vector<std::string>& parts) {
+  if (parts.empty()) return "NULL::text";
+  constexpr size_t kPartsPerCall = 90;
+  if (parts.size() <= kPartsPerCall)
+    return "NULLIF(concat_ws(',', " + join_strings(parts, ", ") + "), '')";
+  std::vector<std::string> groups;
+  for (size_t i = 0; i < parts.size(); i += kPartsPerCall) {
+    std::vector<std::string> g(parts.begin() + i,
+                               parts.begin() + std::min(parts.size(), i + kPartsPerCall));
+    groups.push_back(concat_keys(g));
+  }
+  return concat_keys(groups);
+}
+
+std::string vars_field(const std::string& key) { return "s.vars->" + quote_literal(key); }
+
+bool is_json_type(const std::string& t) { return t == "json" || t == "jsonb"; }
+
+bool ends_with(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// The value of a Param, cast to its type. JSON strings arrive unquoted through ->>, numbers and
+// booleans as their text, so one cast covers every scalar type, enums included.
+std::string param_value(const ir::Param& p, bool force_list = false) {
+  const std::string type = p.pg_type.empty() ? "text" : p.pg_type;
+  const std::string v = vars_field(p.key);
+  if (p.is_list || force_list) {
+    if (is_json_type(type)) return "ARRAY(SELECT json_array_elements(" + v + "))::" + type + "[]";
+    return "ARRAY(SELECT json_array_elements_text(" + v + "))::" + type + "[]";
+  }
+  if (is_json_type(type)) return "(" + v + ")::" + type;
+  if (ends_with(type, "[]")) {
+    // An array column's value may come as a JSON list or as a Postgres array literal string.
+    return "(CASE WHEN json_typeof(" + v +
+           ") = 'array' THEN ARRAY(SELECT json_array_elements_text(" + v + "))::" + type +
+           " ELSE (s.vars->>" + quote_literal(p.key) + ")::" + type + " END)";
+  }
+  return "(s.vars->>" + quote_literal(p.key) + ")::" + type;
+}
+
+// Columns a level needs from its base row set, projected as c0, c1, ... so that table column
+// names never collide with the generator's own columns (n, the row number).
+class Projection {
+ public:
+  explicit Projection(std::string rel) : rel_(std::move(rel)) {}
+  const std::string& rel() const { return rel_; }
+  const std::vector<std::string>& columns() const { return columns_; }
+  std::string ref(const std::string& column) {
+    for (size_t i = 0; i < columns_.size(); ++i)
+      if (columns_[i] == column) return rel_ + ".c" + std::to_string(i);
+    columns_.push_back(column);
+    return rel_ + ".c" + std::to_string(columns_.size() - 1);
+  }
+
+ private:
+  std::string rel_;
+  std::vector<std::string> columns_;
+};
+
+// child.<second> = parent.<first> for every pair of the mapping.
+std::string link_condition(const std::string& child,
+                           const std::vector<std::pair<std::string, std::string>>& mapping,
+                           const std::string& parent) {
+  std::vector<std::string> conds;
+  for (const auto& [p, c] : mapping)
+    conds.push_back(child + "." + quote_identifier(c) + " = " + parent + "." + quote_identifier(p));
+  if (conds.empty()) return "true";
+  return join_strings(conds, " AND ");
+}
+
+class Generator {
+ public:
+  explicit Generator(bool with_keys) : with_keys_(with_keys) {}
+
+  // Fills the FROM tail (LEFT JOIN LATERALs after the relation `s` that holds vars), the data
+  // expression (text) and the deduplicated keys expression (text).
+  void root(const ir::Operation& op, std::string& tail, std::string& data, std::string& keys) {
+    Pairs pairs;
+    std::vector<std::string> key_parts;
+    for (const auto& rf : op.fields) {
+      std::string sub;
+      switch (rf.kind) {
+        case ir::RootField::Kind::kSelect:
+          sub = select(rf.select, false, nullptr, nullptr);
+          break;
+        case ir::RootField::Kind::kSelectByPk:
+          sub = select(rf.select, true, nullptr, nullptr);
+          break;
+        case ir::RootField::Kind::kAggregate:
+          sub = aggregate(rf.aggregate, nullptr, nullptr);
+          break;
+        case ir::RootField::Kind::kStatic:
+          pairs.emplace_back(quote_literal(rf.alias), "(" + vars_field(rf.param.key) + ")");
+          continue;
+      }
+      const std::string f = next("f");
+      tail += " LEFT JOIN LATERAL (" + sub + ") AS " + f + " ON true";
+      pairs.emplace_back(quote_literal(rf.alias), f + ".d");
+      key_parts.push_back(f + ".k");
+    }
+    data = json_object(pairs) + "::text";
+    if (!with_keys_ || key_parts.empty()) {
+      keys = "'[]'::text";
+    } else {
+      keys =
+          "(SELECT coalesce(jsonb_agg(DISTINCT e), '[]'::jsonb)::text FROM "
+          "jsonb_array_elements(('[' || coalesce(" +
+          concat_keys(key_parts) + ", '') || ']')::jsonb) AS e)";
+    }
+  }
+
+ private:
+  std::string next(std::string_view prefix) { return std::string(prefix) + std::to_string(++n_); }
+
+  // Rows of sel, linked to the parent level by join when given. object: the first row's JSON
+  // or no row at all; otherwise the JSON array of rows (one row always).
+  std::string select(const ir::Select& sel, bool object, const ir::Join* join, Projection* parent) {
+    const std::string t = next("t");
+    Projection proj(next("b"));
+    std::string laterals;
+    std::vector<std::string> key_parts;
+    const std::string row = row_object(sel.fields, proj, laterals, key_parts);
+    level_keys(sel, proj, key_parts);
+    const std::string keys = with_keys_ ? concat_keys(key_parts) : "NULL::text";
+    const bool numbered = !object && has_order(sel);
+    const std::string from =
+        "(" + base(sel, t, proj, join, parent, numbered) + ") AS " + proj.rel() + laterals;
+    if (object) return "SELECT " + row + " AS d, " + keys + " AS k FROM " + from + " LIMIT 1";
+    return "SELECT coalesce(json_agg(" + row + (numbered ? " ORDER BY " + proj.rel() + ".n" : "") +
+           "), '[]'::json) AS d, string_agg(" + keys + ", ',') AS k FROM " + from;
+  }
+
+  std::string aggregate(const ir::Aggregate& agg, const ir::Join* join, Projection* parent) {
+    const ir::Select& sel = agg.rows;
+    const std::string t = next("t");
+    Projection proj(next("b"));
+    std::string laterals;
+    std::vector<std::string> key_parts;
+    std::string node;
+    if (agg.has_nodes) node = row_object(sel.fields, proj, laterals, key_parts);
+    level_keys(sel, proj, key_parts);
+    const std::string keys = with_keys_ ? concat_keys(key_parts) : "NULL::text";
+    const bool numbered = agg.has_nodes && has_order(sel);
+    const std::string nodes =
+        agg.has_nodes ? "coalesce(json_agg(" + node +
+                            (numbered ? " ORDER BY " + proj.rel() + ".n" : "") + "), '[]'::json)"
+                      : "";
+
+    Pairs inner;
+    bool inner_typename = false;
+    for (const auto& af : agg.aggregate_fields) {
+      switch (af.kind) {
+        case ir::AggregateField::Kind::kCount:
+          inner.emplace_back(quote_literal(af.alias), count_expr(af, proj));
+          break;
+        case ir::AggregateField::Kind::kFunction: {
+          Pairs cols;
+          const std::string fn = aggregate_function(af.function);
+          for (const auto& c : af.columns)
+            cols.emplace_back(quote_literal(c.alias),
+                              fn.empty() ? "NULL::json" : fn + "(" + proj.ref(c.column) + ")");
+          for (const auto& tf : af.typename_fields)
+            cols.emplace_back(quote_literal(tf.alias), quote_literal(tf.typename_) + "::text");
+          inner.emplace_back(quote_literal(af.alias), json_object(cols));
+          break;
+        }
+        case ir::AggregateField::Kind::kNodes:
+          inner.emplace_back(quote_literal(af.alias), agg.has_nodes ? nodes : "'[]'::json");
+          break;
+        case ir::AggregateField::Kind::kTypename:
+          inner_typename = true;
+          inner.emplace_back(quote_literal(af.alias), quote_literal(af.typename_) + "::text");
+          break;
+      }
+    }
+    if (!inner_typename && !agg.aggregate_typename_alias.empty())
+      inner.emplace_back(quote_literal(agg.aggregate_typename_alias),
+                         quote_literal(agg.aggregate_typename_) + "::text");
+
+    Pairs outer;
+    if (agg.has_aggregate)
+      outer.emplace_back(quote_literal(agg.aggregate_alias), json_object(inner));
+    if (agg.has_nodes) outer.emplace_back(quote_literal(agg.nodes_alias), nodes);
+    if (!agg.typename_alias.empty())
+      outer.emplace_back(quote_literal(agg.typename_alias),
+                         quote_literal(agg.typename_) + "::text");
+    const std::string from =
+        "(" + base(sel, t, proj, join, parent, numbered) + ") AS " + proj.rel() + laterals;
+    return "SELECT " + json_object(outer) + " AS d, string_agg(" + keys + ", ',') AS k FROM " +
+           from;
+  }
+
+  static std::string aggregate_function(const std::string& fn) {
+    static const std::set<std::string> kKnown = {"sum",     "avg",        "min",         "max",
+                                                 "stddev",  "stddev_pop", "stddev_samp", "variance",
+                                                 "var_pop", "var_samp"};
+    return kKnown.count(fn) ? fn : std::string();
+  }
+
+  std::string count_expr(const ir::AggregateField& af, Projection& proj) {
+    if (af.count_columns.empty()) return "count(*)";
+    std::vector<std::string> refs;
+    for (const auto& c : af.count_columns) refs.push_back(proj.ref(c));
+    std::string arg = refs.size() == 1 ? refs[0] : "ROW(" + join_strings(refs, ", ") + ")";
+    return std::string("count(") + (af.count_distinct ? "DISTINCT " : "") + arg + ")";
+  }
+
+  // The JSON object of one row; registers the columns it reads and places its relationship
+  // children as LEFT JOIN LATERALs.
+  std::string row_object(const std::vector<ir::Field>& fields, Projection& proj,
+                         std::string& laterals, std::vector<std::string>& key_parts) {
+    Pairs pairs;
+    for (const auto& f : fields) {
+      const std::string key = quote_literal(f.alias);
+      switch (f.kind) {
+        case ir::Field::Kind::kColumn:
+          pairs.emplace_back(key, proj.ref(f.column));
+          break;
+        case ir::Field::Kind::kTypename:
+          pairs.emplace_back(key, quote_literal(f.typename_) + "::text");
+          break;
+        case ir::Field::Kind::kStatic:
+          pairs.emplace_back(key, "(" + vars_field(f.param.key) + ")");
+          break;
+        case ir::Field::Kind::kObjectRel:
+        case ir::Field::Kind::kArrayRel:
+        case ir::Field::Kind::kAggregate: {
+          std::string sub;
+          if (f.kind == ir::Field::Kind::kAggregate) {
+            if (f.aggregate) sub = aggregate(*f.aggregate, &f.join, &proj);
+          } else if (f.select) {
+            sub = select(*f.select, f.kind == ir::Field::Kind::kObjectRel, &f.join, &proj);
+          }
+          if (sub.empty()) {
+            pairs.emplace_back(key, "NULL::json");
+            break;
+          }
+          const std::string l = next("l");
+          laterals += " LEFT JOIN LATERAL (" + sub + ") AS " + l + " ON true";
+          pairs.emplace_back(key, l + ".d");
+          if (with_keys_) {
+            key_parts.push_back(l + ".k");
+            key_parts.push_back(link_entry(f.join, proj));
+          }
+          break;
+        }
+      }
+    }
+    return json_object(pairs);
+  }
+
+  // ["schema.table",["col",..],[values]] as text; NULL when a value is NULL.
+  static std::string key_entry(const catalog::QualifiedName& table,
+                               const std::vector<std::string>& cols,
+                               const std::vector<std::string>& values) {
+    std::vector<std::string> names;
+    for (const auto& c : cols) names.push_back(json_string(c));
+    std::string out = "(" + quote_literal("[" + json_string(table.to_string()) + ",[" +
+                                          join_strings(names, ",") + "],[");
+    for (size_t i = 0; i < values.size(); ++i) {
+      if (i) out += " || ','";
+      out += " || to_json((" + values[i] + ")::text)::text";
+    }
+    return out + " || ']]')";
+  }
+
+  // The child side of a join with this level's values.
+  static std::string link_entry(const ir::Join& join, Projection& proj) {
+    std::vector<std::string> cols, values;
+    for (const auto& [p, c] : join.mapping) {
+      cols.push_back(c);
+      values.push_back(proj.ref(p));
+    }
+    return key_entry(join.target, cols, values);
+  }
+
+  // Primary key, relationships of the where clause and the first hop of order_by paths.
+  void level_keys(const ir::Select& sel, Projection& proj, std::vector<std::string>& key_parts) {
+    if (!with_keys_) return;
+    if (!sel.primary_key.empty()) {
+      std::vector<std::string> values;
+      for (const auto& c : sel.primary_key) values.push_back(proj.ref(c));
+      key_parts.push_back(key_entry(sel.table, sel.primary_key, values));
+    }
+    std::vector<const ir::Join*> joins;
+    if (sel.where) where_joins(*sel.where, joins);
+    for (const auto& o : sel.order_by)
+      if (!o.path.empty()) joins.push_back(&o.path.front());
+    std::set<std::string> seen;
+    for (const ir::Join* j : joins) {
+      std::string e = link_entry(*j, proj);
+      if (seen.insert(e).second) key_parts.push_back(std::move(e));
+    }
+  }
+
+  static void where_joins(const ir::BoolExp& e, std::vector<const ir::Join*>& out) {
+    if (e.kind == ir::BoolExp::Kind::kRelationship) {
+      out.push_back(&e.join);
+      return;
+    }
+    if (e.kind == ir::BoolExp::Kind::kAnd || e.kind == ir::BoolExp::Kind::kOr ||
+        e.kind == ir::BoolExp::Kind::kNot)
+      for (const auto& c : e.children)
+        if (c) where_joins(*c, out);
+  }
+
+  // The rows of the level: filtered, linked, ordered, limited; projected to proj's columns
+  // (plus n, the position, when numbered).
+  std::string base(const ir::Select& sel, const std::string& t, Projection& proj,
+                   const ir::Join* join, Projection* parent, bool numbered) {
+    std::vector<std::string> conds;
+    if (join && parent)
+      for (const auto& [p, c] : join->mapping)
+        conds.push_back(t + "." + quote_identifier(c) + " = " + parent->ref(p));
+    if (sel.where) conds.push_back(bool_exp(*sel.where, t));
+    const std::string order = order_clause(sel, t);
+
+    std::string out = "SELECT ";
+    if (!sel.distinct_on.empty()) {
+      std::vector<std::string> cols;
+      for (const auto& c : sel.distinct_on) cols.push_back(t + "." + quote_identifier(c));
+      out += "DISTINCT ON (" + join_strings(cols, ", ") + ") ";
+    }
+    std::vector<std::string> items;
+    for (size_t i = 0; i < proj.columns().size(); ++i)
+      items.push_back(t + "." + quote_identifier(proj.columns()[i]) + " AS c" + std::to_string(i));
+    if (numbered) items.push_back("row_number() OVER (ORDER BY " + order + ") AS n");
+    if (items.empty()) items.push_back("NULL AS x");
+    out += join_strings(items, ", ");
+    out += " FROM " + qualified(sel.table) + " AS " + t;
+    if (!conds.empty()) out += " WHERE " + join_strings(conds, " AND ");
+    // Ordering by the row number evaluates the order expressions once; DISTINCT ON needs them.
+    if (numbered && sel.distinct_on.empty()) {
+      out += " ORDER BY n";
+    } else if (!order.empty()) {
+      out += " ORDER BY " + order;
+    }
+    if (sel.limit && sel.permission_limit) {
+      out += " LIMIT LEAST(" + param_value(*sel.limit) + ", " + param_value(*sel.permission_limit) +
+             ")";
+    } else if (sel.limit) {
+      out += " LIMIT " + param_value(*sel.limit);
+    } else if (sel.permission_limit) {
+      out += " LIMIT " + param_value(*sel.permission_limit);
+    }
+    if (sel.offset) out += " OFFSET " + param_value(*sel.offset);
+    return out;
+  }
+
+  static bool has_order(const ir::Select& sel) {
+    return !sel.order_by.empty() || !sel.distinct_on.empty();
+  }
+
+  // DISTINCT ON needs ORDER BY to start with the distinct columns: they lead, taking the
+  // direction the user gave them if any; the rest of order_by follows.
+  std::string order_clause(const ir::Select& sel, const std::string& t) {
+    std::vector<std::string> items;
+    std::vector<bool> used(sel.order_by.size(), false);
+    auto item = [&](const std::string& expr, bool desc, bool nulls_first) {
+      items.push_back(expr + (desc ? " DESC" : " ASC") +
+                      (nulls_first ? " NULLS FIRST" : " NULLS LAST"));
+    };
+    for (const auto& d : sel.distinct_on) {
+      bool found = false;
+      for (size_t i = 0; i < sel.order_by.size() && !found; ++i) {
+        const auto& o = sel.order_by[i];
+        if (!used[i] && o.path.empty() && o.column == d) {
+          used[i] = found = true;
+          item(t + "." + quote_identifier(d), o.desc, o.nulls_first);
+        }
+      }
+      if (!found) item(t + "." + quote_identifier(d), false, false);
+    }
+    for (size_t i = 0; i < sel.order_by.size(); ++i)
+      if (!used[i])
+        item(order_expr(sel.order_by[i], t), sel.order_by[i].desc, sel.order_by[i].nulls_first);
+    return join_strings(items, ", ");
+  }
+
+  // The ordering value; through object relationships, a scalar subquery walking the path.
+  std::string order_expr(const ir::OrderBy& o, const std::string& t) {
+    if (o.path.empty()) return t + "." + quote_identifier(o.column);
+    std::string from, where, prev = t;
+    for (size_t i = 0; i < o.path.size(); ++i) {
+      const ir::Join& j = o.path[i];
+      const std::string a = next("o");
+      if (i == 0) {
+        from = qualified(j.target) + " AS " + a;
+        where = link_condition(a, j.mapping, prev);
+      } else {
+        from += " JOIN " + qualified(j.target) + " AS " + a + " ON " +
+                link_condition(a, j.mapping, prev);
+      }
+      prev = a;
+    }
+    return "(SELECT " + prev + "." + quote_identifier(o.column) + " FROM " + from + " WHERE " +
+           where + " LIMIT 1)";
+  }
+
+  std::string bool_exp(const ir::BoolExp& e, const std::string& t) {
+    using K = ir::BoolExp::Kind;
+    switch (e.kind) {
+      case K::kTrue:
+        return "true";
+      case K::kFalse:
+        return "false";
+      case K::kAnd:
+      case K::kOr: {
+        std::vector<std::string> parts;
+        for (const auto& c : e.children) parts.push_back(c ? bool_exp(*c, t) : "true");
+        if (parts.empty()) return e.kind == K::kAnd ? "true" : "false";
+        return "(" + join_strings(parts, e.kind == K::kAnd ? " AND " : " OR ") + ")";
+      }
+      case K::kNot:
+        return "(NOT " +
+               (e.children.empty() || !e.children[0] ? "true" : bool_exp(*e.children[0], t)) + ")";
+      case K::kCompare:
+        return compare(e, t);
+      case K::kRelationship: {
+        const std::string a = next("e");
+        return "EXISTS (SELECT 1 FROM " + qualified(e.join.target) + " AS " + a + " WHERE " +
+               link_condition(a, e.join.mapping, t) +
+               (e.inner ? " AND " + bool_exp(*e.inner, a) : "") + ")";
+      }
+      case K::kExists: {
+        const std::string a = next("e");
+        return "EXISTS (SELECT 1 FROM " + qualified(e.table) + " AS " + a + " WHERE " +
+               (e.inner ? bool_exp(*e.inner, a) : "true") + ")";
+      }
+    }
+    return "false";
+  }
+
+  static std::string compare(const ir::BoolExp& e, const std::string& t) {
+    using O = ir::CompareOp;
+    const std::string c = t + "." + quote_identifier(e.column);
+    auto binary = [&](std::string_view op) {
+      return "(" + c + " " + std::string(op) + " " + param_value(e.param) + ")";
+    };
+    switch (e.op) {
+      case O::kEq:
+        return binary("=");
+      case O::kNeq:
+        return binary("<>");
+      case O::kGt:
+        return binary(">");
+      case O::kLt:
+        return binary("<");
+      case O::kGte:
+        return binary(">=");
+      case O::kLte:
+        return binary("<=");
+      case O::kIn:
+        return "(" + c + " = ANY(" + param_value(e.param, true) + "))";
+      case O::kNin:
+        return "(" + c + " <> ALL(" + param_value(e.param, true) + "))";
+      case O::kIsNull:
+        return "((" + c + " IS NULL) = (s.vars->>" + quote_literal(e.param.key) + ")::boolean)";
+      case O::kLike:
+        return binary("LIKE");
+      case O::kNlike:
+        return binary("NOT LIKE");
+      case O::kIlike:
+        return binary("ILIKE");
+      case O::kNilike:
+        return binary("NOT ILIKE");
+      case O::kSimilar:
+        return binary("SIMILAR TO");
+      case O::kNsimilar:
+        return binary("NOT SIMILAR TO");
+      case O::kRegex:
+        return binary("~");
+      case O::kNregex:
+        return binary("!~");
+      case O::kIregex:
+        return binary("~*");
+      case O::kNiregex:
+        return binary("!~*");
+      case O::kContains:
+        return binary("@>");
+      case O::kContainedIn:
+        return binary("<@");
+      case O::kHasKey:
+        return binary("?");
+      case O::kHasKeysAny:
+        return "(" + c + " ?| " + param_value(e.param, true) + ")";
+      case O::kHasKeysAll:
+        return "(" + c + " ?& " + param_value(e.param, true) + ")";
+    }
+    return "false";
+  }
+
+  bool with_keys_;
+  int n_ = 0;
+};
+
+}  // namespace
+
+std::string single_query(const ir::Operation& op) {
+  Generator gen(false);
+  std::string tail, data, keys;
+  gen.root(op, tail, data, keys);
+  return "SELECT " + data + " AS data FROM (SELECT $1::json AS vars) AS s" + tail;
+}
+
+std::string multiplexed_query(const ir::Operation& op) {
+  Generator gen(true);
+  std::string tail, data, keys;
+  gen.root(op, tail, data, keys);
+  return "SELECT s.id, r.data, r.keys, "
+         "coalesce(pg_visible_in_snapshot($3::xid8, pg_current_snapshot()), true) AS visible "
+         "FROM unnest($1::bigint[], $2::json[]) AS s(id, vars) LEFT JOIN LATERAL (SELECT " +
+         data + " AS data, " + keys + " AS keys FROM (SELECT 1) AS z" + tail + ") AS r ON true";
+}
+
+}  // namespace liveql::sql
