@@ -17,6 +17,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <optional>
 
+#include "liveql/replication/copy_message.hpp"
 #include "liveql/replication/wal2json_decoder.hpp"
 
 namespace liveql::replication {
@@ -34,12 +35,6 @@ constexpr int64_t kPgEpochOffsetMicros = 946'684'800'000'000LL;
 
 Error pg_error(std::string message) {
   return make_error(ErrorCode::kPostgresError, std::move(message), "$");
-}
-
-uint64_t read_be64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
-  return v;
 }
 
 void write_be64(char* p, uint64_t v) {
@@ -474,50 +469,36 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
   }
 
   Status handle_message(const char* buf, size_t n) {
-    if (n < 1) return pg_error("replication stream: empty CopyData message");
-    switch (buf[0]) {
-      case 'w': {
-        // XLogData: dataStart, walEnd, sendTime (8 bytes each), then the plugin's output.
-        if (n < 25)
-          return pg_error(fmt::format("replication stream: short XLogData ({} bytes)", n));
-        const Lsn data_start = read_be64(buf + 1);
-        received = std::max(received, data_start);
-        stats.bytes += n - 25;
-        committed_.clear();
-        if (auto st = decoder.feed(std::string_view(buf + 25, n - 25), committed_); !st.ok())
-          return st;
-        for (auto& txn : committed_) {
-          // The commit message's XLogData starts at the transaction's end.
-          if (txn.end_lsn == 0) txn.end_lsn = data_start;
-          if (txn.end_lsn <= delivered_end) continue;  // resent after a reconnect
-          if (txn.changes.empty()) {
-            ++stats.empty_transactions;
-            note_idle(txn.end_lsn);
-            continue;
-          }
-          delivered_end = txn.end_lsn;
-          ++stats.transactions;
-          stats.changes += txn.changes.size();
-          if (stop_requested) return Ok{};
-          callbacks.on_transaction(std::move(txn));
-        }
-        return Ok{};
-      }
-      case 'k': {
-        // Primary keepalive: walEnd, sendTime, replyRequested.
-        if (n < 18)
-          return pg_error(fmt::format("replication stream: short keepalive ({} bytes)", n));
-        const Lsn wal_end = read_be64(buf + 1);
-        received = std::max(received, wal_end);
-        ++stats.keepalives;
-        if (!decoder.in_transaction()) note_idle(wal_end);
-        if (buf[17]) reply_requested = true;
-        return Ok{};
-      }
-      default:
-        return pg_error(fmt::format("replication stream: unknown CopyData message '{}'",
-                                    static_cast<int>(static_cast<unsigned char>(buf[0]))));
+    auto parsed = parse_copy_message(std::string_view(buf, n));
+    if (!parsed.ok()) return parsed.take_error();
+    if (auto* k = std::get_if<Keepalive>(&*parsed)) {
+      received = std::max(received, k->wal_end);
+      ++stats.keepalives;
+      if (!decoder.in_transaction()) note_idle(k->wal_end);
+      if (k->reply_requested) reply_requested = true;
+      return Ok{};
     }
+    const auto& w = std::get<XLogData>(*parsed);
+    received = std::max(received, w.data_start);
+    stats.bytes += w.payload.size();
+    committed_.clear();
+    if (auto st = decoder.feed(w.payload, committed_); !st.ok()) return st;
+    for (auto& txn : committed_) {
+      // The commit message's XLogData starts at the transaction's end.
+      if (txn.end_lsn == 0) txn.end_lsn = w.data_start;
+      if (txn.end_lsn <= delivered_end) continue;  // resent after a reconnect
+      if (txn.changes.empty()) {
+        ++stats.empty_transactions;
+        note_idle(txn.end_lsn);
+        continue;
+      }
+      delivered_end = txn.end_lsn;
+      ++stats.transactions;
+      stats.changes += txn.changes.size();
+      if (stop_requested) return Ok{};
+      callbacks.on_transaction(std::move(txn));
+    }
+    return Ok{};
   }
 
   asio::awaitable<Status> maybe_send_feedback() {
