@@ -371,7 +371,7 @@ TEST(ParserFuzzTest, CorpusParses) {
 
 TEST(ParserFuzzTest, GeneratedDocumentsParseAndRoundTrip) {
   Fuzzer f(42);
-  for (int i = 0; i < 800; ++i) {
+  for (int i = 0; i < 500; ++i) {
     std::string s = f.document();
     auto result = parse(s);
     ASSERT_TRUE(result.ok()) << s << "\n" << result.error().message;
