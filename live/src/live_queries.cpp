@@ -1,1 +1,531 @@
 #include "liveql/live/live_queries.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/serialize.hpp>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include "liveql/live/metrics.hpp"
+#include "liveql/live/pg_pool.hpp"
+
+namespace liveql::live {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kDurationWindow = 256;  // refetch durations kept per cohort for p99
+
+std::uint64_t hash_text(std::string_view text) { return std::hash<std::string_view>{}(text); }
+
+}  // namespace
+
+struct Cohort {
+  std::uint64_t id = 0;
+  std::string role;
+  std::string sql;
+  std::string root_field;
+  bool takes_xid = false;  // the SQL has a $3::xid8 parameter
+  CohortMode mode = CohortMode::kPoll;
+  std::string mode_reason = "default";
+  // Joined subscribers grouped by their vars text: one statement row per group.
+  std::map<std::string, std::set<SubscriberId>> groups;
+  std::size_t members = 0;  // joined subscribers
+  std::size_t pending = 0;  // subscribers whose first fetch is running
+  bool dead = false;
+  std::unique_ptr<asio::steady_timer> timer;
+  bool poll_running = false;
+  std::uint64_t refetches = 0;
+  std::uint64_t statements = 0;
+  double last_refetch_ms = 0;
+  std::vector<double> durations;  // ring of the last kDurationWindow refetches, ms
+  std::size_t durations_next = 0;
+
+  std::string key() const { return role + '\0' + sql; }
+};
+
+struct Subscriber {
+  SubscriberId id = 0;
+  std::shared_ptr<Cohort> cohort;  // null for static data
+  std::string vars;                // vars JSON text
+  LiveQueries::Push push;
+  bool joined = false;
+  bool has_result = false;
+  std::uint64_t hash = 0;
+  std::string keys;
+  bool in_flight = false;
+  bool queued = false;
+  std::optional<std::uint64_t> queued_xid;
+};
+
+// One statement's worth of work: distinct vars and, per vars, the subscribers to fan out to.
+struct Batch {
+  std::vector<std::string> vars;
+  std::vector<std::vector<SubscriberId>> members;
+};
+
+struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
+  asio::any_io_executor ex;
+  PgPool& pool;
+  Metrics& metrics;
+  Options options;
+  bool stopped = false;
+  SubscriberId next_subscriber = 1;
+  std::uint64_t next_cohort = 1;
+  std::unordered_map<SubscriberId, Subscriber> subscribers;
+  std::unordered_map<std::string, std::shared_ptr<Cohort>> cohorts;
+
+  Impl(asio::any_io_executor e, PgPool& p, Metrics& m, Options o)
+      : ex(std::move(e)), pool(p), metrics(m), options(o) {
+    if (options.batch_size == 0) options.batch_size = 1;
+  }
+
+  void update_gauges() {
+    metrics.set("liveql_subscribers", static_cast<double>(subscribers.size()));
+    metrics.set("liveql_cohorts", static_cast<double>(cohorts.size()));
+  }
+
+  template <class Fn>
+  void spawn(Fn fn, const char* what) {
+    asio::co_spawn(ex, std::move(fn), [self = shared_from_this(), what](std::exception_ptr e) {
+      if (!e) return;
+      self->metrics.inc("liveql_errors_total");
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("live: {} failed: {}", what, ex.what());
+      } catch (...) {
+        spdlog::error("live: {} failed", what);
+      }
+    });
+  }
+
+  // Calls a subscriber's push without letting its exceptions unwind our bookkeeping.
+  void deliver(Subscriber& s, Result<std::string> r) {
+    bool error = !r.ok();
+    metrics.inc(error ? "liveql_errors_total" : "liveql_pushes_total");
+    auto push = error ? std::move(s.push) : s.push;
+    try {
+      if (push) push(std::move(r));
+    } catch (const std::exception& e) {
+      metrics.inc("liveql_errors_total");
+      spdlog::error("live: push for subscriber {} threw: {}", s.id, e.what());
+    }
+  }
+
+  void maybe_delete_cohort(const std::shared_ptr<Cohort>& c) {
+    if (c->dead || c->members > 0 || c->pending > 0) return;
+    c->dead = true;
+    if (c->timer) c->timer->cancel();
+    cohorts.erase(c->key());
+    update_gauges();
+  }
+
+  // Removes a subscriber; with an error, pushes it first.
+  void remove(SubscriberId id, std::optional<Error> error) {
+    auto it = subscribers.find(id);
+    if (it == subscribers.end()) return;
+    Subscriber s = std::move(it->second);
+    subscribers.erase(it);
+    if (s.cohort) {
+      if (s.joined) {
+        auto g = s.cohort->groups.find(s.vars);
+        if (g != s.cohort->groups.end()) {
+          g->second.erase(id);
+          if (g->second.empty()) s.cohort->groups.erase(g);
+        }
+        --s.cohort->members;
+      }
+      maybe_delete_cohort(s.cohort);
+    }
+    update_gauges();
+    if (error) deliver(s, std::move(*error));
+  }
+
+  void start_poll(const std::shared_ptr<Cohort>& c) {
+    if (c->dead || c->mode != CohortMode::kPoll || c->poll_running) return;
+    c->poll_running = true;
+    if (!c->timer) c->timer = std::make_unique<asio::steady_timer>(ex);
+    spawn(poll_loop(shared_from_this(), c), "poll loop");
+  }
+
+  static asio::awaitable<void> poll_loop(std::shared_ptr<Impl> self, std::shared_ptr<Cohort> c) {
+    while (!self->stopped && !c->dead && c->mode == CohortMode::kPoll) {
+      c->timer->expires_after(self->options.refetch_interval);
+      co_await c->timer->async_wait(kTuple);
+      if (self->stopped || c->dead || c->mode != CohortMode::kPoll) break;
+      // Subscribers already in flight (a targeted refetch) are skipped, not queued.
+      std::vector<SubscriberId> ids;
+      for (const auto& [vars, members] : c->groups) {
+        for (SubscriberId id : members) {
+          auto& s = self->subscribers.at(id);
+          if (s.in_flight) continue;
+          s.in_flight = true;
+          ids.push_back(id);
+        }
+      }
+      // Runs inline: the next tick waits for this refetch, so a cohort never has two polls in
+      // flight, while other cohorts' loops run independently.
+      co_await self->refetch_cohort(c, std::move(ids), std::nullopt);
+    }
+    c->poll_running = false;
+  }
+
+  // Runs one statement for `vars` (ids are 1..n, indices into vars). Retries while the
+  // transaction `xid` is not yet visible to the statement's snapshot.
+  asio::awaitable<Result<QueryResult>> run_statement(std::shared_ptr<Cohort> c,
+                                                     const std::vector<std::string>& vars,
+                                                     std::optional<std::uint64_t> xid) {
+    std::string ids = "{";
+    for (std::size_t i = 0; i < vars.size(); ++i) {
+      if (i > 0) ids += ',';
+      ids += std::to_string(i + 1);
+    }
+    ids += '}';
+    // A json[] literal: each element is the vars text, quoted as an array element.
+    std::string vars_literal = "{";
+    for (std::size_t i = 0; i < vars.size(); ++i) {
+      if (i > 0) vars_literal += ',';
+      vars_literal += '"';
+      for (char ch : vars[i]) {
+        if (ch == '"' || ch == '\\') vars_literal += '\\';
+        vars_literal += ch;
+      }
+      vars_literal += '"';
+    }
+    vars_literal += '}';
+    std::vector<std::optional<std::string>> params{ids, vars_literal};
+    if (c->takes_xid) {
+      params.emplace_back(xid ? std::optional<std::string>(std::to_string(*xid)) : std::nullopt);
+    }
+    for (int attempt = 0;; ++attempt) {
+      ++c->statements;
+      metrics.inc("liveql_refetch_statements_total");
+      auto r = co_await pool.query(c->sql, params);
+      if (!r.ok() || !xid || attempt >= options.visibility_retries) co_return r;
+      int vis = r->column_index("visible");
+      bool visible = true;
+      if (vis >= 0) {
+        for (const auto& row : r->rows) {
+          if (row[vis] && *row[vis] == "f") visible = false;
+        }
+      }
+      if (visible) co_return r;
+      asio::steady_timer t(ex, options.visibility_retry_delay);
+      co_await t.async_wait(kTuple);
+      if (stopped || c->dead) co_return r;
+    }
+  }
+
+  // Applies a statement's rows: the changed ones are pushed to every member of their vars.
+  void apply(const Batch& batch, const QueryResult& r) {
+    int id_col = r.column_index("id");
+    int data_col = r.column_index("data");
+    int keys_col = r.column_index("keys");
+    for (const auto& row : r.rows) {
+      if (id_col < 0 || data_col < 0 || !row[id_col]) continue;
+      std::size_t index = std::strtoull(row[id_col]->c_str(), nullptr, 10);
+      if (index < 1 || index > batch.members.size()) continue;
+      std::string data = row[data_col] ? *row[data_col] : "null";
+      std::uint64_t h = hash_text(data);
+      for (SubscriberId sid : batch.members[index - 1]) {
+        auto it = subscribers.find(sid);
+        if (it == subscribers.end()) continue;
+        Subscriber& s = it->second;
+        if (keys_col >= 0) s.keys = row[keys_col] ? *row[keys_col] : "[]";
+        if (s.has_result && s.hash == h) continue;
+        s.has_result = true;
+        s.hash = h;
+        deliver(s, data);  // may unsubscribe anyone: everything is looked up again
+      }
+    }
+  }
+
+  // Refetches these joined subscribers of `c`, already marked in_flight by the caller: one
+  // statement per batch_size distinct vars.
+  asio::awaitable<void> refetch_cohort(std::shared_ptr<Cohort> c, std::vector<SubscriberId> taken,
+                                       std::optional<std::uint64_t> xid) {
+    auto self = shared_from_this();
+    std::map<std::string, std::vector<SubscriberId>> by_vars;
+    for (SubscriberId id : taken) {
+      auto it = subscribers.find(id);
+      if (it != subscribers.end()) by_vars[it->second.vars].push_back(id);
+    }
+    if (taken.empty()) co_return;
+    auto started = Clock::now();
+    std::vector<Batch> batches;
+    for (auto& [vars, members] : by_vars) {
+      if (batches.empty() || batches.back().vars.size() >= options.batch_size)
+        batches.emplace_back();
+      batches.back().vars.push_back(vars);
+      batches.back().members.push_back(std::move(members));
+    }
+    for (const Batch& batch : batches) {
+      if (stopped || c->dead) break;
+      auto r = co_await run_statement(c, batch.vars, xid);
+      if (!r.ok() && !stopped && !c->dead) {
+        spdlog::warn("live: cohort {} refetch failed, retrying: {}", c->id, r.error().message);
+        r = co_await run_statement(c, batch.vars, xid);
+      }
+      if (stopped || c->dead) break;
+      if (r.ok()) {
+        apply(batch, *r);
+        continue;
+      }
+      // Isolate the failure: one statement per distinct vars, so only the bad one errors.
+      for (std::size_t i = 0; i < batch.vars.size(); ++i) {
+        Batch one;
+        one.vars.push_back(batch.vars[i]);
+        one.members.push_back(batch.members[i]);
+        Result<QueryResult> single = std::move(r);
+        if (batch.vars.size() > 1) single = co_await run_statement(c, one.vars, xid);
+        if (stopped || c->dead) break;
+        if (single.ok()) {
+          apply(one, *single);
+          continue;
+        }
+        for (SubscriberId sid : one.members[0]) remove(sid, single.error());
+      }
+    }
+    if (stopped) co_return;
+    double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+    ++c->refetches;
+    c->last_refetch_ms = ms;
+    if (c->durations.size() < kDurationWindow) {
+      c->durations.push_back(ms);
+    } else {
+      c->durations[c->durations_next] = ms;
+      c->durations_next = (c->durations_next + 1) % kDurationWindow;
+    }
+    metrics.inc("liveql_refetches_total");
+    metrics.observe("liveql_refetch_duration_seconds", ms / 1000.0);
+    finish(taken);
+  }
+
+  // Clears in_flight and runs what was queued meanwhile.
+  void finish(const std::vector<SubscriberId>& ids) {
+    std::map<std::optional<std::uint64_t>, std::vector<SubscriberId>> again;
+    for (SubscriberId id : ids) {
+      auto it = subscribers.find(id);
+      if (it == subscribers.end()) continue;
+      Subscriber& s = it->second;
+      s.in_flight = false;
+      if (s.queued) {
+        s.queued = false;
+        again[s.queued_xid].push_back(id);
+        s.queued_xid.reset();
+      }
+    }
+    for (auto& [xid, group] : again) request_refetch(group, xid);
+  }
+
+  void request_refetch(const std::vector<SubscriberId>& ids, std::optional<std::uint64_t> xid) {
+    std::map<std::shared_ptr<Cohort>, std::vector<SubscriberId>> by_cohort;
+    for (SubscriberId id : ids) {
+      auto it = subscribers.find(id);
+      if (it == subscribers.end() || !it->second.cohort) continue;
+      Subscriber& s = it->second;
+      if (!s.joined || s.in_flight) {
+        // The first fetch (or a refetch) is running: coalesce into one more afterwards.
+        s.queued = true;
+        if (xid && (!s.queued_xid || *s.queued_xid < *xid)) s.queued_xid = xid;
+        continue;
+      }
+      // Marked now, so a second request before the coroutine starts is queued, not doubled.
+      s.in_flight = true;
+      by_cohort[s.cohort].push_back(id);
+    }
+    for (auto& [c, members] : by_cohort) {
+      spawn(refetch_cohort(c, std::move(members), xid), "refetch");
+    }
+  }
+
+  static asio::awaitable<void> first_fetch(std::shared_ptr<Impl> self, SubscriberId id) {
+    auto it = self->subscribers.find(id);
+    if (it == self->subscribers.end()) co_return;
+    auto c = it->second.cohort;
+    std::string vars = it->second.vars;
+    auto started = Clock::now();
+    std::vector<std::string> one_vars{vars};
+    auto r = co_await self->run_statement(c, one_vars, std::nullopt);
+    if (self->stopped) co_return;
+    --c->pending;
+    it = self->subscribers.find(id);
+    if (it == self->subscribers.end()) {
+      self->maybe_delete_cohort(c);
+      co_return;
+    }
+    Subscriber& s = it->second;
+    if (!r.ok()) {
+      self->remove(id, r.error());
+      co_return;
+    }
+    s.joined = true;
+    c->groups[s.vars].insert(id);
+    ++c->members;
+    self->metrics.observe("liveql_refetch_duration_seconds",
+                          std::chrono::duration<double>(Clock::now() - started).count());
+    Batch one;
+    one.vars.push_back(vars);
+    one.members.push_back({id});
+    self->apply(one, *r);
+    self->finish({id});
+    self->start_poll(c);
+  }
+};
+
+LiveQueries::LiveQueries(asio::any_io_executor ex, PgPool& pool, Metrics& metrics, Options options)
+    : impl_(std::make_shared<Impl>(std::move(ex), pool, metrics, options)) {
+  metrics.register_gauge("liveql_subscribers", "Live-query subscribers registered.");
+  metrics.register_gauge("liveql_cohorts", "Live-query cohorts (role + SQL shape).");
+  metrics.register_counter("liveql_refetches_total", "Cohort refetches completed.");
+  metrics.register_counter("liveql_refetch_statements_total",
+                           "SQL statements run for live queries (first fetches included).");
+  metrics.register_histogram("liveql_refetch_duration_seconds",
+                             "Duration of one cohort refetch or first fetch.");
+  metrics.register_counter("liveql_pushes_total", "Changed results pushed to subscribers.");
+  metrics.register_counter("liveql_errors_total", "Errors pushed to subscribers or logged.");
+  impl_->update_gauges();
+}
+
+LiveQueries::~LiveQueries() { stop(); }
+
+SubscriberId LiveQueries::subscribe_static(std::string data, Push push) {
+  auto& impl = *impl_;
+  SubscriberId id = impl.next_subscriber++;
+  Subscriber s;
+  s.id = id;
+  s.push = std::move(push);
+  impl.subscribers.emplace(id, std::move(s));
+  impl.update_gauges();
+  asio::post(impl.ex, [self = impl_, id, data = std::move(data)]() mutable {
+    auto it = self->subscribers.find(id);
+    if (self->stopped || it == self->subscribers.end() || it->second.has_result) return;
+    it->second.has_result = true;
+    self->deliver(it->second, std::move(data));
+  });
+  return id;
+}
+
+SubscriberId LiveQueries::subscribe_sql(std::string sql, const std::string& role,
+                                        std::string root_field, const boost::json::object& vars,
+                                        Push push) {
+  auto& impl = *impl_;
+  SubscriberId id = impl.next_subscriber++;
+  std::string key = role + '\0' + sql;
+  auto& c = impl.cohorts[key];
+  if (!c) {
+    c = std::make_shared<Cohort>();
+    c->id = impl.next_cohort++;
+    c->role = role;
+    c->takes_xid = sql.find("$3") != std::string::npos;
+    c->sql = std::move(sql);
+    c->root_field = std::move(root_field);
+  }
+  ++c->pending;
+  Subscriber s;
+  s.id = id;
+  s.cohort = c;
+  s.vars = boost::json::serialize(vars);
+  s.push = std::move(push);
+  s.in_flight = true;
+  impl.subscribers.emplace(id, std::move(s));
+  impl.update_gauges();
+  if (impl.stopped) return id;
+  impl.spawn(Impl::first_fetch(impl_, id), "first fetch");
+  return id;
+}
+
+void LiveQueries::unsubscribe(SubscriberId id) { impl_->remove(id, std::nullopt); }
+
+void LiveQueries::refetch(const std::vector<SubscriberId>& ids, std::optional<std::uint64_t> xid8) {
+  if (impl_->stopped) return;
+  impl_->request_refetch(ids, xid8);
+}
+
+void LiveQueries::refetch_all() {
+  if (impl_->stopped) return;
+  std::vector<SubscriberId> ids;
+  for (const auto& [id, s] : impl_->subscribers) {
+    if (s.cohort) ids.push_back(id);
+  }
+  impl_->request_refetch(ids, std::nullopt);
+}
+
+void LiveQueries::set_mode(SubscriberId id, CohortMode mode, std::string reason) {
+  auto it = impl_->subscribers.find(id);
+  if (it == impl_->subscribers.end() || !it->second.cohort) return;
+  auto c = it->second.cohort;
+  c->mode_reason = std::move(reason);
+  if (c->mode == mode) return;
+  c->mode = mode;
+  if (mode == CohortMode::kEvent) {
+    if (c->timer) c->timer->cancel();
+  } else if (c->members > 0) {
+    impl_->start_poll(c);
+  }
+}
+
+const std::string* LiveQueries::last_keys(SubscriberId id) const {
+  auto it = impl_->subscribers.find(id);
+  if (it == impl_->subscribers.end() || !it->second.has_result) return nullptr;
+  return &it->second.keys;
+}
+
+std::size_t LiveQueries::subscriber_count() const { return impl_->subscribers.size(); }
+std::size_t LiveQueries::cohort_count() const { return impl_->cohorts.size(); }
+
+boost::json::value LiveQueries::cohorts_json() const {
+  std::vector<const Cohort*> list;
+  for (const auto& [key, c] : impl_->cohorts) list.push_back(c.get());
+  std::sort(list.begin(), list.end(), [](auto* a, auto* b) { return a->id < b->id; });
+  boost::json::array out;
+  for (const Cohort* c : list) {
+    double p99 = 0;
+    if (!c->durations.empty()) {
+      std::vector<double> d = c->durations;
+      std::size_t k = (d.size() * 99 + 99) / 100 - 1;
+      std::nth_element(d.begin(), d.begin() + k, d.end());
+      p99 = d[k];
+    }
+    out.push_back(boost::json::object{
+        {"id", c->id},
+        {"role", c->role},
+        {"root_field", c->root_field},
+        {"mode", c->mode == CohortMode::kPoll ? "poll" : "event"},
+        {"mode_reason", c->mode_reason},
+        {"subscribers", c->members},
+        {"distinct_variables", c->groups.size()},
+        {"refetches", c->refetches},
+        {"statements", c->statements},
+        {"last_refetch_ms", c->last_refetch_ms},
+        {"p99_refetch_ms", p99},
+    });
+  }
+  return out;
+}
+
+void LiveQueries::stop() {
+  auto& impl = *impl_;
+  if (impl.stopped) return;
+  impl.stopped = true;
+  for (auto& [key, c] : impl.cohorts) {
+    c->dead = true;
+    if (c->timer) c->timer->cancel();
+  }
+  impl.cohorts.clear();
+  impl.subscribers.clear();
+}
+
+}  // namespace liveql::live

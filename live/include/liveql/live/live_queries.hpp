@@ -70,6 +70,10 @@ class LiveQueries {
   SubscriberId subscribe_sql(std::string sql, const std::string& role, std::string root_field,
                              const boost::json::object& vars, Push push);
 
+  // A subscriber whose result needs no SQL: `data` is pushed once (on the executor); it stays
+  // registered, with nothing more to push, until unsubscribe().
+  SubscriberId subscribe_static(std::string data, Push push);
+
   // After it returns, push is never called again for `id`. Unknown ids are ignored.
   void unsubscribe(SubscriberId id);
 

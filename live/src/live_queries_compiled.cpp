@@ -1,0 +1,21 @@
+// subscribe() from a CompiledOperation lives apart from the rest of LiveQueries so that users of
+// subscribe_sql() alone do not link the SQL generator.
+#include <boost/asio/post.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "liveql/compiler/compile.hpp"
+#include "liveql/compiler/sql.hpp"
+#include "liveql/live/live_queries.hpp"
+
+namespace liveql::live {
+
+SubscriberId LiveQueries::subscribe(const compiler::CompiledOperation& op, const std::string& role,
+                                    Push push) {
+  if (!op.static_data) {
+    return subscribe_sql(sql::multiplexed_query(op.ir), role, op.root_field_name, op.vars,
+                         std::move(push));
+  }
+  return subscribe_static(boost::json::serialize(*op.static_data), std::move(push));
+}
+
+}  // namespace liveql::live
