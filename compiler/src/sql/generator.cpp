@@ -1,8 +1,10 @@
 // One generator for both statements. Every level of the result (root field, relationship,
 // aggregate) is a subquery yielding one row (d json, k text): d the level's JSON, k the
-// comma-separated key entries of it and everything below it (NULL when there are none, or when
-// keys are not wanted). Parents place children with LEFT JOIN LATERAL and concatenate their k,
-// so keys are computed in the same statement, in time linear in the result.
+// newline-separated key entries of it and everything below it (NULL when there are none, or when
+// keys are not wanted). JSON text built by Postgres never holds a raw newline, so the entries
+// split and deduplicate as plain text, without parsing JSON. Parents place children with LEFT JOIN
+// LATERAL and concatenate their k, so keys are computed in the same statement, in time linear in
+// the result.
 #include <set>
 #include <string>
 #include <utility>
@@ -72,12 +74,14 @@ std::string json_object(const Pairs& pairs) {
   return out + ")::json";
 }
 
+const std::string kKeySep = "E'\\n'";
+
 // NULL when no part holds an entry; concat_ws skips NULL parts.
 std::string concat_keys(const std::vector<std::string>& parts) {
   if (parts.empty()) return "NULL::text";
   constexpr size_t kPartsPerCall = 90;
   if (parts.size() <= kPartsPerCall)
-    return "NULLIF(concat_ws(',', " + join_strings(parts, ", ") + "), '')";
+    return "NULLIF(concat_ws(" + kKeySep + ", " + join_strings(parts, ", ") + "), '')";
   std::vector<std::string> groups;
   for (size_t i = 0; i < parts.size(); i += kPartsPerCall) {
     std::vector<std::string> g(parts.begin() + i,
@@ -180,9 +184,9 @@ class Generator {
       keys = "'[]'::text";
     } else {
       keys =
-          "(SELECT coalesce(jsonb_agg(DISTINCT e), '[]'::jsonb)::text FROM "
-          "jsonb_array_elements(('[' || coalesce(" +
-          concat_keys(key_parts) + ", '') || ']')::jsonb) AS e)";
+          "(SELECT '[' || coalesce(string_agg(DISTINCT e, ','), '') || ']' FROM "
+          "unnest(string_to_array(" +
+          concat_keys(key_parts) + ", " + kKeySep + ")) AS e)";
     }
   }
 
@@ -204,7 +208,7 @@ class Generator {
         "(" + base(sel, t, proj, join, parent, numbered) + ") AS " + proj.rel() + laterals;
     if (object) return "SELECT " + row + " AS d, " + keys + " AS k FROM " + from + " LIMIT 1";
     return "SELECT coalesce(json_agg(" + row + (numbered ? " ORDER BY " + proj.rel() + ".n" : "") +
-           "), '[]'::json) AS d, string_agg(" + keys + ", ',') AS k FROM " + from;
+           "), '[]'::json) AS d, string_agg(" + keys + ", " + kKeySep + ") AS k FROM " + from;
   }
 
   std::string aggregate(const ir::Aggregate& agg, const ir::Join* join, Projection* parent) {
@@ -263,8 +267,8 @@ class Generator {
                          quote_literal(agg.typename_) + "::text");
     const std::string from =
         "(" + base(sel, t, proj, join, parent, numbered) + ") AS " + proj.rel() + laterals;
-    return "SELECT " + json_object(outer) + " AS d, string_agg(" + keys + ", ',') AS k FROM " +
-           from;
+    return "SELECT " + json_object(outer) + " AS d, string_agg(" + keys + ", " + kKeySep +
+           ") AS k FROM " + from;
   }
 
   static std::string aggregate_function(const std::string& fn) {
@@ -406,10 +410,13 @@ class Generator {
     out += join_strings(items, ", ");
     out += " FROM " + qualified(sel.table) + " AS " + t;
     if (!conds.empty()) out += " WHERE " + join_strings(conds, " AND ");
-    // Ordering by the row number evaluates the order expressions once; DISTINCT ON needs them.
-    if (numbered && sel.distinct_on.empty()) {
+    // The parent aggregates in n order, so the base needs an order only to pick the rows of a
+    // limit/offset (by n: the order expressions are evaluated once) or for DISTINCT ON.
+    if (!sel.distinct_on.empty()) {
+      out += " ORDER BY " + order;
+    } else if (numbered && (sel.limit || sel.offset || sel.permission_limit)) {
       out += " ORDER BY n";
-    } else if (!order.empty()) {
+    } else if (!numbered && !order.empty()) {
       out += " ORDER BY " + order;
     }
     if (sel.limit && sel.permission_limit) {
