@@ -1,0 +1,243 @@
+// Both GraphQL websocket protocols as pure state machines: no sockets.
+#include "ws_protocol.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+namespace liveql::server {
+namespace {
+
+namespace json = boost::json;
+using Kind = WsAction::Kind;
+
+json::value sent_json(const WsAction& a) {
+  EXPECT_EQ(a.kind, Kind::kSend);
+  return json::parse(a.text);
+}
+
+void expect_close(const std::vector<WsAction>& actions, uint16_t code, const std::string& reason) {
+  ASSERT_EQ(actions.size(), 1u);
+  EXPECT_EQ(actions[0].kind, Kind::kClose);
+  EXPECT_EQ(actions[0].code, code);
+  EXPECT_EQ(actions[0].reason, reason);
+}
+
+WsProtocol acked(WsSubprotocol p) {
+  WsProtocol w(p);
+  auto a =
+      w.on_text(R"({"type":"connection_init","payload":{"headers":{"X-Hasura-Role":"user"}}})");
+  EXPECT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].kind, Kind::kAuthenticate);
+  EXPECT_EQ(a[0].headers.at("x-hasura-role"), "user");
+  auto ack = w.on_authenticated(Status(Ok{}));
+  EXPECT_FALSE(ack.empty());
+  EXPECT_EQ(sent_json(ack[0]).at("type").as_string(), "connection_ack");
+  return w;
+}
+
+const char* kSubscribe =
+    R"({"type":"subscribe","id":"1","payload":{"query":"subscription { a }"}})";
+const char* kStart = R"({"type":"start","id":"1","payload":{"query":"subscription { a }"}})";
+
+TEST(Subprotocol, Choice) {
+  auto t = choose_subprotocol("graphql-transport-ws");
+  EXPECT_EQ(t.protocol, WsSubprotocol::kGraphqlTransportWs);
+  EXPECT_EQ(t.accept, "graphql-transport-ws");
+  auto a = choose_subprotocol("graphql-ws");
+  EXPECT_EQ(a.protocol, WsSubprotocol::kGraphqlWs);
+  EXPECT_EQ(a.accept, "graphql-ws");
+  auto list = choose_subprotocol("foo, graphql-ws , graphql-transport-ws");
+  EXPECT_EQ(list.protocol, WsSubprotocol::kGraphqlWs);
+  auto none = choose_subprotocol("");
+  EXPECT_EQ(none.protocol, WsSubprotocol::kGraphqlWs);  // Hasura defaults to Apollo
+  EXPECT_EQ(none.accept, "");
+  EXPECT_EQ(choose_subprotocol("bogus").accept, "");
+}
+
+TEST(GraphqlTransportWs, HappyPath) {
+  auto w = acked(WsSubprotocol::kGraphqlTransportWs);
+  auto s = w.on_text(kSubscribe);
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].kind, Kind::kStart);
+  EXPECT_EQ(s[0].id, "1");
+  EXPECT_EQ(s[0].payload.at("query").as_string(), "subscription { a }");
+  EXPECT_TRUE(w.active("1"));
+
+  auto d = w.on_data("1", R"({"a":[1]})");
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(sent_json(d[0]),
+            json::parse(R"({"type":"next","id":"1","payload":{"data":{"a":[1]}}})"));
+
+  auto stop = w.on_text(R"({"type":"complete","id":"1"})");
+  ASSERT_EQ(stop.size(), 1u);
+  EXPECT_EQ(stop[0].kind, Kind::kStop);
+  EXPECT_FALSE(w.active("1"));
+  EXPECT_TRUE(w.on_data("1", "{}").empty());  // nothing after complete
+  EXPECT_TRUE(w.on_text(R"({"type":"complete","id":"1"})").empty());
+}
+
+TEST(GraphqlTransportWs, PingPong) {
+  WsProtocol w(WsSubprotocol::kGraphqlTransportWs);
+  auto p = w.on_text(R"({"type":"ping","payload":{"x":1}})");  // allowed before init
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(sent_json(p[0]), json::parse(R"({"type":"pong","payload":{"x":1}})"));
+  EXPECT_EQ(sent_json(w.on_text(R"({"type":"ping"})")[0]), json::parse(R"({"type":"pong"})"));
+  EXPECT_TRUE(w.on_text(R"({"type":"pong"})").empty());
+}
+
+TEST(GraphqlTransportWs, CloseCodes) {
+  {
+    WsProtocol w(WsSubprotocol::kGraphqlTransportWs);
+    expect_close(w.on_text(kSubscribe), 4401, "Unauthorized");
+    EXPECT_TRUE(w.closed());
+    EXPECT_TRUE(w.on_text(kSubscribe).empty());
+  }
+  {
+    auto w = acked(WsSubprotocol::kGraphqlTransportWs);
+    w.on_text(kSubscribe);
+    expect_close(w.on_text(kSubscribe), 4409, "Subscriber for 1 already exists");
+  }
+  {
+    auto w = acked(WsSubprotocol::kGraphqlTransportWs);
+    expect_close(w.on_text(R"({"type":"connection_init"})"), 4429,
+                 "Too many initialisation requests");
+  }
+  {
+    WsProtocol w(WsSubprotocol::kGraphqlTransportWs);
+    w.on_text(R"({"type":"connection_init"})");
+    auto r = w.on_authenticated(
+        Status(make_error(ErrorCode::kInvalidJwt, "Could not verify JWT: JWTExpired")));
+    expect_close(r, 4403, "Forbidden: Could not verify JWT: JWTExpired");
+  }
+  {
+    WsProtocol w(WsSubprotocol::kGraphqlTransportWs);
+    expect_close(w.on_init_timeout(), 4408, "Connection initialisation timeout");
+  }
+  {
+    auto w = acked(WsSubprotocol::kGraphqlTransportWs);
+    EXPECT_TRUE(w.on_init_timeout().empty());  // acknowledged: the timer is moot
+  }
+  for (const char* bad : {"not json", "[1]", R"({"type":1})", R"({"id":"1"})",
+                          R"({"type":"subscribe","payload":{"query":"x"}})",
+                          R"({"type":"subscribe","id":"1","payload":{}})",
+                          R"({"type":"subscribe","id":"1","payload":"x"})",
+                          R"({"type":"connection_init","payload":"x"})"}) {
+    auto w = acked(WsSubprotocol::kGraphqlTransportWs);
+    auto r = w.on_text(bad);
+    ASSERT_EQ(r.size(), 1u) << bad;
+    EXPECT_EQ(r[0].kind, Kind::kClose) << bad;
+    EXPECT_EQ(r[0].code, 4400) << bad;
+  }
+  {
+    auto w = acked(WsSubprotocol::kGraphqlTransportWs);
+    auto r = w.on_text(R"({"type":"start","id":"1","payload":{"query":"x"}})");
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].code, 4400);
+  }
+}
+
+TEST(GraphqlTransportWs, ErrorsAndComplete) {
+  auto w = acked(WsSubprotocol::kGraphqlTransportWs);
+  w.on_text(kSubscribe);
+  auto e = w.on_error(
+      "1", make_error(ErrorCode::kValidationFailed, "field 'x' not found", "$.selectionSet.x"));
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(sent_json(e[0]), json::parse(R"({"type":"error","id":"1","payload":[
+      {"message":"field 'x' not found",
+       "extensions":{"path":"$.selectionSet.x","code":"validation-failed"}}]})"));
+  EXPECT_FALSE(w.active("1"));
+  // The id can be reused once the operation ended.
+  EXPECT_EQ(w.on_text(kSubscribe)[0].kind, Kind::kStart);
+  auto c = w.on_complete("1");
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(sent_json(c[0]), json::parse(R"({"type":"complete","id":"1"})"));
+}
+
+TEST(GraphqlTransportWs, KeepaliveAndExpiry) {
+  WsProtocol fresh(WsSubprotocol::kGraphqlTransportWs);
+  EXPECT_TRUE(fresh.on_keepalive().empty());
+  auto w = acked(WsSubprotocol::kGraphqlTransportWs);
+  EXPECT_EQ(sent_json(w.on_keepalive()[0]).at("type").as_string(), "ping");
+  expect_close(w.on_credentials_expired(), 4403, "Forbidden: JWT expired");
+}
+
+TEST(GraphqlTransportWs, LongReasonsAreTruncated) {
+  WsProtocol w(WsSubprotocol::kGraphqlTransportWs);
+  w.on_text(R"({"type":"connection_init"})");
+  auto r = w.on_authenticated(Status(make_error(ErrorCode::kAccessDenied, std::string(300, 'x'))));
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_LE(r[0].reason.size(), 123u);
+}
+
+TEST(ApolloGraphqlWs, HappyPath) {
+  WsProtocol w(WsSubprotocol::kGraphqlWs);
+  w.on_text(R"({"type":"connection_init","payload":{}})");
+  auto ack = w.on_authenticated(Status(Ok{}));
+  ASSERT_EQ(ack.size(), 2u);
+  EXPECT_EQ(sent_json(ack[0]), json::parse(R"({"type":"connection_ack"})"));
+  EXPECT_EQ(sent_json(ack[1]), json::parse(R"({"type":"ka"})"));
+  auto s = w.on_text(kStart);
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].kind, Kind::kStart);
+  EXPECT_EQ(sent_json(w.on_data("1", R"({"a":1})")[0]),
+            json::parse(R"({"type":"data","id":"1","payload":{"data":{"a":1}}})"));
+  auto stop = w.on_text(R"({"type":"stop","id":"1"})");
+  ASSERT_EQ(stop.size(), 1u);
+  EXPECT_EQ(stop[0].kind, Kind::kStop);
+  EXPECT_EQ(sent_json(w.on_keepalive()[0]), json::parse(R"({"type":"ka"})"));
+  expect_close(w.on_text(R"({"type":"connection_terminate"})"), 1000,
+               "GQL_CONNECTION_TERMINATE received");
+}
+
+TEST(ApolloGraphqlWs, StartErrors) {
+  WsProtocol w(WsSubprotocol::kGraphqlWs);
+  auto early = w.on_text(kStart);
+  ASSERT_EQ(early.size(), 2u);
+  EXPECT_EQ(sent_json(early[0]), json::parse(R"({"type":"error","id":"1","payload":
+      {"message":"start received before the connection is initialised",
+       "extensions":{"path":"$","code":"start-failed"}}})"));
+  EXPECT_EQ(sent_json(early[1]), json::parse(R"({"type":"complete","id":"1"})"));
+  EXPECT_FALSE(w.closed());
+
+  w.on_text(R"({"type":"connection_init"})");
+  w.on_authenticated(Status(Ok{}));
+  w.on_text(kStart);
+  auto dup = w.on_text(kStart);
+  ASSERT_EQ(dup.size(), 2u);
+  EXPECT_EQ(sent_json(dup[0]).at("payload").at("message").as_string(),
+            "an operation already exists with this id: 1");
+  EXPECT_TRUE(w.active("1"));  // the first one keeps running
+
+  auto bad = w.on_text("{");
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_EQ(sent_json(bad[0]).at("type").as_string(), "connection_error");
+  EXPECT_FALSE(w.closed());
+
+  auto err = w.on_error("1", make_error(ErrorCode::kPostgresError, "boom"));
+  ASSERT_EQ(err.size(), 2u);
+  EXPECT_EQ(sent_json(err[0]), json::parse(R"({"type":"error","id":"1","payload":{"errors":[
+      {"message":"boom","extensions":{"path":"$","code":"postgres-error"}}]}})"));
+  EXPECT_EQ(sent_json(err[1]).at("type").as_string(), "complete");
+}
+
+TEST(ApolloGraphqlWs, InitFailure) {
+  WsProtocol w(WsSubprotocol::kGraphqlWs);
+  w.on_text(R"({"type":"connection_init"})");
+  auto r = w.on_authenticated(Status(
+      make_error(ErrorCode::kAccessDenied, "invalid x-hasura-admin-secret/x-hasura-access-key")));
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(sent_json(r[0]), json::parse(R"({"type":"connection_error",
+      "payload":"invalid x-hasura-admin-secret/x-hasura-access-key"})"));
+  EXPECT_EQ(r[1].kind, Kind::kClose);
+  EXPECT_EQ(r[1].code, 4400);
+  EXPECT_TRUE(w.closed());
+}
+
+TEST(ApolloGraphqlWs, InitTimeout) {
+  WsProtocol w(WsSubprotocol::kGraphqlWs);
+  expect_close(w.on_init_timeout(), 4408, "Connection initialisation timeout");
+}
+
+}  // namespace
+}  // namespace liveql::server
