@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "liveql/base/result.hpp"
@@ -18,8 +19,10 @@ enum class LiveMode { kDefault, kEvent, kPoll };
 
 struct ObjectRelationship {
   std::string name;
-  // using.foreign_key_constraint_on: column(s) of this table referencing the remote table.
+  // using.foreign_key_constraint_on: column(s) of this table referencing the remote table; or,
+  // with fk_table set ({table, column|columns}), column(s) of fk_table referencing this table.
   std::vector<std::string> fk_columns;
+  std::optional<catalog::QualifiedName> fk_table;
   // using.manual_configuration
   std::optional<catalog::QualifiedName> remote_table;
   std::vector<std::pair<std::string, std::string>> column_mapping;  // this col -> remote col
@@ -59,10 +62,12 @@ struct Metadata {
 };
 
 // Parses one document holding the whole metadata: either Hasura's export
-// ({"version":3,"sources":[{"name":"default","tables":[...]}]}) or a bare list of table entries.
+// ({"version":3,"sources":[{"name":"default","tables":[...]}]}), a v2 export ({"tables":[...]}),
+// or a bare list of table entries. Only the first postgres source is read.
 Result<Metadata> parse_metadata(std::string_view yaml_or_json);
 
-// Parses a list of table entries (tables.yaml after !include resolution, or one table file each).
+// Parses one table entry (one tables/<schema>_<table>.yaml file). Errors have code kParseFailed
+// and a path such as "$.select_permissions[0].permission.columns".
 Result<TableMetadata> parse_table(std::string_view yaml_or_json);
 
 }  // namespace liveql::metadata

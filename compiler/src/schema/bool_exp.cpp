@@ -1,0 +1,317 @@
+#include "schema/bool_exp.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace liveql::compiler {
+
+namespace json = boost::json;
+
+namespace {
+
+Error invalid(std::string message, std::string path) {
+  return make_error(ErrorCode::kValidationFailed, std::move(message), std::move(path));
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+bool is_session_variable(const json::value& v) {
+  return v.is_string() && lower(std::string_view(v.get_string()).substr(0, 9)) == "x-hasura-";
+}
+
+struct OpInfo {
+  const char* name;
+  ir::CompareOp op;
+  enum class Arg { kColumn, kList, kBool, kText, kTextList, kJsonb } arg;
+};
+
+constexpr OpInfo kOps[] = {
+    {"_eq", ir::CompareOp::kEq, OpInfo::Arg::kColumn},
+    {"_neq", ir::CompareOp::kNeq, OpInfo::Arg::kColumn},
+    {"_gt", ir::CompareOp::kGt, OpInfo::Arg::kColumn},
+    {"_lt", ir::CompareOp::kLt, OpInfo::Arg::kColumn},
+    {"_gte", ir::CompareOp::kGte, OpInfo::Arg::kColumn},
+    {"_lte", ir::CompareOp::kLte, OpInfo::Arg::kColumn},
+    {"_in", ir::CompareOp::kIn, OpInfo::Arg::kList},
+    {"_nin", ir::CompareOp::kNin, OpInfo::Arg::kList},
+    {"_is_null", ir::CompareOp::kIsNull, OpInfo::Arg::kBool},
+    {"_like", ir::CompareOp::kLike, OpInfo::Arg::kColumn},
+    {"_nlike", ir::CompareOp::kNlike, OpInfo::Arg::kColumn},
+    {"_ilike", ir::CompareOp::kIlike, OpInfo::Arg::kColumn},
+    {"_nilike", ir::CompareOp::kNilike, OpInfo::Arg::kColumn},
+    {"_similar", ir::CompareOp::kSimilar, OpInfo::Arg::kColumn},
+    {"_nsimilar", ir::CompareOp::kNsimilar, OpInfo::Arg::kColumn},
+    {"_regex", ir::CompareOp::kRegex, OpInfo::Arg::kColumn},
+    {"_nregex", ir::CompareOp::kNregex, OpInfo::Arg::kColumn},
+    {"_iregex", ir::CompareOp::kIregex, OpInfo::Arg::kColumn},
+    {"_niregex", ir::CompareOp::kNiregex, OpInfo::Arg::kColumn},
+    {"_contains", ir::CompareOp::kContains, OpInfo::Arg::kJsonb},
+    {"_contained_in", ir::CompareOp::kContainedIn, OpInfo::Arg::kJsonb},
+    {"_has_key", ir::CompareOp::kHasKey, OpInfo::Arg::kText},
+    {"_has_keys_any", ir::CompareOp::kHasKeysAny, OpInfo::Arg::kTextList},
+    {"_has_keys_all", ir::CompareOp::kHasKeysAll, OpInfo::Arg::kTextList},
+};
+
+ir::BoolExpPtr make(ir::BoolExp::Kind kind, std::vector<ir::BoolExpPtr> children = {}) {
+  auto e = std::make_shared<ir::BoolExp>();
+  e->kind = kind;
+  e->children = std::move(children);
+  return e;
+}
+
+class Interpreter {
+ public:
+  explicit Interpreter(const FilterContext& ctx) : ctx_(ctx) {}
+
+  Result<ir::BoolExpPtr> run(size_t table, const json::value& v, const std::string& path) {
+    if (!v.is_object()) return invalid("expected a boolean expression object", path);
+    const TrackedTable& tt = ctx_.schema.tables[table];
+    std::vector<ir::BoolExpPtr> parts;
+    for (const auto& kv : v.get_object()) {
+      std::string key(kv.key());
+      std::string kpath = path + "." + key;
+      const json::value& val = kv.value();
+      if (key == "_and" || key == "_or") {
+        std::vector<ir::BoolExpPtr> children;
+        if (val.is_object()) {
+          auto c = run(table, val, kpath);
+          if (!c) return c.take_error();
+          children.push_back(*c);
+        } else if (val.is_array()) {
+          size_t i = 0;
+          for (const auto& e : val.get_array()) {
+            auto c = run(table, e, fmt::format("{}[{}]", kpath, i++));
+            if (!c) return c.take_error();
+            children.push_back(*c);
+          }
+        } else if (!val.is_null()) {
+          return invalid("expected a list of boolean expressions", kpath);
+        }
+        if (key == "_and") {
+          parts.push_back(make(ir::BoolExp::Kind::kAnd, std::move(children)));
+        } else {
+          parts.push_back(make(ir::BoolExp::Kind::kOr, std::move(children)));
+        }
+        continue;
+      }
+      if (key == "_not") {
+        auto c = run(table, val, kpath);
+        if (!c) return c.take_error();
+        parts.push_back(make(ir::BoolExp::Kind::kNot, {*c}));
+        continue;
+      }
+      if (key == "_exists" && !ctx_.role) {
+        auto e = exists(val, kpath);
+        if (!e) return e.take_error();
+        parts.push_back(*e);
+        continue;
+      }
+      if (const std::string* col = column_of(tt, table, key)) {
+        auto c = compare(tt.table, *col, val, kpath);
+        if (!c) return c.take_error();
+        parts.push_back(*c);
+        continue;
+      }
+      if (const Relationship* rel = relationship_of(tt, key)) {
+        auto r = relationship(tt, *rel, val, kpath);
+        if (!r) return r.take_error();
+        parts.push_back(*r);
+        continue;
+      }
+      return invalid(fmt::format("field '{}' not found in type: '{}_bool_exp'", key, tt.gql_name),
+                     kpath);
+    }
+    if (parts.empty()) return make(ir::BoolExp::Kind::kTrue);
+    if (parts.size() == 1) return parts[0];
+    return make(ir::BoolExp::Kind::kAnd, std::move(parts));
+  }
+
+ private:
+  const std::string* column_of(const TrackedTable& tt, size_t table, const std::string& key) {
+    if (ctx_.role) {
+      const std::string* pg = tt.postgres_column(key);
+      const RoleTable* rt = ctx_.role->table(table);
+      if (!pg || !rt || !rt->sees(*pg)) return nullptr;
+      return pg;
+    }
+    if (const catalog::Column* c = tt.table.column(key)) return &c->name;
+    return tt.postgres_column(key);
+  }
+
+  const Relationship* relationship_of(const TrackedTable& tt, const std::string& key) {
+    const Relationship* rel = tt.relationship(key);
+    if (!rel) return nullptr;
+    if (ctx_.role && !ctx_.role->table(rel->target)) return nullptr;
+    return rel;
+  }
+
+  Result<ir::Param> value_param(const json::value& v, const std::string& pg_type, bool is_list,
+                                const std::string& path) {
+    json::value value = v;
+    if (!ctx_.role && is_session_variable(v)) {
+      std::string name = lower(std::string_view(v.get_string()));
+      if (!ctx_.session) {
+        value = json::value("");
+      } else {
+        auto it = ctx_.session->variables.find(name);
+        if (it == ctx_.session->variables.end())
+          return invalid(fmt::format("missing session variable: \"{}\"", name), "$");
+        value = json::value(it->second);
+      }
+    }
+    if (!ctx_.params) return ir::Param{"", pg_type, is_list};
+    return ctx_.params->add(std::move(value), pg_type, is_list);
+  }
+
+  Result<ir::BoolExpPtr> compare(const catalog::Table& table, const std::string& column,
+                                 const json::value& v, const std::string& path) {
+    if (!v.is_object()) return invalid("expected a comparison expression object", path);
+    const catalog::Column& col = *table.column(column);
+    std::string type = cast_type(col);
+    std::vector<ir::BoolExpPtr> parts;
+    for (const auto& kv : v.get_object()) {
+      std::string op(kv.key());
+      std::string opath = path + "." + op;
+      const OpInfo* info = nullptr;
+      for (const auto& o : kOps)
+        if (op == o.name) info = &o;
+      std::string scalar = scalar_for(col);
+      bool text =
+          scalar == "String" || scalar == "bpchar" || scalar == "citext" || scalar == "name";
+      bool allowed = info != nullptr;
+      if (info && info->op >= ir::CompareOp::kLike && info->op <= ir::CompareOp::kNiregex)
+        allowed = text;
+      if (info && info->op >= ir::CompareOp::kContains) allowed = scalar == "jsonb";
+      if (!allowed)
+        return invalid(fmt::format("field '{}' not found in type: '{}_comparison_exp'", op, scalar),
+                       opath);
+      const json::value& arg = kv.value();
+      if (arg.is_null())
+        return invalid(fmt::format("unexpected null value for type '{}'", scalar), opath);
+      auto e = std::make_shared<ir::BoolExp>();
+      e->kind = ir::BoolExp::Kind::kCompare;
+      e->column = column;
+      e->column_type = type;
+      e->op = info->op;
+      Result<ir::Param> p = ir::Param{};
+      switch (info->arg) {
+        case OpInfo::Arg::kColumn:
+          p = value_param(arg, type, false, opath);
+          break;
+        case OpInfo::Arg::kJsonb:
+          p = value_param(arg, "jsonb", false, opath);
+          break;
+        case OpInfo::Arg::kText:
+          p = value_param(arg, "text", false, opath);
+          break;
+        case OpInfo::Arg::kBool:
+          if (!arg.is_bool()) return invalid("expected a boolean for type 'Boolean'", opath);
+          p = value_param(arg, "boolean", false, opath);
+          break;
+        case OpInfo::Arg::kList:
+        case OpInfo::Arg::kTextList:
+          if (!arg.is_array() && !is_session_variable(arg))
+            return invalid("expected a list", opath);
+          p = value_param(arg, info->arg == OpInfo::Arg::kList ? type : "text", true, opath);
+          break;
+      }
+      if (!p) return p.take_error();
+      e->param = std::move(*p);
+      parts.push_back(std::move(e));
+    }
+    if (parts.empty()) return make(ir::BoolExp::Kind::kTrue);
+    if (parts.size() == 1) return parts[0];
+    return make(ir::BoolExp::Kind::kAnd, std::move(parts));
+  }
+
+  Result<ir::BoolExpPtr> relationship(const TrackedTable& tt, const Relationship& rel,
+                                      const json::value& v, const std::string& path) {
+    auto inner = run(rel.target, v, path);
+    if (!inner) return inner.take_error();
+    ir::BoolExpPtr in = *inner;
+    if (ctx_.role && ctx_.session && ctx_.params) {
+      auto perm =
+          permission_filter(ctx_.schema, *ctx_.role, rel.target, *ctx_.session, *ctx_.params);
+      if (!perm) return perm.take_error();
+      in = and_exp(in, *perm);
+    }
+    auto e = std::make_shared<ir::BoolExp>();
+    e->kind = ir::BoolExp::Kind::kRelationship;
+    e->join.name = rel.name;
+    e->join.target = ctx_.schema.tables[rel.target].table.name;
+    e->join.mapping = rel.mapping;
+    e->join.is_array = rel.is_array;
+    e->inner = in;
+    return ir::BoolExpPtr(std::move(e));
+  }
+
+  Result<ir::BoolExpPtr> exists(const json::value& v, const std::string& path) {
+    if (!v.is_object()) return invalid("expected an object {_table, _where}", path);
+    const json::value* t = v.get_object().if_contains("_table");
+    const json::value* w = v.get_object().if_contains("_where");
+    if (!t || !t->is_object()) return invalid("expected \"_table\": {schema, name}", path);
+    catalog::QualifiedName q;
+    if (const json::value* n = t->get_object().if_contains("name"); n && n->is_string())
+      q.name = std::string(n->get_string());
+    if (const json::value* s = t->get_object().if_contains("schema"); s && s->is_string())
+      q.schema = std::string(s->get_string());
+    std::optional<size_t> index;
+    for (size_t i = 0; i < ctx_.schema.tables.size(); ++i)
+      if (ctx_.schema.tables[i].table.name == q) index = i;
+    if (!index) return invalid(fmt::format("table \"{}\" is not tracked", q.to_string()), path);
+    auto inner = run(*index, w ? *w : json::value(json::object()), path + "._where");
+    if (!inner) return inner.take_error();
+    auto e = std::make_shared<ir::BoolExp>();
+    e->kind = ir::BoolExp::Kind::kExists;
+    e->table = q;
+    e->inner = *inner;
+    return ir::BoolExpPtr(std::move(e));
+  }
+
+  const FilterContext& ctx_;
+};
+
+}  // namespace
+
+ir::Param ParamSink::add(json::value value, std::string pg_type, bool is_list) {
+  std::string key = fmt::format("p{}", next_++);
+  vars_[key] = std::move(value);
+  return ir::Param{std::move(key), std::move(pg_type), is_list};
+}
+
+Result<ir::BoolExpPtr> bool_exp(const FilterContext& ctx, size_t table, const json::value& value,
+                                const std::string& path) {
+  return Interpreter(ctx).run(table, value, path);
+}
+
+Result<ir::BoolExpPtr> permission_filter(const Schema& schema, const RoleSchema& role, size_t table,
+                                         const Session& session, ParamSink& params) {
+  const RoleTable* rt = role.table(table);
+  if (!rt || !rt->permission) return ir::BoolExpPtr();
+  const json::value& f = rt->permission->filter;
+  if (f.is_object() && f.get_object().empty()) return ir::BoolExpPtr();
+  FilterContext ctx{schema, nullptr, &session, &params};
+  return bool_exp(ctx, table, f, "$");
+}
+
+Status check_permission_filter(const Schema& schema, size_t table, const json::value& filter) {
+  FilterContext ctx{schema, nullptr, nullptr, nullptr};
+  auto r = bool_exp(ctx, table, filter, "$.filter");
+  if (!r) return r.take_error();
+  return Ok{};
+}
+
+ir::BoolExpPtr and_exp(ir::BoolExpPtr a, ir::BoolExpPtr b) {
+  if (!a || a->kind == ir::BoolExp::Kind::kTrue) return b;
+  if (!b || b->kind == ir::BoolExp::Kind::kTrue) return a;
+  return make(ir::BoolExp::Kind::kAnd, {std::move(a), std::move(b)});
+}
+
+}  // namespace liveql::compiler

@@ -1,0 +1,47 @@
+// Boolean expressions (JSON, as in `where` after coercion and in permission filters) -> IR,
+// with every value lifted into a Param.
+#pragma once
+
+#include <boost/json.hpp>
+#include <string>
+
+#include "schema/schema.hpp"
+
+namespace liveql::compiler {
+
+// Allocates params "p0", "p1", ... in call order and stores their values in vars.
+class ParamSink {
+ public:
+  explicit ParamSink(boost::json::object& vars) : vars_(vars) {}
+  ir::Param add(boost::json::value value, std::string pg_type, bool is_list = false);
+
+ private:
+  boost::json::object& vars_;
+  size_t next_ = 0;
+};
+
+struct FilterContext {
+  const Schema& schema;
+  // User `where`: names are the role's GraphQL names, and every relationship step ANDs in the
+  // target table's permission filter. Null: a permission filter (Postgres or GraphQL names, no
+  // nested permissions, `_exists` allowed, "X-Hasura-*" strings are session variables).
+  const RoleSchema* role = nullptr;
+  const Session* session = nullptr;  // null only when checking a permission filter
+  ParamSink* params = nullptr;       // null only when checking a permission filter
+};
+
+// `value` must be an object (a <table>_bool_exp). Errors name `path`.
+Result<ir::BoolExpPtr> bool_exp(const FilterContext& ctx, size_t table,
+                                const boost::json::value& value, const std::string& path);
+
+// The role's permission filter on a table, instantiated for a session; null when none applies.
+Result<ir::BoolExpPtr> permission_filter(const Schema& schema, const RoleSchema& role, size_t table,
+                                         const Session& session, ParamSink& params);
+
+// Checks a permission filter at schema build time (columns, relationships, operators).
+Status check_permission_filter(const Schema& schema, size_t table,
+                               const boost::json::value& filter);
+
+ir::BoolExpPtr and_exp(ir::BoolExpPtr a, ir::BoolExpPtr b);
+
+}  // namespace liveql::compiler

@@ -1,0 +1,392 @@
+#include "liveql/compiler/metadata.hpp"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <boost/json.hpp>
+#include <cerrno>
+#include <cstdlib>
+
+namespace liveql::metadata {
+
+namespace json = boost::json;
+
+namespace {
+
+Error bad(std::string message, const std::string& path) {
+  return make_error(ErrorCode::kParseFailed, "invalid metadata: " + std::move(message), path);
+}
+
+// YAML plain scalars get YAML 1.2 core-schema typing; quoted scalars (tag "!") stay strings,
+// which is also how yaml-cpp reports JSON strings.
+json::value scalar_to_json(const YAML::Node& n) {
+  const std::string& s = n.Scalar();
+  if (n.Tag() != "?") return json::value(s);
+  if (s == "null" || s == "Null" || s == "NULL" || s == "~" || s.empty()) return nullptr;
+  if (s == "true" || s == "True" || s == "TRUE") return true;
+  if (s == "false" || s == "False" || s == "FALSE") return false;
+  char* end = nullptr;
+  errno = 0;
+  long long i = std::strtoll(s.c_str(), &end, 10);
+  if (errno == 0 && end && *end == '\0') return static_cast<int64_t>(i);
+  errno = 0;
+  double d = std::strtod(s.c_str(), &end);
+  if (errno == 0 && end && *end == '\0' && s.find_first_of("0123456789") != std::string::npos)
+    return d;
+  return json::value(s);
+}
+
+json::value to_json(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      return nullptr;
+    case YAML::NodeType::Scalar:
+      return scalar_to_json(n);
+    case YAML::NodeType::Sequence: {
+      json::array a;
+      for (const auto& e : n) a.push_back(to_json(e));
+      return a;
+    }
+    case YAML::NodeType::Map: {
+      json::object o;
+      for (const auto& kv : n) o[kv.first.as<std::string>()] = to_json(kv.second);
+      return o;
+    }
+  }
+  return nullptr;
+}
+
+Result<json::value> load(std::string_view text) {
+  try {
+    YAML::Node root = YAML::Load(std::string(text));
+    return to_json(root);
+  } catch (const YAML::Exception& e) {
+    return bad(std::string("not YAML/JSON: ") + e.what(), "$");
+  }
+}
+
+Result<std::string> string_at(const json::value& v, const std::string& path) {
+  if (!v.is_string()) return bad("expected a string", path);
+  return std::string(v.get_string());
+}
+
+Result<catalog::QualifiedName> table_name(const json::value& v, const std::string& path) {
+  if (v.is_string()) return catalog::QualifiedName{"public", std::string(v.get_string())};
+  if (!v.is_object()) return bad("expected a table name {schema, name}", path);
+  const auto& o = v.get_object();
+  catalog::QualifiedName q;
+  const json::value* name = o.if_contains("name");
+  if (!name) return bad("missing key \"name\"", path);
+  auto n = string_at(*name, path + ".name");
+  if (!n) return n.take_error();
+  q.name = *n;
+  if (const json::value* s = o.if_contains("schema")) {
+    auto sv = string_at(*s, path + ".schema");
+    if (!sv) return sv.take_error();
+    q.schema = *sv;
+  }
+  return q;
+}
+
+Result<std::vector<std::string>> string_list(const json::value& v, const std::string& path) {
+  std::vector<std::string> out;
+  if (v.is_string()) {
+    out.emplace_back(v.get_string());
+    return out;
+  }
+  if (!v.is_array()) return bad("expected a column name or a list of column names", path);
+  size_t i = 0;
+  for (const auto& e : v.get_array()) {
+    auto s = string_at(e, fmt::format("{}[{}]", path, i++));
+    if (!s) return s.take_error();
+    out.push_back(*s);
+  }
+  return out;
+}
+
+// {column: c} | {columns: [..]} inside foreign_key_constraint_on.
+Result<std::vector<std::string>> fk_columns_of(const json::object& o, const std::string& path) {
+  if (const json::value* c = o.if_contains("column")) return string_list(*c, path + ".column");
+  if (const json::value* c = o.if_contains("columns")) return string_list(*c, path + ".columns");
+  return bad("expected \"column\" or \"columns\"", path);
+}
+
+struct Manual {
+  catalog::QualifiedName remote_table;
+  std::vector<std::pair<std::string, std::string>> mapping;
+};
+
+Result<Manual> manual_of(const json::value& v, const std::string& path) {
+  if (!v.is_object()) return bad("expected an object", path);
+  const auto& o = v.get_object();
+  Manual m;
+  const json::value* rt = o.if_contains("remote_table");
+  if (!rt) return bad("missing key \"remote_table\"", path);
+  auto t = table_name(*rt, path + ".remote_table");
+  if (!t) return t.take_error();
+  m.remote_table = *t;
+  const json::value* cm = o.if_contains("column_mapping");
+  if (!cm || !cm->is_object() || cm->get_object().empty())
+    return bad("expected a non-empty object \"column_mapping\"", path + ".column_mapping");
+  for (const auto& kv : cm->get_object()) {
+    auto remote = string_at(kv.value(), path + ".column_mapping." + std::string(kv.key()));
+    if (!remote) return remote.take_error();
+    m.mapping.emplace_back(std::string(kv.key()), *remote);
+  }
+  return m;
+}
+
+Result<const json::object*> using_of(const json::object& rel, const std::string& path) {
+  const json::value* u = rel.if_contains("using");
+  if (!u || !u->is_object()) return bad("expected an object \"using\"", path + ".using");
+  return &u->get_object();
+}
+
+Result<std::string> rel_name(const json::object& rel, const std::string& path) {
+  const json::value* n = rel.if_contains("name");
+  if (!n) return bad("missing key \"name\"", path);
+  return string_at(*n, path + ".name");
+}
+
+Result<ObjectRelationship> object_rel(const json::value& v, const std::string& path) {
+  if (!v.is_object()) return bad("expected an object", path);
+  ObjectRelationship r;
+  auto name = rel_name(v.get_object(), path);
+  if (!name) return name.take_error();
+  r.name = *name;
+  auto u = using_of(v.get_object(), path);
+  if (!u) return u.take_error();
+  std::string upath = path + ".using";
+  if (const json::value* fk = (*u)->if_contains("foreign_key_constraint_on")) {
+    std::string fpath = upath + ".foreign_key_constraint_on";
+    if (fk->is_object()) {
+      const auto& fo = fk->get_object();
+      auto cols = fk_columns_of(fo, fpath);
+      if (!cols) return cols.take_error();
+      r.fk_columns = *cols;
+      if (const json::value* t = fo.if_contains("table")) {
+        auto tn = table_name(*t, fpath + ".table");
+        if (!tn) return tn.take_error();
+        r.fk_table = *tn;
+      }
+    } else {
+      auto cols = string_list(*fk, fpath);
+      if (!cols) return cols.take_error();
+      r.fk_columns = *cols;
+    }
+    if (r.fk_columns.empty()) return bad("expected at least one column", fpath);
+  } else if (const json::value* m = (*u)->if_contains("manual_configuration")) {
+    auto man = manual_of(*m, upath + ".manual_configuration");
+    if (!man) return man.take_error();
+    r.remote_table = man->remote_table;
+    r.column_mapping = man->mapping;
+  } else {
+    return bad("expected \"foreign_key_constraint_on\" or \"manual_configuration\"", upath);
+  }
+  return r;
+}
+
+Result<ArrayRelationship> array_rel(const json::value& v, const std::string& path) {
+  if (!v.is_object()) return bad("expected an object", path);
+  ArrayRelationship r;
+  auto name = rel_name(v.get_object(), path);
+  if (!name) return name.take_error();
+  r.name = *name;
+  auto u = using_of(v.get_object(), path);
+  if (!u) return u.take_error();
+  std::string upath = path + ".using";
+  if (const json::value* fk = (*u)->if_contains("foreign_key_constraint_on")) {
+    std::string fpath = upath + ".foreign_key_constraint_on";
+    if (!fk->is_object()) return bad("expected an object {table, column}", fpath);
+    const auto& fo = fk->get_object();
+    const json::value* t = fo.if_contains("table");
+    if (!t) return bad("missing key \"table\"", fpath);
+    auto tn = table_name(*t, fpath + ".table");
+    if (!tn) return tn.take_error();
+    r.fk_table = *tn;
+    auto cols = fk_columns_of(fo, fpath);
+    if (!cols) return cols.take_error();
+    if (cols->empty()) return bad("expected at least one column", fpath);
+    r.fk_columns = *cols;
+  } else if (const json::value* m = (*u)->if_contains("manual_configuration")) {
+    auto man = manual_of(*m, upath + ".manual_configuration");
+    if (!man) return man.take_error();
+    r.remote_table = man->remote_table;
+    r.column_mapping = man->mapping;
+  } else {
+    return bad("expected \"foreign_key_constraint_on\" or \"manual_configuration\"", upath);
+  }
+  return r;
+}
+
+Result<SelectPermission> select_permission(const json::value& v, const std::string& path) {
+  if (!v.is_object()) return bad("expected an object", path);
+  const auto& o = v.get_object();
+  SelectPermission p;
+  const json::value* role = o.if_contains("role");
+  if (!role) return bad("missing key \"role\"", path);
+  auto r = string_at(*role, path + ".role");
+  if (!r) return r.take_error();
+  if (r->empty()) return bad("empty role name", path + ".role");
+  p.role = *r;
+  const json::value* perm = o.if_contains("permission");
+  std::string ppath = path + ".permission";
+  if (!perm || !perm->is_object()) return bad("expected an object", ppath);
+  const auto& po = perm->get_object();
+  const json::value* cols = po.if_contains("columns");
+  if (!cols) return bad("missing key \"columns\"", ppath);
+  if (cols->is_string() && cols->get_string() == "*") {
+    p.all_columns = true;
+  } else {
+    if (!cols->is_array()) return bad("expected a list of columns or \"*\"", ppath + ".columns");
+    auto list = string_list(*cols, ppath + ".columns");
+    if (!list) return list.take_error();
+    p.columns = *list;
+  }
+  if (const json::value* f = po.if_contains("filter"); f && !f->is_null()) {
+    if (!f->is_object()) return bad("expected a boolean expression object", ppath + ".filter");
+    p.filter = *f;
+  } else {
+    p.filter = json::object();
+  }
+  if (const json::value* l = po.if_contains("limit"); l && !l->is_null()) {
+    if (!l->is_int64() || l->get_int64() < 0)
+      return bad("expected a non-negative integer", ppath + ".limit");
+    p.limit = l->get_int64();
+  }
+  if (const json::value* a = po.if_contains("allow_aggregations"); a && !a->is_null()) {
+    if (!a->is_bool()) return bad("expected a boolean", ppath + ".allow_aggregations");
+    p.allow_aggregations = a->get_bool();
+  }
+  return p;
+}
+
+template <class T, class F>
+Status each(const json::object& o, std::string_view key, const std::string& path,
+            std::vector<T>& out, F parse_one) {
+  const json::value* v = o.if_contains(key);
+  if (!v || v->is_null()) return Ok{};
+  std::string kpath = path + "." + std::string(key);
+  if (!v->is_array()) return bad("expected a list", kpath);
+  size_t i = 0;
+  for (const auto& e : v->get_array()) {
+    auto r = parse_one(e, fmt::format("{}[{}]", kpath, i++));
+    if (!r) return r.take_error();
+    out.push_back(std::move(*r));
+  }
+  return Ok{};
+}
+
+Result<TableMetadata> table_entry(const json::value& v, const std::string& path) {
+  if (!v.is_object()) return bad("expected a table entry object", path);
+  const auto& o = v.get_object();
+  TableMetadata t;
+  const json::value* tv = o.if_contains("table");
+  if (!tv) return bad("missing key \"table\"", path);
+  auto tn = table_name(*tv, path + ".table");
+  if (!tn) return tn.take_error();
+  t.table = *tn;
+  if (const json::value* c = o.if_contains("configuration"); c && c->is_object()) {
+    const auto& co = c->get_object();
+    std::string cpath = path + ".configuration";
+    if (const json::value* cn = co.if_contains("custom_name"); cn && !cn->is_null()) {
+      auto s = string_at(*cn, cpath + ".custom_name");
+      if (!s) return s.take_error();
+      t.custom_name = *s;
+    }
+    if (const json::value* cc = co.if_contains("custom_column_names"); cc && !cc->is_null()) {
+      if (!cc->is_object()) return bad("expected an object", cpath + ".custom_column_names");
+      for (const auto& kv : cc->get_object()) {
+        auto s = string_at(kv.value(), cpath + ".custom_column_names." + std::string(kv.key()));
+        if (!s) return s.take_error();
+        t.custom_column_names[std::string(kv.key())] = *s;
+      }
+    }
+    // Hasura 2.x also accepts column_config: {col: {custom_name}}.
+    if (const json::value* cc = co.if_contains("column_config"); cc && cc->is_object()) {
+      for (const auto& kv : cc->get_object()) {
+        if (!kv.value().is_object()) continue;
+        if (const json::value* cn = kv.value().get_object().if_contains("custom_name");
+            cn && cn->is_string())
+          t.custom_column_names[std::string(kv.key())] = std::string(cn->get_string());
+      }
+    }
+  }
+  if (auto s = each(o, "object_relationships", path, t.object_relationships, object_rel); !s)
+    return s.take_error();
+  if (auto s = each(o, "array_relationships", path, t.array_relationships, array_rel); !s)
+    return s.take_error();
+  if (auto s = each(o, "select_permissions", path, t.select_permissions, select_permission); !s)
+    return s.take_error();
+  if (const json::value* lm = o.if_contains("live_mode"); lm && !lm->is_null()) {
+    if (lm->is_string() && lm->get_string() == "event") {
+      t.live_mode = LiveMode::kEvent;
+    } else if (lm->is_string() && lm->get_string() == "poll") {
+      t.live_mode = LiveMode::kPoll;
+    } else {
+      return bad("live_mode must be \"event\" or \"poll\"", path + ".live_mode");
+    }
+  }
+  return t;
+}
+
+Result<Metadata> table_list(const json::value& v, const std::string& path) {
+  Metadata m;
+  if (v.is_null()) return m;
+  if (!v.is_array()) return bad("expected a list of table entries", path);
+  size_t i = 0;
+  for (const auto& e : v.get_array()) {
+    std::string epath = fmt::format("{}[{}]", path, i++);
+    if (e.is_string()) return bad("unresolved \"" + std::string(e.get_string()) + "\"", epath);
+    auto t = table_entry(e, epath);
+    if (!t) return t.take_error();
+    for (const auto& prev : m.tables)
+      if (prev.table == t->table)
+        return bad("table " + t->table.to_string() + " is tracked twice", epath);
+    m.tables.push_back(std::move(*t));
+  }
+  return m;
+}
+
+}  // namespace
+
+Result<Metadata> parse_metadata(std::string_view yaml_or_json) {
+  auto doc = load(yaml_or_json);
+  if (!doc) return doc.take_error();
+  if (doc->is_array()) return table_list(*doc, "$");
+  if (doc->is_null()) return Metadata{};
+  if (!doc->is_object()) return bad("expected a metadata object or a list of tables", "$");
+  const auto& o = doc->get_object();
+  if (const json::value* sources = o.if_contains("sources")) {
+    if (!sources->is_array()) return bad("expected a list", "$.sources");
+    size_t i = 0;
+    for (const auto& s : sources->get_array()) {
+      std::string spath = fmt::format("$.sources[{}]", i++);
+      if (!s.is_object()) return bad("expected an object", spath);
+      const json::value* kind = s.get_object().if_contains("kind");
+      if (kind && kind->is_string() && kind->get_string() != "postgres") continue;
+      const json::value* tables = s.get_object().if_contains("tables");
+      if (!tables) return Metadata{};
+      return table_list(*tables, spath + ".tables");
+    }
+    return Metadata{};
+  }
+  if (const json::value* tables = o.if_contains("tables")) return table_list(*tables, "$.tables");
+  if (o.contains("table")) {
+    auto t = table_entry(*doc, "$");
+    if (!t) return t.take_error();
+    Metadata m;
+    m.tables.push_back(std::move(*t));
+    return m;
+  }
+  return bad("expected \"sources\", \"tables\" or a list of table entries", "$");
+}
+
+Result<TableMetadata> parse_table(std::string_view yaml_or_json) {
+  auto doc = load(yaml_or_json);
+  if (!doc) return doc.take_error();
+  return table_entry(*doc, "$");
+}
+
+}  // namespace liveql::metadata

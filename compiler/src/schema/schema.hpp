@@ -1,0 +1,152 @@
+// The built schema (internal to the compiler): tracked tables resolved against the catalog, and
+// one GraphQL type system per role, with each field tagged by what it means for IR building.
+// Immutable after build_schema(); pointers between its parts stay valid for its lifetime.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "liveql/compiler/ast.hpp"
+#include "liveql/compiler/catalog.hpp"
+#include "liveql/compiler/compile.hpp"
+#include "liveql/compiler/metadata.hpp"
+
+namespace liveql::compiler {
+
+struct Relationship {
+  std::string name;
+  bool is_array = false;
+  size_t target = 0;                                         // index into Schema::tables
+  std::vector<std::pair<std::string, std::string>> mapping;  // this col -> target col
+};
+
+struct Permission {
+  std::set<std::string> columns;  // Postgres column names
+  boost::json::value filter;      // bool_exp over Postgres/GraphQL names, may use session vars
+  std::optional<int64_t> limit;
+  bool allow_aggregations = false;
+};
+
+struct TrackedTable {
+  catalog::Table table;
+  metadata::TableMetadata meta;
+  std::string gql_name;
+  std::vector<std::pair<std::string, std::string>> column_names;  // graphql -> column, in order
+  std::vector<Relationship> relationships;
+  std::map<std::string, Permission> permissions;  // by role
+  const std::string* graphql_column(const std::string& column) const;
+  const std::string* postgres_column(const std::string& graphql) const;
+  const Relationship* relationship(const std::string& name) const;
+};
+
+enum class TypeKind { kScalar, kObject, kInterface, kUnion, kEnum, kInputObject };
+
+// The meaning of an output field, for IR building.
+enum class FieldRole {
+  kNone,       // introspection types' fields
+  kColumn,     // column
+  kObjectRel,  // relationship
+  kArrayRel,   // relationship
+  kArrayRelAggregate,
+  kSelect,           // root <t>
+  kSelectByPk,       // root <t>_by_pk
+  kSelectAggregate,  // root <t>_aggregate
+  kAggregate,        // <t>_aggregate.aggregate
+  kNodes,            // <t>_aggregate.nodes
+  kCount,            // <t>_aggregate_fields.count
+  kAggFunction,      // <t>_aggregate_fields.<function>: function
+  kAggColumn,        // <t>_<fn>_fields.<col>: column
+  kSchema,           // __schema
+  kType,             // __type
+};
+
+// The meaning of an input object type, for reading arguments.
+enum class InputRole { kNone, kBoolExp, kComparison, kOrderBy };
+
+struct InputValueDef {
+  std::string name;
+  gql::TypeRef type;
+  std::optional<std::string> default_value;  // GraphQL literal text
+  std::string description;
+};
+
+struct FieldDef {
+  std::string name;
+  std::vector<InputValueDef> args;
+  gql::TypeRef type;
+  std::string description;
+  FieldRole role = FieldRole::kNone;
+  std::string column;                 // kColumn, kAggColumn
+  size_t table = 0;                   // index into Schema::tables: the rows this field yields
+  const Relationship* rel = nullptr;  // kObjectRel, kArrayRel, kArrayRelAggregate
+  std::string function;               // kAggFunction
+  const InputValueDef* arg(const std::string& n) const;
+};
+
+struct TypeDef {
+  TypeKind kind = TypeKind::kScalar;
+  std::string name;
+  std::string description;
+  std::vector<FieldDef> fields;             // object
+  std::vector<InputValueDef> input_fields;  // input object
+  std::vector<std::string> enum_values;     // enum
+  std::vector<std::string> enum_descriptions;
+  InputRole input_role = InputRole::kNone;
+  size_t table = 0;    // kBoolExp, kOrderBy
+  std::string scalar;  // kComparison: the scalar compared
+  const FieldDef* field(const std::string& n) const;
+  const InputValueDef* input_field(const std::string& n) const;
+};
+
+// What one role may see of one table.
+struct RoleTable {
+  size_t table = 0;
+  std::vector<std::string> columns;        // visible Postgres columns, in table order
+  const Permission* permission = nullptr;  // null for admin
+  bool aggregations = false;
+  bool by_pk = false;
+  bool sees(const std::string& column) const;
+};
+
+struct RoleSchema {
+  std::string role;
+  std::map<std::string, TypeDef> types;
+  std::map<size_t, RoleTable> tables;  // by table index; absent = invisible
+  const TypeDef* type(const std::string& n) const;
+  const RoleTable* table(size_t index) const;
+};
+
+}  // namespace liveql::compiler
+
+namespace liveql::compiler {
+
+class Schema {
+ public:
+  std::vector<TrackedTable> tables;
+  std::map<std::string, RoleSchema> roles;  // "admin" included
+  const RoleSchema* role(const std::string& name) const;
+};
+
+// Hasura's GraphQL scalar name for a column type.
+std::string scalar_for(const catalog::Column& column);
+// Postgres type usable in a cast for values compared with this column.
+std::string cast_type(const catalog::Column& column);
+
+gql::TypeRef named_type(const std::string& name);
+gql::TypeRef non_null(gql::TypeRef of);
+gql::TypeRef list_of(gql::TypeRef of);
+std::string type_to_string(const gql::TypeRef& t);
+const std::string& base_name(const gql::TypeRef& t);
+
+// Builds one role's type system (schema_types.cpp).
+RoleSchema build_role_schema(const Schema& schema, const std::string& role);
+
+// Introspection (introspection.cpp): adds the __ types to a role's type system.
+void add_introspection_types(RoleSchema& rs);
+
+}  // namespace liveql::compiler

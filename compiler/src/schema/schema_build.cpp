@@ -1,0 +1,352 @@
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "schema/bool_exp.hpp"
+#include "schema/schema.hpp"
+
+namespace liveql::compiler {
+
+namespace {
+
+Error meta_error(std::string message) {
+  return make_error(ErrorCode::kValidationFailed, "inconsistent metadata: " + std::move(message));
+}
+
+std::string default_gql_name(const catalog::QualifiedName& q) {
+  return q.schema == "public" ? q.name : q.schema + "_" + q.name;
+}
+
+const catalog::ForeignKey* find_fk(const catalog::Table& t, const catalog::QualifiedName& ref,
+                                   const std::vector<std::string>& columns) {
+  for (const auto& fk : t.foreign_keys)
+    if (fk.ref_table == ref && fk.columns == columns) return &fk;
+  // Hasura matches a column set regardless of order.
+  for (const auto& fk : t.foreign_keys) {
+    if (fk.ref_table != ref || fk.columns.size() != columns.size()) continue;
+    auto a = fk.columns, b = columns;
+    std::sort(a.begin(), a.end());
+    std::sort(b.begin(), b.end());
+    if (a == b) return &fk;
+  }
+  return nullptr;
+}
+
+const catalog::ForeignKey* find_fk_any(const catalog::Table& t,
+                                       const std::vector<std::string>& columns) {
+  for (const auto& fk : t.foreign_keys)
+    if (fk.columns == columns) return &fk;
+  return nullptr;
+}
+
+}  // namespace
+
+const std::string* TrackedTable::graphql_column(const std::string& column) const {
+  for (const auto& [g, c] : column_names)
+    if (c == column) return &g;
+  return nullptr;
+}
+const std::string* TrackedTable::postgres_column(const std::string& graphql) const {
+  for (const auto& [g, c] : column_names)
+    if (g == graphql) return &c;
+  return nullptr;
+}
+const Relationship* TrackedTable::relationship(const std::string& name) const {
+  for (const auto& r : relationships)
+    if (r.name == name) return &r;
+  return nullptr;
+}
+const InputValueDef* FieldDef::arg(const std::string& n) const {
+  for (const auto& a : args)
+    if (a.name == n) return &a;
+  return nullptr;
+}
+const FieldDef* TypeDef::field(const std::string& n) const {
+  for (const auto& f : fields)
+    if (f.name == n) return &f;
+  return nullptr;
+}
+const InputValueDef* TypeDef::input_field(const std::string& n) const {
+  for (const auto& f : input_fields)
+    if (f.name == n) return &f;
+  return nullptr;
+}
+bool RoleTable::sees(const std::string& column) const {
+  return std::find(columns.begin(), columns.end(), column) != columns.end();
+}
+const TypeDef* RoleSchema::type(const std::string& n) const {
+  auto it = types.find(n);
+  return it == types.end() ? nullptr : &it->second;
+}
+const RoleTable* RoleSchema::table(size_t index) const {
+  auto it = tables.find(index);
+  return it == tables.end() ? nullptr : &it->second;
+}
+const RoleSchema* Schema::role(const std::string& name) const {
+  auto it = roles.find(name);
+  return it == roles.end() ? nullptr : &it->second;
+}
+
+gql::TypeRef named_type(const std::string& name) {
+  gql::TypeRef t;
+  t.kind = gql::TypeRef::Kind::kNamed;
+  t.name = name;
+  return t;
+}
+gql::TypeRef non_null(gql::TypeRef of) {
+  gql::TypeRef t;
+  t.kind = gql::TypeRef::Kind::kNonNull;
+  t.of = std::make_shared<gql::TypeRef>(std::move(of));
+  return t;
+}
+gql::TypeRef list_of(gql::TypeRef of) {
+  gql::TypeRef t;
+  t.kind = gql::TypeRef::Kind::kList;
+  t.of = std::make_shared<gql::TypeRef>(std::move(of));
+  return t;
+}
+std::string type_to_string(const gql::TypeRef& t) {
+  switch (t.kind) {
+    case gql::TypeRef::Kind::kNamed:
+      return t.name;
+    case gql::TypeRef::Kind::kList:
+      return "[" + type_to_string(*t.of) + "]";
+    case gql::TypeRef::Kind::kNonNull:
+      return type_to_string(*t.of) + "!";
+  }
+  return t.name;
+}
+const std::string& base_name(const gql::TypeRef& t) {
+  return t.kind == gql::TypeRef::Kind::kNamed ? t.name : base_name(*t.of);
+}
+
+// Hasura v2 names built-in types by their SQL names except for the four that map onto
+// GraphQL's own scalars (int4, float4, text/varchar, bool); enums and arrays keep their
+// pg_type name ("order_status", "_text").
+std::string scalar_for(const catalog::Column& c) {
+  const std::string& u = c.udt_name;
+  if (u == "int4") return "Int";
+  if (u == "float4") return "Float";
+  if (u == "text" || u == "varchar") return "String";
+  if (u == "bool") return "Boolean";
+  if (u == "int2") return "smallint";
+  if (u == "int8") return "bigint";
+  if (u.empty()) return "String";
+  return u;
+}
+
+std::string cast_type(const catalog::Column& c) {
+  if (c.type_schema == "pg_catalog" || c.type_schema.empty()) return c.pg_type;
+  // Quote each part: user types may need it.
+  auto quote = [](const std::string& s) {
+    std::string out = "\"";
+    for (char ch : s) {
+      if (ch == '"') out += '"';
+      out += ch;
+    }
+    return out + "\"";
+  };
+  if (c.is_array && c.udt_name.size() > 1 && c.udt_name[0] == '_')
+    return quote(c.type_schema) + "." + quote(c.udt_name.substr(1)) + "[]";
+  return quote(c.type_schema) + "." + quote(c.udt_name);
+}
+
+Result<std::shared_ptr<const Schema>> build_schema(const catalog::Catalog& catalog,
+                                                   const metadata::Metadata& metadata) {
+  auto schema = std::make_shared<Schema>();
+  schema->tables.reserve(metadata.tables.size());
+  for (const auto& tm : metadata.tables) {
+    const catalog::Table* t = catalog.table(tm.table);
+    if (!t) return meta_error(fmt::format("table \"{}\" does not exist", tm.table.to_string()));
+    TrackedTable tt;
+    tt.table = *t;
+    tt.meta = tm;
+    tt.gql_name = tm.custom_name ? *tm.custom_name : default_gql_name(tm.table);
+    for (const auto& [col, gname] : tm.custom_column_names)
+      if (!t->column(col))
+        return meta_error(
+            fmt::format("column \"{}\" of custom_column_names does not exist in "
+                        "table \"{}\"",
+                        col, tm.table.to_string()));
+    for (const auto& c : t->columns) {
+      auto it = tm.custom_column_names.find(c.name);
+      tt.column_names.emplace_back(it == tm.custom_column_names.end() ? c.name : it->second,
+                                   c.name);
+    }
+    for (const auto& other : schema->tables)
+      if (other.gql_name == tt.gql_name)
+        return meta_error(fmt::format("tables \"{}\" and \"{}\" have the same GraphQL name \"{}\"",
+                                      other.table.name.to_string(), tm.table.to_string(),
+                                      tt.gql_name));
+    schema->tables.push_back(std::move(tt));
+  }
+  auto index_of = [&](const catalog::QualifiedName& q) -> std::optional<size_t> {
+    for (size_t i = 0; i < schema->tables.size(); ++i)
+      if (schema->tables[i].table.name == q) return i;
+    return std::nullopt;
+  };
+  auto untracked = [](const TrackedTable& from, const std::string& rel,
+                      const catalog::QualifiedName& q) {
+    return meta_error(
+        fmt::format("relationship \"{}\" of table \"{}\": table \"{}\" is not tracked", rel,
+                    from.table.name.to_string(), q.to_string()));
+  };
+  auto check_columns = [](const catalog::Table& t, const std::string& rel,
+                          const std::vector<std::string>& cols) -> Status {
+    for (const auto& c : cols)
+      if (!t.column(c))
+        return meta_error(
+            fmt::format("relationship \"{}\": column \"{}\" does not exist in table "
+                        "\"{}\"",
+                        rel, c, t.name.to_string()));
+    return Ok{};
+  };
+
+  for (auto& tt : schema->tables) {
+    const std::string tname = tt.table.name.to_string();
+    std::set<std::string> names;
+    for (const auto& [g, c] : tt.column_names) names.insert(g);
+    auto add_name = [&](const std::string& n) -> Status {
+      if (!names.insert(n).second)
+        return meta_error(
+            fmt::format("relationship \"{}\" of table \"{}\" conflicts with another "
+                        "field of the same name",
+                        n, tname));
+      return Ok{};
+    };
+    for (const auto& orel : tt.meta.object_relationships) {
+      if (auto s = add_name(orel.name); !s) return s.take_error();
+      Relationship r{orel.name, false, 0, {}};
+      if (orel.remote_table) {
+        auto target = index_of(*orel.remote_table);
+        if (!target) return untracked(tt, orel.name, *orel.remote_table);
+        r.target = *target;
+        std::vector<std::string> mine, theirs;
+        for (const auto& [a, b] : orel.column_mapping) mine.push_back(a), theirs.push_back(b);
+        if (auto s = check_columns(tt.table, orel.name, mine); !s) return s.take_error();
+        if (auto s = check_columns(schema->tables[*target].table, orel.name, theirs); !s)
+          return s.take_error();
+        r.mapping = orel.column_mapping;
+      } else if (orel.fk_table) {
+        // The remote table holds the foreign key pointing at this table.
+        auto target = index_of(*orel.fk_table);
+        if (!target) return untracked(tt, orel.name, *orel.fk_table);
+        const auto* fk = find_fk(schema->tables[*target].table, tt.table.name, orel.fk_columns);
+        if (!fk)
+          return meta_error(
+              fmt::format("relationship \"{}\" of table \"{}\": no foreign key "
+                          "constraint on {} ({}) referencing \"{}\"",
+                          orel.name, tname, orel.fk_table->to_string(),
+                          fmt::join(orel.fk_columns, ", "), tname));
+        r.target = *target;
+        for (size_t i = 0; i < fk->columns.size(); ++i)
+          r.mapping.emplace_back(fk->ref_columns[i], fk->columns[i]);
+      } else {
+        if (auto s = check_columns(tt.table, orel.name, orel.fk_columns); !s) return s.take_error();
+        const auto* fk = find_fk_any(tt.table, orel.fk_columns);
+        if (!fk)
+          return meta_error(
+              fmt::format("relationship \"{}\" of table \"{}\": no foreign key "
+                          "constraint exists on the column(s) {}",
+                          orel.name, tname, fmt::join(orel.fk_columns, ", ")));
+        auto target = index_of(fk->ref_table);
+        if (!target) return untracked(tt, orel.name, fk->ref_table);
+        r.target = *target;
+        for (size_t i = 0; i < fk->columns.size(); ++i)
+          r.mapping.emplace_back(fk->columns[i], fk->ref_columns[i]);
+      }
+      tt.relationships.push_back(std::move(r));
+    }
+    for (const auto& arel : tt.meta.array_relationships) {
+      if (auto s = add_name(arel.name); !s) return s.take_error();
+      Relationship r{arel.name, true, 0, {}};
+      if (arel.remote_table) {
+        auto target = index_of(*arel.remote_table);
+        if (!target) return untracked(tt, arel.name, *arel.remote_table);
+        r.target = *target;
+        std::vector<std::string> mine, theirs;
+        for (const auto& [a, b] : arel.column_mapping) mine.push_back(a), theirs.push_back(b);
+        if (auto s = check_columns(tt.table, arel.name, mine); !s) return s.take_error();
+        if (auto s = check_columns(schema->tables[*target].table, arel.name, theirs); !s)
+          return s.take_error();
+        r.mapping = arel.column_mapping;
+      } else {
+        auto target = index_of(*arel.fk_table);
+        if (!target) return untracked(tt, arel.name, *arel.fk_table);
+        const auto& remote = schema->tables[*target].table;
+        if (auto s = check_columns(remote, arel.name, arel.fk_columns); !s) return s.take_error();
+        const auto* fk = find_fk(remote, tt.table.name, arel.fk_columns);
+        if (!fk)
+          return meta_error(fmt::format(
+              "relationship \"{}\" of table \"{}\": no foreign key "
+              "constraint on {} ({}) referencing \"{}\"",
+              arel.name, tname, remote.name.to_string(), fmt::join(arel.fk_columns, ", "), tname));
+        r.target = *target;
+        for (size_t i = 0; i < fk->columns.size(); ++i)
+          r.mapping.emplace_back(fk->ref_columns[i], fk->columns[i]);
+      }
+      tt.relationships.push_back(std::move(r));
+    }
+    for (const auto& sp : tt.meta.select_permissions) {
+      if (sp.role == "admin")
+        return meta_error(
+            fmt::format("table \"{}\": select permission for role \"admin\" is not "
+                        "allowed",
+                        tname));
+      if (tt.permissions.count(sp.role))
+        return meta_error(fmt::format("table \"{}\": duplicate select permission for role \"{}\"",
+                                      tname, sp.role));
+      Permission p;
+      if (sp.all_columns) {
+        for (const auto& c : tt.table.columns) p.columns.insert(c.name);
+      } else {
+        for (const auto& c : sp.columns) {
+          const std::string* pg = tt.table.column(c) ? &c : tt.postgres_column(c);
+          if (!pg)
+            return meta_error(
+                fmt::format("table \"{}\": select permission for role \"{}\": column "
+                            "\"{}\" does not exist",
+                            tname, sp.role, c));
+          p.columns.insert(*pg);
+        }
+      }
+      p.filter = sp.filter.is_null() ? boost::json::value(boost::json::object()) : sp.filter;
+      p.limit = sp.limit;
+      p.allow_aggregations = sp.allow_aggregations;
+      tt.permissions.emplace(sp.role, std::move(p));
+    }
+  }
+  // Filters are checked once every relationship exists, since they may walk them.
+  for (size_t i = 0; i < schema->tables.size(); ++i) {
+    for (const auto& [role, perm] : schema->tables[i].permissions) {
+      auto s = check_permission_filter(*schema, i, perm.filter);
+      if (!s) {
+        Error e = s.take_error();
+        e.message = fmt::format(
+            "inconsistent metadata: table \"{}\": select permission for role "
+            "\"{}\": {}",
+            schema->tables[i].table.name.to_string(), role, e.message);
+        return e;
+      }
+    }
+  }
+  std::set<std::string> roles{"admin"};
+  for (const auto& t : schema->tables)
+    for (const auto& [role, p] : t.permissions) roles.insert(role);
+  for (const auto& role : roles) schema->roles.emplace(role, build_role_schema(*schema, role));
+  return std::shared_ptr<const Schema>(std::move(schema));
+}
+
+std::vector<std::string> schema_roles(const Schema& schema) {
+  std::vector<std::string> out;
+  for (const auto& [role, rs] : schema.roles) out.push_back(role);
+  return out;
+}
+
+metadata::LiveMode table_live_mode(const Schema& schema, const catalog::QualifiedName& table) {
+  for (const auto& t : schema.tables)
+    if (t.table.name == table) return t.meta.live_mode;
+  return metadata::LiveMode::kDefault;
+}
+
+}  // namespace liveql::compiler
