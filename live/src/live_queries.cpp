@@ -351,10 +351,14 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     }
   }
 
-  static asio::awaitable<void> first_fetch(std::shared_ptr<Impl> self, SubscriberId id) {
+  static asio::awaitable<void> first_fetch(std::shared_ptr<Impl> self, std::shared_ptr<Cohort> c,
+                                           SubscriberId id) {
     auto it = self->subscribers.find(id);
-    if (it == self->subscribers.end()) co_return;
-    auto c = it->second.cohort;
+    if (it == self->subscribers.end()) {  // unsubscribed before we started
+      --c->pending;
+      self->maybe_delete_cohort(c);
+      co_return;
+    }
     std::string vars = it->second.vars;
     auto started = Clock::now();
     std::vector<std::string> one_vars{vars};
@@ -443,7 +447,7 @@ SubscriberId LiveQueries::subscribe_sql(std::string sql, const std::string& role
   impl.subscribers.emplace(id, std::move(s));
   impl.update_gauges();
   if (impl.stopped) return id;
-  impl.spawn(Impl::first_fetch(impl_, id), "first fetch");
+  impl.spawn(Impl::first_fetch(impl_, c, id), "first fetch");
   return id;
 }
 
