@@ -43,15 +43,15 @@ using Lsn = uint64_t;
 
 // One committed transaction, in commit order.
 struct Transaction {
-  uint32_t xid = 0;       // 32-bit, as wal2json prints it
-  Lsn commit_lsn = 0;     // LSN of the commit record
-  Lsn end_lsn = 0;        // nextlsn: acknowledge up to here once matched
+  uint32_t xid = 0;    // 32-bit, as wal2json prints it
+  Lsn commit_lsn = 0;  // LSN of the commit record
+  Lsn end_lsn = 0;     // nextlsn: acknowledge up to here once matched
   std::string commit_time;
   std::vector<RowChange> changes;
 };
 
-std::string format_lsn(Lsn lsn);                              // "16/B374D848"
-std::optional<Lsn> parse_lsn(std::string_view text);          // inverse
+std::string format_lsn(Lsn lsn);                      // "16/B374D848"
+std::optional<Lsn> parse_lsn(std::string_view text);  // inverse
 
 inline std::string format_lsn(Lsn lsn) {
   static constexpr char kHex[] = "0123456789ABCDEF";
