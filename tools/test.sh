@@ -14,6 +14,4 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLIVEQL_SANITIZE=ON \
   -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" >/dev/null
 cmake --build "$build" -j"$(nproc)"
 
-tools/format.sh --check
-
 ctest --test-dir "$build" --output-on-failure -j2 "$@"
