@@ -1,0 +1,920 @@
+// latency_bench: end-to-end cost of liveql's subscriptions (issues 3 and 4).
+//
+// For each live mode (the server default: `--live-mode-default poll --refetch-interval-ms 1000`,
+// Hasura's behaviour, and `--live-mode-default event`) it starts `liveql serve` on the demo schema
+// (tools/demo) with port 0, then:
+//  1. latency, for each subscriber count N: opens N graphql-transport-ws clients, each as role
+//     `user` for one of K bench users (connection_init payload.headers), subscribed to
+//       subscription ($id: Int!) { orders(where: {id: {_eq: $id}}) { id status total } }
+//     for that user's order; then commits U updates, one per interval, each setting `total` of
+//     all K watched orders to 1000 + update number in one transaction. For each update and each
+//     client it records the time from the COMMIT reply to the arrival of the result carrying the
+//     new total. It reports p50/p90/p99/max, liveql's CPU time (/proc/<pid>/stat utime+stime)
+//     and the CPU time of liveql's PostgreSQL backends over the update phase.
+//  2. idle cost: opens I idle subscribers (K = I distinct users), waits for every first result,
+//     then counts for S seconds with no writes the statements liveql's connections run
+//     (pg_stat_statements `calls` of liveql's own role) and liveql_refetch_statements_total.
+// Which mode the server put each cohort in is read from GET /v1/live/cohorts (admin secret).
+//
+//   latency_bench [--pg-dir DIR] [--modes poll,event] [--subscribers 1,100,1000]
+//                 [--distinct K] [--updates 30] [--interval-ms 1000] [--idle 10000]
+//                 [--idle-seconds 30] [--refetch-interval-ms 1000] [--liveql PATH]
+//
+// Everything runs against 127.0.0.1, with bounded counts and deadlines, and stops by itself.
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/json.hpp>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace json = boost::json;
+namespace fs = std::filesystem;
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr const char* kAdminSecret = "bench-admin-secret";
+constexpr const char* kDatabase = "liveql_bench_lat";
+constexpr const char* kServerRole = "liveql_bench_srv";  // liveql's own role, to count its SQL
+constexpr int kTotalBase = 1000;                         // total = kTotalBase + update number
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+[[noreturn]] void die(const std::string& message) {
+  std::fprintf(stderr, "latency_bench: %s\n", message.c_str());
+  std::exit(1);
+}
+
+std::string last_line_of(const std::string& command) {
+  std::string out;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) die("cannot run " + command);
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, pipe)) out += buf;
+  if (::pclose(pipe) != 0) die("failed: " + command);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  if (auto nl = out.rfind('\n'); nl != std::string::npos) out = out.substr(nl + 1);
+  return out;
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) die("cannot read " + path.string());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL (blocking libpq, main thread only)
+
+struct Conn {
+  explicit Conn(const std::string& url) : pg(PQconnectdb(url.c_str())) {
+    if (PQstatus(pg) != CONNECTION_OK) die(std::string("connect: ") + PQerrorMessage(pg));
+  }
+  ~Conn() { PQfinish(pg); }
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+  std::vector<std::vector<std::string>> rows(const std::string& sql) {
+    PGresult* r = PQexec(pg, sql.c_str());
+    auto status = PQresultStatus(r);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      std::string message = PQresultErrorMessage(r);
+      PQclear(r);
+      die(sql.substr(0, 200) + ": " + message);
+    }
+    std::vector<std::vector<std::string>> out;
+    for (int i = 0; i < PQntuples(r); ++i) {
+      auto& row = out.emplace_back();
+      for (int j = 0; j < PQnfields(r); ++j) row.emplace_back(PQgetvalue(r, i, j));
+    }
+    PQclear(r);
+    return out;
+  }
+  std::string value(const std::string& sql) {
+    auto r = rows(sql);
+    return r.empty() || r[0].empty() ? "" : r[0][0];
+  }
+  PGconn* pg;
+};
+
+std::string with_user_and_db(const std::string& url, const std::string& user,
+                             const std::string& db) {
+  // tools/pg.sh prints postgresql://postgres@127.0.0.1:PORT/DB
+  auto at = url.find('@');
+  auto slash = url.rfind('/');
+  if (at == std::string::npos || slash == std::string::npos || slash < at) die("odd URL " + url);
+  return "postgresql://" + user + url.substr(at, slash - at) + "/" + db;
+}
+
+// ---------------------------------------------------------------------------------------------
+// /proc CPU time
+
+double cpu_seconds(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  if (!std::getline(in, stat)) return 0;
+  auto close = stat.rfind(')');  // the command name may hold spaces
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string f;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; fields >> f; ++i) {  // field 3 is the state
+    if (i == 14) utime = std::stoull(f);
+    if (i == 15) {
+      stime = std::stoull(f);
+      break;
+    }
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// CPU seconds of every backend (and walsender) connected as liveql's role, by pid.
+std::vector<std::pair<int, double>> backend_cpu(Conn& admin) {
+  std::vector<std::pair<int, double>> out;
+  for (const auto& row : admin.rows(std::string("select pid from pg_stat_activity where "
+                                                "usename = '") +
+                                    kServerRole + "'")) {
+    int pid = std::atoi(row[0].c_str());
+    out.emplace_back(pid, cpu_seconds(pid));
+  }
+  return out;
+}
+
+double backend_cpu_delta(const std::vector<std::pair<int, double>>& before,
+                         const std::vector<std::pair<int, double>>& after) {
+  double total = 0;
+  for (const auto& [pid, cpu] : after) {
+    double base = 0;
+    for (const auto& [p, c] : before)
+      if (p == pid) base = c;
+    total += cpu - base;
+  }
+  return total;
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP (synchronous Beast, main thread)
+
+std::string http_get(const std::string& host, uint16_t port, const std::string& target) {
+  asio::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  beast::error_code ec;
+  stream.socket().connect({asio::ip::make_address(host), port}, ec);
+  if (ec) return "";
+  http::request<http::empty_body> req{http::verb::get, target, 11};
+  req.set(http::field::host, host);
+  req.set("x-hasura-admin-secret", kAdminSecret);
+  http::write(stream, req, ec);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  if (!ec) http::read(stream, buffer, res, ec);
+  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+  return res.body();
+}
+
+double metric_value(const std::string& text, const std::string& name) {
+  double sum = 0;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind(name, 0) != 0 || line.size() <= name.size()) continue;
+    char next = line[name.size()];
+    if (next != ' ' && next != '{') continue;
+    auto space = line.rfind(' ');
+    sum += std::atof(line.c_str() + space + 1);
+  }
+  return sum;
+}
+
+// "poll x3 (reason), event x1" from GET /v1/live/cohorts.
+std::string cohort_modes(const std::string& body) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec || !v.is_array()) return "unavailable (" + body.substr(0, 120) + ")";
+  std::string out;
+  for (const auto& c : v.as_array()) {
+    if (!c.is_object()) continue;
+    const auto& o = c.as_object();
+    auto str = [&](const char* key) -> std::string {
+      auto* p = o.if_contains(key);
+      return p && p->is_string() ? std::string(p->as_string()) : "?";
+    };
+    auto num = [&](const char* key) -> std::string {
+      auto* p = o.if_contains(key);
+      return p && p->is_number() ? json::serialize(*p) : "?";
+    };
+    if (!out.empty()) out += "; ";
+    out += str("root_field") + " " + str("mode");
+    std::string reason = str("mode_reason");
+    if (!reason.empty() && reason != "?") out += " (" + reason + ")";
+    out += " subscribers=" + num("subscribers") + " distinct=" + num("distinct_variables");
+  }
+  return out.empty() ? "no cohorts" : out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The liveql server process
+
+struct Server {
+  int pid = -1;
+  std::string host;
+  uint16_t port = 0;
+};
+
+Server start_server(const std::string& binary, const std::vector<std::string>& args,
+                    const std::string& log_path) {
+  int out[2];
+  if (::pipe(out) != 0) die("pipe");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addclose(&actions, out[0]);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(binary.c_str()));
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  Server server;
+  if (posix_spawn(&server.pid, binary.c_str(), &actions, nullptr, argv.data(), environ) != 0)
+    die("cannot start " + binary);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(out[1]);
+
+  // Wait (60 s at most) for "liveql listening on http://HOST:PORT".
+  const std::string marker = "liveql listening on http://";
+  std::string buffer;
+  const auto deadline = Clock::now() + 60s;
+  while (Clock::now() < deadline) {
+    pollfd p{out[0], POLLIN, 0};
+    if (::poll(&p, 1, 200) <= 0) {
+      int status = 0;
+      if (::waitpid(server.pid, &status, WNOHANG) == server.pid)
+        die("liveql exited during startup; see " + log_path);
+      continue;
+    }
+    char buf[4096];
+    ssize_t n = ::read(out[0], buf, sizeof buf);
+    if (n <= 0) die("liveql closed stdout during startup; see " + log_path);
+    buffer.append(buf, static_cast<size_t>(n));
+    auto at = buffer.find(marker);
+    if (at == std::string::npos) continue;
+    auto end = buffer.find('\n', at);
+    if (end == std::string::npos) continue;
+    std::string hostport = buffer.substr(at + marker.size(), end - at - marker.size());
+    auto colon = hostport.rfind(':');
+    server.host = hostport.substr(0, colon);
+    server.port = static_cast<uint16_t>(std::atoi(hostport.c_str() + colon + 1));
+    // liveql may keep writing to stdout: drain it into /dev/null from here on.
+    int devnull = ::open("/dev/null", O_WRONLY);
+    std::thread([fd = out[0], devnull] {
+      char b[4096];
+      while (::read(fd, b, sizeof b) > 0) {
+      }
+      ::close(fd);
+      ::close(devnull);
+    }).detach();
+    return server;
+  }
+  ::kill(server.pid, SIGKILL);
+  die("liveql did not print its address within 60 s; see " + log_path);
+}
+
+void stop_server(const Server& server) {
+  ::kill(server.pid, SIGTERM);
+  const auto deadline = Clock::now() + 15s;
+  while (Clock::now() < deadline) {
+    int status = 0;
+    if (::waitpid(server.pid, &status, WNOHANG) == server.pid) return;
+    std::this_thread::sleep_for(20ms);  // waiting for the process to exit, with a deadline
+  }
+  std::fprintf(stderr, "liveql did not stop within 15 s after SIGTERM: killing it\n");
+  ::kill(server.pid, SIGKILL);
+  int status = 0;
+  ::waitpid(server.pid, &status, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// graphql-transport-ws clients (one io_context thread)
+
+struct Client {
+  int user_id = 0;
+  int order_id = 0;
+  std::vector<std::atomic<int64_t>> arrivals;  // by update number; 0 = not (yet) seen
+  std::atomic<bool> ready{false};              // first result received
+  std::atomic<bool> failed{false};
+  std::string error;                                         // written before `failed`
+  std::unique_ptr<websocket::stream<beast::tcp_stream>> ws;  // io thread only
+};
+
+struct ClientSet {
+  std::atomic<int> ready{0};
+  std::atomic<int> failed{0};
+  std::atomic<int> finished{0};
+  std::string first_error;  // io thread only until joined
+};
+
+// The update number a result carries (total - kTotalBase), or -1.
+int update_number(const json::value& msg) {
+  const json::value* orders = nullptr;
+  if (auto* payload = msg.as_object().if_contains("payload"); payload && payload->is_object())
+    if (auto* data = payload->as_object().if_contains("data"); data && data->is_object())
+      orders = data->as_object().if_contains("orders");
+  if (!orders || !orders->is_array() || orders->as_array().empty()) return -1;
+  const auto& row = orders->as_array()[0];
+  if (!row.is_object()) return -1;
+  const auto* total = row.as_object().if_contains("total");
+  if (!total) return -1;
+  double t = 0;
+  if (total->is_number())
+    t = total->to_number<double>();
+  else if (total->is_string())
+    t = std::atof(total->as_string().c_str());
+  else
+    return -1;
+  return static_cast<int>(std::lround(t)) - kTotalBase;
+}
+
+asio::awaitable<void> run_client(Client& c, ClientSet& set, tcp::endpoint endpoint,
+                                 std::string host) {
+  auto fail = [&](std::string why) {
+    if (set.first_error.empty()) set.first_error = why;
+    c.error = std::move(why);
+    c.failed = true;
+    ++set.failed;
+  };
+  auto executor = co_await asio::this_coro::executor;
+  c.ws = std::make_unique<websocket::stream<beast::tcp_stream>>(executor);
+  auto& ws = *c.ws;
+  co_await beast::get_lowest_layer(ws).async_connect(endpoint, asio::use_awaitable);
+  beast::get_lowest_layer(ws).expires_never();
+  ws.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
+    req.set(http::field::sec_websocket_protocol, "graphql-transport-ws");
+  }));
+  co_await ws.async_handshake(host + ":" + std::to_string(endpoint.port()), "/v1/graphql",
+                              asio::use_awaitable);
+  ws.text(true);
+  json::object init{{"type", "connection_init"},
+                    {"payload",
+                     {{"headers",
+                       {{"x-hasura-admin-secret", kAdminSecret},
+                        {"x-hasura-role", "user"},
+                        {"x-hasura-user-id", std::to_string(c.user_id)}}}}}};
+  co_await ws.async_write(asio::buffer(json::serialize(init)), asio::use_awaitable);
+  beast::flat_buffer buffer;
+  while (true) {
+    buffer.clear();
+    co_await ws.async_read(buffer, asio::use_awaitable);
+    const int64_t arrived = now_ns();
+    boost::system::error_code ec;
+    json::value msg = json::parse(beast::buffers_to_string(buffer.data()), ec);
+    if (ec || !msg.is_object()) {
+      fail("bad message: " + beast::buffers_to_string(buffer.data()).substr(0, 200));
+      co_return;
+    }
+    const auto* type_value = msg.as_object().if_contains("type");
+    std::string type = type_value && type_value->is_string() ? std::string(type_value->as_string())
+                                                             : std::string();
+    if (type == "connection_ack") {
+      json::object sub{
+          {"id", "1"},
+          {"type", "subscribe"},
+          {"payload",
+           {{"query",
+             "subscription ($id: Int!) { orders(where: {id: {_eq: $id}}) { id status total } }"},
+            {"variables", {{"id", c.order_id}}}}}};
+      co_await ws.async_write(asio::buffer(json::serialize(sub)), asio::use_awaitable);
+    } else if (type == "next") {
+      if (!c.ready.exchange(true)) ++set.ready;
+      int n = update_number(msg);
+      if (n >= 0 && static_cast<size_t>(n) < c.arrivals.size()) {
+        int64_t expected = 0;
+        c.arrivals[static_cast<size_t>(n)].compare_exchange_strong(expected, arrived);
+      }
+    } else if (type == "ping") {
+      co_await ws.async_write(asio::buffer(std::string(R"({"type":"pong"})")), asio::use_awaitable);
+    } else if (type == "pong") {
+    } else {
+      fail(type + ": " + json::serialize(msg).substr(0, 300));
+      co_return;
+    }
+  }
+}
+
+// Clients for one phase. Their coroutines run on `io` (its own thread).
+class Fleet {
+ public:
+  Fleet(std::string host, uint16_t port) : host_(std::move(host)), port_(port) {
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~Fleet() {
+    close_all();
+    guard_.reset();
+    const auto deadline = Clock::now() + 20s;
+    while (set_.finished.load() < static_cast<int>(clients_.size()) && Clock::now() < deadline)
+      std::this_thread::sleep_for(10ms);  // waiting for the coroutines to end, with a deadline
+    io_.stop();
+    thread_.join();
+  }
+
+  // Opens clients for (user, order) pairs, at most `window` connecting at once, and waits (with
+  // a deadline) until each has its first result or failed. Returns the time that took.
+  double open(const std::vector<std::pair<int, int>>& subscribers, int updates,
+              std::chrono::seconds timeout) {
+    const auto start = Clock::now();
+    const auto deadline = start + timeout;
+    const tcp::endpoint endpoint(asio::ip::make_address(host_), port_);
+    constexpr int kWindow = 200;
+    for (const auto& [user, order] : subscribers) {
+      auto c = std::make_unique<Client>();
+      c->user_id = user;
+      c->order_id = order;
+      c->arrivals = std::vector<std::atomic<int64_t>>(static_cast<size_t>(updates));
+      for (auto& a : c->arrivals) a.store(0);
+      clients_.push_back(std::move(c));
+    }
+    size_t launched = 0;
+    while (Clock::now() < deadline) {
+      const int settled = set_.ready.load() + set_.failed.load();
+      while (launched < clients_.size() && static_cast<int>(launched) - settled < kWindow) {
+        Client& c = *clients_[launched++];
+        asio::co_spawn(io_, run_client(c, set_, endpoint, host_), [this, &c](std::exception_ptr e) {
+          if (e && !c.failed.load() && !closing_.load()) {
+            try {
+              std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+              if (set_.first_error.empty()) set_.first_error = ex.what();
+              c.error = ex.what();
+            }
+            c.failed = true;
+            ++set_.failed;
+          }
+          ++set_.finished;
+        });
+      }
+      if (settled >= static_cast<int>(clients_.size())) break;
+      std::this_thread::sleep_for(5ms);  // waiting for first results, with a deadline
+    }
+    return std::chrono::duration<double>(Clock::now() - start).count();
+  }
+
+  void close_all() {
+    if (closing_.exchange(true)) return;
+    std::promise<void> done;
+    asio::post(io_, [&] {
+      for (auto& c : clients_) {
+        if (!c->ws) continue;
+        beast::error_code ec;
+        beast::get_lowest_layer(*c->ws).socket().close(ec);
+      }
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+
+  int ready() const { return set_.ready.load(); }
+  int failed() const { return set_.failed.load(); }
+  std::string first_error() {
+    std::promise<std::string> p;
+    asio::post(io_, [&] { p.set_value(set_.first_error); });
+    return p.get_future().get();
+  }
+  const std::vector<std::unique_ptr<Client>>& clients() const { return clients_; }
+
+ private:
+  std::string host_;
+  uint16_t port_;
+  asio::io_context io_{1};
+  asio::executor_work_guard<asio::io_context::executor_type> guard_ = asio::make_work_guard(io_);
+  std::thread thread_;
+  std::vector<std::unique_ptr<Client>> clients_;
+  ClientSet set_;
+  std::atomic<bool> closing_{false};
+};
+
+// ---------------------------------------------------------------------------------------------
+// Statistics
+
+struct Summary {
+  size_t n = 0;
+  double p50 = 0, p90 = 0, p99 = 0, max = 0;
+};
+
+Summary summarize(std::vector<double> v) {
+  Summary s;
+  s.n = v.size();
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  auto at = [&](double q) {
+    size_t i = static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5);
+    return v[std::min(i, v.size() - 1)];
+  };
+  s.p50 = at(0.5);
+  s.p90 = at(0.9);
+  s.p99 = at(0.99);
+  s.max = v.back();
+  return s;
+}
+
+std::vector<int> parse_list(const std::string& s) {
+  std::vector<int> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) out.push_back(std::atoi(item.c_str()));
+  return out;
+}
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) out.push_back(item);
+  return out;
+}
+
+struct LatencyRow {
+  std::string mode;
+  int subscribers = 0, distinct = 0, updates = 0;
+  Summary from_reply, from_before;
+  size_t missing = 0;
+  double liveql_cpu = 0, db_cpu = 0, statements = 0;
+  std::string cohorts;
+};
+
+struct IdleRow {
+  std::string mode;
+  int subscribers = 0, ready = 0;
+  double seconds = 0, open_seconds = 0, statements = 0, refetch_statements = 0;
+  double liveql_cpu = 0, db_cpu = 0;
+  std::string cohorts;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+struct Options {
+  std::string pg_dir = "/tmp/liveql-bench-pg";
+  std::string binary = LIVEQL_BINARY;
+  std::vector<std::string> modes{"poll", "event"};
+  std::vector<int> subscribers{1, 100, 1000};
+  int distinct = 0;  // 0: min(N, 100)
+  int updates = 30;
+  int interval_ms = 1000;
+  int idle = 10000;
+  int idle_seconds = 30;
+  int refetch_interval_ms = 1000;
+};
+
+// Bench users 1..count with one order each (ids returned), in a fresh database.
+std::vector<std::pair<int, int>> make_bench_rows(Conn& db, int count) {
+  db.rows(
+      "insert into users (name, email) select 'bench ' || g, 'bench' || g || '@example.com' "
+      "from generate_series(1, " +
+      std::to_string(count) + ") g");
+  db.rows(
+      "insert into orders (user_id, status, total) select u.id, 'placed', 0 from users u where "
+      "u.email like 'bench%@example.com' order by u.id");
+  std::vector<std::pair<int, int>> out;
+  for (const auto& row : db.rows("select o.user_id, o.id from orders o join users u on u.id = "
+                                 "o.user_id where u.email like 'bench%@example.com' order by o.id"))
+    out.emplace_back(std::atoi(row[0].c_str()), std::atoi(row[1].c_str()));
+  return out;
+}
+
+double liveql_statements(Conn& admin) {
+  return std::atof(admin
+                       .value(std::string("select coalesce(sum(calls), 0) from "
+                                          "pg_stat_statements s join pg_roles r on r.oid = "
+                                          "s.userid where r.rolname = '") +
+                              kServerRole + "'")
+                       .c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) die("missing value for " + a);
+      return argv[++i];
+    };
+    if (a == "--pg-dir") {
+      opt.pg_dir = next();
+    } else if (a == "--liveql") {
+      opt.binary = next();
+    } else if (a == "--modes") {
+      opt.modes = split(next());
+    } else if (a == "--subscribers") {
+      opt.subscribers = parse_list(next());
+    } else if (a == "--distinct") {
+      opt.distinct = std::atoi(next().c_str());
+    } else if (a == "--updates") {
+      opt.updates = std::clamp(std::atoi(next().c_str()), 0, 1000);
+    } else if (a == "--interval-ms") {
+      opt.interval_ms = std::clamp(std::atoi(next().c_str()), 10, 60'000);
+    } else if (a == "--idle") {
+      opt.idle = std::clamp(std::atoi(next().c_str()), 0, 15'000);
+    } else if (a == "--idle-seconds") {
+      opt.idle_seconds = std::clamp(std::atoi(next().c_str()), 1, 600);
+    } else if (a == "--refetch-interval-ms") {
+      opt.refetch_interval_ms = std::clamp(std::atoi(next().c_str()), 10, 60'000);
+    } else {
+      die("unknown argument " + a + " (see the header of latency_bench.cpp)");
+    }
+  }
+  for (int n : opt.subscribers)
+    if (n < 1 || n > 15'000) die("--subscribers: each count in 1..15000");
+  const std::string src = LIVEQL_SOURCE_DIR;
+  if (!fs::exists(opt.binary)) die("no liveql binary at " + opt.binary);
+
+  // A fresh database with the demo schema and seed, and a role for liveql alone.
+  const std::string url = last_line_of(src + "/tools/pg.sh start " + opt.pg_dir + " liveql_bench");
+  Conn root(url);
+  root.rows(std::string("select pg_drop_replication_slot(slot_name) from pg_replication_slots "
+                        "where database = '") +
+            kDatabase + "' and not active");
+  root.rows(std::string("drop database if exists ") + kDatabase + " with (force)");
+  root.rows(std::string("create database ") + kDatabase);
+  if (root.value(std::string("select count(*) from pg_roles where rolname = '") + kServerRole +
+                 "'") == "0")
+    root.rows(std::string("create role ") + kServerRole + " login superuser replication");
+  const std::string admin_url = with_user_and_db(url, "postgres", kDatabase);
+  const std::string liveql_url = with_user_and_db(url, kServerRole, kDatabase);
+  Conn admin(admin_url);
+  admin.rows("create extension if not exists pg_stat_statements");
+  admin.rows(read_file(src + "/tools/demo/schema.sql"));
+  admin.rows(read_file(src + "/tools/demo/seed.sql"));
+  int max_rows = opt.idle;
+  for (int n : opt.subscribers)
+    max_rows = std::max(max_rows, opt.distinct > 0 ? std::min(n, opt.distinct) : std::min(n, 100));
+  const auto bench_rows = make_bench_rows(admin, max_rows);
+  admin.rows("analyze");
+
+  // The demo metadata, minus its per-table live_mode keys, so that the server default decides.
+  const fs::path work =
+      fs::temp_directory_path() / ("liveql-latency-bench-" + std::to_string(::getpid()));
+  fs::remove_all(work);
+  const fs::path metadata = work / "metadata";
+  for (const auto& entry : fs::recursive_directory_iterator(src + "/tools/demo/metadata")) {
+    const fs::path rel = fs::relative(entry.path(), src + "/tools/demo/metadata");
+    if (entry.is_directory()) {
+      fs::create_directories(metadata / rel);
+      continue;
+    }
+    fs::create_directories((metadata / rel).parent_path());
+    std::istringstream in(read_file(entry.path()));
+    std::ofstream out(metadata / rel);
+    std::string line;
+    while (std::getline(in, line))
+      if (line.rfind("live_mode:", 0) != 0) out << line << "\n";
+  }
+
+  Conn writer(admin_url);
+  writer.rows("set synchronous_commit = on");
+  const std::string pg_version = admin.value("show server_version");
+  const std::string fsync = admin.value("show fsync");
+  std::printf("latency_bench: PostgreSQL %s (fsync=%s), liveql %s, %u cores\n", pg_version.c_str(),
+              fsync.c_str(), opt.binary.c_str(), std::thread::hardware_concurrency());
+
+  std::vector<LatencyRow> latency_rows;
+  std::vector<IdleRow> idle_rows;
+  for (const std::string& mode : opt.modes) {
+    const std::string slot = "liveql_lat_" + mode;
+    const std::string log = (work / ("liveql-" + mode + ".log")).string();
+    std::vector<std::string> args{"serve",
+                                  "--database-url",
+                                  liveql_url,
+                                  "--metadata",
+                                  metadata.string(),
+                                  "--host",
+                                  "127.0.0.1",
+                                  "--port",
+                                  "0",
+                                  "--admin-secret",
+                                  kAdminSecret,
+                                  "--live-mode-default",
+                                  mode,
+                                  "--refetch-interval-ms",
+                                  std::to_string(opt.refetch_interval_ms),
+                                  "--state-dir",
+                                  (work / ("state-" + mode)).string(),
+                                  "--slot-name",
+                                  slot,
+                                  "--log-level",
+                                  "warn"};
+    Server server = start_server(opt.binary, args, log);
+    std::printf("\n[%s] liveql pid %d on %s:%u (log %s)\n", mode.c_str(), server.pid,
+                server.host.c_str(), server.port, log.c_str());
+    std::fflush(stdout);
+
+    for (int n : opt.subscribers) {
+      const int distinct = opt.distinct > 0 ? std::min(n, opt.distinct) : std::min(n, 100);
+      std::vector<std::pair<int, int>> subs;
+      for (int i = 0; i < n; ++i) subs.push_back(bench_rows[static_cast<size_t>(i % distinct)]);
+      std::string ids;
+      for (int k = 0; k < distinct; ++k)
+        ids += (k ? "," : "") + std::to_string(bench_rows[static_cast<size_t>(k)].second);
+      writer.rows("update orders set total = 0 where id in (" + ids + ")");
+
+      LatencyRow row;
+      row.mode = mode;
+      row.subscribers = n;
+      row.distinct = distinct;
+      row.updates = opt.updates;
+      Fleet fleet(server.host, server.port);
+      const double open_s = fleet.open(subs, opt.updates, 120s);
+      std::printf("[%s] N=%d: %d ready, %d failed in %.2f s\n", mode.c_str(), n, fleet.ready(),
+                  fleet.failed(), open_s);
+      if (fleet.failed() > 0) std::printf("  first error: %s\n", fleet.first_error().c_str());
+      std::fflush(stdout);
+      if (fleet.ready() == 0) {
+        row.cohorts = "no subscriber got a first result";
+        latency_rows.push_back(row);
+        continue;
+      }
+      std::this_thread::sleep_for(1500ms);  // let first fetches and mode decisions settle
+      row.cohorts = cohort_modes(http_get(server.host, server.port, "/v1/live/cohorts"));
+
+      std::vector<int64_t> before(static_cast<size_t>(opt.updates)),
+          reply(static_cast<size_t>(opt.updates));
+      const double cpu0 = cpu_seconds(server.pid);
+      const auto db0 = backend_cpu(admin);
+      const double st0 = liveql_statements(admin);
+      const auto start = Clock::now() + 200ms;
+      for (int u = 0; u < opt.updates; ++u) {
+        std::this_thread::sleep_until(start + u * std::chrono::milliseconds(opt.interval_ms));
+        // Totals are reset to 0 before each phase, so an earlier result never counts.
+        const int total = kTotalBase + u;
+        writer.rows("begin");
+        writer.rows("update orders set total = " + std::to_string(total) + " where id in (" + ids +
+                    ")");
+        before[static_cast<size_t>(u)] = now_ns();
+        writer.rows("commit");
+        reply[static_cast<size_t>(u)] = now_ns();
+      }
+      // Wait for the last results: every client has every update, or 3 intervals + 5 s.
+      const auto drain = Clock::now() + std::chrono::milliseconds(3 * opt.interval_ms) + 5s;
+      auto all_arrived = [&] {
+        for (const auto& c : fleet.clients())
+          if (c->ready && !c->failed && opt.updates > 0 && c->arrivals.back().load() == 0)
+            return false;
+        return true;
+      };
+      while (!all_arrived() && Clock::now() < drain)
+        std::this_thread::sleep_for(10ms);  // waiting for arrivals, with a deadline
+      row.liveql_cpu = cpu_seconds(server.pid) - cpu0;
+      row.db_cpu = backend_cpu_delta(db0, backend_cpu(admin));
+      row.statements = liveql_statements(admin) - st0;
+
+      std::vector<double> from_reply, from_before;
+      for (const auto& c : fleet.clients()) {
+        if (!c->ready || c->failed) continue;
+        for (int u = 0; u < opt.updates; ++u) {
+          const int64_t t = c->arrivals[static_cast<size_t>(u)].load();
+          if (t == 0) {
+            ++row.missing;
+            continue;
+          }
+          from_reply.push_back(static_cast<double>(t - reply[static_cast<size_t>(u)]) / 1e6);
+          from_before.push_back(static_cast<double>(t - before[static_cast<size_t>(u)]) / 1e6);
+        }
+      }
+      row.from_reply = summarize(from_reply);
+      row.from_before = summarize(from_before);
+      std::printf(
+          "[%s] N=%d K=%d: commit reply -> client p50=%.2f p90=%.2f p99=%.2f max=%.2f ms "
+          "(n=%zu, missing %zu); liveql CPU %.2f s, its DB backends %.2f s, %0.f statements; "
+          "cohorts: %s\n",
+          mode.c_str(), n, distinct, row.from_reply.p50, row.from_reply.p90, row.from_reply.p99,
+          row.from_reply.max, row.from_reply.n, row.missing, row.liveql_cpu, row.db_cpu,
+          row.statements, row.cohorts.c_str());
+      std::fflush(stdout);
+      latency_rows.push_back(row);
+    }
+
+    if (opt.idle > 0) {
+      IdleRow row;
+      row.mode = mode;
+      row.subscribers = opt.idle;
+      std::vector<std::pair<int, int>> subs(bench_rows.begin(), bench_rows.begin() + opt.idle);
+      Fleet fleet(server.host, server.port);
+      row.open_seconds = fleet.open(subs, 0, 300s);
+      row.ready = fleet.ready();
+      std::printf("[%s] idle: %d of %d subscribers ready, %d failed, in %.1f s\n", mode.c_str(),
+                  fleet.ready(), opt.idle, fleet.failed(), row.open_seconds);
+      if (fleet.failed() > 0) std::printf("  first error: %s\n", fleet.first_error().c_str());
+      std::fflush(stdout);
+      std::this_thread::sleep_for(2s);  // let first fetches settle before the window opens
+      row.cohorts = cohort_modes(http_get(server.host, server.port, "/v1/live/cohorts"));
+      const double cpu0 = cpu_seconds(server.pid);
+      const auto db0 = backend_cpu(admin);
+      const double st0 = liveql_statements(admin);
+      const double rf0 = metric_value(http_get(server.host, server.port, "/metrics"),
+                                      "liveql_refetch_statements_total");
+      const auto t0 = Clock::now();
+      std::this_thread::sleep_for(std::chrono::seconds(opt.idle_seconds));  // the idle window
+      row.refetch_statements = metric_value(http_get(server.host, server.port, "/metrics"),
+                                            "liveql_refetch_statements_total") -
+                               rf0;
+      row.statements = liveql_statements(admin) - st0;
+      row.liveql_cpu = cpu_seconds(server.pid) - cpu0;
+      row.db_cpu = backend_cpu_delta(db0, backend_cpu(admin));
+      row.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+      std::printf(
+          "[%s] idle %d subscribers, %.1f s: %.1f statements/s (pg_stat_statements), %.1f "
+          "refetch statements/s (/metrics), liveql CPU %.1f %%, its DB backends %.1f %%; "
+          "cohorts: %s\n",
+          mode.c_str(), row.ready, row.seconds, row.statements / row.seconds,
+          row.refetch_statements / row.seconds, 100 * row.liveql_cpu / row.seconds,
+          100 * row.db_cpu / row.seconds, row.cohorts.substr(0, 300).c_str());
+      std::fflush(stdout);
+      idle_rows.push_back(row);
+    }
+    stop_server(server);
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      if (root.value("select count(*) from pg_replication_slots where slot_name = '" + slot +
+                     "' and active") == "0")
+        break;
+      std::this_thread::sleep_for(50ms);  // the walsender exits shortly after liveql
+    }
+    root.rows(
+        "select pg_drop_replication_slot(slot_name) from pg_replication_slots where "
+        "slot_name = '" +
+        slot + "' and not active");
+  }
+
+  std::printf(
+      "\n| mode | N | K | p50 ms | p90 ms | p99 ms | max ms | samples | missing | "
+      "liveql CPU s | DB CPU s | statements |\n|---|---|---|---|---|---|---|---|---|---|"
+      "---|---|\n");
+  for (const auto& r : latency_rows)
+    std::printf("| %s | %d | %d | %.2f | %.2f | %.2f | %.2f | %zu | %zu | %.2f | %.2f | %.0f |\n",
+                r.mode.c_str(), r.subscribers, r.distinct, r.from_reply.p50, r.from_reply.p90,
+                r.from_reply.p99, r.from_reply.max, r.from_reply.n, r.missing, r.liveql_cpu,
+                r.db_cpu, r.statements);
+  for (const auto& r : latency_rows) {
+    if (r.mode != "poll") continue;
+    for (const auto& e : latency_rows)
+      if (e.mode == "event" && e.subscribers == r.subscribers && e.from_reply.n > 0 &&
+          e.from_reply.p50 > 0)
+        std::printf("N=%d poll/event: p50 x%.1f, p99 x%.1f, liveql CPU x%.2f\n", r.subscribers,
+                    r.from_reply.p50 / e.from_reply.p50, r.from_reply.p99 / e.from_reply.p99,
+                    e.liveql_cpu > 0 ? r.liveql_cpu / e.liveql_cpu : 0.0);
+  }
+  if (!idle_rows.empty()) {
+    std::printf(
+        "\n| mode | idle subscribers | seconds | statements/s | refetch statements/s | "
+        "liveql CPU %% | DB CPU %% |\n|---|---|---|---|---|---|---|\n");
+    for (const auto& r : idle_rows)
+      std::printf("| %s | %d | %.1f | %.2f | %.2f | %.2f | %.2f |\n", r.mode.c_str(), r.ready,
+                  r.seconds, r.statements / r.seconds, r.refetch_statements / r.seconds,
+                  100 * r.liveql_cpu / r.seconds, 100 * r.db_cpu / r.seconds);
+    for (const auto& r : idle_rows)
+      std::printf("cohorts [%s idle]: %s\n", r.mode.c_str(), r.cohorts.substr(0, 400).c_str());
+  }
+  fs::remove_all(work / "state-poll");
+  fs::remove_all(work / "state-event");
+  return 0;
+}
