@@ -1,0 +1,298 @@
+#include "liveql/compiler/dependencies.hpp"
+
+#include <algorithm>
+#include <map>
+#include <utility>
+
+namespace liveql::deps {
+namespace {
+
+const char* op_name(ir::CompareOp op) {
+  switch (op) {
+    case ir::CompareOp::kEq:
+      return "_eq";
+    case ir::CompareOp::kNeq:
+      return "_neq";
+    case ir::CompareOp::kGt:
+      return "_gt";
+    case ir::CompareOp::kLt:
+      return "_lt";
+    case ir::CompareOp::kGte:
+      return "_gte";
+    case ir::CompareOp::kLte:
+      return "_lte";
+    case ir::CompareOp::kIn:
+      return "_in";
+    case ir::CompareOp::kNin:
+      return "_nin";
+    case ir::CompareOp::kIsNull:
+      return "_is_null";
+    case ir::CompareOp::kLike:
+      return "_like";
+    case ir::CompareOp::kNlike:
+      return "_nlike";
+    case ir::CompareOp::kIlike:
+      return "_ilike";
+    case ir::CompareOp::kNilike:
+      return "_nilike";
+    case ir::CompareOp::kSimilar:
+      return "_similar";
+    case ir::CompareOp::kNsimilar:
+      return "_nsimilar";
+    case ir::CompareOp::kRegex:
+      return "_regex";
+    case ir::CompareOp::kNregex:
+      return "_nregex";
+    case ir::CompareOp::kIregex:
+      return "_iregex";
+    case ir::CompareOp::kNiregex:
+      return "_niregex";
+    case ir::CompareOp::kContains:
+      return "_contains";
+    case ir::CompareOp::kContainedIn:
+      return "_contained_in";
+    case ir::CompareOp::kHasKey:
+      return "_has_key";
+    case ir::CompareOp::kHasKeysAny:
+      return "_has_keys_any";
+    case ir::CompareOp::kHasKeysAll:
+      return "_has_keys_all";
+  }
+  return "?";
+}
+
+bool is_matchable_op(ir::CompareOp op) {
+  switch (op) {
+    case ir::CompareOp::kEq:
+    case ir::CompareOp::kNeq:
+    case ir::CompareOp::kGt:
+    case ir::CompareOp::kLt:
+    case ir::CompareOp::kGte:
+    case ir::CompareOp::kLte:
+    case ir::CompareOp::kIn:
+    case ir::CompareOp::kNin:
+    case ir::CompareOp::kIsNull:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool is_jsonb_op(ir::CompareOp op) {
+  return op == ir::CompareOp::kContains || op == ir::CompareOp::kContainedIn ||
+         op == ir::CompareOp::kHasKey || op == ir::CompareOp::kHasKeysAny ||
+         op == ir::CompareOp::kHasKeysAll;
+}
+
+class Extractor {
+ public:
+  explicit Extractor(Dependencies& out) : out_(out) {}
+
+  void root_field(const ir::RootField& field) {
+    switch (field.kind) {
+      case ir::RootField::Kind::kSelect:
+      case ir::RootField::Kind::kSelectByPk:
+        select(field.select, TableRole::kRoot, {}, false);
+        break;
+      case ir::RootField::Kind::kAggregate:
+        select(field.aggregate.rows, TableRole::kRoot, {}, true);
+        break;
+      case ir::RootField::Kind::kStatic:
+        break;
+    }
+  }
+
+ private:
+  struct Context {
+    size_t owner;  // index of the dependency whose predicate is being converted
+    bool negated;
+    bool all_rows;
+  };
+
+  void mark_intractable(size_t index, std::string reason) {
+    auto& dep = out_.tables[index];
+    if (!dep.tractable) return;  // keep the first reason: it is the one operators act on
+    dep.tractable = false;
+    dep.reason = std::move(reason);
+  }
+
+  size_t new_dependency(const catalog::QualifiedName& table, TableRole role) {
+    TableDependency dep;
+    dep.table = table;
+    dep.table_key = table.to_string();
+    dep.role = role;
+    out_.tables.push_back(std::move(dep));
+    return out_.tables.size() - 1;
+  }
+
+  void select(const ir::Select& sel, TableRole role, std::vector<std::string> link_columns,
+              bool aggregate) {
+    size_t index = new_dependency(sel.table, role);
+    bool all_rows =
+        aggregate || sel.limit || sel.offset || sel.permission_limit || !sel.distinct_on.empty();
+    {
+      auto& dep = out_.tables[index];
+      dep.primary_key = sel.primary_key;
+      dep.link_columns = std::move(link_columns);
+      dep.all_rows_relevant = all_rows;
+      dep.old_image_relevant = all_rows;
+      if (sel.primary_key.empty()) {
+        dep.old_image_relevant = true;
+        mark_intractable(index, "table " + dep.table_key + " has no primary key");
+      }
+    }
+    Predicate pred = sel.where ? convert(*sel.where, Context{index, false, all_rows}) : Predicate{};
+    out_.tables[index].predicate = std::move(pred);
+
+    for (const auto& order : sel.order_by) {
+      if (order.path.empty()) continue;
+      mark_intractable(index, "order_by through relationship " + order.path.front().name + " of " +
+                                  out_.tables[index].table_key);
+      for (const auto& join : order.path) {
+        size_t related = new_dependency(join.target, TableRole::kFilterOnly);
+        out_.tables[related].old_image_relevant = true;
+        for (const auto& [parent, child] : join.mapping)
+          out_.tables[related].link_columns.push_back(child);
+      }
+    }
+
+    for (const auto& field : sel.fields) {
+      std::vector<std::string> child_columns;
+      for (const auto& [parent, child] : field.join.mapping) child_columns.push_back(child);
+      if ((field.kind == ir::Field::Kind::kObjectRel || field.kind == ir::Field::Kind::kArrayRel) &&
+          field.select) {
+        select(*field.select, TableRole::kLinked, std::move(child_columns), false);
+      } else if (field.kind == ir::Field::Kind::kAggregate && field.aggregate) {
+        select(field.aggregate->rows, TableRole::kLinked, std::move(child_columns), true);
+      }
+    }
+  }
+
+  Predicate convert(const ir::BoolExp& exp, Context ctx) {
+    Predicate p;
+    switch (exp.kind) {
+      case ir::BoolExp::Kind::kTrue:
+        p.kind = Predicate::Kind::kTrue;
+        return p;
+      case ir::BoolExp::Kind::kFalse:
+        p.kind = Predicate::Kind::kFalse;
+        return p;
+      case ir::BoolExp::Kind::kAnd:
+      case ir::BoolExp::Kind::kOr:
+        p.kind = exp.kind == ir::BoolExp::Kind::kAnd ? Predicate::Kind::kAnd : Predicate::Kind::kOr;
+        for (const auto& child : exp.children)
+          if (child) p.children.push_back(convert(*child, ctx));
+        return p;
+      case ir::BoolExp::Kind::kNot: {
+        p.kind = Predicate::Kind::kNot;
+        Context inner = ctx;
+        inner.negated = !ctx.negated;
+        if (exp.children.empty() || !exp.children[0]) {
+          p.children.push_back(Predicate{});
+        } else {
+          p.children.push_back(convert(*exp.children[0], inner));
+        }
+        return p;
+      }
+      case ir::BoolExp::Kind::kCompare: {
+        const std::string where = out_.tables[ctx.owner].table_key + "." + exp.column;
+        if (!is_matchable_op(exp.op)) {
+          p.kind = Predicate::Kind::kUnknown;
+          mark_intractable(ctx.owner,
+                           std::string(is_jsonb_op(exp.op) ? "jsonb operator " : "text pattern ") +
+                               op_name(exp.op) + " on " + where);
+          return p;
+        }
+        p.kind = Predicate::Kind::kCompare;
+        p.column = exp.column;
+        p.column_type = exp.column_type;
+        p.op = exp.op;
+        p.param = exp.param;
+        return p;
+      }
+      case ir::BoolExp::Kind::kRelationship: {
+        p.kind = Predicate::Kind::kRelationship;
+        for (const auto& [parent, child] : exp.join.mapping) p.link_columns.push_back(parent);
+        mark_intractable(ctx.owner, "relationship filter " + exp.join.name + " of " +
+                                        out_.tables[ctx.owner].table_key + " reaches " +
+                                        exp.join.target.to_string());
+        size_t related = new_dependency(exp.join.target, TableRole::kFilterOnly);
+        {
+          auto& dep = out_.tables[related];
+          dep.all_rows_relevant = ctx.all_rows;
+          dep.old_image_relevant = ctx.negated || ctx.all_rows;
+          for (const auto& [parent, child] : exp.join.mapping) dep.link_columns.push_back(child);
+        }
+        Predicate inner = exp.inner
+                              ? convert(*exp.inner, Context{related, ctx.negated, ctx.all_rows})
+                              : Predicate{};
+        out_.tables[related].predicate = std::move(inner);
+        return p;
+      }
+      case ir::BoolExp::Kind::kExists: {
+        p.kind = Predicate::Kind::kUnknown;
+        mark_intractable(ctx.owner, "_exists on " + exp.table.to_string() + " in a filter of " +
+                                        out_.tables[ctx.owner].table_key);
+        size_t related = new_dependency(exp.table, TableRole::kFilterOnly);
+        out_.tables[related].all_rows_relevant = ctx.all_rows;
+        // Rows of an _exists table are never linked to the result, so no key finds the row
+        // that stops satisfying the filter: only its old image can.
+        out_.tables[related].old_image_relevant = true;
+        Predicate inner = exp.inner
+                              ? convert(*exp.inner, Context{related, ctx.negated, ctx.all_rows})
+                              : Predicate{};
+        out_.tables[related].predicate = std::move(inner);
+        return p;
+      }
+    }
+    p.kind = Predicate::Kind::kUnknown;
+    return p;
+  }
+
+  Dependencies& out_;
+};
+
+void walk(Predicate& p, std::map<std::string, int32_t>& slots, Dependencies& deps,
+          std::vector<std::string>& columns) {
+  if (p.kind == Predicate::Kind::kCompare) {
+    auto [it, inserted] = slots.emplace(p.param.key, static_cast<int32_t>(deps.param_keys.size()));
+    if (inserted) deps.param_keys.push_back(p.param.key);
+    p.slot = it->second;
+    columns.push_back(p.column);
+  }
+  if (p.kind == Predicate::Kind::kRelationship)
+    columns.insert(columns.end(), p.link_columns.begin(), p.link_columns.end());
+  for (auto& child : p.children) walk(child, slots, deps, columns);
+}
+
+}  // namespace
+
+void assign_param_slots(Dependencies& deps) {
+  deps.param_keys.clear();
+  deps.tractable = true;
+  deps.reason.clear();
+  std::map<std::string, int32_t> slots;
+  for (auto& dep : deps.tables) {
+    dep.predicate_columns.clear();
+    walk(dep.predicate, slots, deps, dep.predicate_columns);
+    std::sort(dep.predicate_columns.begin(), dep.predicate_columns.end());
+    dep.predicate_columns.erase(
+        std::unique(dep.predicate_columns.begin(), dep.predicate_columns.end()),
+        dep.predicate_columns.end());
+    if (dep.table_key.empty()) dep.table_key = dep.table.to_string();
+    if (!dep.tractable && deps.tractable) {
+      deps.tractable = false;
+      deps.reason = dep.reason;
+    }
+  }
+}
+
+Dependencies extract_dependencies(const ir::Operation& op) {
+  Dependencies deps;
+  Extractor extractor(deps);
+  for (const auto& field : op.fields) extractor.root_field(field);
+  assign_param_slots(deps);
+  return deps;
+}
+
+}  // namespace liveql::deps

@@ -1,0 +1,500 @@
+#include "liveql/matcher/matcher.hpp"
+
+#include <algorithm>
+#include <set>
+#include <unordered_set>
+#include <utility>
+
+namespace liveql::matcher {
+namespace {
+
+using deps::Predicate;
+using deps::TableDependency;
+using deps::TableRole;
+
+// Index entries are never erased in place: removal and key replacement bump the subscriber's
+// generation, stale entries are skipped on lookup, and the whole index is rebuilt once stale
+// entries outnumber live ones. That keeps remove() O(1) even for a cohort of a million
+// subscribers sharing one scan list.
+struct Entry {
+  SubscriberId id;
+  uint32_t dep;
+  uint32_t gen;
+};
+
+struct ColumnIndex {
+  std::string column;
+  std::string type;
+  std::unordered_map<std::string, std::vector<Entry>> by_value;
+};
+
+struct KeyShape {
+  std::vector<std::string> columns;
+  std::unordered_map<std::string, std::vector<Entry>> by_values;  // Entry::dep unused
+};
+
+struct TableIndex {
+  std::vector<ColumnIndex> regular;    // deps whose old image matters only when complete
+  std::vector<ColumnIndex> old_rel;    // old_image_relevant deps
+  std::vector<Entry> scan;             // root/filter-only deps without an indexable conjunct
+  std::vector<Entry> linked;           // every linked dep
+  std::vector<Entry> linked_all_rows;  // linked deps with all_rows_relevant
+  std::set<std::string> linked_columns;
+  std::set<std::string> linked_all_rows_columns;
+  std::map<std::vector<std::string>, KeyShape> shapes;
+};
+
+struct Subscriber {
+  std::shared_ptr<const deps::Dependencies> deps;
+  ParamValues params;
+  std::vector<std::string> keys;  // "table\0values" per shape, see key_id(); sorted unique
+  uint32_t gen = 0;
+  uint32_t keys_gen = 0;
+  uint32_t entries = 0;
+  uint32_t key_entries = 0;
+};
+
+bool is_old_image(ChangeKind k) { return k == ChangeKind::kUpdate || k == ChangeKind::kDelete; }
+bool is_new_image(ChangeKind k) { return k == ChangeKind::kInsert || k == ChangeKind::kUpdate; }
+
+std::string table_key(const RowChange& c) { return c.schema + "." + c.table; }
+
+bool has_all(const RowImage& image, const std::vector<std::string>& columns) {
+  for (const auto& c : columns)
+    if (!image.find(c)) return false;
+  return true;
+}
+
+// Length-prefixed, so no value can forge a separator.
+void append_part(std::string& out, std::string_view part) {
+  out += std::to_string(part.size());
+  out += ':';
+  out += part;
+}
+
+std::optional<std::string> values_id(const RowImage& image,
+                                     const std::vector<std::string>& columns) {
+  std::string id;
+  for (const auto& c : columns) {
+    const ColumnValue* v = image.find(c);
+    if (!v || !v->value) return std::nullopt;
+    append_part(id, *v->value);
+  }
+  return id;
+}
+
+std::string key_id(std::string_view table, const std::vector<std::string>& columns,
+                   std::string_view values) {
+  std::string id;
+  append_part(id, table);
+  for (const auto& c : columns) append_part(id, c);
+  id += '|';
+  id += values;
+  return id;
+}
+
+struct ParsedKeyId {
+  std::string table;
+  std::vector<std::string> columns;
+  std::string values;
+};
+
+ParsedKeyId parse_key_id(const std::string& k) {
+  ParsedKeyId out;
+  size_t pos = 0;
+  bool first = true;
+  while (pos < k.size() && k[pos] != '|') {
+    size_t colon = k.find(':', pos);
+    size_t len = std::stoul(k.substr(pos, colon - pos));
+    std::string part = k.substr(colon + 1, len);
+    if (first) {
+      out.table = std::move(part);
+      first = false;
+    } else {
+      out.columns.push_back(std::move(part));
+    }
+    pos = colon + 1 + len;
+  }
+  out.values = k.substr(pos + 1);
+  return out;
+}
+
+bool may_be_true(const Predicate& p, const RowImage& image, const ParamValues& params) {
+  return evaluate(p, image, params) != Truth::kFalse;
+}
+
+// The specification of rule 4 for one dependency, result keys aside. Both the indexed and the
+// brute-force paths decide with this function, so they can only differ in whom they ask.
+bool dependency_affected(const TableDependency& d, const ParamValues& params, const RowChange& c) {
+  if (c.kind == ChangeKind::kTruncate) return true;
+  if (d.role == TableRole::kLinked) {
+    if (is_new_image(c.kind) && !has_all(c.new_row, d.link_columns)) return true;
+    if (is_old_image(c.kind) && d.all_rows_relevant && !has_all(c.old_row, d.link_columns))
+      return true;
+    return false;
+  }
+  if (is_new_image(c.kind) && may_be_true(d.predicate, c.new_row, params)) return true;
+  if (is_old_image(c.kind)) {
+    if (d.old_image_relevant || has_all(c.old_row, d.predicate_columns))
+      return may_be_true(d.predicate, c.old_row, params);
+  }
+  return false;
+}
+
+// A row of `table` whose `columns` equal one of the subscriber's result keys.
+bool key_hit_affects(const Subscriber& s, std::string_view table,
+                     const std::vector<std::string>& columns, const RowImage& image) {
+  bool linked = false;
+  for (const auto& d : s.deps->tables) {
+    if (d.table_key != table || d.link_columns != columns) continue;
+    if (d.role != TableRole::kLinked || d.link_columns == d.primary_key) return true;
+    linked = true;
+    if (may_be_true(d.predicate, image, s.params)) return true;
+  }
+  return !linked;
+}
+
+void flatten_and(const Predicate& p, std::vector<const Predicate*>& out) {
+  if (p.kind == Predicate::Kind::kAnd) {
+    for (const auto& c : p.children) flatten_and(c, out);
+  } else {
+    out.push_back(&p);
+  }
+}
+
+struct IndexChoice {
+  enum class Kind { kScan, kNever, kColumn } kind = Kind::kScan;
+  const Predicate* conjunct = nullptr;
+  std::vector<std::string> values;
+};
+
+// Picks the top-level conjunct to index a dependency under: the first `_eq`, else the first
+// `_in`, whose parameter has a canonical key. A false conjunct means the predicate is never
+// TRUE (only truncates and keys can affect it).
+IndexChoice choose_index(const Predicate& p, const ParamValues& params) {
+  std::vector<const Predicate*> conjuncts;
+  flatten_and(p, conjuncts);
+  IndexChoice best;
+  for (const Predicate* c : conjuncts) {
+    if (c->kind == Predicate::Kind::kFalse)
+      return IndexChoice{IndexChoice::Kind::kNever, nullptr, {}};
+    if (c->kind != Predicate::Kind::kCompare || c->slot < 0 ||
+        static_cast<size_t>(c->slot) >= params.size())
+      continue;
+    const auto& param = params[static_cast<size_t>(c->slot)];
+    if (c->op == ir::CompareOp::kEq) {
+      if (auto key = param_key(c->column_type, param)) {
+        return IndexChoice{IndexChoice::Kind::kColumn, c, {std::move(*key)}};
+      }
+    } else if (c->op == ir::CompareOp::kIn && best.kind == IndexChoice::Kind::kScan &&
+               param.is_array()) {
+      IndexChoice choice{IndexChoice::Kind::kColumn, c, {}};
+      bool ok = true;
+      for (const auto& element : param.get_array()) {
+        if (element.is_null()) continue;  // NULL never equals: it cannot make the row TRUE
+        auto key = param_key(c->column_type, element);
+        if (!key) {
+          ok = false;
+          break;
+        }
+        choice.values.push_back(std::move(*key));
+      }
+      if (ok) {
+        std::sort(choice.values.begin(), choice.values.end());
+        choice.values.erase(std::unique(choice.values.begin(), choice.values.end()),
+                            choice.values.end());
+        best = std::move(choice);
+      }
+    }
+  }
+  return best;
+}
+
+ColumnIndex& column_index(std::vector<ColumnIndex>& list, const std::string& column,
+                          const std::string& type) {
+  for (auto& ci : list)
+    if (ci.column == column && ci.type == type) return ci;
+  list.push_back(ColumnIndex{column, type, {}});
+  return list.back();
+}
+
+}  // namespace
+
+struct Matcher::Impl {
+  std::unordered_map<SubscriberId, Subscriber> subs;
+  std::unordered_map<std::string, TableIndex> tables;
+  uint32_t next_gen = 1;
+  size_t live_entries = 0;
+  size_t dead_entries = 0;
+
+  const Subscriber* valid(const Entry& e) const {
+    auto it = subs.find(e.id);
+    if (it == subs.end() || it->second.gen != e.gen) return nullptr;
+    return &it->second;
+  }
+  const Subscriber* valid_keys(const Entry& e) const {
+    auto it = subs.find(e.id);
+    if (it == subs.end() || it->second.keys_gen != e.gen) return nullptr;
+    return &it->second;
+  }
+
+  void index_dependencies(SubscriberId id, Subscriber& s) {
+    s.entries = 0;
+    const auto& tables_list = s.deps->tables;
+    for (uint32_t i = 0; i < tables_list.size(); ++i) {
+      const TableDependency& d = tables_list[i];
+      TableIndex& ti = tables[d.table_key];
+      Entry e{id, i, s.gen};
+      if (d.role == TableRole::kLinked) {
+        ti.linked.push_back(e);
+        ti.linked_columns.insert(d.link_columns.begin(), d.link_columns.end());
+        ++s.entries;
+        if (d.all_rows_relevant) {
+          ti.linked_all_rows.push_back(e);
+          ti.linked_all_rows_columns.insert(d.link_columns.begin(), d.link_columns.end());
+          ++s.entries;
+        }
+        continue;
+      }
+      IndexChoice choice = choose_index(d.predicate, s.params);
+      if (choice.kind == IndexChoice::Kind::kNever) continue;
+      if (choice.kind == IndexChoice::Kind::kScan) {
+        ti.scan.push_back(e);
+        ++s.entries;
+        continue;
+      }
+      ColumnIndex& ci = column_index(d.old_image_relevant ? ti.old_rel : ti.regular,
+                                     choice.conjunct->column, choice.conjunct->column_type);
+      for (auto& v : choice.values) {
+        ci.by_value[std::move(v)].push_back(e);
+        ++s.entries;
+      }
+    }
+    live_entries += s.entries;
+  }
+
+  void index_keys(SubscriberId id, Subscriber& s, const ResultKeys& keys) {
+    s.keys.clear();
+    s.key_entries = 0;
+    for (const auto& k : keys) {
+      std::string values;
+      bool has_null = false;
+      for (const auto& v : k.values) {
+        if (!v) {
+          has_null = true;  // equals no row
+          break;
+        }
+        append_part(values, *v);
+      }
+      if (has_null || k.columns.size() != k.values.size()) continue;
+      TableIndex& ti = tables[k.table];
+      KeyShape& shape = ti.shapes[k.columns];
+      if (shape.columns.empty()) shape.columns = k.columns;
+      std::string id_text = key_id(k.table, k.columns, values);
+      auto pos = std::lower_bound(s.keys.begin(), s.keys.end(), id_text);
+      if (pos != s.keys.end() && *pos == id_text) continue;
+      s.keys.insert(pos, id_text);
+      shape.by_values[values].push_back(Entry{id, 0, s.keys_gen});
+      ++s.key_entries;
+    }
+    live_entries += s.key_entries;
+  }
+
+  void retire(size_t n) {
+    live_entries -= n;
+    dead_entries += n;
+    if (dead_entries > 4096 && dead_entries > live_entries) rebuild();
+  }
+
+  void rebuild() {
+    tables.clear();
+    live_entries = 0;
+    dead_entries = 0;
+    for (auto& [id, s] : subs) {
+      index_dependencies(id, s);
+      // Re-index the keys from their ids: the values part follows the '|' separator.
+      uint32_t n = 0;
+      for (const auto& k : s.keys) {
+        ParsedKeyId parsed = parse_key_id(k);
+        KeyShape& shape = tables[parsed.table].shapes[parsed.columns];
+        if (shape.columns.empty()) shape.columns = parsed.columns;
+        shape.by_values[parsed.values].push_back(Entry{id, 0, s.keys_gen});
+        ++n;
+      }
+      s.key_entries = n;
+      live_entries += n;
+    }
+  }
+
+  void collect_column(const ColumnIndex& ci, const RowImage& image, bool absent_means_all,
+                      std::vector<Entry>& out) const {
+    const ColumnValue* v = image.find(ci.column);
+    if (!v) {
+      if (!absent_means_all) return;
+    } else {
+      if (!v->value) return;  // NULL equals nothing
+      if (auto key = value_key(ci.type, *v->value)) {
+        auto it = ci.by_value.find(*key);
+        if (it != ci.by_value.end()) out.insert(out.end(), it->second.begin(), it->second.end());
+        return;
+      }
+    }
+    for (const auto& [value, entries] : ci.by_value)
+      out.insert(out.end(), entries.begin(), entries.end());
+  }
+
+  static bool lacks_any(const RowImage& image, const std::set<std::string>& columns) {
+    for (const auto& c : columns)
+      if (!image.find(c)) return true;
+    return false;
+  }
+
+  void match(const RowChange& c, std::vector<SubscriberId>& out) const {
+    const std::string table = table_key(c);
+    if (c.kind == ChangeKind::kTruncate) {
+      for (const auto& [id, s] : subs) {
+        for (const auto& d : s.deps->tables) {
+          if (d.table_key == table) {
+            out.push_back(id);
+            break;
+          }
+        }
+      }
+      return;
+    }
+    auto tit = tables.find(table);
+    if (tit == tables.end()) return;
+    const TableIndex& ti = tit->second;
+
+    std::vector<Entry> candidates;
+    if (is_new_image(c.kind)) {
+      for (const auto& ci : ti.regular) collect_column(ci, c.new_row, true, candidates);
+      for (const auto& ci : ti.old_rel) collect_column(ci, c.new_row, true, candidates);
+      if (lacks_any(c.new_row, ti.linked_columns))
+        candidates.insert(candidates.end(), ti.linked.begin(), ti.linked.end());
+    }
+    if (is_old_image(c.kind)) {
+      for (const auto& ci : ti.regular) collect_column(ci, c.old_row, false, candidates);
+      for (const auto& ci : ti.old_rel) collect_column(ci, c.old_row, true, candidates);
+      if (lacks_any(c.old_row, ti.linked_all_rows_columns))
+        candidates.insert(candidates.end(), ti.linked_all_rows.begin(), ti.linked_all_rows.end());
+    }
+    candidates.insert(candidates.end(), ti.scan.begin(), ti.scan.end());
+    for (const Entry& e : candidates) {
+      const Subscriber* s = valid(e);
+      if (s && dependency_affected(s->deps->tables[e.dep], s->params, c)) out.push_back(e.id);
+    }
+
+    for (const auto& [columns, shape] : ti.shapes) {
+      for (const RowImage* image : {is_new_image(c.kind) ? &c.new_row : nullptr,
+                                    is_old_image(c.kind) ? &c.old_row : nullptr}) {
+        if (!image) continue;
+        auto values = values_id(*image, columns);
+        if (!values) continue;
+        auto it = shape.by_values.find(*values);
+        if (it == shape.by_values.end()) continue;
+        for (const Entry& e : it->second) {
+          const Subscriber* s = valid_keys(e);
+          if (s && key_hit_affects(*s, table, columns, *image)) out.push_back(e.id);
+        }
+      }
+    }
+  }
+
+  bool brute_force(const Subscriber& s, const RowChange& c) const {
+    const std::string table = table_key(c);
+    for (const auto& d : s.deps->tables)
+      if (d.table_key == table && dependency_affected(d, s.params, c)) return true;
+    if (c.kind == ChangeKind::kTruncate) return false;
+    // Every result-key shape the subscriber holds for this table, tried on both images.
+    std::set<std::vector<std::string>> shapes;
+    for (const auto& k : s.keys) {
+      ParsedKeyId parsed = parse_key_id(k);
+      if (parsed.table == table) shapes.insert(std::move(parsed.columns));
+    }
+    for (const auto& columns : shapes) {
+      for (const RowImage* image : {is_new_image(c.kind) ? &c.new_row : nullptr,
+                                    is_old_image(c.kind) ? &c.old_row : nullptr}) {
+        if (!image) continue;
+        auto values = values_id(*image, columns);
+        if (!values) continue;
+        if (std::binary_search(s.keys.begin(), s.keys.end(), key_id(table, columns, *values)) &&
+            key_hit_affects(s, table, columns, *image))
+          return true;
+      }
+    }
+    return false;
+  }
+};
+
+Matcher::Matcher() : impl_(std::make_unique<Impl>()) {}
+Matcher::~Matcher() = default;
+
+Status Matcher::add(SubscriberId id, std::shared_ptr<const deps::Dependencies> deps,
+                    const boost::json::object& vars) {
+  if (!deps) return make_error(ErrorCode::kUnexpected, "matcher: no dependencies");
+  auto [it, inserted] = impl_->subs.try_emplace(id);
+  if (!inserted) return make_error(ErrorCode::kUnexpected, "matcher: subscriber already added");
+  Subscriber& s = it->second;
+  s.params = bind_params(*deps, vars);
+  s.deps = std::move(deps);
+  s.gen = impl_->next_gen++;
+  s.keys_gen = impl_->next_gen++;
+  impl_->index_dependencies(id, s);
+  return Ok{};
+}
+
+bool Matcher::remove(SubscriberId id) {
+  auto it = impl_->subs.find(id);
+  if (it == impl_->subs.end()) return false;
+  size_t n = it->second.entries + it->second.key_entries;
+  impl_->subs.erase(it);
+  impl_->retire(n);
+  return true;
+}
+
+Status Matcher::set_result_keys(SubscriberId id, const ResultKeys& keys) {
+  auto it = impl_->subs.find(id);
+  if (it == impl_->subs.end())
+    return make_error(ErrorCode::kUnexpected, "matcher: unknown subscriber");
+  Subscriber& s = it->second;
+  size_t old = s.key_entries;
+  s.keys_gen = impl_->next_gen++;
+  impl_->index_keys(id, s, keys);
+  impl_->retire(old);
+  return Ok{};
+}
+
+std::vector<SubscriberId> Matcher::affected(const RowChange& change) const {
+  std::vector<SubscriberId> out;
+  impl_->match(change, out);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::vector<SubscriberId> Matcher::affected(const Transaction& txn) const {
+  std::vector<SubscriberId> out;
+  for (const auto& c : txn.changes) impl_->match(c, out);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::vector<SubscriberId> Matcher::affected_brute_force(const Transaction& txn) const {
+  std::vector<SubscriberId> out;
+  for (const auto& [id, s] : impl_->subs) {
+    for (const auto& c : txn.changes) {
+      if (impl_->brute_force(s, c)) {
+        out.push_back(id);
+        break;
+      }
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+size_t Matcher::size() const { return impl_->subs.size(); }
+
+}  // namespace liveql::matcher
