@@ -161,6 +161,7 @@ TEST_F(CompileTest, PermissionsOfTwoRoles) {
   auto m = run("{ orders { id } }", nobody);
   ASSERT_FALSE(m.ok());
   EXPECT_EQ(m.error().message, "missing session variable: \"x-hasura-user-id\"");
+  EXPECT_EQ(m.error().code, ErrorCode::kNotFound);
 
   // Admin: no filter at all; untracked tables do not exist.
   auto ad = run("{ orders { id } }");
@@ -267,7 +268,7 @@ TEST_F(CompileTest, ValidationErrors) {
   EXPECT_EQ(by_name->root_field_name, "users");
   auto parse = run("{ orders { id ");
   ASSERT_FALSE(parse.ok());
-  EXPECT_EQ(parse.error().code, ErrorCode::kParseFailed);
+  EXPECT_EQ(parse.error().code, ErrorCode::kValidationFailed);
   Request deep;
   deep.query = "{ orders { user { orders { user { id } } } } }";
   Limits limits;

@@ -303,7 +303,7 @@ void check_document(std::string_view source, const ParseLimits& limits = {}) {
   auto result = parse(source, limits);
   if (!result.ok()) {
     const Error& e = result.error();
-    ASSERT_EQ(e.code, ErrorCode::kParseFailed);
+    ASSERT_EQ(e.code, ErrorCode::kValidationFailed);
     ASSERT_EQ(e.path, "$.query");
     ASSERT_EQ(e.message.rfind("not a valid graphql query: ", 0), 0u) << e.message;
     return;
@@ -320,7 +320,7 @@ void check_document(std::string_view source, const ParseLimits& limits = {}) {
 void check_value(std::string_view source) {
   auto result = parse_value(source);
   if (!result.ok()) {
-    ASSERT_EQ(result.error().code, ErrorCode::kParseFailed);
+    ASSERT_EQ(result.error().code, ErrorCode::kValidationFailed);
     ASSERT_EQ(result.error().message.rfind("not a valid graphql value: ", 0), 0u);
     return;
   }

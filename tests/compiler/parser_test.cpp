@@ -37,7 +37,7 @@ std::string str(std::string_view source) {
 std::string doc_error(std::string_view source, const ParseLimits& limits = {}) {
   auto result = parse(source, limits);
   if (result.ok()) return "OK: " + print(*result);
-  EXPECT_EQ(result.error().code, ErrorCode::kParseFailed);
+  EXPECT_EQ(result.error().code, ErrorCode::kValidationFailed);
   EXPECT_EQ(result.error().path, "$.query");
   return result.error().message;
 }
@@ -442,13 +442,13 @@ TEST(ParserDocumentTest, SyntaxErrors) {
 TEST(ParserDocumentTest, ErrorShape) {
   auto result = parse("{ a");
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.error().code, ErrorCode::kParseFailed);
-  EXPECT_STREQ(error_code_name(result.error().code), "parse-failed");
+  EXPECT_EQ(result.error().code, ErrorCode::kValidationFailed);
+  EXPECT_STREQ(error_code_name(result.error().code), "validation-failed");
   EXPECT_EQ(result.error().path, "$.query");
   EXPECT_EQ(result.error().message.rfind("not a valid graphql query", 0), 0u);
   auto value = parse_value("{");
   ASSERT_FALSE(value.ok());
-  EXPECT_EQ(value.error().code, ErrorCode::kParseFailed);
+  EXPECT_EQ(value.error().code, ErrorCode::kValidationFailed);
   EXPECT_EQ(value.error().path, "$");
 }
 

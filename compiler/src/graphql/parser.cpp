@@ -38,7 +38,7 @@ class Parser {
 
   bool start() {
     if (source_.size() > limits_.max_document_bytes) {
-      error_ = make_error(ErrorCode::kParseFailed,
+      error_ = make_error(ErrorCode::kValidationFailed,
                           fmt::format("{}: the document is {} bytes, more than the limit of {}",
                                       prefix(), source_.size(), limits_.max_document_bytes),
                           path_);
@@ -73,7 +73,7 @@ class Parser {
 
   bool fail(Location loc, std::string_view message) {
     error_ = make_error(
-        ErrorCode::kParseFailed,
+        ErrorCode::kValidationFailed,
         fmt::format("{}: line {}, column {}: {}", prefix(), loc.line, loc.column, message), path_);
     return false;
   }

@@ -162,7 +162,8 @@ class Interpreter {
       } else {
         auto it = ctx_.session->variables.find(name);
         if (it == ctx_.session->variables.end())
-          return invalid(fmt::format("missing session variable: \"{}\"", name), "$");
+          return make_error(ErrorCode::kNotFound,
+                            fmt::format("missing session variable: \"{}\"", name), "$");
         value = json::value(it->second);
       }
     }

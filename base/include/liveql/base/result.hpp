@@ -18,6 +18,7 @@ enum class ErrorCode {
   kInvalidJwt,        // "invalid-jwt"
   kJwtInvalidClaims,  // "jwt-invalid-claims"
   kAccessDenied,      // "access-denied"
+  kNotFound,          // "not-found"         e.g. a session variable a permission needs
   kInvalidHeaders,    // "invalid-headers"
   kNotSupported,      // "not-supported"
   kDataException,     // "data-exception"    a value Postgres rejected
@@ -25,7 +26,7 @@ enum class ErrorCode {
   kUnexpected,        // "unexpected"
 };
 
-const char* error_code_name(ErrorCode code);
+inline const char* error_code_name(ErrorCode code);
 
 struct Error {
   ErrorCode code = ErrorCode::kUnexpected;

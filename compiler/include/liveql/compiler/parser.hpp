@@ -22,7 +22,8 @@ struct ParseLimits {
 // Parses an executable document (October 2021 spec). Linear in the document's size; the
 // returned Document owns copies of everything and does not refer to `source`.
 //
-// Every error has code kParseFailed, path "$.query" and a message of the form
+// Every error has code kValidationFailed (Hasura reports GraphQL syntax errors as
+// "validation-failed": "not a valid graphql query"), path "$.query" and a message of the form
 //   not a valid graphql query: line 1, column 7: expected a name, found "}"
 // (line and column are 1-based; columns count bytes). The same shape covers lexical errors
 // ("unterminated string", "invalid number, ..."), invalid UTF-8 ("invalid UTF-8 (byte 0xC0)"),
