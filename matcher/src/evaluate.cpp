@@ -287,6 +287,16 @@ Mask compare_node(const deps::Predicate& n, const RowImage& row, const ParamValu
   using Op = ir::CompareOp;
   if (n.slot < 0 || static_cast<size_t>(n.slot) >= params.size()) return kAll;
   const boost::json::value& param = params[static_cast<size_t>(n.slot)];
+  if ((n.op == Op::kIn || n.op == Op::kNin) && param.is_array()) {
+    // Without a non-NULL element the answer does not depend on the row (even an absent one):
+    // x IN () is false, x IN (NULL) is NULL, and _nin negates.
+    bool any_value = false;
+    for (const auto& element : param.get_array()) any_value = any_value || !element.is_null();
+    if (!any_value) {
+      Mask in = param.get_array().empty() ? kF : kN;
+      return n.op == Op::kIn ? in : not3(in);
+    }
+  }
   const ColumnValue* col = row.find(n.column);
   if (!col) return kAll;
   if (n.op == Op::kIsNull) {
@@ -299,10 +309,7 @@ Mask compare_node(const deps::Predicate& n, const RowImage& row, const ParamValu
   if (!list && (param.is_array() || param.is_object())) return kAll;
   Family f = family_of(n.column_type);
   if (f == Family::kOther) return kAll;
-  if (!col->value) {
-    if (list && param.get_array().empty()) return n.op == Op::kIn ? kF : kT;
-    return kN;
-  }
+  if (!col->value) return kN;
   auto value = parse_text(f, *col->value);
   if (!value) return kAll;
   if (list) {

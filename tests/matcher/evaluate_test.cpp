@@ -145,6 +145,15 @@ TEST(EvaluateOps, InAndNin) {
   EXPECT_EQ(in(Op::kNin, "4", R"({"p":[1,null]})"), F);  // 4 <> ALL({1,NULL}) is NULL
   EXPECT_EQ(in(Op::kNin, nullptr, R"({"p":[1]})"), F);
   EXPECT_EQ(in(Op::kNin, nullptr, R"({"p":[]})"), T);
+  // No non-NULL element: the row does not matter, even when the column is absent.
+  auto absent = [](Op op, const char* vars) {
+    return eval(cmp("a", "integer", op, "p", true), row({{"b", "1"}}), vars);
+  };
+  EXPECT_EQ(absent(Op::kIn, R"({"p":[]})"), F);
+  EXPECT_EQ(absent(Op::kIn, R"({"p":[null]})"), F);
+  EXPECT_EQ(absent(Op::kNin, R"({"p":[]})"), T);
+  EXPECT_EQ(absent(Op::kNin, R"({"p":[null]})"), F);
+  EXPECT_EQ(absent(Op::kIn, R"({"p":[1]})"), U);
 }
 
 TEST(EvaluateTypes, Numeric) {
