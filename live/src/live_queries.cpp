@@ -10,12 +10,16 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/json/value_from.hpp>
 #include <map>
 #include <set>
 #include <unordered_map>
 
+#include "liveql/compiler/dependencies.hpp"
 #include "liveql/live/metrics.hpp"
 #include "liveql/live/pg_pool.hpp"
+#include "liveql/matcher/matcher.hpp"
+#include "liveql/matcher/result_keys.hpp"
 
 namespace liveql::live {
 
@@ -51,9 +55,27 @@ struct Cohort {
   double last_refetch_ms = 0;
   std::vector<double> durations;  // ring of the last kDurationWindow refetches, ms
   std::size_t durations_next = 0;
+  // Event mode: the operation's dependencies (null: unknown, the cohort polls), the tables it
+  // reads, those forced to event mode although intractable (any change marks the cohort).
+  std::shared_ptr<const deps::Dependencies> deps;
+  std::set<std::string> tables;
+  std::set<std::string> forced_tables;
+  std::string broken_reason;    // set when result keys could not be read: poll from then on
+  std::set<SubscriberId> all;   // every subscriber, joined or not
+  std::set<SubscriberId> busy;  // subscribers with a fetch in flight
 
   std::string key() const { return role + '\0' + sql; }
 };
+
+// A targeted refetch spawned but not started yet: requests arriving meanwhile merge into it
+// (rule 7: several commits before the refetch starts cost one refetch).
+struct ScheduledRefetch {
+  std::optional<std::uint64_t> xid;
+};
+
+void merge_xid(std::optional<std::uint64_t>& into, std::optional<std::uint64_t> xid) {
+  if (xid && (!into || *into < *xid)) into = xid;
+}
 
 struct Subscriber {
   SubscriberId id = 0;
@@ -67,6 +89,7 @@ struct Subscriber {
   bool in_flight = false;
   bool queued = false;
   std::optional<std::uint64_t> queued_xid;
+  std::shared_ptr<ScheduledRefetch> scheduled;
 };
 
 // One statement's worth of work: distinct vars and, per vars, the subscribers to fan out to.
@@ -85,6 +108,11 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
   std::uint64_t next_cohort = 1;
   std::unordered_map<SubscriberId, Subscriber> subscribers;
   std::unordered_map<std::string, std::shared_ptr<Cohort>> cohorts;
+  std::unique_ptr<matcher::Matcher> matcher = std::make_unique<matcher::Matcher>();
+  std::unordered_map<std::string, std::set<Cohort*>> cohorts_by_table;
+  TableModes table_modes;
+  bool event_available = false;
+  std::string event_unavailable_reason = "replication not connected";
 
   Impl(asio::any_io_executor e, PgPool& p, Metrics& m, Options o)
       : ex(std::move(e)), pool(p), metrics(m), options(o) {
@@ -124,10 +152,26 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     }
   }
 
+  void set_busy(Subscriber& s, bool busy) {
+    s.in_flight = busy;
+    if (!s.cohort) return;
+    if (busy) {
+      s.cohort->busy.insert(s.id);
+    } else {
+      s.cohort->busy.erase(s.id);
+    }
+  }
+
   void maybe_delete_cohort(const std::shared_ptr<Cohort>& c) {
     if (c->dead || c->members > 0 || c->pending > 0) return;
     c->dead = true;
     if (c->timer) c->timer->cancel();
+    for (const auto& t : c->tables) {
+      auto it = cohorts_by_table.find(t);
+      if (it == cohorts_by_table.end()) continue;
+      it->second.erase(c.get());
+      if (it->second.empty()) cohorts_by_table.erase(it);
+    }
     cohorts.erase(c->key());
     update_gauges();
   }
@@ -138,7 +182,10 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     if (it == subscribers.end()) return;
     Subscriber s = std::move(it->second);
     subscribers.erase(it);
+    matcher->remove(id);
     if (s.cohort) {
+      s.cohort->all.erase(id);
+      s.cohort->busy.erase(id);
       if (s.joined) {
         auto g = s.cohort->groups.find(s.vars);
         if (g != s.cohort->groups.end()) {
@@ -171,7 +218,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
         for (SubscriberId id : members) {
           auto& s = self->subscribers.at(id);
           if (s.in_flight) continue;
-          s.in_flight = true;
+          self->set_busy(s, true);
           ids.push_back(id);
         }
       }
@@ -239,11 +286,24 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
       if (index < 1 || index > batch.members.size()) continue;
       std::string data = row[data_col] ? *row[data_col] : "null";
       std::uint64_t h = hash_text(data);
+      std::optional<Result<matcher::ResultKeys>> parsed;  // once per row, when a member needs it
       for (SubscriberId sid : batch.members[index - 1]) {
         auto it = subscribers.find(sid);
         if (it == subscribers.end()) continue;
         Subscriber& s = it->second;
         if (keys_col >= 0) s.keys = row[keys_col] ? *row[keys_col] : "[]";
+        if (keys_col >= 0 && s.cohort && s.cohort->deps) {
+          if (!parsed) parsed.emplace(matcher::parse_result_keys(s.keys));
+          if (parsed->ok()) {
+            (void)matcher->set_result_keys(sid, parsed->value());  // unknown ids: nothing to do
+          } else if (s.cohort->broken_reason.empty()) {
+            metrics.inc("liveql_errors_total");
+            spdlog::error("live: cohort {} result keys unreadable: {}", s.cohort->id,
+                          parsed->error().message);
+            s.cohort->broken_reason = "result keys unreadable: " + parsed->error().message;
+            evaluate_mode(s.cohort);
+          }
+        }
         if (s.has_result && s.hash == h) continue;
         s.has_result = true;
         s.hash = h;
@@ -320,7 +380,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
       auto it = subscribers.find(id);
       if (it == subscribers.end()) continue;
       Subscriber& s = it->second;
-      s.in_flight = false;
+      set_busy(s, false);
       if (s.queued) {
         s.queued = false;
         again[s.queued_xid].push_back(id);
@@ -332,23 +392,115 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
 
   void request_refetch(const std::vector<SubscriberId>& ids, std::optional<std::uint64_t> xid) {
     std::map<std::shared_ptr<Cohort>, std::vector<SubscriberId>> by_cohort;
+    std::map<Cohort*, std::shared_ptr<ScheduledRefetch>> scheduled;
     for (SubscriberId id : ids) {
       auto it = subscribers.find(id);
       if (it == subscribers.end() || !it->second.cohort) continue;
       Subscriber& s = it->second;
+      if (s.scheduled) {
+        // Spawned but not started: this request merges into it.
+        merge_xid(s.scheduled->xid, xid);
+        continue;
+      }
       if (!s.joined || s.in_flight) {
         // The first fetch (or a refetch) is running: coalesce into one more afterwards.
         s.queued = true;
-        if (xid && (!s.queued_xid || *s.queued_xid < *xid)) s.queued_xid = xid;
+        merge_xid(s.queued_xid, xid);
         continue;
       }
-      // Marked now, so a second request before the coroutine starts is queued, not doubled.
-      s.in_flight = true;
+      set_busy(s, true);
+      auto& sched = scheduled[s.cohort.get()];
+      if (!sched) sched = std::make_shared<ScheduledRefetch>(ScheduledRefetch{xid});
+      s.scheduled = sched;
       by_cohort[s.cohort].push_back(id);
     }
     for (auto& [c, members] : by_cohort) {
-      spawn(refetch_cohort(c, std::move(members), xid), "refetch");
+      spawn(run_scheduled(shared_from_this(), c, std::move(members), scheduled[c.get()]),
+            "refetch");
     }
+  }
+
+  static asio::awaitable<void> run_scheduled(std::shared_ptr<Impl> self, std::shared_ptr<Cohort> c,
+                                             std::vector<SubscriberId> ids,
+                                             std::shared_ptr<ScheduledRefetch> sched) {
+    for (SubscriberId id : ids) {
+      auto it = self->subscribers.find(id);
+      if (it != self->subscribers.end() && it->second.scheduled == sched) {
+        it->second.scheduled.reset();
+      }
+    }
+    co_await self->refetch_cohort(c, std::move(ids), sched->xid);
+  }
+
+  // The mode a cohort should be in now, and why (see the header).
+  void evaluate_mode(const std::shared_ptr<Cohort>& c) {
+    if (c->dead) return;
+    CohortMode mode = CohortMode::kEvent;
+    std::string reason;
+    std::set<std::string> forced;
+    auto poll = [&](std::string why) {
+      mode = CohortMode::kPoll;
+      reason = std::move(why);
+    };
+    if (!c->deps) {
+      poll("dependencies unknown");
+    } else if (!c->broken_reason.empty()) {
+      poll(c->broken_reason);
+    } else if (!event_available) {
+      poll(event_unavailable_reason);
+    } else {
+      std::vector<std::string> forced_reasons;
+      for (const auto& t : c->deps->tables) {
+        TableLive info = table_modes ? table_modes(t.table) : TableLive{};
+        bool poll_table = info.mode == metadata::LiveMode::kPoll ||
+                          (info.mode == metadata::LiveMode::kDefault &&
+                           options.live_mode_default == CohortMode::kPoll);
+        if (poll_table) {
+          poll("table " + t.table_key + " is in poll mode");
+          break;
+        }
+        if (t.primary_key.empty() && !info.replica_identity_full) {
+          poll("table " + t.table_key + " has no primary key");
+          break;
+        }
+        if (t.tractable) continue;
+        if (info.mode != metadata::LiveMode::kEvent) {
+          poll(t.reason.empty() ? "not tractable on " + t.table_key : t.reason);
+          break;
+        }
+        if (forced.insert(t.table_key).second) {
+          forced_reasons.push_back(t.table_key + " (" + t.reason + ")");
+        }
+      }
+      if (mode == CohortMode::kEvent) {
+        if (forced.empty()) {
+          reason = "event";
+        } else {
+          reason = "event forced by live_mode on";
+          for (const auto& r : forced_reasons) reason += " " + r;
+          reason += ": any change to it refetches the whole cohort";
+        }
+      }
+    }
+    c->forced_tables = mode == CohortMode::kEvent ? std::move(forced) : std::set<std::string>{};
+    c->mode_reason = std::move(reason);
+    if (c->mode == mode) return;
+    c->mode = mode;
+    if (mode == CohortMode::kPoll) {
+      if (c->members > 0) start_poll(c);
+      return;
+    }
+    if (c->timer) c->timer->cancel();
+    // Changes while polling were not matched: one refetch brings every member up to date.
+    std::vector<SubscriberId> members;
+    for (const auto& [vars, ids] : c->groups) members.insert(members.end(), ids.begin(), ids.end());
+    request_refetch(members, std::nullopt);
+  }
+
+  void evaluate_all_modes() {
+    std::vector<std::shared_ptr<Cohort>> list;
+    for (const auto& [key, c] : cohorts) list.push_back(c);
+    for (const auto& c : list) evaluate_mode(c);
   }
 
   static asio::awaitable<void> first_fetch(std::shared_ptr<Impl> self, std::shared_ptr<Cohort> c,
@@ -425,6 +577,14 @@ SubscriberId LiveQueries::subscribe_static(std::string data, Push push) {
 SubscriberId LiveQueries::subscribe_sql(std::string sql, const std::string& role,
                                         std::string root_field, const boost::json::object& vars,
                                         Push push) {
+  return subscribe_tracked(std::move(sql), role, std::move(root_field), vars, std::move(push),
+                           nullptr);
+}
+
+SubscriberId LiveQueries::subscribe_tracked(
+    std::string sql, const std::string& role, std::string root_field,
+    const boost::json::object& vars, Push push,
+    const std::function<std::shared_ptr<const deps::Dependencies>()>& dependencies) {
   auto& impl = *impl_;
   SubscriberId id = impl.next_subscriber++;
   std::string key = role + '\0' + sql;
@@ -436,8 +596,22 @@ SubscriberId LiveQueries::subscribe_sql(std::string sql, const std::string& role
     c->takes_xid = sql.find("$3") != std::string::npos;
     c->sql = std::move(sql);
     c->root_field = std::move(root_field);
+    if (dependencies) c->deps = dependencies();
+    if (c->deps) {
+      for (const auto& t : c->deps->tables) c->tables.insert(t.table_key);
+      for (const auto& t : c->tables) impl.cohorts_by_table[t].insert(c.get());
+    }
+    impl.evaluate_mode(c);
   }
   ++c->pending;
+  c->all.insert(id);
+  c->busy.insert(id);
+  if (c->deps) {
+    // Rule 2: registered before the first fetch, so no commit after its snapshot is missed.
+    auto added = impl.matcher->add(id, c->deps, vars);
+    if (!added.ok())
+      spdlog::error("live: matcher refused subscriber {}: {}", id, added.error().message);
+  }
   Subscriber s;
   s.id = id;
   s.cohort = c;
@@ -465,6 +639,46 @@ void LiveQueries::refetch_all() {
     if (s.cohort) ids.push_back(id);
   }
   impl_->request_refetch(ids, std::nullopt);
+}
+
+void LiveQueries::set_table_modes(TableModes modes) {
+  impl_->table_modes = std::move(modes);
+  if (!impl_->stopped) impl_->evaluate_all_modes();
+}
+
+void LiveQueries::set_event_source(bool available, std::string reason) {
+  impl_->event_available = available;
+  impl_->event_unavailable_reason = available ? "" : std::move(reason);
+  if (!impl_->stopped) impl_->evaluate_all_modes();
+}
+
+bool LiveQueries::event_source_available() const { return impl_->event_available; }
+
+std::vector<SubscriberId> LiveQueries::match(const Transaction& txn) const {
+  const auto& impl = *impl_;
+  std::vector<SubscriberId> out;
+  if (impl.stopped || !impl.event_available) return out;
+  for (SubscriberId id : impl.matcher->affected(txn)) {
+    auto it = impl.subscribers.find(id);
+    if (it == impl.subscribers.end() || !it->second.cohort) continue;
+    if (it->second.cohort->mode == CohortMode::kEvent) out.push_back(id);
+  }
+  std::set<std::string> touched;
+  for (const auto& change : txn.changes) touched.insert(change.schema + "." + change.table);
+  for (const auto& table : touched) {
+    auto it = impl.cohorts_by_table.find(table);
+    if (it == impl.cohorts_by_table.end()) continue;
+    for (const Cohort* c : it->second) {
+      if (c->mode != CohortMode::kEvent) continue;
+      // A fetch in flight may be reading a snapshot before this commit while its keys are not
+      // known yet: the matcher saw the previous keys, so refetch once more afterwards.
+      const auto& ids = c->forced_tables.count(table) ? c->all : c->busy;
+      out.insert(out.end(), ids.begin(), ids.end());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 void LiveQueries::set_mode(SubscriberId id, CohortMode mode, std::string reason) {
@@ -515,6 +729,7 @@ boost::json::value LiveQueries::cohorts_json() const {
         {"statements", c->statements},
         {"last_refetch_ms", c->last_refetch_ms},
         {"p99_refetch_ms", p99},
+        {"tables", boost::json::value_from(c->tables)},
     });
   }
   return out;
@@ -529,7 +744,9 @@ void LiveQueries::stop() {
     if (c->timer) c->timer->cancel();
   }
   impl.cohorts.clear();
+  impl.cohorts_by_table.clear();
   impl.subscribers.clear();
+  impl.matcher = std::make_unique<matcher::Matcher>();
 }
 
 }  // namespace liveql::live

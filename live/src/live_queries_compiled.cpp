@@ -4,6 +4,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "liveql/compiler/compile.hpp"
+#include "liveql/compiler/dependencies.hpp"
 #include "liveql/compiler/sql.hpp"
 #include "liveql/live/live_queries.hpp"
 
@@ -12,8 +13,11 @@ namespace liveql::live {
 SubscriberId LiveQueries::subscribe(const compiler::CompiledOperation& op, const std::string& role,
                                     Push push) {
   if (!op.static_data) {
-    return subscribe_sql(sql::multiplexed_query(op.ir), role, op.root_field_name, op.vars,
-                         std::move(push));
+    // Dependencies are extracted only for a new cohort (same role and SQL: same dependencies).
+    return subscribe_tracked(
+        sql::multiplexed_query(op.ir), role, op.root_field_name, op.vars, std::move(push), [&op] {
+          return std::make_shared<const deps::Dependencies>(deps::extract_dependencies(op.ir));
+        });
   }
   return subscribe_static(boost::json::serialize(*op.static_data), std::move(push));
 }

@@ -9,6 +9,20 @@
 //
 // Modes: each cohort is in exactly one mode. kPoll: refetched every refetch_interval. kEvent:
 // refetched only through refetch(ids, xid8) / refetch_all() (driven by the matcher).
+//
+// Event mode (DESIGN.md rules 2-7). A subscriber given its operation's dependencies (subscribe(),
+// subscribe_tracked()) is registered in the Matcher owned here BEFORE its first fetch; after every
+// fetch its result keys replace the previous ones; unsubscribe() removes it. A cohort's mode is
+// re-evaluated when it is created and on set_table_modes() / set_event_source():
+//  - poll when event mode is unavailable (no replication yet, or it failed: the reason given);
+//  - poll when a table it reads is in poll mode (table_modes, else Options::live_mode_default);
+//  - poll when a table dependency is intractable (text patterns, _exists, ...), unless the
+//    table's mode is explicitly kEvent: then the cohort stays in event mode and any change to that
+//    table marks every subscriber of the cohort (rule 6);
+//  - poll when a table has no primary key and is not REPLICA IDENTITY FULL;
+//  - otherwise event. A cohort switching from poll to event is refetched once.
+// match(txn) answers which event-mode subscribers a committed transaction may affect; the caller
+// (ChangeFeed) then calls refetch(ids, xid8).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -24,9 +38,14 @@
 #include <vector>
 
 #include "liveql/base/result.hpp"
+#include "liveql/base/row_change.hpp"
+#include "liveql/compiler/metadata.hpp"
 
 namespace liveql::compiler {
 struct CompiledOperation;
+}
+namespace liveql::deps {
+struct Dependencies;
 }
 
 namespace liveql::live {
@@ -47,7 +66,16 @@ class LiveQueries {
     // false is re-run after this delay, at most visibility_retries times (then pushed as is).
     std::chrono::milliseconds visibility_retry_delay{2};
     int visibility_retries = 50;
+    // The mode of tables whose TableLive::mode is kDefault (--live-mode-default).
+    CohortMode live_mode_default = CohortMode::kEvent;
   };
+
+  // What the mode decision needs to know about one table.
+  struct TableLive {
+    metadata::LiveMode mode = metadata::LiveMode::kDefault;  // metadata, or an operator override
+    bool replica_identity_full = false;
+  };
+  using TableModes = std::function<TableLive(const catalog::QualifiedName&)>;
 
   // Called with each changed result (the `data` object as JSON text) or an error (after which
   // the subscriber is gone: no further calls).
@@ -70,6 +98,14 @@ class LiveQueries {
   SubscriberId subscribe_sql(std::string sql, const std::string& role, std::string root_field,
                              const boost::json::object& vars, Push push);
 
+  // subscribe_sql() with the operation's dependencies, registered in the matcher before the
+  // first fetch. `dependencies` is called only when the cohort is new (cached per cohort); it may
+  // return nullptr (then the cohort polls).
+  SubscriberId subscribe_tracked(
+      std::string sql, const std::string& role, std::string root_field,
+      const boost::json::object& vars, Push push,
+      const std::function<std::shared_ptr<const deps::Dependencies>()>& dependencies);
+
   // A subscriber whose result needs no SQL: `data` is pushed once (on the executor); it stays
   // registered, with nothing more to push, until unsubscribe().
   SubscriberId subscribe_static(std::string data, Push push);
@@ -85,6 +121,18 @@ class LiveQueries {
   // A full refetch of every cohort (after a replication gap).
   void refetch_all();
 
+  // Event mode inputs; each call re-evaluates every cohort's mode. Until set_event_source(true)
+  // every cohort polls ("replication not connected").
+  void set_table_modes(TableModes modes);
+  void set_event_source(bool available, std::string reason);
+  bool event_source_available() const;
+
+  // The event-mode subscribers a committed transaction may affect (sorted, unique): the
+  // matcher's answer, every subscriber of a cohort forced to event mode on a changed table, and
+  // every subscriber with a fetch in flight whose cohort reads a changed table (its result keys
+  // may be about to change). Poll-mode cohorts are never named: their timer covers them.
+  std::vector<SubscriberId> match(const Transaction& txn) const;
+
   // Switches the cohort of `id` (every subscriber sharing it) to `mode`, with a reason shown in
   // cohorts_json(). Poll mode (re)starts its timer; event mode cancels it.
   void set_mode(SubscriberId id, CohortMode mode, std::string reason);
@@ -97,7 +145,7 @@ class LiveQueries {
   std::size_t cohort_count() const;
 
   // [{id, role, root_field, mode, mode_reason, subscribers, distinct_variables, refetches,
-  //   statements, last_refetch_ms, p99_refetch_ms}]
+  //   statements, last_refetch_ms, p99_refetch_ms, tables}]
   boost::json::value cohorts_json() const;
 
   // Cancels timers and drops every subscriber without pushing. Idempotent.

@@ -1,0 +1,105 @@
+// ChangeFeed: event mode. Connects the replication stream to the live-query manager:
+// committed Transaction -> LiveQueries::match() -> LiveQueries::refetch(ids, xid8), then records
+// and acknowledges the commit's end LSN (DESIGN.md rules 2-10, "Restart safety").
+//
+// Strand: everything runs on the executor given to the constructor (the single io_context
+// thread, server/src/app.hpp); no method may be called from another thread.
+//
+// Owns the ReplicationStream (config.stream: conninfo, slot name, tables filter = tracked tables).
+// Uses, without owning: LiveQueries, PgPool (xid epoch and slot-lag queries), Metrics, and the
+// optional StateStore (--state-dir). Wiring in main, after the pool, metrics and LiveQueries:
+//
+//   live::ChangeFeed feed(ioc.get_executor(), live, pool, metrics,
+//                         {.stream = {.conninfo = url, .slot_name = slot, .tables = tracked},
+//                          .store = store.get(), .schema = schema, .catalog = &catalog});
+//   feed.start();  // app.health_message: feed.health_message()   ...   feed.stop();
+//
+// Behaviour:
+//  - start(): installs the table modes (StateStore overrides > metadata live_mode >
+//    --live-mode-default) into LiveQueries, reads the transaction-id epoch, then starts the
+//    stream. Until the stream connects every cohort polls.
+//  - kConnected: gap check against the saved SlotRecord (slot created anew, another system
+//    identifier or timeline, or the slot confirmed past the record, or no record): then
+//    LiveQueries::refetch_all() once, logged and counted (liveql_replication_gaps_total). Event
+//    mode becomes available: cohorts switching to event are refetched once.
+//  - each Transaction: matched at once (in LSN order), refetch with xid8 = the 32-bit xid widened
+//    with the epoch (rule 8), then its end LSN is saved (sync) and only then acknowledged. Saves
+//    are coalesced to one per save_interval; idle positions (on_idle_position) likewise.
+//  - kUnavailable (wal_level, wal2json not allowed, slot of another plugin): every cohort polls;
+//    health_message() says why and how to fix; the stream is retried every retry_interval and
+//    event mode resumes (with one refetch) when it connects.
+//  - Metrics: liveql_transactions_total, liveql_matched_subscribers_total,
+//    liveql_replication_gaps_total, liveql_replication_acknowledged_lsn,
+//    liveql_replication_lag_bytes (replication::kSlotLagSql every lag_interval),
+//    liveql_replication_connected (0/1).
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "liveql/base/result.hpp"
+#include "liveql/compiler/catalog.hpp"
+#include "liveql/replication/stream.hpp"
+
+namespace liveql::compiler {
+class Schema;
+}
+namespace liveql::state {
+class StateStore;
+}
+
+namespace liveql::live {
+
+class LiveQueries;
+class PgPool;
+class Metrics;
+
+class ChangeFeed {
+ public:
+  struct Config {
+    replication::StreamConfig stream;                // start_lsn is filled from the StateStore
+    state::StateStore* store = nullptr;              // optional; must outlive this object
+    std::shared_ptr<const compiler::Schema> schema;  // optional: metadata live_mode per table
+    const catalog::Catalog* catalog = nullptr;       // optional: REPLICA IDENTITY FULL tables
+    std::chrono::milliseconds lag_interval{2000};    // slot lag and xid epoch refresh
+    std::chrono::milliseconds save_interval{20};     // coalesces StateStore syncs
+    std::chrono::milliseconds retry_interval{5000};  // restart after kUnavailable
+  };
+
+  // `live`, `pool`, `metrics` must outlive this object.
+  ChangeFeed(boost::asio::any_io_executor ex, LiveQueries& live, PgPool& pool, Metrics& metrics,
+             Config config);
+  ~ChangeFeed();  // stop()s
+  ChangeFeed(const ChangeFeed&) = delete;
+  ChangeFeed& operator=(const ChangeFeed&) = delete;
+
+  // Loads the StateStore record and overrides and starts (asynchronously). Errors: an unreadable
+  // store record or override list, an invalid stream configuration.
+  [[nodiscard]] Status start();
+  // Saves and acknowledges what was matched, stops the stream; cohorts fall back to polling.
+  // Idempotent.
+  void stop();
+
+  bool streaming() const;
+  // "" while healthy; otherwise why event mode is off and how to fix it (for /healthz).
+  const std::string& health_message() const;
+  // Gaps detected so far (each one cost a refetch_all()).
+  std::uint64_t gaps() const;
+  // The last transaction's xid8 as passed to refetch (0 before any).
+  std::uint64_t last_xid8() const;
+
+  // The 64-bit transaction id whose low 32 bits are `xid`, nearest to `reference` (a recent
+  // xid8, e.g. pg_snapshot_xmax(pg_current_snapshot())): with a reference newer than the
+  // transaction, an xid above the reference's low 32 bits belongs to the previous epoch.
+  static std::uint64_t widen_xid(std::uint32_t xid, std::uint64_t reference);
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;  // shared with coroutines in flight
+};
+
+}  // namespace liveql::live

@@ -1,0 +1,335 @@
+#include "liveql/live/change_feed.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <map>
+#include <set>
+
+#include "liveql/compiler/compile.hpp"
+#include "liveql/live/live_queries.hpp"
+#include "liveql/live/metrics.hpp"
+#include "liveql/live/pg_pool.hpp"
+#include "liveql/state/state_store.hpp"
+
+namespace liveql::live {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+using Params = std::vector<std::optional<std::string>>;
+// Does not assign a transaction id (pg_current_xact_id() would): the next xid8 to be assigned.
+constexpr const char* kXidReferenceSql = "select pg_snapshot_xmax(pg_current_snapshot())::text";
+
+std::string unavailable_hint(const std::string& message) {
+  return "logical replication unavailable (" + message +
+         "); live queries are polled. Event mode needs wal_level=logical (restart PostgreSQL), "
+         "wal2json installed and allowed as an output plugin (PostgreSQL 15.19 and later: add it "
+         "to output_plugin_libraries, e.g. ALTER SYSTEM SET output_plugin_libraries = 'pgoutput, "
+         "test_decoding, wal2json'; SELECT pg_reload_conf();), max_replication_slots and "
+         "max_wal_senders above 0, and a role with REPLICATION.";
+}
+
+}  // namespace
+
+std::uint64_t ChangeFeed::widen_xid(std::uint32_t xid, std::uint64_t reference) {
+  constexpr std::uint64_t kEpoch = std::uint64_t{1} << 32;
+  std::uint64_t candidate = (reference & ~(kEpoch - 1)) | xid;
+  if (candidate > reference && candidate - reference > kEpoch / 2 && candidate >= kEpoch) {
+    candidate -= kEpoch;  // above the reference's low bits: the previous epoch
+  } else if (candidate < reference && reference - candidate > kEpoch / 2) {
+    candidate += kEpoch;  // the reference is older than the transaction and wrapped since
+  }
+  return candidate;
+}
+
+struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
+  asio::any_io_executor ex;
+  LiveQueries& live;
+  PgPool& pool;
+  Metrics& metrics;
+  Config config;
+  std::unique_ptr<replication::ReplicationStream> stream;
+  std::optional<state::SlotRecord> record;  // the store's, or this process's when no store
+  Lsn pending_lsn = 0;                      // matched, not yet saved
+  Lsn saved_lsn = 0;
+  asio::steady_timer flush_timer;
+  bool flush_armed = false;
+  asio::steady_timer monitor_timer;
+  std::optional<std::uint64_t> xid_reference;
+  std::string health = "replication not connected yet";
+  std::uint64_t gaps = 0;
+  std::uint64_t last_xid8 = 0;
+  bool started = false;
+  bool stopped = false;
+  bool unavailable = false;
+  Clock::time_point unavailable_since{};
+
+  Impl(asio::any_io_executor e, LiveQueries& l, PgPool& p, Metrics& m, Config c)
+      : ex(std::move(e)),
+        live(l),
+        pool(p),
+        metrics(m),
+        config(std::move(c)),
+        flush_timer(ex),
+        monitor_timer(ex) {}
+
+  void on_event(const replication::StreamEvent& ev) {
+    using K = replication::StreamEventKind;
+    if (ev.kind == K::kDisconnected) {
+      metrics.set("liveql_replication_connected", 0);
+      health = "replication reconnecting: " + ev.message;
+      spdlog::warn("live: replication disconnected ({}), retrying in {} ms", ev.message,
+                   ev.retry_in.count());
+      return;
+    }
+    if (ev.kind == K::kUnavailable) {
+      metrics.set("liveql_replication_connected", 0);
+      health = unavailable_hint(ev.message);
+      unavailable = true;
+      unavailable_since = Clock::now();
+      spdlog::error("live: {}", health);
+      live.set_event_source(false, "replication unavailable: " + ev.message);
+      return;
+    }
+    // kConnected: could changes have been lost since the record was written?
+    std::string gap;
+    if (ev.slot_created) {
+      gap = "slot " + config.stream.slot_name + " was created anew";
+    } else if (!record) {
+      gap = "no saved position for slot " + config.stream.slot_name;
+    } else if (record->system_identifier != ev.system_identifier) {
+      gap = "the database system identifier changed";
+    } else if (record->timeline != ev.timeline) {
+      gap = "the timeline changed";
+    } else if (ev.slot_confirmed_lsn > record->confirmed_lsn) {
+      gap = "the slot's confirmed position " + format_lsn(ev.slot_confirmed_lsn) +
+            " is past the saved " + format_lsn(record->confirmed_lsn);
+    }
+    Lsn confirmed = record ? record->confirmed_lsn : 0;
+    if (!gap.empty()) confirmed = ev.slot_confirmed_lsn;
+    record = state::SlotRecord{config.stream.slot_name, ev.system_identifier, ev.timeline,
+                               ev.database, confirmed};
+    saved_lsn = std::max(saved_lsn, confirmed);
+    if (config.store) {
+      auto saved = config.store->save(*record);
+      if (!saved.ok()) {
+        metrics.inc("liveql_errors_total");
+        spdlog::error("live: saving slot record failed: {}", saved.error().message);
+      }
+    }
+    unavailable = false;
+    health.clear();
+    metrics.set("liveql_replication_connected", 1);
+    spdlog::info("live: replication streaming from {} (slot {})", format_lsn(ev.start_lsn),
+                 config.stream.slot_name);
+    live.set_event_source(true, "");
+    if (!gap.empty()) {
+      ++gaps;
+      metrics.inc("liveql_replication_gaps_total");
+      spdlog::warn("live: replication gap ({}): refetching every live query", gap);
+      live.refetch_all();
+    }
+  }
+
+  void on_transaction(Transaction&& txn) {
+    metrics.inc("liveql_transactions_total");
+    std::optional<std::uint64_t> xid8;
+    if (xid_reference) {
+      last_xid8 = widen_xid(txn.xid, *xid_reference);
+      xid8 = last_xid8;
+      // Keeps the reference close to the stream between refreshes.
+      xid_reference = std::max(*xid_reference, last_xid8);
+    }
+    auto ids = live.match(txn);
+    metrics.inc("liveql_matched_subscribers_total", static_cast<double>(ids.size()));
+    if (!ids.empty()) live.refetch(ids, xid8);
+    note_position(txn.end_lsn);
+  }
+
+  // Everything before `lsn` is matched: save it (coalesced), then acknowledge it.
+  void note_position(Lsn lsn) {
+    pending_lsn = std::max(pending_lsn, lsn);
+    if (!config.store) {
+      flush();
+      return;
+    }
+    if (flush_armed) return;
+    flush_armed = true;
+    flush_timer.expires_after(config.save_interval);
+    flush_timer.async_wait([weak = weak_from_this()](boost::system::error_code) {
+      if (auto self = weak.lock()) {
+        self->flush_armed = false;
+        if (!self->stopped) self->flush();
+      }
+    });
+  }
+
+  void flush() {
+    if (pending_lsn <= saved_lsn || !record || !stream) return;
+    if (config.store) {
+      state::SlotRecord r = *record;
+      r.confirmed_lsn = pending_lsn;
+      auto saved = config.store->save(r);
+      if (!saved.ok()) {  // not acknowledged: retried with the next position
+        metrics.inc("liveql_errors_total");
+        spdlog::error("live: saving position {} failed: {}", format_lsn(pending_lsn),
+                      saved.error().message);
+        return;
+      }
+    }
+    record->confirmed_lsn = pending_lsn;
+    saved_lsn = pending_lsn;
+    stream->acknowledge(pending_lsn);  // only after the save (Restart safety)
+    metrics.set("liveql_replication_acknowledged_lsn", static_cast<double>(pending_lsn));
+  }
+
+  void start_stream() {
+    auto s = stream->start();
+    if (!s.ok()) {
+      health = "replication: " + s.error().message;
+      spdlog::error("live: {}", health);
+    }
+  }
+
+  // The xid epoch reference and slot lag every lag_interval; (re)starts the stream once the
+  // reference is known, and after kUnavailable every retry_interval.
+  static asio::awaitable<void> monitor(std::shared_ptr<Impl> self) {
+    bool launched = false;
+    while (!self->stopped) {
+      auto ref = co_await self->pool.query(std::string(kXidReferenceSql), Params{});
+      if (self->stopped) break;
+      if (ref.ok() && !ref->rows.empty() && ref->rows[0][0]) {
+        self->xid_reference =
+            std::max<std::uint64_t>(self->xid_reference.value_or(0), std::stoull(*ref->rows[0][0]));
+      } else if (!ref.ok()) {
+        spdlog::warn("live: xid epoch query failed: {}", ref.error().message);
+      }
+      if (self->xid_reference && !self->stream->running()) {
+        bool retry = self->unavailable &&
+                     Clock::now() - self->unavailable_since >= self->config.retry_interval;
+        if (!launched || retry) {
+          launched = true;
+          self->start_stream();
+        }
+      }
+      if (self->stream->streaming()) {
+        Params slot{self->config.stream.slot_name};
+        auto lag = co_await self->pool.query(std::string(replication::kSlotLagSql), slot);
+        if (self->stopped) break;
+        if (lag.ok() && !lag->rows.empty() && lag->rows[0][0]) {
+          self->metrics.set("liveql_replication_lag_bytes", std::stod(*lag->rows[0][0]));
+        }
+      }
+      self->monitor_timer.expires_after(self->config.lag_interval);
+      co_await self->monitor_timer.async_wait(kTuple);
+    }
+  }
+};
+
+ChangeFeed::ChangeFeed(asio::any_io_executor ex, LiveQueries& live, PgPool& pool, Metrics& metrics,
+                       Config config)
+    : impl_(std::make_shared<Impl>(std::move(ex), live, pool, metrics, std::move(config))) {
+  metrics.register_counter("liveql_transactions_total",
+                           "Committed transactions decoded from the replication stream.");
+  metrics.register_counter("liveql_matched_subscribers_total",
+                           "Subscribers named by the matcher for decoded transactions.");
+  metrics.register_counter("liveql_replication_gaps_total",
+                           "Replication gaps detected (each refetched every live query).");
+  metrics.register_gauge("liveql_replication_acknowledged_lsn",
+                         "LSN saved and acknowledged to PostgreSQL.");
+  metrics.register_gauge("liveql_replication_lag_bytes",
+                         "WAL bytes retained by the slot beyond its confirmed position.");
+  metrics.register_gauge("liveql_replication_connected", "1 while the stream is connected.");
+}
+
+ChangeFeed::~ChangeFeed() { stop(); }
+
+Status ChangeFeed::start() {
+  auto& impl = *impl_;
+  if (impl.started) return Ok{};
+  std::map<std::string, state::TableMode> overrides;
+  if (impl.config.store) {
+    auto loaded = impl.config.store->load(impl.config.stream.slot_name);
+    if (!loaded.ok()) return loaded.error();
+    impl.record = loaded.value();
+    if (impl.record) {
+      impl.saved_lsn = impl.record->confirmed_lsn;
+      impl.config.stream.start_lsn =
+          std::max(impl.config.stream.start_lsn, impl.record->confirmed_lsn);
+    }
+    auto modes = impl.config.store->table_modes();
+    if (!modes.ok()) return modes.error();
+    overrides = std::move(modes.value());
+  }
+  std::set<std::string> full;
+  if (impl.config.catalog) {
+    for (const auto& t : impl.config.catalog->tables) {
+      if (t.replica_identity == 'f') full.insert(t.name.to_string());
+    }
+  }
+  impl.live.set_table_modes([overrides = std::move(overrides), schema = impl.config.schema,
+                             full = std::move(full)](const catalog::QualifiedName& table) {
+    LiveQueries::TableLive info;
+    std::string key = table.to_string();
+    auto o = overrides.find(key);
+    if (o != overrides.end()) {
+      info.mode = o->second == state::TableMode::kPoll ? metadata::LiveMode::kPoll
+                                                       : metadata::LiveMode::kEvent;
+    } else if (schema) {
+      info.mode = compiler::table_live_mode(*schema, table);
+    }
+    info.replica_identity_full = full.count(key) > 0;
+    return info;
+  });
+  std::weak_ptr<Impl> weak = impl_;
+  replication::StreamCallbacks callbacks;
+  callbacks.on_transaction = [weak](Transaction&& txn) {
+    if (auto self = weak.lock(); self && !self->stopped) self->on_transaction(std::move(txn));
+  };
+  callbacks.on_event = [weak](const replication::StreamEvent& ev) {
+    if (auto self = weak.lock(); self && !self->stopped) self->on_event(ev);
+  };
+  callbacks.on_idle_position = [weak](Lsn lsn) {
+    if (auto self = weak.lock(); self && !self->stopped) self->note_position(lsn);
+  };
+  impl.stream =
+      std::make_unique<replication::ReplicationStream>(impl.ex, impl.config.stream, callbacks);
+  impl.started = true;
+  asio::co_spawn(impl.ex, Impl::monitor(impl_), [self = impl_](std::exception_ptr e) {
+    if (!e) return;
+    self->metrics.inc("liveql_errors_total");
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::error("live: change feed monitor failed: {}", ex.what());
+    }
+  });
+  return Ok{};
+}
+
+void ChangeFeed::stop() {
+  auto& impl = *impl_;
+  if (impl.stopped) return;
+  impl.flush();
+  impl.stopped = true;
+  impl.flush_timer.cancel();
+  impl.monitor_timer.cancel();
+  if (impl.stream) impl.stream->stop();
+  impl.metrics.set("liveql_replication_connected", 0);
+  if (impl.started) impl.live.set_event_source(false, "change feed stopped");
+}
+
+bool ChangeFeed::streaming() const { return impl_->stream && impl_->stream->streaming(); }
+const std::string& ChangeFeed::health_message() const { return impl_->health; }
+std::uint64_t ChangeFeed::gaps() const { return impl_->gaps; }
+std::uint64_t ChangeFeed::last_xid8() const { return impl_->last_xid8; }
+
+}  // namespace liveql::live

@@ -1,0 +1,411 @@
+// Event mode end to end: real PostgreSQL (demo schema and seed), real logical replication
+// (wal2json), real compile() with the demo metadata, the real Matcher. Statements are counted
+// with liveql's metrics and cross-checked with pg_stat_statements.
+#include "liveql/live/change_feed.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "liveql/compiler/compile.hpp"
+#include "liveql/live/live_queries.hpp"
+#include "liveql/live/metrics.hpp"
+#include "liveql/live/pg_pool.hpp"
+#include "liveql/state/state_store.hpp"
+#include "loop.hpp"
+#include "support/test_db.hpp"
+
+namespace liveql::live {
+namespace {
+
+namespace json = boost::json;
+namespace fs = std::filesystem;
+using testing::run_until;
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::shared_ptr<const compiler::Schema> demo_schema(const std::string& url,
+                                                    catalog::Catalog& cat_out) {
+  auto rows = test::query(url, std::string(catalog::catalog_query()));
+  auto cat = catalog::parse_catalog(rows.at(0).at(0));
+  EXPECT_TRUE(cat.ok());
+  cat_out = cat.value();
+  const fs::path dir = test::source_path("tools/demo/metadata/databases/default/tables");
+  metadata::Metadata meta;
+  for (const char* file : {"public_users.yaml", "public_delivery_agents.yaml", "public_orders.yaml",
+                           "public_order_items.yaml"}) {
+    auto table = metadata::parse_table(read_text(dir / file));
+    EXPECT_TRUE(table.ok()) << file;
+    meta.tables.push_back(std::move(table.value()));
+  }
+  auto schema = compiler::build_schema(cat_out, meta);
+  EXPECT_TRUE(schema.ok()) << (schema.ok() ? "" : schema.error().message);
+  return schema.value();
+}
+
+struct Sink {
+  std::vector<Result<std::string>> got;
+  LiveQueries::Push push() {
+    return [this](Result<std::string> r) { got.push_back(std::move(r)); };
+  }
+  json::value last() const { return json::parse(got.back().value()); }
+  bool last_has(std::string_view text) const {
+    return !got.empty() && got.back().ok() && got.back().value().find(text) != std::string::npos;
+  }
+};
+
+// Admin with a variable: the user role's order_items permission filters through orders, which
+// the dependency extraction treats as intractable (poll) for now.
+constexpr std::string_view kMyOrders =
+    "subscription ($u: Int!) { orders(where: {user_id: {_eq: $u}}, order_by: {id: asc}) "
+    "{ id total items(order_by: {id: asc}) { name } } }";
+
+class ChangeFeedTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+    slot_ = "cf_" + name.substr(0, 40);
+    url_ = test::fresh_database("live_cf_" + name.substr(0, 40),
+                                "create extension if not exists pg_stat_statements;\n" +
+                                    read_text(test::source_path("tools/demo/schema.sql")) + "\n" +
+                                    read_text(test::source_path("tools/demo/seed.sql")));
+    schema_ = demo_schema(url_, catalog_);
+    state_dir_ = fs::temp_directory_path() / ("liveql_" + slot_ + "_" + std::to_string(getpid()));
+    fs::remove_all(state_dir_);
+  }
+  void TearDown() override {
+    if (feed_) feed_->stop();
+    if (live_) live_->stop();
+    if (pool_) pool_->close();
+    ioc_.run_for(std::chrono::milliseconds(50));
+    feed_.reset();
+    live_.reset();
+    store_.reset();
+    fs::remove_all(state_dir_);
+  }
+
+  void make(LiveQueries::Options options = {}) {
+    options.visibility_retry_delay = std::chrono::milliseconds(1);
+    pool_ = std::make_unique<PgPool>(ioc_.get_executor(), url_, 4);
+    live_ = std::make_unique<LiveQueries>(ioc_.get_executor(), *pool_, metrics_, options);
+  }
+  // Starts a ChangeFeed (with a StateStore) and waits until event mode is available.
+  void start_feed(bool wait = true) {
+    if (!store_) {
+      auto s = state::StateStore::open(state_dir_.string());
+      ASSERT_TRUE(s.ok()) << s.error().message;
+      store_ = std::move(s.value());
+    }
+    ChangeFeed::Config config;
+    config.stream.conninfo = url_;
+    config.stream.slot_name = slot_;
+    config.stream.status_interval = std::chrono::milliseconds(200);
+    config.store = store_.get();
+    config.schema = schema_;
+    config.catalog = &catalog_;
+    config.lag_interval = std::chrono::milliseconds(100);
+    config.retry_interval = std::chrono::milliseconds(100);
+    feed_ = std::make_unique<ChangeFeed>(ioc_.get_executor(), *live_, *pool_, metrics_, config);
+    ASSERT_TRUE(feed_->start().ok());
+    if (wait) {
+      ASSERT_TRUE(run_until(ioc_, [&] { return live_->event_source_available(); }));
+    }
+  }
+
+  compiler::CompiledOperation op(std::string_view query, const std::string& user_id = "",
+                                 json::object variables = {}) {
+    compiler::Session session;
+    if (!user_id.empty()) {
+      session.role = "user";
+      session.is_admin = false;
+      session.variables["x-hasura-user-id"] = user_id;
+    }
+    compiler::Request request{query, std::move(variables), std::nullopt};
+    auto r = compiler::compile(*schema_, request, session);
+    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+    return r.value();
+  }
+  SubscriberId subscribe(Sink& sink, std::string_view query, const std::string& user_id = "") {
+    return live_->subscribe(op(query, user_id), user_id.empty() ? "admin" : "user", sink.push());
+  }
+  SubscriberId my_orders(Sink& sink, int user) {
+    return live_->subscribe(op(kMyOrders, "", json::object{{"u", user}}), "admin", sink.push());
+  }
+
+  double statements() const { return metrics_.value("liveql_refetch_statements_total"); }
+  double txns() const { return metrics_.value("liveql_transactions_total"); }
+  // Refetch statements PostgreSQL ran in this database (the multiplexed SQL's visibility check).
+  long pg_refetch_calls() {
+    return std::stol(test::query(url_,
+                                 "select coalesce(sum(calls), 0)::bigint from pg_stat_statements "
+                                 "where dbid = (select oid from pg_database where datname = "
+                                 "current_database()) and query like '%pg_visible_in_snapshot%'")
+                         .at(0)
+                         .at(0));
+  }
+  // Waits for `n` more decoded transactions, then runs every handler that is ready (a refetch
+  // the transaction caused has counted its statement by then).
+  void wait_txns(double before, double n) {
+    ASSERT_TRUE(run_until(ioc_, [&] { return txns() >= before + n; }));
+    for (int i = 0; i < 5; ++i) ioc_.poll();
+  }
+  json::object cohort(std::size_t i) { return live_->cohorts_json().as_array().at(i).as_object(); }
+
+  std::string url_, slot_;
+  catalog::Catalog catalog_;
+  std::shared_ptr<const compiler::Schema> schema_;
+  fs::path state_dir_;
+  boost::asio::io_context ioc_;
+  Metrics metrics_;
+  std::unique_ptr<PgPool> pool_;
+  std::unique_ptr<LiveQueries> live_;
+  std::unique_ptr<state::StateStore> store_;
+  std::unique_ptr<ChangeFeed> feed_;
+};
+
+TEST(ChangeFeedXid, WidenXidUsesTheNearestEpoch) {
+  constexpr std::uint64_t kE = std::uint64_t{1} << 32;
+  EXPECT_EQ(ChangeFeed::widen_xid(100, 5 * kE + 200), 5 * kE + 100);
+  EXPECT_EQ(ChangeFeed::widen_xid(210, 5 * kE + 200), 5 * kE + 210);  // slightly newer reference
+  // Wraparound: an xid above the reference's low bits is from the previous epoch.
+  EXPECT_EQ(ChangeFeed::widen_xid(0xFFFFFFF0u, 5 * kE + 3), 4 * kE + 0xFFFFFFF0u);
+  // A stale reference just before a wrap, the transaction just after it.
+  EXPECT_EQ(ChangeFeed::widen_xid(5, 4 * kE + 0xFFFFFFF0u), 5 * kE + 5);
+  EXPECT_EQ(ChangeFeed::widen_xid(0xFFFFFFF0u, 3), 0xFFFFFFF0u);  // epoch 0: nothing before it
+}
+
+TEST_F(ChangeFeedTest, UnrelatedWritesRunNoStatementOwnRowRefetchesOnlyItsSubscriber) {
+  make();
+  start_feed();
+  Sink a, b;
+  my_orders(a, 1);
+  my_orders(b, 2);
+  ASSERT_TRUE(run_until(ioc_, [&] { return a.got.size() == 1 && b.got.size() == 1; }));
+  ASSERT_EQ(live_->cohort_count(), 1u);
+  EXPECT_EQ(cohort(0).at("mode").as_string(), "event") << json::serialize(cohort(0));
+
+  double s0 = statements(), t0 = txns();
+  long pg0 = pg_refetch_calls();
+  test::exec(url_, "update users set name = 'Zed' where id = 3");
+  test::exec(url_, "update orders set total = 99 where id = 4");  // user 3's order
+  test::exec(url_,
+             "insert into order_items (order_id, name, quantity, price) "
+             "values (4, 'Soup', 1, 4)");
+  wait_txns(t0, 3);
+  EXPECT_EQ(statements(), s0);
+  EXPECT_EQ(pg_refetch_calls(), pg0);
+
+  test::exec(url_, "update orders set total = 77 where id = 2");  // user 1's order
+  ASSERT_TRUE(run_until(ioc_, [&] { return a.got.size() == 2; }));
+  EXPECT_TRUE(a.last_has("77"));
+  EXPECT_EQ(statements(), s0 + 1);
+  EXPECT_EQ(pg_refetch_calls(), pg0 + 1);
+  EXPECT_EQ(b.got.size(), 1u);
+  EXPECT_GE(metrics_.value("liveql_matched_subscribers_total"), 1);
+}
+
+TEST_F(ChangeFeedTest, RowsLeavingAResultArePushed) {
+  make();
+  start_feed();
+  Sink cheap, placed;
+  subscribe(cheap,
+            "subscription { orders(where: {total: {_lt: 20}}, order_by: {id: asc}) { id } }");
+  subscribe(placed, "subscription { orders(where: {status: {_eq: \"placed\"}}) { id } }");
+  ASSERT_TRUE(run_until(ioc_, [&] { return cheap.got.size() == 1 && placed.got.size() == 1; }));
+  EXPECT_EQ(cheap.last(), json::parse(R"({"orders":[{"id":2},{"id":4}]})"));
+  EXPECT_EQ(placed.last(), json::parse(R"({"orders":[{"id":2}]})"));
+
+  test::exec(url_, "update orders set total = 50 where id = 2");
+  ASSERT_TRUE(run_until(ioc_, [&] { return cheap.got.size() == 2; }));
+  EXPECT_EQ(cheap.last(), json::parse(R"({"orders":[{"id":4}]})"));
+
+  test::exec(url_, "update orders set status = 'preparing' where id = 2");
+  ASSERT_TRUE(run_until(ioc_, [&] { return placed.got.size() == 2; }));
+  EXPECT_EQ(placed.last(), json::parse(R"({"orders":[]})"));
+}
+
+TEST_F(ChangeFeedTest, ChildInsertReachesTheSubscriberHoldingItsParent) {
+  make();
+  start_feed();
+  Sink a, b;
+  my_orders(a, 1);
+  my_orders(b, 2);
+  ASSERT_TRUE(run_until(ioc_, [&] { return a.got.size() == 1 && b.got.size() == 1; }));
+  double s0 = statements();
+  test::exec(url_,
+             "insert into order_items (order_id, name, quantity, price) "
+             "values (2, 'Gyoza', 1, 5)");
+  ASSERT_TRUE(run_until(ioc_, [&] { return a.got.size() == 2; }));
+  EXPECT_TRUE(a.last_has("Gyoza"));
+  EXPECT_EQ(statements(), s0 + 1);
+  EXPECT_EQ(b.got.size(), 1u);
+}
+
+TEST_F(ChangeFeedTest, IntractableAndPollTablesPollForcedEventTablesMarkTheCohort) {
+  make({.refetch_interval = std::chrono::milliseconds(50)});
+  {
+    auto s = state::StateStore::open(state_dir_.string());
+    ASSERT_TRUE(s.ok());
+    store_ = std::move(s.value());
+    ASSERT_TRUE(store_->set_table_mode("public.delivery_agents", state::TableMode::kPoll).ok());
+  }
+  start_feed();
+  Sink ilike, agents, forced;
+  subscribe(ilike, "subscription { users(where: {name: {_ilike: \"%o%\"}}) { id name } }");
+  subscribe(agents, "subscription { delivery_agents(order_by: {id: asc}) { id name } }");
+  // orders has live_mode: event in the demo metadata.
+  subscribe(forced, "subscription { orders(where: {notes: {_has_key: \"door\"}}) { id } }");
+  ASSERT_TRUE(run_until(
+      ioc_, [&] { return !ilike.got.empty() && !agents.got.empty() && !forced.got.empty(); }));
+  ASSERT_EQ(live_->cohort_count(), 3u);
+  auto c = live_->cohorts_json().as_array();
+  EXPECT_EQ(c[0].at("mode").as_string(), "poll");
+  EXPECT_NE(json::serialize(c[0].at("mode_reason")).find("ilike"), std::string::npos)
+      << json::serialize(c[0]);
+  EXPECT_EQ(c[1].at("mode").as_string(), "poll");
+  EXPECT_NE(json::serialize(c[1].at("mode_reason")).find("delivery_agents is in poll mode"),
+            std::string::npos)
+      << json::serialize(c[1]);
+  EXPECT_EQ(c[2].at("mode").as_string(), "event");
+  EXPECT_NE(json::serialize(c[2].at("mode_reason")).find("forced"), std::string::npos)
+      << json::serialize(c[2]);
+
+  test::exec(url_, "update users set name = 'Oscar' where id = 1");
+  ASSERT_TRUE(run_until(ioc_, [&] { return ilike.last_has("Oscar"); }));
+  test::exec(url_, "update delivery_agents set name = 'Dana' where id = 1");
+  ASSERT_TRUE(run_until(ioc_, [&] { return agents.last_has("Dana"); }));
+  test::exec(url_, "update orders set notes = '{\"door\": \"front\"}' where id = 3");
+  ASSERT_TRUE(run_until(ioc_, [&] { return forced.got.size() == 2; }));
+  EXPECT_EQ(forced.last(), json::parse(R"({"orders":[{"id":1},{"id":3}]})"));
+}
+
+TEST_F(ChangeFeedTest, BurstOf200WritesCoalescesAndTheSlotCatchesUp) {
+  make();
+  start_feed();
+  Sink a;
+  my_orders(a, 1);
+  ASSERT_TRUE(run_until(ioc_, [&] { return a.got.size() == 1; }));
+  double s0 = statements(), t0 = txns();
+  std::string burst;
+  for (int i = 1; i <= 200; ++i) {
+    burst += "begin; update orders set total = " + std::to_string(i) + " where id = 2; commit;\n";
+  }
+  test::exec(url_, burst);
+  wait_txns(t0, 200);
+  ASSERT_TRUE(run_until(ioc_, [&] { return a.last_has("200.00"); }));
+  double refetch_statements = statements() - s0;
+  EXPECT_GE(refetch_statements, 1);
+  EXPECT_LE(refetch_statements, 200);
+  std::printf("200 commits to one subscriber: %.0f refetch statements\n", refetch_statements);
+  // Every matched position is saved then acknowledged: the slot retains (almost) nothing.
+  ASSERT_TRUE(run_until(ioc_, [&] {
+    auto lag = test::query(url_,
+                           "select coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), "
+                           "confirmed_flush_lsn), 0)::bigint from pg_replication_slots "
+                           "where slot_name = '" +
+                               slot_ + "'");
+    return std::stol(lag.at(0).at(0)) < 64 * 1024;
+  }));
+  ASSERT_TRUE(run_until(ioc_, [&] {
+    return metrics_.value("liveql_replication_lag_bytes") < 64 * 1024 &&
+           metrics_.value("liveql_replication_acknowledged_lsn") > 0;
+  }));
+  auto saved = store_->load(slot_);
+  ASSERT_TRUE(saved.ok() && saved.value());
+  EXPECT_GT(saved.value()->confirmed_lsn, 0u);
+}
+
+TEST_F(ChangeFeedTest, CommitsBeforeTheRefetchStartsCostOneRefetch) {
+  make();
+  Sink a;
+  auto id = my_orders(a, 1);
+  ASSERT_TRUE(run_until(ioc_, [&] { return a.got.size() == 1; }));
+  double s0 = statements();
+  for (std::uint64_t x = 1; x <= 5; ++x) live_->refetch({id}, std::nullopt);
+  ASSERT_TRUE(
+      run_until(ioc_, [&] { return live_->cohorts_json().as_array().at(0).at("refetches") == 1; }));
+  for (int i = 0; i < 5; ++i) ioc_.poll();
+  EXPECT_EQ(statements(), s0 + 1);
+}
+
+TEST_F(ChangeFeedTest, RefetchCarriesTheTransactionsXid8) {
+  make();
+  start_feed();
+  Sink a;
+  my_orders(a, 1);
+  ASSERT_TRUE(run_until(ioc_, [&] { return a.got.size() == 1; }));
+  double t0 = txns();
+  auto xid = test::query(url_,
+                         "update orders set total = 5 where id = 2 "
+                         "returning pg_current_xact_id()::text")[0][0];
+  wait_txns(t0, 1);
+  EXPECT_EQ(feed_->last_xid8(), std::stoull(xid));
+  ASSERT_TRUE(run_until(ioc_, [&] { return a.got.size() == 2; }));
+}
+
+TEST_F(ChangeFeedTest, SlotAdvancedBehindOurBackIsAGapAndRefetchesEverything) {
+  make();
+  start_feed();
+  Sink a;
+  my_orders(a, 1);
+  ASSERT_TRUE(run_until(ioc_, [&] { return a.got.size() == 1; }));
+  EXPECT_EQ(feed_->gaps(), 1u);  // first start: the slot was created
+  feed_->stop();
+  feed_.reset();
+  EXPECT_NE(cohort(0).at("mode").as_string(), "event");
+  // A change the stream never delivers to us: the slot skips past it.
+  test::exec(url_, "update orders set total = 31 where id = 2");
+  ASSERT_TRUE(run_until(ioc_, [&] {
+    try {
+      test::exec(url_, "select pg_replication_slot_advance('" + slot_ + "', pg_current_wal_lsn())");
+      return true;
+    } catch (const std::exception&) {
+      return false;  // still active for a moment after stop()
+    }
+  }));
+  a.got.clear();
+  start_feed();
+  ASSERT_TRUE(run_until(ioc_, [&] { return feed_->gaps() == 1 && a.last_has("31"); }));
+  EXPECT_EQ(metrics_.value("liveql_replication_gaps_total"), 2);
+  EXPECT_EQ(cohort(0).at("mode").as_string(), "event");
+}
+
+TEST_F(ChangeFeedTest, UnavailableReplicationPollsThenEventModeResumes) {
+  make({.refetch_interval = std::chrono::milliseconds(50)});
+  // A slot of the same name owned by another plugin: the stream cannot use it.
+  test::exec(url_, "select pg_create_logical_replication_slot('" + slot_ + "', 'test_decoding')");
+  start_feed(false);
+  Sink a;
+  my_orders(a, 1);
+  ASSERT_TRUE(run_until(ioc_, [&] { return !feed_->health_message().empty() && !a.got.empty(); }));
+  ASSERT_TRUE(run_until(ioc_, [&] {
+    return feed_->health_message().find("output_plugin_libraries") != std::string::npos;
+  })) << feed_->health_message();
+  EXPECT_EQ(cohort(0).at("mode").as_string(), "poll");
+  EXPECT_NE(json::serialize(cohort(0).at("mode_reason")).find("unavailable"), std::string::npos);
+  test::exec(url_, "update orders set total = 41 where id = 2");
+  ASSERT_TRUE(run_until(ioc_, [&] { return a.last_has("41"); }));  // polled
+
+  test::exec(url_, "select pg_drop_replication_slot('" + slot_ + "')");
+  ASSERT_TRUE(run_until(ioc_, [&] { return live_->event_source_available(); }));
+  EXPECT_TRUE(feed_->health_message().empty());
+  EXPECT_EQ(cohort(0).at("mode").as_string(), "event");
+  test::exec(url_, "update orders set total = 42 where id = 2");
+  ASSERT_TRUE(run_until(ioc_, [&] { return a.last_has("42"); }));
+}
+
+}  // namespace
+}  // namespace liveql::live
