@@ -11,6 +11,7 @@
 #include <string>
 
 #include "liveql/compiler/compile.hpp"
+#include "liveql/server/config.hpp"
 
 namespace liveql::live {
 class PgPool;
@@ -21,7 +22,6 @@ class Metrics;
 namespace liveql::server {
 
 struct AuthConfig;  // auth.hpp
-struct Config;      // config.hpp
 
 struct App {
   const Config* config = nullptr;

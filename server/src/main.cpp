@@ -1,1 +1,185 @@
-int main() { return 0; }
+// The `liveql` binary: parses the command line, loads metadata, connects, builds the schema and
+// serves HTTP and WebSockets on one io_context thread until SIGINT/SIGTERM.
+//
+// Exit codes: 0 after a clean stop, 1 when startup fails (database unreachable, bad metadata,
+// bad auth configuration, cannot listen), 2 for command-line errors.
+#include <spdlog/sinks/stderr_color_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <cstdio>
+#include <optional>
+
+#include "app.hpp"
+#include "auth.hpp"
+#include "http_server.hpp"
+#include "liveql/live/live_queries.hpp"
+#include "liveql/live/metrics.hpp"
+#include "liveql/live/pg_pool.hpp"
+#include "liveql/server/config.hpp"
+#include "liveql/server/metadata_loader.hpp"
+#include "startup.hpp"
+
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using namespace liveql;
+using namespace liveql::server;
+
+std::optional<std::string> non_empty(const std::string& s) {
+  if (s.empty()) return std::nullopt;
+  return s;
+}
+
+void register_metrics(live::Metrics& m) {
+  m.register_counter("liveql_http_requests_total", "HTTP requests answered, by path and status");
+  m.register_histogram("liveql_http_request_duration_seconds",
+                       "time from request read to response written, by path");
+  m.register_counter("liveql_task_exceptions_total",
+                     "exceptions that escaped a coroutine (each one a bug)");
+}
+
+// Binds and listens; returns the bound endpoint (the real port when config.port is 0).
+liveql::Result<tcp::endpoint> listen(tcp::acceptor& acceptor, const Config& config) {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(config.host, ec);
+  if (ec) {
+    return make_error(ErrorCode::kBadRequest, "--host: not an IP address: " + config.host);
+  }
+  tcp::endpoint endpoint(address, config.port);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return make_error(ErrorCode::kUnexpected, "cannot listen on " + config.host + ":" +
+                                                  std::to_string(config.port) + ": " +
+                                                  ec.message());
+  }
+  return acceptor.local_endpoint();
+}
+
+int serve(const Config& config) {
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+
+  metadata::Metadata metadata;
+  if (!config.metadata_path.empty()) {
+    auto loaded = load_metadata_path(config.metadata_path);
+    if (!loaded) {
+      spdlog::critical("bad metadata: {}", loaded.error().message);
+      return 1;
+    }
+    metadata = std::move(*loaded);
+    spdlog::info("metadata: {} tracked tables from {}", metadata.tables.size(),
+                 config.metadata_path);
+  }
+  auto auth = make_auth_config(non_empty(config.admin_secret), non_empty(config.jwt_secret),
+                               non_empty(config.unauthorized_role));
+  if (!auth) {
+    spdlog::critical("{}", auth.error().message);
+    return 1;
+  }
+
+  // Declared before the io_context so that coroutine frames still queued in it, destroyed with
+  // it, never outlive what they point at.
+  App app;
+  live::Metrics metrics;
+  register_metrics(metrics);
+  app.config = &config;
+  app.auth = &*auth;
+  app.metrics = &metrics;
+  int exit_code = 0;
+
+  asio::io_context ioc(1);
+  std::optional<live::PgPool> pool;
+  pool.emplace(ioc.get_executor(), config.database_url, config.pool_size);
+  app.pool = &*pool;
+  std::optional<live::LiveQueries> live;
+  tcp::acceptor acceptor(ioc);
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+
+  auto shutdown = [&] {
+    boost::system::error_code ignored;
+    acceptor.close(ignored);
+    signals.cancel(ignored);
+    if (live) live->stop();
+    pool->close();
+    ioc.stop();
+  };
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    spdlog::info("signal {}: stopping", signal);
+    shutdown();
+  });
+
+  auto startup = [&]() -> asio::awaitable<void> {
+    auto schema = co_await load_schema(*pool, metadata);
+    if (!schema) {
+      spdlog::critical("{}", schema.error().message);
+      exit_code = 1;
+      shutdown();
+      co_return;
+    }
+    app.schema = std::move(*schema);
+    live::LiveQueries::Options options;
+    options.batch_size = config.batch_size;
+    options.refetch_interval = config.refetch_interval;
+    live.emplace(ioc.get_executor(), *pool, metrics, options);
+    app.live = &*live;
+
+    auto endpoint = listen(acceptor, config);
+    if (!endpoint) {
+      spdlog::critical("{}", endpoint.error().message);
+      exit_code = 1;
+      shutdown();
+      co_return;
+    }
+    spdlog::info("schema ready; listening on {}:{}", endpoint->address().to_string(),
+                 endpoint->port());
+    std::printf("liveql listening on http://%s:%u\n", endpoint->address().to_string().c_str(),
+                static_cast<unsigned>(endpoint->port()));
+    std::fflush(stdout);
+    asio::co_spawn(ioc, run_listener(app, acceptor),
+                   [&app](std::exception_ptr e) { log_task_exception(app, "listener", e); });
+  };
+  asio::co_spawn(ioc, startup(), [&](std::exception_ptr e) {
+    if (!e) return;
+    log_task_exception(app, "startup", e);
+    exit_code = 1;
+    shutdown();
+  });
+
+  ioc.run();
+  return exit_code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  spdlog::set_default_logger(spdlog::stderr_color_mt("liveql"));
+  auto command = parse_command_line(argc, argv);
+  if (!command) {
+    std::fprintf(stderr, "liveql: %s\nRun `liveql --help` for usage.\n",
+                 command.error().message.c_str());
+    return 2;
+  }
+  switch (command->kind) {
+    case CommandKind::kHelp:
+      std::fputs(command->output.c_str(), stdout);
+      return 0;
+    case CommandKind::kVersion:
+      std::puts(version_string().c_str());
+      return 0;
+    case CommandKind::kSlotStatus:
+    case CommandKind::kSlotDrop:
+      std::fputs("liveql: slot commands are not implemented yet\n", stderr);
+      return 2;
+    case CommandKind::kServe:
+      return serve(command->config);
+  }
+  return 2;
+}

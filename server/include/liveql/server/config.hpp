@@ -1,0 +1,72 @@
+// The `liveql` command line: subcommands, flags and environment variables, parsed into a
+// Config. Pure apart from reading the environment through an injectable lookup, so tests can
+// check precedence without touching the process environment.
+//
+// Precedence per setting: command-line flag, then LIVEQL_<NAME>, then the Hasura alias
+// (HASURA_GRAPHQL_<NAME>) where one exists, then the default.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "liveql/base/result.hpp"
+#include "liveql/compiler/metadata.hpp"
+
+namespace liveql::server {
+
+struct Config {
+  std::string database_url;   // required for `serve`
+  std::string metadata_path;  // "" = no tracked tables
+  std::string host = "0.0.0.0";
+  std::uint16_t port = 8080;  // 0 = pick a free port
+  std::string admin_secret;   // "" = no secret: every request is admin (as Hasura)
+  std::string jwt_secret;     // Hasura's JSON form, "" = JWT disabled
+  std::string unauthorized_role;
+  metadata::LiveMode live_mode_default = metadata::LiveMode::kEvent;  // kEvent or kPoll
+  std::chrono::milliseconds refetch_interval{1000};
+  std::size_t batch_size = 100;
+  std::string state_dir = "liveql-state";
+  std::string slot_name = "liveql";
+  std::size_t pool_size = 8;
+  std::string log_level = "info";  // trace debug info warn error critical off
+  std::size_t max_body_bytes = 1 << 20;
+  // WebSockets: time allowed between the upgrade and connection_init (close 4408 after), and
+  // the largest frame accepted (bigger: closed with a bad-message error).
+  std::chrono::milliseconds ws_init_timeout{3000};
+  std::size_t max_ws_frame_bytes = 1 << 20;
+};
+
+enum class CommandKind {
+  kServe,
+  kVersion,
+  kHelp,        // `output` holds the usage text
+  kSlotStatus,  // reserved: replication slot tooling
+  kSlotDrop,
+};
+
+struct Command {
+  CommandKind kind = CommandKind::kHelp;
+  Config config;
+  std::string output;  // text to print for kHelp
+};
+
+// Environment lookup: the value of a variable, or nullopt when unset.
+using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
+
+// Reads the process environment (std::getenv).
+std::optional<std::string> process_env(std::string_view name);
+
+// Parses argv (argv[0] is the program name). Errors (code kBadRequest) name the flag or
+// variable at fault: unknown flags, bad numbers, a missing database URL for `serve`.
+Result<Command> parse_command_line(int argc, const char* const* argv,
+                                   const EnvLookup& env = process_env);
+
+// "liveql <version>".
+std::string version_string();
+
+}  // namespace liveql::server

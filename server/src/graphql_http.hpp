@@ -1,0 +1,45 @@
+// The HTTP endpoints, free of Beast: a request (method, target, lower-cased headers, body) in,
+// a response (status, headers, body) out. http_server.cpp does the socket side.
+//
+// Runs on the io_context thread (app.hpp). Errors follow Hasura v2: /v1/graphql answers 200
+// with {"errors":[{"message","extensions":{"path","code"}}]} for every GraphQL, JSON and auth
+// error; other endpoints answer {"path","error","code"} with a 4xx status.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "app.hpp"
+#include "liveql/base/result.hpp"
+
+namespace liveql::server {
+
+using Headers = std::map<std::string, std::string>;  // names lower-cased
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // path and query string
+  Headers headers;
+  std::string body;
+};
+
+struct HttpResponse {
+  unsigned status = 200;
+  std::string content_type = "application/json; charset=utf-8";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+};
+
+// {"errors":[{"message":..,"extensions":{"path":..,"code":..}}]}
+std::string graphql_error_body(const Error& error);
+// {"path":..,"error":..,"code":..}
+std::string plain_error_body(const Error& error);
+
+// Routes one request: POST /v1/graphql, POST /v1/graphql/explain, GET /healthz, GET /metrics,
+// GET /v1/version, GET /v1/live/cohorts (admin), OPTIONS (CORS preflight); 404 otherwise.
+boost::asio::awaitable<HttpResponse> handle_http(App& app, HttpRequest request);
+
+}  // namespace liveql::server

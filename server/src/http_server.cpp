@@ -1,0 +1,150 @@
+#include "http_server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <chrono>
+
+#include "graphql_http.hpp"
+#include "liveql/live/metrics.hpp"
+#include "liveql/server/config.hpp"
+
+namespace liveql::server {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::awaitable;
+using tcp = asio::ip::tcp;
+
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+// An idle keep-alive connection, or a client that stalls mid-request, is closed after this.
+constexpr std::chrono::seconds kIdleTimeout{60};
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+http::response<http::string_body> to_beast(HttpResponse r, unsigned version, bool keep_alive) {
+  http::response<http::string_body> res{static_cast<http::status>(r.status), version};
+  res.set(http::field::server, "liveql");
+  if (!r.content_type.empty()) res.set(http::field::content_type, r.content_type);
+  for (auto& [k, v] : r.headers) res.set(k, v);
+  res.body() = std::move(r.body);
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  return res;
+}
+
+void count(App& app, const std::string& path, unsigned status, double seconds) {
+  if (app.metrics == nullptr) return;
+  app.metrics->inc("liveql_http_requests_total", 1,
+                   {{"path", path}, {"status", std::to_string(status)}});
+  app.metrics->observe("liveql_http_request_duration_seconds", seconds, {{"path", path}});
+}
+
+// Keeps the metric's label set small: known endpoints by name, the rest as "other".
+std::string route_label(std::string_view target) {
+  if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+  for (std::string_view known : {"/v1/graphql", "/v1/graphql/explain", "/healthz", "/metrics",
+                                 "/v1/version", "/v1/live/cohorts"}) {
+    if (target == known) return std::string(known);
+  }
+  return "other";
+}
+
+awaitable<void> http_session(App& app, beast::tcp_stream stream) {
+  beast::flat_buffer buffer;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(app.config->max_body_bytes);
+    stream.expires_after(kIdleTimeout);
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, kUseTuple);
+    if (ec == http::error::body_limit) {
+      // The rest of the body is unread, so the connection cannot be reused.
+      Error e = make_error(
+          ErrorCode::kBadRequest,
+          "request body is larger than " + std::to_string(app.config->max_body_bytes) + " bytes");
+      HttpResponse r{413, "application/json; charset=utf-8", graphql_error_body(e), {}};
+      auto res = to_beast(std::move(r), parser.get().version(), false);
+      count(app, route_label(parser.get().target()), 413, 0);
+      co_await http::async_write(stream, res, kUseTuple);
+      break;
+    }
+    if (ec) break;  // end_of_stream, timeout, reset or a malformed request: nothing to answer
+
+    auto started = std::chrono::steady_clock::now();
+    http::request<http::string_body> req = parser.release();
+    if (beast::websocket::is_upgrade(req)) {
+      // WebSocket sessions are not wired yet (websocket_session.cpp): refuse the upgrade.
+      HttpResponse r{
+          400,
+          {},
+          plain_error_body(make_error(ErrorCode::kNotSupported, "websockets are not available")),
+          {}};
+      auto res = to_beast(std::move(r), req.version(), false);
+      co_await http::async_write(stream, res, kUseTuple);
+      break;
+    }
+
+    HttpRequest request;
+    request.method = std::string(req.method_string());
+    request.target = std::string(req.target());
+    for (const auto& field : req) {
+      request.headers[lower(field.name_string())] = std::string(field.value());
+    }
+    request.body = std::move(req.body());
+    std::string label = route_label(request.target);
+    bool keep_alive = req.keep_alive();
+
+    HttpResponse r = co_await handle_http(app, std::move(request));
+    unsigned status = r.status;
+    auto res = to_beast(std::move(r), req.version(), keep_alive);
+    stream.expires_after(kIdleTimeout);
+    auto [wec, wn] = co_await http::async_write(stream, res, kUseTuple);
+    count(app, label, status,
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    if (wec || !keep_alive) break;
+  }
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+}  // namespace
+
+void log_task_exception(App& app, const char* what, std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    spdlog::error("{}: uncaught exception: {}", what, ex.what());
+  } catch (...) {
+    spdlog::error("{}: uncaught exception", what);
+  }
+  if (app.metrics) app.metrics->inc("liveql_task_exceptions_total", 1, {{"task", what}});
+}
+
+awaitable<void> run_listener(App& app, tcp::acceptor& acceptor) {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(kUseTuple);
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+    if (ec) {
+      // Out of descriptors and the like: keep accepting, the condition is usually transient.
+      spdlog::warn("accept failed: {}", ec.message());
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    asio::co_spawn(acceptor.get_executor(), http_session(app, beast::tcp_stream(std::move(socket))),
+                   [&app](std::exception_ptr e) { log_task_exception(app, "http session", e); });
+  }
+}
+
+}  // namespace liveql::server

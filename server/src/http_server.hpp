@@ -1,0 +1,24 @@
+// The socket side of HTTP: accepts connections and runs one session coroutine per connection
+// (keep-alive, one request at a time, body size limit from Config::max_body_bytes). Requests
+// go to handle_http() (graphql_http.hpp); WebSocket upgrades on /v1/graphql go to
+// start_websocket_session() (websocket_session.hpp).
+//
+// Runs on the io_context thread (app.hpp). Every spawned coroutine's completion handler logs
+// and counts an escaped exception (metric liveql_task_exceptions_total).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "app.hpp"
+
+namespace liveql::server {
+
+// Accepts on `acceptor` until it is closed or the coroutine is destroyed. `app` and `acceptor`
+// must outlive it.
+boost::asio::awaitable<void> run_listener(App& app, boost::asio::ip::tcp::acceptor& acceptor);
+
+// The completion handler for co_spawn: logs `what` with the exception and counts it.
+void log_task_exception(App& app, const char* what, std::exception_ptr e);
+
+}  // namespace liveql::server

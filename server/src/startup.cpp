@@ -1,0 +1,34 @@
+#include "startup.hpp"
+
+#include "liveql/live/pg_pool.hpp"
+
+namespace liveql::server {
+
+boost::asio::awaitable<Result<std::shared_ptr<const compiler::Schema>>> load_schema(
+    live::PgPool& pool, const metadata::Metadata& metadata) {
+  auto rows = co_await pool.query(std::string(catalog::catalog_query()),
+                                  std::vector<std::optional<std::string>>());
+  if (!rows) {
+    Error e = rows.take_error();
+    e.message = "cannot read the database catalog: " + e.message;
+    co_return e;
+  }
+  if (rows->rows.size() != 1 || rows->rows[0].empty() || !rows->rows[0][0]) {
+    co_return make_error(ErrorCode::kUnexpected, "the catalog query returned no document");
+  }
+  auto catalog = catalog::parse_catalog(*rows->rows[0][0]);
+  if (!catalog) {
+    Error e = catalog.take_error();
+    e.message = "cannot parse the database catalog: " + e.message;
+    co_return e;
+  }
+  auto schema = compiler::build_schema(*catalog, metadata);
+  if (!schema) {
+    Error e = schema.take_error();
+    e.message = "metadata: " + e.message;
+    co_return e;
+  }
+  co_return std::move(*schema);
+}
+
+}  // namespace liveql::server

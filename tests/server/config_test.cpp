@@ -1,0 +1,170 @@
+#include "liveql/server/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace liveql::server {
+namespace {
+
+struct Args {
+  std::vector<std::string> storage;
+  std::vector<const char*> argv;
+  explicit Args(std::vector<std::string> a) : storage(std::move(a)) {
+    storage.insert(storage.begin(), "liveql");
+    for (auto& s : storage) argv.push_back(s.c_str());
+  }
+};
+
+EnvLookup env_of(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
+    auto it = vars.find(std::string(name));
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+Result<Command> parse(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+  Args a(std::move(args));
+  return parse_command_line(static_cast<int>(a.argv.size()), a.argv.data(), env_of(env));
+}
+
+TEST(Config, ServeDefaults) {
+  auto c = parse({"serve", "--database-url", "postgres://x/db"});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->kind, CommandKind::kServe);
+  EXPECT_EQ(c->config.database_url, "postgres://x/db");
+  EXPECT_EQ(c->config.port, 8080);
+  EXPECT_EQ(c->config.pool_size, 8u);
+  EXPECT_EQ(c->config.batch_size, 100u);
+  EXPECT_EQ(c->config.refetch_interval.count(), 1000);
+  EXPECT_EQ(c->config.max_body_bytes, 1u << 20);
+  EXPECT_EQ(c->config.live_mode_default, metadata::LiveMode::kEvent);
+  EXPECT_EQ(c->config.ws_init_timeout.count(), 3000);
+}
+
+TEST(Config, FlagWinsOverEnvAndLiveqlOverHasura) {
+  auto c = parse({"serve", "--admin-secret", "flag"},
+                 {{"LIVEQL_DATABASE_URL", "liveql-url"},
+                  {"HASURA_GRAPHQL_DATABASE_URL", "hasura-url"},
+                  {"LIVEQL_ADMIN_SECRET", "env"},
+                  {"HASURA_GRAPHQL_ADMIN_SECRET", "hasura"},
+                  {"HASURA_GRAPHQL_JWT_SECRET", R"({"type":"HS256","key":"k"})"},
+                  {"LIVEQL_PORT", "0"}});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->config.database_url, "liveql-url");
+  EXPECT_EQ(c->config.admin_secret, "flag");
+  EXPECT_EQ(c->config.jwt_secret, R"({"type":"HS256","key":"k"})");
+  EXPECT_EQ(c->config.port, 0);
+}
+
+TEST(Config, HasuraAliasAlone) {
+  auto c = parse({"serve"}, {{"HASURA_GRAPHQL_DATABASE_URL", "hasura-url"},
+                             {"HASURA_GRAPHQL_UNAUTHORIZED_ROLE", "anonymous"}});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->config.database_url, "hasura-url");
+  EXPECT_EQ(c->config.unauthorized_role, "anonymous");
+}
+
+TEST(Config, AllFlags) {
+  auto c = parse({"serve",
+                  "--database-url=u",
+                  "--metadata",
+                  "/m",
+                  "--host",
+                  "127.0.0.1",
+                  "--port",
+                  "9999",
+                  "--jwt-secret",
+                  "j",
+                  "--unauthorized-role",
+                  "anon",
+                  "--live-mode-default",
+                  "poll",
+                  "--refetch-interval-ms",
+                  "250",
+                  "--batch-size",
+                  "7",
+                  "--state-dir",
+                  "/s",
+                  "--slot-name",
+                  "sl",
+                  "--pool-size",
+                  "3",
+                  "--log-level",
+                  "debug",
+                  "--max-body-bytes",
+                  "10",
+                  "--ws-init-timeout-ms",
+                  "50",
+                  "--max-ws-frame-bytes",
+                  "20"});
+  ASSERT_TRUE(c) << c.error().message;
+  const Config& k = c->config;
+  EXPECT_EQ(k.metadata_path, "/m");
+  EXPECT_EQ(k.host, "127.0.0.1");
+  EXPECT_EQ(k.port, 9999);
+  EXPECT_EQ(k.jwt_secret, "j");
+  EXPECT_EQ(k.unauthorized_role, "anon");
+  EXPECT_EQ(k.live_mode_default, metadata::LiveMode::kPoll);
+  EXPECT_EQ(k.refetch_interval.count(), 250);
+  EXPECT_EQ(k.batch_size, 7u);
+  EXPECT_EQ(k.state_dir, "/s");
+  EXPECT_EQ(k.slot_name, "sl");
+  EXPECT_EQ(k.pool_size, 3u);
+  EXPECT_EQ(k.log_level, "debug");
+  EXPECT_EQ(k.max_body_bytes, 10u);
+  EXPECT_EQ(k.ws_init_timeout.count(), 50);
+  EXPECT_EQ(k.max_ws_frame_bytes, 20u);
+}
+
+TEST(Config, ErrorsNameTheSource) {
+  auto missing = parse({"serve"});
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message.find("--database-url"), std::string::npos);
+
+  auto port = parse({"serve", "--database-url", "u", "--port", "70000"});
+  ASSERT_FALSE(port);
+  EXPECT_NE(port.error().message.find("--port"), std::string::npos);
+
+  auto env_port = parse({"serve", "--database-url", "u"}, {{"LIVEQL_PORT", "abc"}});
+  ASSERT_FALSE(env_port);
+  EXPECT_NE(env_port.error().message.find("LIVEQL_PORT"), std::string::npos);
+
+  auto mode = parse({"serve", "--database-url", "u", "--live-mode-default", "push"});
+  ASSERT_FALSE(mode);
+  EXPECT_NE(mode.error().message.find("event or poll"), std::string::npos);
+
+  auto pool = parse({"serve", "--database-url", "u", "--pool-size", "0"});
+  ASSERT_FALSE(pool);
+
+  auto unknown = parse({"serve", "--database-url", "u", "--bogus"});
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("--bogus"), std::string::npos);
+}
+
+TEST(Config, OtherCommands) {
+  auto v = parse({"version"});
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->kind, CommandKind::kVersion);
+  EXPECT_NE(version_string().find("liveql "), std::string::npos);
+
+  auto h = parse({"--help"});
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->kind, CommandKind::kHelp);
+  EXPECT_NE(h->output.find("serve"), std::string::npos);
+
+  auto none = parse({});
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->kind, CommandKind::kHelp);
+
+  auto slot = parse({"slot", "status", "--database-url", "u", "--slot-name", "s1"});
+  ASSERT_TRUE(slot) << slot.error().message;
+  EXPECT_EQ(slot->kind, CommandKind::kSlotStatus);
+  EXPECT_EQ(slot->config.slot_name, "s1");
+}
+
+}  // namespace
+}  // namespace liveql::server
