@@ -114,7 +114,8 @@ class LiveQueries {
   void unsubscribe(SubscriberId id);
 
   // Targeted refetch of these subscribers (event mode): coalesced, at most one refetch in
-  // flight plus one queued per subscriber. With xid8, the statement also checks that the
+  // flight plus one queued per subscriber; requests made before a scheduled refetch starts merge
+  // into it (rule 7), keeping the newest xid8. With xid8, the statement also checks that the
   // transaction is visible to its snapshot and re-runs when not.
   void refetch(const std::vector<SubscriberId>& ids, std::optional<std::uint64_t> xid8);
 
