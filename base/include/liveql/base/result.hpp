@@ -17,13 +17,14 @@ enum class ErrorCode {
   kBadRequest,        // "bad-request"
   kInvalidJwt,        // "invalid-jwt"
   kJwtInvalidClaims,  // "jwt-invalid-claims"
-  kAccessDenied,      // "access-denied"
-  kNotFound,          // "not-found"         e.g. a session variable a permission needs
-  kInvalidHeaders,    // "invalid-headers"
-  kNotSupported,      // "not-supported"
-  kDataException,     // "data-exception"    a value Postgres rejected
-  kPostgresError,     // "postgres-error"
-  kUnexpected,        // "unexpected"
+  kJwtMissingRoleClaims,  // "jwt-missing-role-claims"
+  kAccessDenied,          // "access-denied"
+  kNotFound,              // "not-found"         e.g. a session variable a permission needs
+  kInvalidHeaders,        // "invalid-headers"
+  kNotSupported,          // "not-supported"
+  kDataException,         // "data-exception"    a value Postgres rejected
+  kPostgresError,         // "postgres-error"
+  kUnexpected,            // "unexpected"
 };
 
 inline const char* error_code_name(ErrorCode code);
@@ -97,6 +98,10 @@ inline const char* error_code_name(ErrorCode code) {
       return "jwt-invalid-claims";
     case ErrorCode::kAccessDenied:
       return "access-denied";
+    case ErrorCode::kNotFound:
+      return "not-found";
+    case ErrorCode::kJwtMissingRoleClaims:
+      return "jwt-missing-role-claims";
     case ErrorCode::kInvalidHeaders:
       return "invalid-headers";
     case ErrorCode::kNotSupported:
