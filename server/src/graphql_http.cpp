@@ -331,10 +331,7 @@ HttpResponse handle_simple(App& app, const HttpRequest& request) {
       response.body = app.live ? json::serialize(app.live->cohorts_json()) : "[]";
     }
   } else {
-    // Hasura's code here ("not-found") has no ErrorCode: written out directly.
-    response.status = 404;
-    response.body = json::serialize(
-        json::object{{"path", "$"}, {"error", "resource does not exist"}, {"code", "not-found"}});
+    response = plain_error(404, make_error(ErrorCode::kNotFound, "resource does not exist"));
   }
   return response;
 }

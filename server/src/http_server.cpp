@@ -13,6 +13,7 @@
 #include "graphql_http.hpp"
 #include "liveql/live/metrics.hpp"
 #include "liveql/server/config.hpp"
+#include "websocket_session.hpp"
 
 namespace liveql::server {
 namespace {
@@ -84,12 +85,14 @@ awaitable<void> http_session(App& app, beast::tcp_stream stream) {
     auto started = std::chrono::steady_clock::now();
     http::request<http::string_body> req = parser.release();
     if (beast::websocket::is_upgrade(req)) {
-      // WebSocket sessions are not wired yet (websocket_session.cpp): refuse the upgrade.
-      HttpResponse r{
-          400,
-          {},
-          plain_error_body(make_error(ErrorCode::kNotSupported, "websockets are not available")),
-          {}};
+      if (route_label(req.target()) == "/v1/graphql") {
+        stream.expires_never();
+        start_websocket_session(app, std::move(stream), std::move(req));
+        co_return;
+      }
+      HttpResponse r;
+      r.status = 404;
+      r.body = plain_error_body(make_error(ErrorCode::kNotFound, "resource does not exist"));
       auto res = to_beast(std::move(r), req.version(), false);
       co_await http::async_write(stream, res, kUseTuple);
       break;

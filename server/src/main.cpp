@@ -3,7 +3,7 @@
 //
 // Exit codes: 0 after a clean stop, 1 when startup fails (database unreachable, bad metadata,
 // bad auth configuration, cannot listen), 2 for command-line errors.
-#include <spdlog/sinks/stderr_color_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
