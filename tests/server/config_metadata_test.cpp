@@ -75,6 +75,25 @@ TEST_F(MetadataDir, DemoMetadata) {
   EXPECT_EQ(YAML::Load(r->tables[0].text)["table"]["name"].as<std::string>(), "users");
 }
 
+TEST_F(MetadataDir, DemoMetadataParses) {
+  auto m = load_metadata_path(test::source_path("tools/demo/metadata"));
+  ASSERT_TRUE(m) << m.error().message;
+  ASSERT_EQ(m->tables.size(), 4u);
+  EXPECT_EQ(m->tables[2].table.name, "orders");
+  EXPECT_EQ(m->tables[2].live_mode, metadata::LiveMode::kEvent);
+  ASSERT_EQ(m->tables[2].select_permissions.size(), 2u);
+  EXPECT_EQ(m->tables[2].select_permissions[1].limit, 2);
+}
+
+TEST_F(MetadataDir, ParseErrorsNameTheTableFile) {
+  write("databases/databases.yaml", "- name: default\n  tables: \"!include t.yaml\"\n");
+  write("databases/t.yaml", "- \"!include public_x.yaml\"\n");
+  write("databases/public_x.yaml", "table: {name: x}\nlive_mode: sometimes\n");
+  auto m = load_metadata_path(dir_.string());
+  ASSERT_FALSE(m);
+  EXPECT_NE(m.error().message.find("public_x.yaml"), std::string::npos) << m.error().message;
+}
+
 TEST_F(MetadataDir, EmptyTablesAndSingleFile) {
   write("databases/databases.yaml", "- name: default\n  tables: \"!include t.yaml\"\n");
   write("databases/t.yaml", "[]\n");

@@ -335,5 +335,56 @@ TEST(HttpStartup, BadMetadataOrUnreachableDatabaseExitWithOne) {
   std::filesystem::remove(dir);
 }
 
+// Database errors other than bad values reach admins verbatim and others as a generic message;
+// the metadata comes from a single JSON file here.
+TEST(HttpDatabaseErrors, PostgresErrorsDoNotLeakToNonAdmins) {
+  std::string url = fresh_database("server_http_pg_errors", R"(
+    create table secrets (id int primary key, v text);
+    insert into secrets values (1, 'x');
+    do $$ begin
+      if not exists (select from pg_roles where rolname = 'liveql_http_limited') then
+        create role liveql_http_limited login;
+      end if;
+    end $$;
+    revoke all on secrets from liveql_http_limited;)");
+  auto at = url.find("postgres@");
+  ASSERT_NE(at, std::string::npos) << url;
+  std::string limited = url.substr(0, at) + "liveql_http_limited@" + url.substr(at + 9);
+  auto file = std::filesystem::temp_directory_path() / "liveql-http-pg-errors-metadata.json";
+  std::ofstream(file) << R"({"version":3,"sources":[{"name":"default","kind":"postgres","tables":[
+    {"table":{"schema":"public","name":"secrets"},
+     "select_permissions":[{"role":"user","permission":{"columns":"*","filter":{}}}]}]}]})";
+  ChildProcess p(LIVEQL_EXE, {"serve", "--database-url", limited, "--metadata", file.string(),
+                              "--port", "0", "--host", "127.0.0.1", "--admin-secret", "s"});
+  auto line = p.wait_for_line("liveql listening on http://", 60s);
+  ASSERT_TRUE(line) << p.output();
+  HttpClient c(static_cast<unsigned short>(std::stoi(line->substr(line->rfind(':') + 1))));
+  std::string body = gql("{ secrets { id v } }");
+
+  auto as_admin = c.post("/v1/graphql", body, {{"x-hasura-admin-secret", "s"}});
+  auto a = error_of(as_admin);
+  EXPECT_EQ(a.code, "postgres-error");
+  EXPECT_NE(a.message.find("permission denied"), std::string::npos) << a.message;
+
+  auto as_user =
+      c.post("/v1/graphql", body, {{"x-hasura-admin-secret", "s"}, {"x-hasura-role", "user"}});
+  auto u = error_of(as_user);
+  EXPECT_EQ(u.code, "postgres-error");
+  EXPECT_EQ(u.message, "database query error");
+  EXPECT_EQ(as_user.body.find("secrets"), std::string::npos) << as_user.body;
+
+  std::filesystem::remove(file);
+}
+
+TEST_F(HttpE2e, ValuesPostgresRejectsAreDataExceptions) {
+  HttpClient c(port_);
+  auto r = c.post("/v1/graphql", gql(R"({ orders(where: {total: {_eq: "abc"}}) { id } })"),
+                  {{"authorization", "Bearer " + jwt("user", "1", 600)}});
+  auto e = error_of(r);
+  EXPECT_EQ(e.code, "data-exception");
+  EXPECT_NE(e.message.find("invalid input syntax for type numeric"), std::string::npos)
+      << e.message;
+}
+
 }  // namespace
 }  // namespace liveql::test
