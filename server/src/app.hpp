@@ -17,6 +17,7 @@ namespace liveql::live {
 class PgPool;
 class LiveQueries;
 class Metrics;
+class ChangeFeed;
 }  // namespace liveql::live
 
 namespace liveql::server {
@@ -31,7 +32,8 @@ struct App {
   live::PgPool* pool = nullptr;
   live::LiveQueries* live = nullptr;
   live::Metrics* metrics = nullptr;
-  std::string health_message;  // "" when healthy; why event mode is off, etc.
+  live::ChangeFeed* feed = nullptr;  // null when event mode is off for the whole server
+  std::string health_message;        // "" when healthy; otherwise why the server cannot serve
 };
 
 }  // namespace liveql::server

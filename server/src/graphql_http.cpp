@@ -6,6 +6,7 @@
 #include "auth.hpp"
 #include "liveql/compiler/compile.hpp"
 #include "liveql/compiler/sql.hpp"
+#include "liveql/live/change_feed.hpp"
 #include "liveql/live/live_queries.hpp"
 #include "liveql/live/metrics.hpp"
 #include "liveql/live/pg_pool.hpp"
@@ -310,11 +311,14 @@ HttpResponse handle_simple(App& app, const HttpRequest& request) {
                         {"Access-Control-Max-Age", "1728000"}};
   } else if (m == "GET" && path_is(t, "/healthz")) {
     response.content_type = "text/plain; charset=utf-8";
-    if (app.health_message.empty()) {
-      response.body = "OK";
-    } else {
+    if (!app.health_message.empty()) {
       response.status = 500;
       response.body = app.health_message;
+    } else if (app.feed && !app.feed->health_message().empty()) {
+      // Polling still serves every subscription correctly: a warning, not a failure.
+      response.body = "WARN: " + app.feed->health_message();
+    } else {
+      response.body = "OK";
     }
   } else if (m == "GET" && path_is(t, "/metrics")) {
     response.content_type = "text/plain; version=0.0.4; charset=utf-8";

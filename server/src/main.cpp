@@ -16,11 +16,13 @@
 #include "app.hpp"
 #include "auth.hpp"
 #include "http_server.hpp"
+#include "liveql/live/change_feed.hpp"
 #include "liveql/live/live_queries.hpp"
 #include "liveql/live/metrics.hpp"
 #include "liveql/live/pg_pool.hpp"
 #include "liveql/server/config.hpp"
 #include "liveql/server/metadata_loader.hpp"
+#include "liveql/state/state_store.hpp"
 #include "startup.hpp"
 
 namespace {
@@ -99,6 +101,17 @@ int serve(const Config& config) {
   pool.emplace(ioc.get_executor(), config.database_url, config.pool_size);
   app.pool = &*pool;
   std::optional<live::LiveQueries> live;
+  std::optional<live::ChangeFeed> feed;
+  std::unique_ptr<state::StateStore> store;
+  catalog::Catalog catalog;
+  if (!config.state_dir.empty()) {
+    auto opened = state::StateStore::open(config.state_dir);
+    if (!opened) {
+      spdlog::critical("--state-dir {}: {}", config.state_dir, opened.error().message);
+      return 1;
+    }
+    store = std::move(*opened);
+  }
   tcp::acceptor acceptor(ioc);
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
 
@@ -106,6 +119,7 @@ int serve(const Config& config) {
     boost::system::error_code ignored;
     acceptor.close(ignored);
     signals.cancel(ignored);
+    if (feed) feed->stop();
     if (live) live->stop();
     pool->close();
     ioc.stop();
@@ -117,19 +131,41 @@ int serve(const Config& config) {
   });
 
   auto startup = [&]() -> asio::awaitable<void> {
-    auto schema = co_await load_schema(*pool, metadata);
-    if (!schema) {
-      spdlog::critical("{}", schema.error().message);
+    auto loaded = co_await load_schema(*pool, metadata);
+    if (!loaded) {
+      spdlog::critical("{}", loaded.error().message);
       exit_code = 1;
       shutdown();
       co_return;
     }
-    app.schema = std::move(*schema);
+    catalog = std::move(loaded->catalog);
+    app.schema = std::move(loaded->schema);
     live::LiveQueries::Options options;
     options.batch_size = config.batch_size;
     options.refetch_interval = config.refetch_interval;
+    options.live_mode_default = config.live_mode_default == metadata::LiveMode::kPoll
+                                    ? live::CohortMode::kPoll
+                                    : live::CohortMode::kEvent;
     live.emplace(ioc.get_executor(), *pool, metrics, options);
     app.live = &*live;
+
+    // Event mode: the replication stream of the tracked tables drives targeted refetches.
+    live::ChangeFeed::Config feed_config;
+    feed_config.stream.conninfo = config.database_url;
+    if (!config.slot_name.empty()) feed_config.stream.slot_name = config.slot_name;
+    for (const auto& table : metadata.tables)
+      feed_config.stream.tables.push_back({table.table.schema, table.table.name});
+    feed_config.store = store.get();
+    feed_config.schema = app.schema;
+    feed_config.catalog = &catalog;
+    feed.emplace(ioc.get_executor(), *live, *pool, metrics, std::move(feed_config));
+    if (auto started = feed->start(); !started) {
+      spdlog::critical("replication: {}", started.error().message);
+      exit_code = 1;
+      shutdown();
+      co_return;
+    }
+    app.feed = &*feed;
 
     auto endpoint = listen(acceptor, config);
     if (!endpoint) {

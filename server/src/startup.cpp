@@ -4,8 +4,8 @@
 
 namespace liveql::server {
 
-boost::asio::awaitable<Result<std::shared_ptr<const compiler::Schema>>> load_schema(
-    live::PgPool& pool, const metadata::Metadata& metadata) {
+boost::asio::awaitable<Result<LoadedSchema>> load_schema(live::PgPool& pool,
+                                                         const metadata::Metadata& metadata) {
   auto rows = co_await pool.query(std::string(catalog::catalog_query()),
                                   std::vector<std::optional<std::string>>());
   if (!rows) {
@@ -28,7 +28,7 @@ boost::asio::awaitable<Result<std::shared_ptr<const compiler::Schema>>> load_sch
     e.message = "metadata: " + e.message;
     co_return e;
   }
-  co_return std::move(*schema);
+  co_return LoadedSchema{std::move(*catalog), std::move(*schema)};
 }
 
 }  // namespace liveql::server

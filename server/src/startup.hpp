@@ -14,9 +14,14 @@ class PgPool;
 
 namespace liveql::server {
 
+struct LoadedSchema {
+  catalog::Catalog catalog;
+  std::shared_ptr<const compiler::Schema> schema;
+};
+
 // Errors: kPostgresError "cannot read the database catalog: ..." when the database is
 // unreachable; the compiler's errors (prefixed "metadata: ") when metadata and catalog disagree.
-boost::asio::awaitable<Result<std::shared_ptr<const compiler::Schema>>> load_schema(
-    live::PgPool& pool, const metadata::Metadata& metadata);
+boost::asio::awaitable<Result<LoadedSchema>> load_schema(live::PgPool& pool,
+                                                         const metadata::Metadata& metadata);
 
 }  // namespace liveql::server

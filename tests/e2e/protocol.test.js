@@ -14,7 +14,11 @@ function raw(url, protocol) {
   const ws = new WebSocket(url, protocol ? [protocol] : []);
   const messages = new h.Collector('raw ' + protocol);
   const closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-  ws.on('message', (m) => messages.push(JSON.parse(m.toString())));
+  // Keep-alive pings may come at any time (graphql-transport-ws allows server pings); skip them.
+  ws.on('message', (m) => {
+    const msg = JSON.parse(m.toString());
+    if (msg.type !== 'ping' && msg.type !== 'ka') messages.push(msg);
+  });
   const opened = new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
   return { ws, messages, closed, opened, send: (o) => ws.send(typeof o === 'string' ? o : JSON.stringify(o)) };
 }

@@ -73,15 +73,41 @@ std::string jwt(const std::string& role, const std::string& user_id, long exp_of
 
 class HttpE2e : public ::testing::Test {
  protected:
+  // A state dir of its own: slot names and state are per server instance.
+  static std::string state_dir() {
+    auto dir = std::filesystem::temp_directory_path() /
+               ("liveql_http_e2e_state_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    return dir.string();
+  }
+
   static void SetUpTestSuite() {
     db_url_ = new std::string(fresh_database(
         "server_http_e2e", read_text("tools/demo/schema.sql") + read_text("tools/demo/seed.sql")));
-    server_ = new ChildProcess(
-        LIVEQL_EXE,
-        {"serve", "--database-url", *db_url_, "--metadata", source_path("tools/demo/metadata"),
-         "--host", "127.0.0.1", "--port", "0", "--admin-secret", kAdminSecret, "--jwt-secret",
-         std::string(R"({"type":"HS256","key":")") + kJwtKey + "\"}", "--max-body-bytes", "65536",
-         "--pool-size", "2", "--log-level", "warn"});
+    server_ =
+        new ChildProcess(LIVEQL_EXE, {"serve",
+                                      "--database-url",
+                                      *db_url_,
+                                      "--metadata",
+                                      source_path("tools/demo/metadata"),
+                                      "--host",
+                                      "127.0.0.1",
+                                      "--port",
+                                      "0",
+                                      "--admin-secret",
+                                      kAdminSecret,
+                                      "--jwt-secret",
+                                      std::string(R"({"type":"HS256","key":")") + kJwtKey + "\"}",
+                                      "--max-body-bytes",
+                                      "65536",
+                                      "--pool-size",
+                                      "2",
+                                      "--log-level",
+                                      "warn",
+                                      "--slot-name",
+                                      "server_http_e2e",
+                                      "--state-dir",
+                                      state_dir()});
     auto line = server_->wait_for_line("liveql listening on http://", 60s);
     ASSERT_TRUE(line) << "server did not start:\n" << server_->output();
     port_ = static_cast<unsigned short>(std::stoi(line->substr(line->rfind(':') + 1)));
@@ -324,8 +350,11 @@ TEST(HttpStartup, BadMetadataOrUnreachableDatabaseExitWithOne) {
     EXPECT_NE(p.output().find("cannot read the database catalog"), std::string::npos) << p.output();
   }
   {
-    ChildProcess p(LIVEQL_EXE,
-                   {"serve", "--database-url", url, "--port", "0", "--host", "127.0.0.1"});
+    ChildProcess p(
+        LIVEQL_EXE,
+        {"serve", "--database-url", url, "--port", "0", "--host", "127.0.0.1", "--slot-name",
+         "server_http_startup", "--state-dir",
+         (std::filesystem::temp_directory_path() / "liveql-http-startup-state").string()});
     ASSERT_TRUE(p.wait_for_line("liveql listening on", 60s)) << p.output();
     p.signal(SIGTERM);
     auto rc = p.wait_exit(30s);
@@ -354,8 +383,11 @@ TEST(HttpDatabaseErrors, PostgresErrorsDoNotLeakToNonAdmins) {
   std::ofstream(file) << R"({"version":3,"sources":[{"name":"default","kind":"postgres","tables":[
     {"table":{"schema":"public","name":"secrets"},
      "select_permissions":[{"role":"user","permission":{"columns":"*","filter":{}}}]}]}]})";
-  ChildProcess p(LIVEQL_EXE, {"serve", "--database-url", limited, "--metadata", file.string(),
-                              "--port", "0", "--host", "127.0.0.1", "--admin-secret", "s"});
+  ChildProcess p(
+      LIVEQL_EXE,
+      {"serve", "--database-url", limited, "--metadata", file.string(), "--port", "0", "--host",
+       "127.0.0.1", "--admin-secret", "s", "--slot-name", "server_http_pg_errors", "--state-dir",
+       (std::filesystem::temp_directory_path() / "liveql-http-pg-errors-state").string()});
   auto line = p.wait_for_line("liveql listening on http://", 60s);
   ASSERT_TRUE(line) << p.output();
   HttpClient c(static_cast<unsigned short>(std::stoi(line->substr(line->rfind(':') + 1))));
