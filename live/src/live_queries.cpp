@@ -124,18 +124,24 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     metrics.set("liveql_cohorts", static_cast<double>(cohorts.size()));
   }
 
-  template <class Fn>
-  void spawn(Fn fn, const char* what) {
-    asio::co_spawn(ex, std::move(fn), [self = shared_from_this(), what](std::exception_ptr e) {
-      if (!e) return;
-      self->metrics.inc("liveql_errors_total");
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        spdlog::error("live: {} failed: {}", what, ex.what());
-      } catch (...) {
-        spdlog::error("live: {} failed", what);
-      }
+  // Starts a coroutine later, never inline: co_spawn dispatches, so on our own thread it would
+  // run the coroutine up to its first suspension before returning, and a push could then reach
+  // a caller still inside subscribe() (which has not recorded the id yet) or inside a loop
+  // over its own subscriptions.
+  template <class Awaitable>
+  void spawn(Awaitable task, const char* what) {
+    asio::post(ex, [self = shared_from_this(), task = std::move(task), what]() mutable {
+      asio::co_spawn(self->ex, std::move(task), [self, what](std::exception_ptr e) {
+        if (!e) return;
+        self->metrics.inc("liveql_errors_total");
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          spdlog::error("live: {} failed: {}", what, ex.what());
+        } catch (...) {
+          spdlog::error("live: {} failed", what);
+        }
+      });
     });
   }
 

@@ -1,6 +1,7 @@
 #include "liveql/live/pg_pool.hpp"
 
 #include <libpq-fe.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -61,6 +62,14 @@ Result<std::unique_ptr<asio::posix::stream_descriptor>> watch(asio::any_io_execu
     return pg_error("cannot watch the connection socket: " + ec.message());
   }
   return sd;
+}
+
+// Whether `fd` is ready now. Asio's reactor is edge-triggered: bytes libpq left in the kernel
+// buffer (PQconsumeInput reads at most its buffer's free space) raise no new edge, and a wait
+// for writability on a socket already writable may never complete. So look before waiting.
+bool ready_now(int fd, short events) {
+  pollfd p{fd, events, 0};
+  return ::poll(&p, 1, 0) > 0;
 }
 
 }  // namespace
@@ -189,8 +198,10 @@ asio::awaitable<Result<QueryResult>> PgPool::Impl::run(
     int flushed = PQflush(conn.pg);
     if (flushed < 0) co_return pg_error(PQerrorMessage(conn.pg));
     if (flushed == 0) break;
-    auto [ec] = co_await conn.socket->async_wait(descriptor_base::wait_write, kTuple);
-    if (ec) co_return pg_error("connection wait failed: " + ec.message());
+    if (!ready_now(PQsocket(conn.pg), POLLOUT | POLLIN)) {
+      auto [ec] = co_await conn.socket->async_wait(descriptor_base::wait_write, kTuple);
+      if (ec) co_return pg_error("connection wait failed: " + ec.message());
+    }
     if (PQconsumeInput(conn.pg) == 0) co_return pg_error(PQerrorMessage(conn.pg));
   }
 
@@ -200,6 +211,7 @@ asio::awaitable<Result<QueryResult>> PgPool::Impl::run(
     // Read before waiting: bytes (or EOF) that arrived earlier raised no new edge.
     if (PQconsumeInput(conn.pg) == 0) co_return pg_error(PQerrorMessage(conn.pg));
     if (PQisBusy(conn.pg) != 0) {
+      if (ready_now(PQsocket(conn.pg), POLLIN)) continue;
       auto [ec] = co_await conn.socket->async_wait(descriptor_base::wait_read, kTuple);
       if (ec) co_return pg_error("connection wait failed: " + ec.message());
       continue;

@@ -114,7 +114,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
       if (!accept.empty()) res.set(beast::http::field::sec_websocket_protocol, accept);
       res.set(beast::http::field::server, "liveql");
     }));
-    ws_.read_message_max(app_.config ? app_.config->max_ws_frame_bytes : (1u << 20));
+    ws_.read_message_max(0);  // no Beast limit: reader() enforces ours
     auto [ec] = co_await ws_.async_accept(request, kUseTuple);
     if (ec) co_return;
 
@@ -124,15 +124,31 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     shutdown();
   }
 
+  // Reads whole messages. The frame limit is enforced here rather than by Beast: Beast would
+  // close the socket with the rest of the oversized message unread, and the kernel then resets
+  // the connection, so the client sees 1006 instead of our 1009. We read and discard the rest
+  // (up to kMaxDiscard times the limit) and close cleanly.
   asio::awaitable<void> reader() {
+    constexpr std::size_t kChunk = 64 * 1024;
+    constexpr std::size_t kMaxDiscard = 64;
+    const std::size_t limit = app_.config ? app_.config->max_ws_frame_bytes : (1u << 20);
     beast::flat_buffer buffer;
     while (!protocol_.closed()) {
-      auto [ec, n] = co_await ws_.async_read(buffer, kUseTuple);
-      if (ec) {
-        if (ec == websocket::error::message_too_big) {
-          // Beast has already failed the connection with 1009; nothing more can be sent.
-          spdlog::info("websocket frame larger than read_message_max: closed");
+      std::size_t total = 0;
+      bool too_big = false;
+      do {
+        auto [ec, n] = co_await ws_.async_read_some(buffer, kChunk, kUseTuple);
+        if (ec) co_return;
+        total += n;
+        if (total > limit) {
+          too_big = true;
+          buffer.consume(buffer.size());
+          if (total / kMaxDiscard > limit) break;  // not worth reading: close regardless
         }
+      } while (!ws_.is_message_done());
+      if (too_big) {
+        spdlog::info("websocket message over {} bytes: closing with 1009", limit);
+        execute(protocol_.on_message_too_big(limit));
         break;
       }
       if (!ws_.got_text()) {

@@ -220,6 +220,10 @@ std::vector<WsAction> WsProtocol::on_credentials_expired() {
   return close(4403, "Forbidden: JWT expired");
 }
 
+std::vector<WsAction> WsProtocol::on_message_too_big(std::size_t limit) {
+  return close(1009, "Message too big: the limit is " + std::to_string(limit) + " bytes");
+}
+
 std::vector<WsAction> WsProtocol::on_data(const std::string& id, std::string_view data_json) {
   if (closed_ || !active(id)) return {};
   // The data text is already JSON: splice it in rather than re-parsing every push.

@@ -82,6 +82,9 @@ class WsProtocol {
   // The credentials expired (JWT exp): close; the session unsubscribes everything.
   std::vector<WsAction> on_credentials_expired();
 
+  // A message longer than the frame limit (read and discarded): close 1009, as RFC 6455 says.
+  std::vector<WsAction> on_message_too_big(std::size_t limit);
+
   // Results of operation `id` (ignored, returning nothing, when `id` is no longer active).
   // `data_json` is the `data` object's JSON text.
   std::vector<WsAction> on_data(const std::string& id, std::string_view data_json);

@@ -63,7 +63,7 @@ for (const [protocol, connect] of Object.entries(drivers)) {
       if (server) await server.stop();
     });
 
-    test('first result, committed changes, no-op, leaving rows, other users, stop', { todo: 'known bug: after complete/stop one more message can still reach the stopped subscription, and over graphql-ws the barrier subscription sometimes gets no first result' }, async () => {
+    test('first result, committed changes, no-op, leaving rows, other users, stop', async () => {
       const c = asUser(1);
       const got = new h.Collector('user1 orders');
       const stop = c.subscribe(ORDERS, {}, got);
@@ -91,7 +91,9 @@ for (const [protocol, connect] of Object.entries(drivers)) {
       stop();
       h.sql(db, "insert into orders (id, user_id, status) values (101, 1, 'placed')");
       assert.deepEqual(ids(await barrier.next()), [1, 2, 101]);
-      assert.equal(got.pending(), 0, 'a stopped subscription received a message');
+      // graphql-ws completes a disposed subscription's sink itself; nothing else may follow.
+      const after = got.items.filter((v) => !v.complete);
+      assert.deepEqual(after, [], 'a stopped subscription received a message');
     });
 
     test('a query over the socket gets one result and completes', async () => {
@@ -103,7 +105,7 @@ for (const [protocol, connect] of Object.entries(drivers)) {
       assert.deepEqual(await got.next(), { complete: true });
     });
 
-    test('two users on the same query share one cohort', { todo: 'known bug: a second subscriber on a busy connection sometimes never gets its first result (also seen by tools/bench/latency)' }, async () => {
+    test('two users on the same query share one cohort', async () => {
       const q = 'subscription { order_items(order_by: {id: asc}) { id name } }';
       const a = new h.Collector('u2'); const b = new h.Collector('u3');
       asUser(2).subscribe(q, {}, a);

@@ -118,6 +118,25 @@ TEST_F(LiveQueriesTest, FirstResultAtOnceUpdateAtNextPollNoOpPushesNothing) {
   EXPECT_GE(metrics_.value("liveql_pushes_total"), 3);
 }
 
+// Regression: subscribe() called from a handler on the loop (as the websocket session calls it)
+// must not start the first fetch inline. co_spawn dispatches, so it used to run up to the first
+// suspension, and when the database answered fast the push reached the session before
+// subscribe() returned the id it files pushes under: the client never got its first result.
+TEST_F(LiveQueriesTest, SubscribeFromTheLoopStartsNothingInline) {
+  start({.batch_size = 100, .refetch_interval = std::chrono::hours(1)});
+  Sink sink;
+  bool checked = false;
+  asio::post(ioc_, [&] {
+    live_->subscribe_sql(items_sql("items"), "user", "items", owner("7"), sink.push());
+    EXPECT_EQ(pool_->open(), 0u);  // no connection opened yet: the fetch has not started
+    EXPECT_TRUE(sink.got.empty());
+    checked = true;
+  });
+  ASSERT_TRUE(run_until(ioc_, [&] { return sink.got.size() == 1; }));
+  EXPECT_TRUE(checked);
+  ASSERT_TRUE(sink.got[0].ok()) << sink.got[0].error().message;
+}
+
 TEST_F(LiveQueriesTest, SameSqlSharesCohortIdenticalVarsShareRow) {
   test::exec(*url_,
              "insert into items_shared (owner, title) values (2, 'two'), (3, 'three'), (3, 'x')");

@@ -162,6 +162,15 @@ TEST(GraphqlTransportWs, KeepaliveAndExpiry) {
   expect_close(w.on_credentials_expired(), 4403, "Forbidden: JWT expired");
 }
 
+TEST(WsProtocol, OversizedMessageClosesWith1009InBothProtocols) {
+  for (auto p : {WsSubprotocol::kGraphqlTransportWs, WsSubprotocol::kGraphqlWs}) {
+    auto w = acked(p);
+    expect_close(w.on_message_too_big(1024), 1009, "Message too big: the limit is 1024 bytes");
+    EXPECT_TRUE(w.closed());
+    EXPECT_TRUE(w.on_message_too_big(1024).empty());  // closed once
+  }
+}
+
 TEST(GraphqlTransportWs, LongReasonsAreTruncated) {
   WsProtocol w(WsSubprotocol::kGraphqlTransportWs);
   w.on_text(R"({"type":"connection_init"})");
