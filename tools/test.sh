@@ -10,6 +10,8 @@ tools/deps.sh
 
 build=${LIVEQL_BUILD_DIR:-build/asan}
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+# Objects are shared between clones and worktrees: paths relative to the source, not hashed.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-true}
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLIVEQL_SANITIZE=ON \
   -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" >/dev/null
 cmake --build "$build" -j"$(nproc)"
