@@ -604,7 +604,7 @@ struct LatencyRow {
   int subscribers = 0, distinct = 0, updates = 0;
   Summary from_reply, from_before;
   size_t missing = 0;
-  double liveql_cpu = 0, db_cpu = 0, statements = 0, refetch_statements = 0;
+  double liveql_cpu = 0, db_cpu = 0, statements = 0, refetch_statements = 0, refetches = 0;
   std::string cohorts;
   int cohorts_total = 0, cohorts_in_mode = 0;  // cohorts listed, and in the requested mode
 };
@@ -875,8 +875,9 @@ int main(int argc, char** argv) {
       const auto db0 = backend_cpu(admin);
       const double st0 = liveql_statements(admin);
       const auto calls0 = statement_calls(admin);
-      const double rf0 = metric_value(http_get(server.host, server.port, "/metrics"),
-                                      "liveql_refetch_statements_total");
+      const std::string metrics0 = http_get(server.host, server.port, "/metrics");
+      const double rf0 = metric_value(metrics0, "liveql_refetch_statements_total");
+      const double rc0 = metric_value(metrics0, "liveql_refetches_total");
       const auto start = Clock::now() + 200ms;
       for (int u = 0; u < opt.updates; ++u) {
         std::this_thread::sleep_until(start + u * std::chrono::milliseconds(opt.interval_ms));
@@ -902,9 +903,9 @@ int main(int argc, char** argv) {
       row.liveql_cpu = cpu_seconds(server.pid) - cpu0;
       row.db_cpu = backend_cpu_delta(db0, backend_cpu(admin));
       row.statements = liveql_statements(admin) - st0;
-      row.refetch_statements = metric_value(http_get(server.host, server.port, "/metrics"),
-                                            "liveql_refetch_statements_total") -
-                               rf0;
+      const std::string metrics1 = http_get(server.host, server.port, "/metrics");
+      row.refetch_statements = metric_value(metrics1, "liveql_refetch_statements_total") - rf0;
+      row.refetches = metric_value(metrics1, "liveql_refetches_total") - rc0;
       const std::string breakdown = statement_breakdown(calls0, statement_calls(admin));
 
       std::vector<double> from_reply, from_before;
@@ -938,12 +939,14 @@ int main(int argc, char** argv) {
       std::printf(
           "[%s] N=%d K=%d: commit reply -> client p50=%.2f p90=%.2f p99=%.2f max=%.2f ms "
           "(n=%zu, missing %zu); liveql CPU %.2f s, its DB backends %.2f s, %0.f statements "
-          "(%.0f refetch statements in /metrics); cohorts: %s\n  first client per update: "
+          "(/metrics: %.0f refetch statements, %.0f refetches); cohorts: %s\n  first client per "
+          "update: "
           "p50=%.2f p90=%.2f p99=%.2f max=%.2f ms\n  statements by text:\n    %s\n",
           mode.c_str(), n, distinct, row.from_reply.p50, row.from_reply.p90, row.from_reply.p99,
           row.from_reply.max, row.from_reply.n, row.missing, row.liveql_cpu, row.db_cpu,
-          row.statements, row.refetch_statements, row.cohorts.c_str(), first_summary.p50,
-          first_summary.p90, first_summary.p99, first_summary.max, breakdown.c_str());
+          row.statements, row.refetch_statements, row.refetches, row.cohorts.c_str(),
+          first_summary.p50, first_summary.p90, first_summary.p99, first_summary.max,
+          breakdown.c_str());
       std::fflush(stdout);
       latency_rows.push_back(row);
     }
