@@ -14,7 +14,12 @@
 //  2. idle cost: opens I idle subscribers (K = I distinct users), waits for every first result,
 //     then counts for S seconds with no writes the statements liveql's connections run
 //     (pg_stat_statements `calls` of liveql's own role) and liveql_refetch_statements_total.
-// Which mode the server put each cohort in is read from GET /v1/live/cohorts (admin secret).
+// Which mode the server put each cohort in is read from GET /v1/live/cohorts (admin secret); a
+// WARNING is printed when a cohort is not in the requested mode. Each phase also prints the
+// statements liveql ran by text (calls and mean execution time from pg_stat_statements), the
+// latency of the first client per update (commit -> first push, without the fan-out), and in the
+// idle phase the keep-alive pings/s liveql sent. The soft open-file limit is raised to the hard
+// limit (liveql inherits it); the bench stops with a message when the clients cannot fit.
 //
 //   latency_bench [--pg-dir DIR] [--modes poll,event] [--subscribers 1,100,1000]
 //                 [--distinct K] [--updates 30] [--interval-ms 1000] [--idle 10000]
@@ -26,6 +31,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -50,10 +56,12 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 extern char** environ;
@@ -227,7 +235,22 @@ double metric_value(const std::string& text, const std::string& name) {
   return sum;
 }
 
-// "poll x3 (reason), event x1" from GET /v1/live/cohorts.
+// How many cohorts GET /v1/live/cohorts lists, and how many of them are in `mode`.
+std::pair<int, int> cohorts_in_mode(const std::string& body, const std::string& mode) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec || !v.is_array()) return {0, 0};
+  int total = 0, in_mode = 0;
+  for (const auto& c : v.as_array()) {
+    if (!c.is_object()) continue;
+    ++total;
+    const auto* m = c.as_object().if_contains("mode");
+    if (m && m->is_string() && m->as_string() == mode) ++in_mode;
+  }
+  return {total, in_mode};
+}
+
+// "orders event (reason) subscribers=.. distinct=..; ..." from GET /v1/live/cohorts.
 std::string cohort_modes(const std::string& body) {
   boost::system::error_code ec;
   json::value v = json::parse(body, ec);
@@ -352,7 +375,8 @@ struct ClientSet {
   std::atomic<int> ready{0};
   std::atomic<int> failed{0};
   std::atomic<int> finished{0};
-  std::string first_error;  // io thread only until joined
+  std::atomic<int64_t> pings{0};  // keep-alive pings received from liveql
+  std::string first_error;        // io thread only until joined
 };
 
 // The update number a result carries (total - kTotalBase), or -1.
@@ -433,6 +457,7 @@ asio::awaitable<void> run_client(Client& c, ClientSet& set, tcp::endpoint endpoi
         c.arrivals[static_cast<size_t>(n)].compare_exchange_strong(expected, arrived);
       }
     } else if (type == "ping") {
+      ++set.pings;
       co_await ws.async_write(asio::buffer(std::string(R"({"type":"pong"})")), asio::use_awaitable);
     } else if (type == "pong") {
     } else {
@@ -515,6 +540,7 @@ class Fleet {
 
   int ready() const { return set_.ready.load(); }
   int failed() const { return set_.failed.load(); }
+  int64_t pings() const { return set_.pings.load(); }
   std::string first_error() {
     std::promise<std::string> p;
     asio::post(io_, [&] { p.set_value(set_.first_error); });
@@ -578,16 +604,18 @@ struct LatencyRow {
   int subscribers = 0, distinct = 0, updates = 0;
   Summary from_reply, from_before;
   size_t missing = 0;
-  double liveql_cpu = 0, db_cpu = 0, statements = 0;
+  double liveql_cpu = 0, db_cpu = 0, statements = 0, refetch_statements = 0, refetches = 0;
   std::string cohorts;
+  int cohorts_total = 0, cohorts_in_mode = 0;  // cohorts listed, and in the requested mode
 };
 
 struct IdleRow {
   std::string mode;
   int subscribers = 0, ready = 0;
   double seconds = 0, open_seconds = 0, statements = 0, refetch_statements = 0;
-  double liveql_cpu = 0, db_cpu = 0;
+  double liveql_cpu = 0, db_cpu = 0, pings = 0;
   std::string cohorts;
+  int cohorts_total = 0, cohorts_in_mode = 0;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -619,6 +647,62 @@ std::vector<std::pair<int, int>> make_bench_rows(Conn& db, int count) {
                                  "o.user_id where u.email like 'bench%@example.com' order by o.id"))
     out.emplace_back(std::atoi(row[0].c_str()), std::atoi(row[1].c_str()));
   return out;
+}
+
+// Calls and total execution time (ms) of each statement liveql's role ran
+// (pg_stat_statements), by queryid, with the start of its text.
+struct StatementStats {
+  double calls = 0, exec_ms = 0;
+  std::string text;
+};
+std::map<std::string, StatementStats> statement_calls(Conn& admin) {
+  std::map<std::string, StatementStats> out;
+  for (const auto& row : admin.rows(
+           std::string("select s.queryid::text, sum(s.calls), sum(s.total_exec_time), "
+                       "min(left(regexp_replace(s.query, "
+                       "'\\s+', ' ', 'g'), 90)) from pg_stat_statements s join pg_roles r on "
+                       "r.oid = s.userid where r.rolname = '") +
+           kServerRole + "' group by s.queryid"))
+    out[row[0]] = {std::atof(row[1].c_str()), std::atof(row[2].c_str()), row[3]};
+  return out;
+}
+
+// "  12 x  1.23 ms  select ..." per line: the statements run between two snapshots (calls, mean
+// execution time in PostgreSQL), most calls first.
+std::string statement_breakdown(const std::map<std::string, StatementStats>& before,
+                                const std::map<std::string, StatementStats>& after) {
+  std::vector<StatementStats> delta;
+  for (const auto& [id, stats] : after) {
+    StatementStats base;
+    if (auto it = before.find(id); it != before.end()) base = it->second;
+    if (stats.calls - base.calls > 0)
+      delta.push_back({stats.calls - base.calls, stats.exec_ms - base.exec_ms, stats.text});
+  }
+  std::sort(delta.begin(), delta.end(),
+            [](const auto& a, const auto& b) { return a.calls > b.calls; });
+  std::string out;
+  for (const auto& d : delta) {
+    if (!out.empty()) out += "\n    ";
+    char head[64];
+    std::snprintf(head, sizeof head, "%6.0f x %7.2f ms  ", d.calls, d.exec_ms / d.calls);
+    out += head + d.text;
+  }
+  return out.empty() ? "(none)" : out;
+}
+
+// Raises the soft RLIMIT_NOFILE to the hard limit (liveql, started later, inherits it) and
+// checks that `needed` descriptors fit: one per websocket client here, and one per client in
+// liveql.
+void raise_fd_limit(rlim_t needed) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) die("getrlimit");
+  if (lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) die("setrlimit RLIMIT_NOFILE");
+  }
+  if (lim.rlim_cur < needed)
+    die("open-file limit " + std::to_string(lim.rlim_cur) + " < " + std::to_string(needed) +
+        " needed for the clients (raise the hard limit: ulimit -Hn / limits.conf)");
 }
 
 double liveql_statements(Conn& admin) {
@@ -668,6 +752,9 @@ int main(int argc, char** argv) {
     if (n < 1 || n > 15'000) die("--subscribers: each count in 1..15000");
   const std::string src = LIVEQL_SOURCE_DIR;
   if (!fs::exists(opt.binary)) die("no liveql binary at " + opt.binary);
+  int most_clients = opt.idle;
+  for (int n : opt.subscribers) most_clients = std::max(most_clients, n);
+  raise_fd_limit(static_cast<rlim_t>(most_clients) + 256);
 
   // A fresh database with the demo schema and seed, and a role for liveql alone.
   const std::string url = last_line_of(src + "/tools/pg.sh start " + opt.pg_dir + " liveql_bench");
@@ -775,13 +862,22 @@ int main(int argc, char** argv) {
         continue;
       }
       std::this_thread::sleep_for(1500ms);  // let first fetches and mode decisions settle
-      row.cohorts = cohort_modes(http_get(server.host, server.port, "/v1/live/cohorts"));
+      const std::string cohorts_body = http_get(server.host, server.port, "/v1/live/cohorts");
+      row.cohorts = cohort_modes(cohorts_body);
+      std::tie(row.cohorts_total, row.cohorts_in_mode) = cohorts_in_mode(cohorts_body, mode);
+      if (row.cohorts_in_mode != row.cohorts_total || row.cohorts_total == 0)
+        std::printf("  WARNING: %d of %d cohorts in mode %s: %s\n", row.cohorts_in_mode,
+                    row.cohorts_total, mode.c_str(), row.cohorts.c_str());
 
       std::vector<int64_t> before(static_cast<size_t>(opt.updates)),
           reply(static_cast<size_t>(opt.updates));
       const double cpu0 = cpu_seconds(server.pid);
       const auto db0 = backend_cpu(admin);
       const double st0 = liveql_statements(admin);
+      const auto calls0 = statement_calls(admin);
+      const std::string metrics0 = http_get(server.host, server.port, "/metrics");
+      const double rf0 = metric_value(metrics0, "liveql_refetch_statements_total");
+      const double rc0 = metric_value(metrics0, "liveql_refetches_total");
       const auto start = Clock::now() + 200ms;
       for (int u = 0; u < opt.updates; ++u) {
         std::this_thread::sleep_until(start + u * std::chrono::milliseconds(opt.interval_ms));
@@ -807,6 +903,10 @@ int main(int argc, char** argv) {
       row.liveql_cpu = cpu_seconds(server.pid) - cpu0;
       row.db_cpu = backend_cpu_delta(db0, backend_cpu(admin));
       row.statements = liveql_statements(admin) - st0;
+      const std::string metrics1 = http_get(server.host, server.port, "/metrics");
+      row.refetch_statements = metric_value(metrics1, "liveql_refetch_statements_total") - rf0;
+      row.refetches = metric_value(metrics1, "liveql_refetches_total") - rc0;
+      const std::string breakdown = statement_breakdown(calls0, statement_calls(admin));
 
       std::vector<double> from_reply, from_before;
       for (const auto& c : fleet.clients()) {
@@ -821,15 +921,32 @@ int main(int argc, char** argv) {
           from_before.push_back(static_cast<double>(t - before[static_cast<size_t>(u)]) / 1e6);
         }
       }
+      // Per update, the first client's arrival: commit -> refetch -> first push, without the
+      // fan-out to the other clients.
+      std::vector<double> first_arrival;
+      for (int u = 0; u < opt.updates; ++u) {
+        int64_t first = 0;
+        for (const auto& c : fleet.clients()) {
+          const int64_t t = c->ready && !c->failed ? c->arrivals[static_cast<size_t>(u)].load() : 0;
+          if (t != 0 && (first == 0 || t < first)) first = t;
+        }
+        if (first != 0)
+          first_arrival.push_back(static_cast<double>(first - reply[static_cast<size_t>(u)]) / 1e6);
+      }
+      const Summary first_summary = summarize(first_arrival);
       row.from_reply = summarize(from_reply);
       row.from_before = summarize(from_before);
       std::printf(
           "[%s] N=%d K=%d: commit reply -> client p50=%.2f p90=%.2f p99=%.2f max=%.2f ms "
-          "(n=%zu, missing %zu); liveql CPU %.2f s, its DB backends %.2f s, %0.f statements; "
-          "cohorts: %s\n",
+          "(n=%zu, missing %zu); liveql CPU %.2f s, its DB backends %.2f s, %0.f statements "
+          "(/metrics: %.0f refetch statements, %.0f refetches); cohorts: %s\n  first client per "
+          "update: "
+          "p50=%.2f p90=%.2f p99=%.2f max=%.2f ms\n  statements by text:\n    %s\n",
           mode.c_str(), n, distinct, row.from_reply.p50, row.from_reply.p90, row.from_reply.p99,
           row.from_reply.max, row.from_reply.n, row.missing, row.liveql_cpu, row.db_cpu,
-          row.statements, row.cohorts.c_str());
+          row.statements, row.refetch_statements, row.refetches, row.cohorts.c_str(),
+          first_summary.p50, first_summary.p90, first_summary.p99, first_summary.max,
+          breakdown.c_str());
       std::fflush(stdout);
       latency_rows.push_back(row);
     }
@@ -847,14 +964,22 @@ int main(int argc, char** argv) {
       if (fleet.failed() > 0) std::printf("  first error: %s\n", fleet.first_error().c_str());
       std::fflush(stdout);
       std::this_thread::sleep_for(2s);  // let first fetches settle before the window opens
-      row.cohorts = cohort_modes(http_get(server.host, server.port, "/v1/live/cohorts"));
+      const std::string cohorts_body = http_get(server.host, server.port, "/v1/live/cohorts");
+      row.cohorts = cohort_modes(cohorts_body);
+      std::tie(row.cohorts_total, row.cohorts_in_mode) = cohorts_in_mode(cohorts_body, mode);
+      if (row.cohorts_in_mode != row.cohorts_total || row.cohorts_total == 0)
+        std::printf("  WARNING: %d of %d cohorts in mode %s\n", row.cohorts_in_mode,
+                    row.cohorts_total, mode.c_str());
       const double cpu0 = cpu_seconds(server.pid);
       const auto db0 = backend_cpu(admin);
       const double st0 = liveql_statements(admin);
+      const auto calls0 = statement_calls(admin);
       const double rf0 = metric_value(http_get(server.host, server.port, "/metrics"),
                                       "liveql_refetch_statements_total");
+      const int64_t pings0 = fleet.pings();
       const auto t0 = Clock::now();
       std::this_thread::sleep_for(std::chrono::seconds(opt.idle_seconds));  // the idle window
+      row.pings = static_cast<double>(fleet.pings() - pings0);
       row.refetch_statements = metric_value(http_get(server.host, server.port, "/metrics"),
                                             "liveql_refetch_statements_total") -
                                rf0;
@@ -862,13 +987,15 @@ int main(int argc, char** argv) {
       row.liveql_cpu = cpu_seconds(server.pid) - cpu0;
       row.db_cpu = backend_cpu_delta(db0, backend_cpu(admin));
       row.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+      const std::string breakdown = statement_breakdown(calls0, statement_calls(admin));
       std::printf(
           "[%s] idle %d subscribers, %.1f s: %.1f statements/s (pg_stat_statements), %.1f "
-          "refetch statements/s (/metrics), liveql CPU %.1f %%, its DB backends %.1f %%; "
-          "cohorts: %s\n",
+          "refetch statements/s (/metrics), liveql CPU %.1f %%, its DB backends %.1f %%, "
+          "%.0f keep-alive pings/s to the clients; cohorts: %s\n  statements by text:\n    %s\n",
           mode.c_str(), row.ready, row.seconds, row.statements / row.seconds,
           row.refetch_statements / row.seconds, 100 * row.liveql_cpu / row.seconds,
-          100 * row.db_cpu / row.seconds, row.cohorts.substr(0, 300).c_str());
+          100 * row.db_cpu / row.seconds, row.pings / row.seconds,
+          row.cohorts.substr(0, 300).c_str(), breakdown.c_str());
       std::fflush(stdout);
       idle_rows.push_back(row);
     }
@@ -886,31 +1013,41 @@ int main(int argc, char** argv) {
   }
 
   std::printf(
-      "\n| mode | N | K | p50 ms | p90 ms | p99 ms | max ms | samples | missing | "
-      "liveql CPU s | DB CPU s | statements |\n|---|---|---|---|---|---|---|---|---|---|"
-      "---|---|\n");
+      "\n| mode | cohorts in mode | N | K | p50 ms | p90 ms | p99 ms | max ms | samples | "
+      "missing | liveql CPU s | DB CPU s | statements | refetch statements |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const auto& r : latency_rows)
-    std::printf("| %s | %d | %d | %.2f | %.2f | %.2f | %.2f | %zu | %zu | %.2f | %.2f | %.0f |\n",
-                r.mode.c_str(), r.subscribers, r.distinct, r.from_reply.p50, r.from_reply.p90,
-                r.from_reply.p99, r.from_reply.max, r.from_reply.n, r.missing, r.liveql_cpu,
-                r.db_cpu, r.statements);
+    std::printf(
+        "| %s | %d/%d | %d | %d | %.2f | %.2f | %.2f | %.2f | %zu | %zu | %.2f | %.2f | %.0f | "
+        "%.0f |\n",
+        r.mode.c_str(), r.cohorts_in_mode, r.cohorts_total, r.subscribers, r.distinct,
+        r.from_reply.p50, r.from_reply.p90, r.from_reply.p99, r.from_reply.max, r.from_reply.n,
+        r.missing, r.liveql_cpu, r.db_cpu, r.statements, r.refetch_statements);
   for (const auto& r : latency_rows) {
     if (r.mode != "poll") continue;
     for (const auto& e : latency_rows)
       if (e.mode == "event" && e.subscribers == r.subscribers && e.from_reply.n > 0 &&
           e.from_reply.p50 > 0)
-        std::printf("N=%d poll/event: p50 x%.1f, p99 x%.1f, liveql CPU x%.2f\n", r.subscribers,
-                    r.from_reply.p50 / e.from_reply.p50, r.from_reply.p99 / e.from_reply.p99,
-                    e.liveql_cpu > 0 ? r.liveql_cpu / e.liveql_cpu : 0.0);
+        std::printf(
+            "N=%d poll/event: p50 x%.1f, p90 x%.1f, p99 x%.1f, max x%.1f, liveql CPU x%.2f, "
+            "DB CPU x%.2f, statements x%.2f\n",
+            r.subscribers, r.from_reply.p50 / e.from_reply.p50, r.from_reply.p90 / e.from_reply.p90,
+            r.from_reply.p99 / e.from_reply.p99, r.from_reply.max / e.from_reply.max,
+            e.liveql_cpu > 0 ? r.liveql_cpu / e.liveql_cpu : 0.0,
+            e.db_cpu > 0 ? r.db_cpu / e.db_cpu : 0.0,
+            e.statements > 0 ? r.statements / e.statements : 0.0);
   }
   if (!idle_rows.empty()) {
     std::printf(
-        "\n| mode | idle subscribers | seconds | statements/s | refetch statements/s | "
-        "liveql CPU %% | DB CPU %% |\n|---|---|---|---|---|---|---|\n");
+        "\n| mode | cohorts in mode | idle subscribers (of) | open s | seconds | statements/s | "
+        "refetch statements/s | liveql CPU %% | DB CPU %% | pings/s |\n"
+        "|---|---|---|---|---|---|---|---|---|---|\n");
     for (const auto& r : idle_rows)
-      std::printf("| %s | %d | %.1f | %.2f | %.2f | %.2f | %.2f |\n", r.mode.c_str(), r.ready,
-                  r.seconds, r.statements / r.seconds, r.refetch_statements / r.seconds,
-                  100 * r.liveql_cpu / r.seconds, 100 * r.db_cpu / r.seconds);
+      std::printf("| %s | %d/%d | %d (%d) | %.1f | %.1f | %.2f | %.2f | %.2f | %.2f | %.0f |\n",
+                  r.mode.c_str(), r.cohorts_in_mode, r.cohorts_total, r.ready, r.subscribers,
+                  r.open_seconds, r.seconds, r.statements / r.seconds,
+                  r.refetch_statements / r.seconds, 100 * r.liveql_cpu / r.seconds,
+                  100 * r.db_cpu / r.seconds, r.pings / r.seconds);
     for (const auto& r : idle_rows)
       std::printf("cohorts [%s idle]: %s\n", r.mode.c_str(), r.cohorts.substr(0, 400).c_str());
   }
