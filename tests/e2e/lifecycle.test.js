@@ -203,6 +203,8 @@ describe('operations', () => {
       assert.equal(closes[protocol][0].reason, 'server shutting down');
     }
     assert.match(server.stderr(), /shutdown: clean/);
+    // The stream's last standby status update went out before its connection closed.
+    assert.match(server.stderr(), /replication: stopped; acknowledged [0-9A-F]+\/[0-9A-F]+ to the slot/);
 
     await h.waitFor(() => !slotRow(db, server.slot).active, 'the walsender to exit');
     const row = slotRow(db, server.slot);
