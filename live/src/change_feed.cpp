@@ -318,7 +318,14 @@ Status ChangeFeed::start() {
 void ChangeFeed::stop() {
   auto& impl = *impl_;
   if (impl.stopped) return;
-  impl.flush();
+  impl.flush();  // every matched transaction: saved, then acknowledged
+  if (impl.stream) {
+    // Idle positions (keepalives, transactions of untracked tables) seen since the last status
+    // tick: saved and acknowledged too, so a stopped liveql leaves the slot where it stopped
+    // reading rather than at its last relevant commit.
+    impl.pending_lsn = std::max(impl.pending_lsn, impl.stream->usable_idle_lsn());
+    impl.flush();
+  }
   impl.stopped = true;
   impl.flush_timer.cancel();
   impl.monitor_timer.cancel();
@@ -328,6 +335,7 @@ void ChangeFeed::stop() {
 }
 
 bool ChangeFeed::streaming() const { return impl_->stream && impl_->stream->streaming(); }
+bool ChangeFeed::stream_running() const { return impl_->stream && impl_->stream->running(); }
 const std::string& ChangeFeed::health_message() const { return impl_->health; }
 std::uint64_t ChangeFeed::gaps() const { return impl_->gaps; }
 std::uint64_t ChangeFeed::last_xid8() const { return impl_->last_xid8; }

@@ -531,10 +531,49 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
     co_return Ok{};
   }
 
+  // After stop(), before the connection closes: reports the flushed position one last time, as
+  // pg_recvlogical does on exit, so the slot's confirmed_flush_lsn holds every acknowledge()d
+  // LSN even when stop() came within kMinFeedbackGap of the last acknowledgement. The walsender
+  // reads it before the Terminate that PQfinish() sends. Bounded: a send that cannot complete
+  // within ~1 s is given up (the slot then resends from its older position: at least once).
+  asio::awaitable<void> send_final_feedback() {
+    const Lsn flush = flush_position();
+    if (!conn || flush == 0) co_return;
+    char msg[34];
+    msg[0] = 'r';
+    write_be64(msg + 1, std::max(received, flush));
+    write_be64(msg + 9, flush);
+    write_be64(msg + 17, flush);
+    write_be64(msg + 25, static_cast<uint64_t>(pg_now_micros()));
+    msg[33] = 0;
+    if (PQputCopyData(conn, msg, sizeof msg) != 1) {
+      spdlog::warn("replication: final feedback not sent: {}", conn_error());
+      co_return;
+    }
+    constexpr milliseconds kRetry{10};
+    constexpr int kAttempts = 100;
+    for (int i = 0;; ++i) {
+      int r = PQflush(conn);
+      if (r == 0) break;
+      if (r < 0 || i == kAttempts) {
+        spdlog::warn("replication: final feedback not sent: {}",
+                     r < 0 ? conn_error() : std::string("send timed out"));
+        co_return;
+      }
+      timer.expires_after(kRetry);
+      auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      (void)ec;
+    }
+    flushed_sent = flush;
+    ++stats.feedback_sent;
+    spdlog::info("replication: stopped; acknowledged {} to the slot", format_lsn(flush));
+  }
+
   asio::awaitable<void> run() {
     milliseconds backoff = config.backoff_initial;
     while (!stop_requested) {
       SessionEnd end = co_await session();
+      if (stop_requested && streaming) co_await send_final_feedback();
       close_connection();
       decoder.reset();
       if (stop_requested) break;
@@ -621,6 +660,7 @@ void ReplicationStream::acknowledge(Lsn lsn) { impl_->acknowledge(lsn); }
 Lsn ReplicationStream::received_lsn() const { return impl_->received; }
 Lsn ReplicationStream::acknowledged_lsn() const { return impl_->acked; }
 Lsn ReplicationStream::flushed_lsn() const { return impl_->flushed_sent; }
+Lsn ReplicationStream::usable_idle_lsn() const { return impl_->usable_idle; }
 const StreamStats& ReplicationStream::stats() const { return impl_->stats; }
 
 }  // namespace liveql::replication

@@ -169,10 +169,15 @@ Result<Command> parse_command_line(int argc, const char* const* argv, const EnvL
   }
   std::string slot_url;
   std::string slot_name;
+  std::string slot_state_dir;
   for (CLI::App* sub : {slot_status, slot_drop}) {
     sub->add_option("--database-url", slot_url, "PostgreSQL URL [env LIVEQL_DATABASE_URL]");
-    sub->add_option("--slot-name", slot_name, "slot name (default liveql)");
+    sub->add_option("--slot-name", slot_name, "slot name (default liveql) [env LIVEQL_SLOT_NAME]");
+    sub->add_option("--state-dir", slot_state_dir,
+                    "RocksDB state directory (default ./liveql-state) [env LIVEQL_STATE_DIR]");
   }
+  bool slot_json = false;
+  slot_status->add_flag("--json", slot_json, "print one JSON object instead of text");
 
   try {
     app.parse(argc, argv);
@@ -224,6 +229,8 @@ Result<Command> parse_command_line(int argc, const char* const* argv, const EnvL
   if (*slot) {
     if (!slot_url.empty()) command.config.database_url = slot_url;
     if (!slot_name.empty()) command.config.slot_name = slot_name;
+    if (!slot_state_dir.empty()) command.config.state_dir = slot_state_dir;
+    command.json = slot_json;
     command.kind = *slot_status ? CommandKind::kSlotStatus : CommandKind::kSlotDrop;
   } else {
     command.kind = CommandKind::kServe;

@@ -62,6 +62,19 @@ std::string route_label(std::string_view target) {
   return "other";
 }
 
+// Counts a request in App::http_requests_in_flight for its lifetime (a stopping server waits
+// for them), also when the coroutine frame is destroyed mid-request.
+class InFlight {
+ public:
+  explicit InFlight(App& app) : app_(app) { ++app_.http_requests_in_flight; }
+  ~InFlight() { --app_.http_requests_in_flight; }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+
+ private:
+  App& app_;
+};
+
 awaitable<void> http_session(App& app, beast::tcp_stream stream) {
   beast::flat_buffer buffer;
   for (;;) {
@@ -106,9 +119,14 @@ awaitable<void> http_session(App& app, beast::tcp_stream stream) {
     }
     request.body = std::move(req.body());
     std::string label = route_label(request.target);
-    bool keep_alive = req.keep_alive();
 
-    HttpResponse r = co_await handle_http(app, std::move(request));
+    HttpResponse r;
+    {
+      InFlight counted(app);
+      r = co_await handle_http(app, std::move(request));
+    }
+    // A stopping server answers what it has read, then closes the connection.
+    bool keep_alive = req.keep_alive() && !app.stopping;
     unsigned status = r.status;
     auto res = to_beast(std::move(r), req.version(), keep_alive);
     stream.expires_after(kIdleTimeout);

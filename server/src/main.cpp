@@ -1,5 +1,11 @@
 // The `liveql` binary: parses the command line, loads metadata, connects, builds the schema and
-// serves HTTP and WebSockets on one io_context thread until SIGINT/SIGTERM.
+// serves HTTP and WebSockets on one io_context thread until SIGINT/SIGTERM; or runs the
+// one-shot `slot status` / `slot drop` commands (slot_command.hpp).
+//
+// SIGTERM/SIGINT stop gracefully: stop accepting, close every websocket with 1001 (going away),
+// save and acknowledge the replication position (ChangeFeed::stop), answer the HTTP requests in
+// flight, then exit 0 — within kShutdownGrace, after which the process exits anyway (still 0,
+// with a warning). A second signal during that time exits at once with 1.
 //
 // Exit codes: 0 after a clean stop, 1 when startup fails (database unreachable, bad metadata,
 // bad auth configuration, cannot listen), 2 for command-line errors.
@@ -10,7 +16,12 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
 #include <cstdio>
+#include <functional>
+#include <iostream>
 #include <optional>
 
 #include "app.hpp"
@@ -23,6 +34,7 @@
 #include "liveql/server/config.hpp"
 #include "liveql/server/metadata_loader.hpp"
 #include "liveql/state/state_store.hpp"
+#include "slot_command.hpp"
 #include "startup.hpp"
 
 namespace {
@@ -31,6 +43,11 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 using namespace liveql;
 using namespace liveql::server;
+
+// How long a stopping server waits for websockets to close, HTTP requests to be answered and
+// the replication stream to send its final acknowledgement.
+constexpr std::chrono::seconds kShutdownGrace{5};
+const char* const kGoingAwayReason = "server shutting down";
 
 std::optional<std::string> non_empty(const std::string& s) {
   if (s.empty()) return std::nullopt;
@@ -43,6 +60,8 @@ void register_metrics(live::Metrics& m) {
                        "time from request read to response written, by path");
   m.register_counter("liveql_task_exceptions_total",
                      "exceptions that escaped a coroutine (each one a bug)");
+  m.register_gauge("liveql_websocket_connections", "open websocket connections");
+  m.set("liveql_websocket_connections", 0);
 }
 
 // Binds and listens; returns the bound endpoint (the real port when config.port is 0).
@@ -115,6 +134,7 @@ int serve(const Config& config) {
   tcp::acceptor acceptor(ioc);
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
 
+  // Immediate stop: startup failures, a second signal, the end of a graceful stop.
   auto shutdown = [&] {
     boost::system::error_code ignored;
     acceptor.close(ignored);
@@ -124,11 +144,56 @@ int serve(const Config& config) {
     pool->close();
     ioc.stop();
   };
-  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-    if (ec) return;
-    spdlog::info("signal {}: stopping", signal);
+  // Waits (bounded by kShutdownGrace) until every websocket is closed, every HTTP request in
+  // flight answered and the replication stream has sent its last acknowledgement.
+  auto drain = [&]() -> asio::awaitable<void> {
+    const auto deadline = std::chrono::steady_clock::now() + kShutdownGrace;
+    asio::steady_timer poll(ioc);
+    auto busy = [&] {
+      return app.websockets.size() > 0 || app.http_requests_in_flight > 0 ||
+             (feed && feed->stream_running());
+    };
+    while (busy() && std::chrono::steady_clock::now() < deadline) {
+      poll.expires_after(std::chrono::milliseconds(10));
+      co_await poll.async_wait(asio::use_awaitable);
+    }
+    if (busy()) {
+      spdlog::warn(
+          "shutdown: still busy after {} s ({} websockets, {} HTTP requests, replication {}); "
+          "exiting anyway",
+          kShutdownGrace.count(), app.websockets.size(), app.http_requests_in_flight,
+          feed && feed->stream_running() ? "not closed" : "closed");
+    } else {
+      spdlog::info("shutdown: clean");
+    }
     shutdown();
-  });
+  };
+  auto graceful_stop = [&] {
+    app.stopping = true;
+    boost::system::error_code ignored;
+    acceptor.close(ignored);
+    app.websockets.close_all(1001, kGoingAwayReason);  // unsubscribes everyone at once
+    if (feed) feed->stop();                            // saves, acknowledges, closes the stream
+    asio::co_spawn(ioc, drain(), [&](std::exception_ptr e) {
+      if (!e) return;
+      log_task_exception(app, "shutdown", e);
+      shutdown();
+    });
+  };
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& ec, int signal) {
+        if (ec) return;
+        if (app.stopping) {
+          spdlog::warn("signal {} while stopping: exiting now", signal);
+          exit_code = 1;
+          shutdown();
+          return;
+        }
+        spdlog::info("signal {}: stopping (grace {} s)", signal, kShutdownGrace.count());
+        signals.async_wait(on_signal);
+        graceful_stop();
+      };
+  signals.async_wait(on_signal);
 
   auto startup = [&]() -> asio::awaitable<void> {
     auto loaded = co_await load_schema(*pool, metadata);
@@ -138,6 +203,7 @@ int serve(const Config& config) {
       shutdown();
       co_return;
     }
+    if (app.stopping) co_return;  // a signal came while the schema loaded
     catalog = std::move(loaded->catalog);
     app.schema = std::move(loaded->schema);
     live::LiveQueries::Options options;
@@ -211,9 +277,11 @@ int main(int argc, char** argv) {
       std::puts(version_string().c_str());
       return 0;
     case CommandKind::kSlotStatus:
+      spdlog::set_level(spdlog::level::warn);
+      return run_slot_status(command->config, command->json, std::cout, std::cerr);
     case CommandKind::kSlotDrop:
-      std::fputs("liveql: slot commands are not implemented yet\n", stderr);
-      return 2;
+      spdlog::set_level(spdlog::level::warn);
+      return run_slot_drop(command->config, std::cout, std::cerr);
     case CommandKind::kServe:
       return serve(command->config);
   }

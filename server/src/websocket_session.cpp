@@ -21,6 +21,7 @@
 #include "liveql/compiler/compile.hpp"
 #include "liveql/compiler/sql.hpp"
 #include "liveql/live/live_queries.hpp"
+#include "liveql/live/metrics.hpp"
 #include "liveql/live/pg_pool.hpp"
 #include "liveql/server/config.hpp"
 #include "ws_protocol.hpp"
@@ -44,6 +45,7 @@ constexpr uint16_t kCloseTooSlow = 1008;  // policy violation
 // Named, not literal, inside coroutines: GCC 12 miscompiles string literals there.
 const char* const kNull = "null";
 const char* const kBadShape = "unexpected query result shape";
+const char* const kGoingAway = "server shutting down";
 
 void log_exception(std::exception_ptr e) {
   if (!e) return;
@@ -91,6 +93,12 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
         expiry_timer_(ws_.get_executor()),
         writer_signal_(ws_.get_executor()) {}
 
+  ~WsSession() {
+    if (registry_id_ == 0) return;
+    app_.websockets.remove(registry_id_);
+    update_connections_gauge();
+  }
+
   void start(beast::http::request<beast::http::string_body> request) {
     for (const auto& field : request) request_headers_[lower(field.name_string())] = field.value();
     for (const char* h : {"sec-websocket-key", "sec-websocket-version", "sec-websocket-protocol",
@@ -117,9 +125,11 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     ws_.read_message_max(0);  // no Beast limit: reader() enforces ours
     auto [ec] = co_await ws_.async_accept(request, kUseTuple);
     if (ec) co_return;
+    register_session();
 
     asio::co_spawn(ws_.get_executor(), writer(), log_exception);
     asio::co_spawn(ws_.get_executor(), init_watchdog(), log_exception);
+    if (app_.stopping) go_away(websocket::close_code::going_away, std::string(kGoingAway));
     co_await reader();
     shutdown();
   }
@@ -192,6 +202,28 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   }
 
   void wake_writer() { writer_signal_.cancel(); }
+
+  void update_connections_gauge() {
+    if (app_.metrics)
+      app_.metrics->set("liveql_websocket_connections",
+                        static_cast<double>(app_.websockets.size()));
+  }
+
+  // Listed in app_.websockets from the accepted handshake until destruction: a stopping server
+  // closes every listed session with 1001.
+  void register_session() {
+    std::weak_ptr<WsSession> weak = weak_from_this();
+    registry_id_ = app_.websockets.add([weak](std::uint16_t code, const std::string& reason) {
+      if (auto self = weak.lock()) self->go_away(code, reason);
+    });
+    update_connections_gauge();
+  }
+
+  // Server shutdown: results already queued are still sent, then the close frame.
+  void go_away(std::uint16_t code, const std::string& reason) {
+    if (finished_) return;
+    protocol_closed_by_us(code, reason);
+  }
 
   void enqueue(std::string text, std::string coalesce_id = {}) {
     if (finished_ || close_code_) return;
@@ -422,6 +454,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   std::string close_reason_;
   bool finished_ = false;
   bool keepalive_started_ = false;
+  std::uint64_t registry_id_ = 0;  // in app_.websockets; 0 = not listed
   asio::steady_timer init_timer_;
   asio::steady_timer keepalive_timer_;
   asio::steady_timer expiry_timer_;

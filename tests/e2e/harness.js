@@ -3,7 +3,7 @@
 // fixed sleep).
 'use strict';
 
-const { spawn, execFileSync } = require('node:child_process');
+const { spawn, spawnSync, execFileSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -73,11 +73,32 @@ function jwt({ role = 'user', userId = '1', allowed = ['user', 'agent'], expIn, 
   return input + '.' + sig;
 }
 
-// Starts `liveql serve` and resolves once it prints its address.
-async function startLiveql(dbUrl, { extraArgs = [], timeoutMs = 60000 } = {}) {
-  const bin = process.env.LIVEQL_BIN || path.join(SOURCE_DIR, 'build/asan/server/liveql');
-  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'liveql-e2e-'));
-  const slot = 'e2e_' + process.pid + '_' + Math.floor(Math.random() * 1e6);
+function liveqlBin() {
+  return process.env.LIVEQL_BIN || path.join(SOURCE_DIR, 'build/asan/server/liveql');
+}
+
+// A unique slot name (several test files and instances share one cluster).
+function uniqueSlot() {
+  return 'e2e_' + process.pid + '_' + Math.floor(Math.random() * 1e6);
+}
+
+// Runs a one-shot liveql command (e.g. ['slot', 'status', ...]) to completion:
+// { status, stdout, stderr }.
+function runLiveql(args, { timeoutMs = 60000 } = {}) {
+  const r = spawnSync(liveqlBin(), args, { encoding: 'utf8', timeout: timeoutMs });
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+// Starts `liveql serve` and resolves once it prints its address. `slot` and `stateDir` default
+// to fresh ones; a caller-provided stateDir is kept by stop(); `env` adds environment variables.
+// The returned object also has `pid`, `slot`, `stateDir`, `exited` (a promise of
+// { code, signal }) and `signal(name)`.
+async function startLiveql(dbUrl, { extraArgs = [], timeoutMs = 60000, slot, stateDir, env } = {}) {
+  const bin = liveqlBin();
+  const ownStateDir = !stateDir;
+  if (!stateDir) stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'liveql-e2e-'));
+  if (!slot) slot = uniqueSlot();
   const args = ['serve', '--database-url', dbUrl,
     '--metadata', path.join(SOURCE_DIR, 'tools/demo/metadata'),
     '--host', '127.0.0.1', '--port', '0',
@@ -86,7 +107,10 @@ async function startLiveql(dbUrl, { extraArgs = [], timeoutMs = 60000 } = {}) {
     '--refetch-interval-ms', '100',
     '--state-dir', stateDir, '--slot-name', slot,
     ...extraArgs];
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(bin, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: env ? { ...process.env, ...env } : process.env,
+  });
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; if (stderr.length > 1e6) stderr = stderr.slice(-5e5); });
   const address = await new Promise((resolve, reject) => {
@@ -100,20 +124,61 @@ async function startLiveql(dbUrl, { extraArgs = [], timeoutMs = 60000 } = {}) {
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`liveql exited with ${code}:\n${stderr}`)); });
   });
   child.removeAllListeners('exit');
+  const exited = new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      resolve({ code: child.exitCode, signal: child.signalCode });
+    } else {
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+    }
+  });
   return {
     http: address,
     ws: address.replace(/^http/, 'ws') + '/v1/graphql',
+    pid: child.pid,
+    slot,
+    stateDir,
+    exited,
     stderr: () => stderr,
+    signal(name) { child.kill(name); },
     async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 10000);
-      await exited;
-      clearTimeout(t);
-      fs.rmSync(stateDir, { recursive: true, force: true });
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), 10000);
+        await exited;
+        clearTimeout(t);
+      }
+      if (ownStateDir) fs.rmSync(stateDir, { recursive: true, force: true });
     },
   };
+}
+
+// GET /metrics parsed: { 'name': value, 'name{labels}': value } for every sample.
+async function metrics(httpUrl) {
+  const res = await fetch(httpUrl + '/metrics');
+  const text = await res.text();
+  const out = {};
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const i = line.lastIndexOf(' ');
+    out[line.slice(0, i)] = Number(line.slice(i + 1));
+  }
+  return out;
+}
+
+// Resident set size of a process in kB (/proc/PID/status VmRSS); null once it is gone.
+function rssKb(pid) {
+  try {
+    const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+)\s+kB/m);
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+// "16/B374D848" -> BigInt, for comparing LSNs.
+function lsn(text) {
+  const [hi, lo] = String(text).split('/');
+  return (BigInt('0x' + hi) << 32n) | BigInt('0x' + lo);
 }
 
 // Collects values pushed by a client; next() waits for the next one with a deadline.
@@ -159,6 +224,54 @@ async function waitFor(cond, what, timeoutMs = 15000) {
   }
 }
 
+// A uniform driver over both real clients: protocol 'graphql-transport-ws' (graphql-ws) or
+// 'graphql-ws' (subscriptions-transport-ws). No reconnects. `onClose(code, reason)` sees the
+// websocket's close. subscribe() returns an unsubscribe function.
+function connectClient(protocol, url, headers, { onClose } = {}) {
+  const WebSocket = require('ws');
+  if (protocol === 'graphql-transport-ws') {
+    const { createClient } = require('graphql-ws');
+    const client = createClient({
+      url, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true,
+      connectionParams: { headers },
+      on: onClose ? { closed: (e) => onClose(e.code, String(e.reason)) } : {},
+    });
+    return {
+      subscribe(query, variables, collector) {
+        return client.subscribe({ query, variables }, {
+          next: (v) => collector.push(v),
+          error: (e) => collector.fail(e),
+          complete: () => collector.complete(),
+        });
+      },
+      close: () => client.dispose(),
+    };
+  }
+  if (protocol === 'graphql-ws') {
+    const { SubscriptionClient } = require('subscriptions-transport-ws');
+    const client = new SubscriptionClient(url, { reconnect: false, connectionParams: { headers } }, WebSocket);
+    if (onClose) client.client.addEventListener('close', (e) => onClose(e.code, String(e.reason)));
+    return {
+      subscribe(query, variables, collector) {
+        const sub = client.request({ query, variables }).subscribe({
+          next: (v) => collector.push(v),
+          error: (e) => collector.fail(e),
+          complete: () => collector.complete(),
+        });
+        return () => sub.unsubscribe();
+      },
+      close: () => {
+        client.close(true);
+        // After a close the server initiated, the client keeps its keep-alive check interval
+        // running (with no socket), which would keep node alive.
+        client.clearCheckConnectionInterval();
+        client.clearMaxConnectTimeout();
+      },
+    };
+  }
+  throw new Error('unknown protocol ' + protocol);
+}
+
 async function getJson(url, headers = {}) {
   const res = await fetch(url, { headers });
   return { status: res.status, body: await res.json() };
@@ -167,4 +280,5 @@ async function getJson(url, headers = {}) {
 module.exports = {
   ADMIN_SECRET, JWT_KEY, SOURCE_DIR, clusterUrl, databaseUrl, freshDatabase, sql, jwt,
   startLiveql, Collector, waitFor, getJson,
+  liveqlBin, uniqueSlot, runLiveql, metrics, rssKb, lsn, connectClient,
 };

@@ -164,6 +164,24 @@ TEST(Config, OtherCommands) {
   ASSERT_TRUE(slot) << slot.error().message;
   EXPECT_EQ(slot->kind, CommandKind::kSlotStatus);
   EXPECT_EQ(slot->config.slot_name, "s1");
+  EXPECT_FALSE(slot->json);
+
+  auto status =
+      parse({"slot", "status", "--database-url", "u", "--state-dir", "/tmp/st", "--json"});
+  ASSERT_TRUE(status) << status.error().message;
+  EXPECT_EQ(status->config.state_dir, "/tmp/st");
+  EXPECT_EQ(status->config.slot_name, "liveql");
+  EXPECT_TRUE(status->json);
+
+  auto drop = parse({"slot", "drop", "--database-url", "u", "--slot-name", "s2"});
+  ASSERT_TRUE(drop) << drop.error().message;
+  EXPECT_EQ(drop->kind, CommandKind::kSlotDrop);
+  EXPECT_EQ(drop->config.slot_name, "s2");
+  EXPECT_EQ(drop->config.state_dir, "liveql-state");
+
+  EXPECT_FALSE(parse({"slot", "drop", "--database-url", "u", "--json"}));  // status only
+  EXPECT_FALSE(parse({"slot", "status"}));                                 // no database
+  EXPECT_FALSE(parse({"slot"}));                                           // no subcommand
 }
 
 }  // namespace

@@ -80,11 +80,16 @@ class ChangeFeed {
   // Loads the StateStore record and overrides and starts (asynchronously). Errors: an unreadable
   // store record or override list, an invalid stream configuration.
   [[nodiscard]] Status start();
-  // Saves and acknowledges what was matched, stops the stream; cohorts fall back to polling.
-  // Idempotent.
+  // Saves and acknowledges what was matched (and the stream's latest idle position), stops the
+  // stream; cohorts fall back to polling. The stream then sends the acknowledged position to
+  // PostgreSQL and closes its connection asynchronously: wait for !stream_running() before
+  // leaving the event loop. Idempotent.
   void stop();
 
   bool streaming() const;
+  // True while the replication stream's task runs (also just after stop(), until its final
+  // status update is sent and the connection closed).
+  bool stream_running() const;
   // "" while healthy; otherwise why event mode is off and how to fix it (for /healthz).
   const std::string& health_message() const;
   // Gaps detected so far (each one cost a refetch_all()).

@@ -135,7 +135,9 @@ class ReplicationStream {
   // while running does nothing; after stop(), it starts again once the previous run has ended
   // (running() is false).
   [[nodiscard]] Status start();
-  // Closes the connection; no callback runs afterwards.
+  // Closes the connection; no callback runs afterwards. A connection that is streaming first
+  // sends a last standby status update with the acknowledged position (asynchronously: running()
+  // turns false once that is sent and the connection is closed).
   void stop();
   bool running() const;
   bool streaming() const;  // connected and in COPY mode
@@ -146,6 +148,10 @@ class ReplicationStream {
   Lsn received_lsn() const;      // highest WAL position received from the server
   Lsn acknowledged_lsn() const;  // highest acknowledge()d LSN
   Lsn flushed_lsn() const;       // the flushed position last sent to the server
+  // The newest idle position that may be acknowledged (every transaction delivered before it is
+  // acknowledged); 0 before any. With on_idle_position set, a consumer stopping between status
+  // ticks can save and acknowledge it instead of waiting for the callback.
+  Lsn usable_idle_lsn() const;
   const StreamStats& stats() const;
 
  private:

@@ -45,14 +45,15 @@ enum class CommandKind {
   kServe,
   kVersion,
   kHelp,        // `output` holds the usage text
-  kSlotStatus,  // reserved: replication slot tooling
-  kSlotDrop,
+  kSlotStatus,  // `liveql slot status`: config.database_url, slot_name, state_dir
+  kSlotDrop,    // `liveql slot drop`: the same settings
 };
 
 struct Command {
   CommandKind kind = CommandKind::kHelp;
   Config config;
   std::string output;  // text to print for kHelp
+  bool json = false;   // kSlotStatus: --json
 };
 
 // Environment lookup: the value of a variable, or nullopt when unset.
