@@ -36,13 +36,16 @@ function psql(url, args, input) {
 }
 
 // Drops and recreates `name` (with its replication slots), then loads the demo schema and seed.
-function freshDatabase(name) {
-  const admin = clusterUrl();
+// `cluster`: the URL of another cluster than the fixture's (e.g. a test's private one).
+function freshDatabase(name, cluster) {
+  const admin = cluster || clusterUrl();
   psql(admin, ['-c',
     `select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = '${name}'`]);
   psql(admin, ['-c', `drop database if exists ${name} with (force)`]);
   psql(admin, ['-c', `create database ${name}`]);
-  const url = databaseUrl(name);
+  const u = new URL(admin);
+  u.pathname = '/' + name;
+  const url = u.toString();
   psql(url, ['-f', path.join(SOURCE_DIR, 'tools/demo/schema.sql')]);
   psql(url, ['-f', path.join(SOURCE_DIR, 'tools/demo/seed.sql')]);
   return url;
@@ -73,14 +76,17 @@ function jwt({ role = 'user', userId = '1', allowed = ['user', 'agent'], expIn, 
   return input + '.' + sig;
 }
 
-// Starts `liveql serve` and resolves once it prints its address.
-async function startLiveql(dbUrl, { extraArgs = [], timeoutMs = 60000 } = {}) {
+// Starts `liveql serve` and resolves once it prints its address. To restart on the same state
+// (e.g. after kill()), pass the previous instance's `stateDir`, `slot` and `port`; a stateDir given
+// by the caller is not removed by stop().
+async function startLiveql(dbUrl, { extraArgs = [], timeoutMs = 60000, stateDir: givenStateDir,
+  slot: givenSlot, port = 0 } = {}) {
   const bin = process.env.LIVEQL_BIN || path.join(SOURCE_DIR, 'build/asan/server/liveql');
-  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'liveql-e2e-'));
-  const slot = 'e2e_' + process.pid + '_' + Math.floor(Math.random() * 1e6);
+  const stateDir = givenStateDir || fs.mkdtempSync(path.join(os.tmpdir(), 'liveql-e2e-'));
+  const slot = givenSlot || 'e2e_' + process.pid + '_' + Math.floor(Math.random() * 1e6);
   const args = ['serve', '--database-url', dbUrl,
     '--metadata', path.join(SOURCE_DIR, 'tools/demo/metadata'),
-    '--host', '127.0.0.1', '--port', '0',
+    '--host', '127.0.0.1', '--port', String(port),
     '--admin-secret', ADMIN_SECRET,
     '--jwt-secret', JSON.stringify({ type: 'HS256', key: JWT_KEY }),
     '--refetch-interval-ms', '100',
@@ -100,18 +106,29 @@ async function startLiveql(dbUrl, { extraArgs = [], timeoutMs = 60000 } = {}) {
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`liveql exited with ${code}:\n${stderr}`)); });
   });
   child.removeAllListeners('exit');
+  const exited = new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
   return {
     http: address,
     ws: address.replace(/^http/, 'ws') + '/v1/graphql',
+    port: Number(new URL(address).port),
+    stateDir,
+    slot,
+    child,
+    exited,
     stderr: () => stderr,
+    // Sends `signal` and resolves with {code, signal} once the process has exited.
+    async kill(signal = 'SIGKILL') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
     async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 10000);
-      await exited;
-      clearTimeout(t);
-      fs.rmSync(stateDir, { recursive: true, force: true });
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), 10000);
+        await exited;
+        clearTimeout(t);
+      }
+      if (!givenStateDir) fs.rmSync(stateDir, { recursive: true, force: true });
     },
   };
 }
