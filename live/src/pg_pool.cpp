@@ -77,10 +77,14 @@ bool ready_now(int fd, short events) {
 // An idle connection has nothing to read: readable means the server sent an error (e.g.
 // "terminating connection due to administrator command") and/or closed it. Consuming the input
 // tells which; a connection that is still OK (a notice arrived) is kept.
+// libpq takes an idle connection's FATAL message as a notice and sees the EOF only on a later
+// read, so read while the socket stays readable (a few rounds at most).
 bool still_alive(Conn& conn) {
-  if (PQstatus(conn.pg) != CONNECTION_OK) return false;
-  if (!ready_now(PQsocket(conn.pg), POLLIN)) return true;
-  if (PQconsumeInput(conn.pg) == 0) return false;
+  for (int round = 0; round < 8; ++round) {
+    if (PQstatus(conn.pg) != CONNECTION_OK) return false;
+    if (!ready_now(PQsocket(conn.pg), POLLIN)) break;
+    if (PQconsumeInput(conn.pg) == 0) return false;
+  }
   while (PGnotify* n = PQnotifies(conn.pg)) PQfreemem(n);
   return PQstatus(conn.pg) == CONNECTION_OK && PQisBusy(conn.pg) == 0 &&
          PQtransactionStatus(conn.pg) == PQTRANS_IDLE;
