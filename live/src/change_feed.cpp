@@ -114,7 +114,14 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
             " is past the saved " + format_lsn(record->confirmed_lsn);
     }
     Lsn confirmed = record ? record->confirmed_lsn : 0;
-    if (!gap.empty()) confirmed = ev.slot_confirmed_lsn;
+    if (!gap.empty()) {
+      // Positions from before the gap may belong to another system or timeline (the stream
+      // dropped them too): start over from the slot's, or nothing would be saved and
+      // acknowledged until the new WAL passed the old positions.
+      confirmed = ev.slot_confirmed_lsn;
+      saved_lsn = confirmed;
+      pending_lsn = confirmed;
+    }
     record = state::SlotRecord{config.stream.slot_name, ev.system_identifier, ev.timeline,
                                ev.database, confirmed};
     saved_lsn = std::max(saved_lsn, confirmed);
@@ -264,6 +271,8 @@ Status ChangeFeed::start() {
       impl.saved_lsn = impl.record->confirmed_lsn;
       impl.config.stream.start_lsn =
           std::max(impl.config.stream.start_lsn, impl.record->confirmed_lsn);
+      impl.config.stream.start_system_identifier = impl.record->system_identifier;
+      impl.config.stream.start_timeline = impl.record->timeline;
     }
     auto modes = impl.config.store->table_modes();
     if (!modes.ok()) return modes.error();

@@ -30,6 +30,10 @@ namespace {
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kDurationWindow = 256;  // refetch durations kept per cohort for p99
+// Statements whose database connection was lost are retried after these delays (doubling).
+constexpr std::chrono::milliseconds kLostBackoffInitial{50};
+constexpr std::chrono::milliseconds kLostBackoffMax{2000};
+constexpr int kFirstFetchLostRetries = 6;  // about 3 s of backoff, then the error is pushed
 
 std::uint64_t hash_text(std::string_view text) { return std::hash<std::string_view>{}(text); }
 
@@ -237,9 +241,12 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
 
   // Runs one statement for `vars` (ids are 1..n, indices into vars). Retries while the
   // transaction `xid` is not yet visible to the statement's snapshot.
+  // A lost connection is retried with backoff: for as long as it takes with `persist` (refetches
+  // of joined subscribers), a few times otherwise (a first fetch then fails with the error).
   asio::awaitable<Result<QueryResult>> run_statement(std::shared_ptr<Cohort> c,
                                                      const std::vector<std::string>& vars,
-                                                     std::optional<std::uint64_t> xid) {
+                                                     std::optional<std::uint64_t> xid,
+                                                     bool persist = true) {
     std::string ids = "{";
     for (std::size_t i = 0; i < vars.size(); ++i) {
       if (i > 0) ids += ',';
@@ -262,10 +269,27 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     if (c->takes_xid) {
       params.emplace_back(xid ? std::optional<std::string>(std::to_string(*xid)) : std::nullopt);
     }
+    auto backoff = kLostBackoffInitial;
+    int lost_attempts = 0;
     for (int attempt = 0;; ++attempt) {
       ++c->statements;
       metrics.inc("liveql_refetch_statements_total");
       auto r = co_await pool.query(c->sql, params);
+      if (!r.ok() && PgPool::connection_lost(r.error()) && !stopped && !c->dead &&
+          (persist || lost_attempts < kFirstFetchLostRetries)) {
+        // The database went away (restart, terminated backend), not the statement: the result
+        // is owed once it is back. Subscribers stay; the refetch is retried with backoff.
+        if (lost_attempts++ == 0) {
+          spdlog::warn("live: cohort {} lost its database connection, retrying: {}", c->id,
+                       r.error().message);
+        }
+        asio::steady_timer t(ex, backoff);
+        co_await t.async_wait(kTuple);
+        backoff = std::min(backoff * 2, kLostBackoffMax);
+        if (stopped || c->dead) co_return r;
+        --attempt;  // not a visibility retry
+        continue;
+      }
       if (!r.ok() || !xid || attempt >= options.visibility_retries) co_return r;
       int vis = r->column_index("visible");
       bool visible = true;
@@ -520,7 +544,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     std::string vars = it->second.vars;
     auto started = Clock::now();
     std::vector<std::string> one_vars{vars};
-    auto r = co_await self->run_statement(c, one_vars, std::nullopt);
+    auto r = co_await self->run_statement(c, one_vars, std::nullopt, false);
     if (self->stopped) co_return;
     --c->pending;
     it = self->subscribers.find(id);

@@ -26,6 +26,8 @@ int QueryResult::column_index(std::string_view name) const {
 namespace {
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+constexpr const char* kApplicationName = "liveql";
+constexpr std::string_view kConnectionLost = "database connection failed: ";
 
 Error pg_error(std::string message) {
   while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
@@ -72,7 +74,40 @@ bool ready_now(int fd, short events) {
   return ::poll(&p, 1, 0) > 0;
 }
 
+// An idle connection has nothing to read: readable means the server sent an error (e.g.
+// "terminating connection due to administrator command") and/or closed it. Consuming the input
+// tells which; a connection that is still OK (a notice arrived) is kept.
+// libpq takes an idle connection's FATAL message as a notice and sees the EOF only on a later
+// read, so read while the socket stays readable (a few rounds at most).
+bool still_alive(Conn& conn) {
+  for (int round = 0; round < 8; ++round) {
+    if (PQstatus(conn.pg) != CONNECTION_OK) return false;
+    if (!ready_now(PQsocket(conn.pg), POLLIN)) break;
+    if (PQconsumeInput(conn.pg) == 0) return false;
+  }
+  while (PGnotify* n = PQnotifies(conn.pg)) PQfreemem(n);
+  return PQstatus(conn.pg) == CONNECTION_OK && PQisBusy(conn.pg) == 0 &&
+         PQtransactionStatus(conn.pg) == PQTRANS_IDLE;
+}
+
+// The connection itself failed (as opposed to the statement): SQLSTATE class 08 (connection
+// exception), 57P01-57P03 (terminated, crash shutdown, cannot connect now).
+bool connection_sqlstate(const char* state) {
+  if (state == nullptr) return false;
+  std::string_view s(state);
+  return s.starts_with("08") || s == "57P01" || s == "57P02" || s == "57P03";
+}
+
+Error lost(std::string message) {
+  return pg_error(std::string(kConnectionLost) + std::move(message));
+}
+
 }  // namespace
+
+bool PgPool::connection_lost(const Error& error) {
+  return error.code == ErrorCode::kPostgresError &&
+         std::string_view(error.message).starts_with(kConnectionLost);
+}
 
 struct PgPool::Impl {
   struct Waiter {
@@ -102,13 +137,17 @@ struct PgPool::Impl {
 
 asio::awaitable<Result<std::unique_ptr<Conn>>> PgPool::Impl::connect() {
   auto conn = std::make_unique<Conn>();
-  conn->pg = PQconnectStart(conninfo.c_str());
+  // The conninfo's own application_name wins; otherwise operators (and tests) can tell the
+  // query pool ("liveql") from the replication connection ("liveql-replication").
+  const char* const keys[] = {"dbname", "fallback_application_name", nullptr};
+  const char* const values[] = {conninfo.c_str(), kApplicationName, nullptr};
+  conn->pg = PQconnectStartParams(keys, values, 1);
   if (conn->pg == nullptr) co_return pg_error("out of memory opening a connection");
-  if (PQstatus(conn->pg) == CONNECTION_BAD) co_return pg_error(PQerrorMessage(conn->pg));
+  if (PQstatus(conn->pg) == CONNECTION_BAD) co_return lost(PQerrorMessage(conn->pg));
   // PQconnectPoll may switch sockets (several hosts, SSL retry): watch a fresh dup each round.
   PostgresPollingStatusType st = PGRES_POLLING_WRITING;
   while (st != PGRES_POLLING_OK) {
-    if (st == PGRES_POLLING_FAILED) co_return pg_error(PQerrorMessage(conn->pg));
+    if (st == PGRES_POLLING_FAILED) co_return lost(PQerrorMessage(conn->pg));
     auto sd = watch(ex, PQsocket(conn->pg));
     if (!sd.ok()) co_return sd.take_error();
     auto [ec] = co_await (*sd)->async_wait(
@@ -126,9 +165,13 @@ asio::awaitable<Result<std::unique_ptr<Conn>>> PgPool::Impl::connect() {
 
 asio::awaitable<Result<std::unique_ptr<Conn>>> PgPool::Impl::acquire() {
   if (closed) co_return pg_error("connection pool closed");
-  if (!idle.empty()) {
+  while (!idle.empty()) {
     auto conn = std::move(idle.back());
     idle.pop_back();
+    if (!still_alive(*conn)) {  // terminated or the server restarted while it sat idle
+      --open;
+      continue;
+    }
     ++in_use;
     co_return std::move(conn);
   }
@@ -246,7 +289,11 @@ asio::awaitable<Result<QueryResult>> PgPool::Impl::run(
       std::string message = primary != nullptr ? primary : PQresultErrorMessage(res);
       if (message.empty()) message = PQerrorMessage(conn.pg);
       bool data = state != nullptr && state[0] == '2' && state[1] == '2';
-      error = data ? make_error(ErrorCode::kDataException, message) : pg_error(message);
+      if (data) {
+        error = make_error(ErrorCode::kDataException, message);
+      } else {
+        error = connection_sqlstate(state) ? lost(message) : pg_error(message);
+      }
     }
     PQclear(res);
   }
@@ -270,6 +317,9 @@ asio::awaitable<Result<QueryResult>> PgPool::query(std::string sql,
   auto conn = co_await impl->acquire();
   if (!conn.ok()) co_return conn.take_error();
   auto result = co_await impl->run(**conn, sql, params);
+  if (!result.ok() && !connection_lost(result.error()) && PQstatus((*conn)->pg) != CONNECTION_OK) {
+    result = lost(result.error().message);
+  }
   impl->release(std::move(conn).value());
   co_return result;
 }

@@ -140,12 +140,38 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
   Lsn usable_idle = 0;    // idle position with every earlier delivery acknowledged
   std::optional<std::pair<Lsn, Lsn>> pending_idle;  // (position, delivered_end when seen)
   Lsn flushed_sent = 0;
+  std::string positions_system;  // where the positions above were taken
+  uint32_t positions_timeline = 0;
   bool reply_requested = false;
   Clock::time_point last_feedback{};
   Clock::time_point last_receive{};
   StreamStats stats;
 
   // ---- positions ----
+
+  // Positions taken on another system or timeline would skip (or never acknowledge) changes of
+  // this one: drop them, so streaming starts at the slot's confirmed position.
+  void forget_foreign_positions(const std::string& system, uint32_t timeline) {
+    if (positions_system.empty()) positions_system = config.start_system_identifier;
+    if (positions_timeline == 0) positions_timeline = config.start_timeline;
+    bool foreign = (!positions_system.empty() && positions_system != system) ||
+                   (positions_timeline != 0 && positions_timeline != timeline);
+    if (foreign) {
+      spdlog::warn(
+          "replication: positions were taken on system {} timeline {}, the server is system {} "
+          "timeline {}: starting at the slot's position",
+          positions_system, positions_timeline, system, timeline);
+      config.start_lsn = 0;
+      received = 0;
+      acked = 0;
+      delivered_end = 0;
+      usable_idle = 0;
+      pending_idle.reset();
+      flushed_sent = 0;
+    }
+    positions_system = system;
+    positions_timeline = timeline;
+  }
 
   void note_idle(Lsn position) {
     if (delivered_end <= acked) {
@@ -347,6 +373,7 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
         co_return fail(pg_error("IDENTIFY_SYSTEM: not a database connection"));
       connected.database = PQgetvalue(res, 0, 3);
     }
+    forget_foreign_positions(connected.system_identifier, connected.timeline);
     {
       auto r = co_await exec("SELECT setting FROM pg_settings WHERE name = 'wal_level'");
       if (!r.ok()) co_return fail(r.take_error());

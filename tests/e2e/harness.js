@@ -36,13 +36,16 @@ function psql(url, args, input) {
 }
 
 // Drops and recreates `name` (with its replication slots), then loads the demo schema and seed.
-function freshDatabase(name) {
-  const admin = clusterUrl();
+// `cluster`: the URL of another cluster than the fixture's (e.g. a test's private one).
+function freshDatabase(name, cluster) {
+  const admin = cluster || clusterUrl();
   psql(admin, ['-c',
     `select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = '${name}'`]);
   psql(admin, ['-c', `drop database if exists ${name} with (force)`]);
   psql(admin, ['-c', `create database ${name}`]);
-  const url = databaseUrl(name);
+  const u = new URL(admin);
+  u.pathname = '/' + name;
+  const url = u.toString();
   psql(url, ['-f', path.join(SOURCE_DIR, 'tools/demo/schema.sql')]);
   psql(url, ['-f', path.join(SOURCE_DIR, 'tools/demo/seed.sql')]);
   return url;
@@ -92,16 +95,18 @@ function runLiveql(args, { timeoutMs = 60000 } = {}) {
 
 // Starts `liveql serve` and resolves once it prints its address. `slot` and `stateDir` default
 // to fresh ones; a caller-provided stateDir is kept by stop(); `env` adds environment variables.
-// The returned object also has `pid`, `slot`, `stateDir`, `exited` (a promise of
-// { code, signal }) and `signal(name)`.
-async function startLiveql(dbUrl, { extraArgs = [], timeoutMs = 60000, slot, stateDir, env } = {}) {
+// To restart on the same state (e.g. after kill()), pass the previous instance's `stateDir`,
+// `slot` and `port`. The returned object also has `pid`, `port`, `slot`, `stateDir`, `child`,
+// `exited` (a promise of { code, signal }), `signal(name)` and `kill(signal)`.
+async function startLiveql(dbUrl, { extraArgs = [], timeoutMs = 60000, slot, stateDir, env,
+  port = 0 } = {}) {
   const bin = liveqlBin();
   const ownStateDir = !stateDir;
   if (!stateDir) stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'liveql-e2e-'));
   if (!slot) slot = uniqueSlot();
   const args = ['serve', '--database-url', dbUrl,
     '--metadata', path.join(SOURCE_DIR, 'tools/demo/metadata'),
-    '--host', '127.0.0.1', '--port', '0',
+    '--host', '127.0.0.1', '--port', String(port),
     '--admin-secret', ADMIN_SECRET,
     '--jwt-secret', JSON.stringify({ type: 'HS256', key: JWT_KEY }),
     '--refetch-interval-ms', '100',
@@ -135,11 +140,18 @@ async function startLiveql(dbUrl, { extraArgs = [], timeoutMs = 60000, slot, sta
     http: address,
     ws: address.replace(/^http/, 'ws') + '/v1/graphql',
     pid: child.pid,
+    port: Number(new URL(address).port),
+    child,
     slot,
     stateDir,
     exited,
     stderr: () => stderr,
     signal(name) { child.kill(name); },
+    // Sends `signal` and resolves with {code, signal} once the process has exited.
+    async kill(signal = 'SIGKILL') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');

@@ -386,6 +386,42 @@ TEST_F(ChangeFeedTest, SlotAdvancedBehindOurBackIsAGapAndRefetchesEverything) {
   EXPECT_EQ(cohort(0).at("mode").as_string(), "event");
 }
 
+// A state dir whose record belongs to another system (restored from elsewhere, or the database
+// URL now points at another cluster): a gap, and the record's position, which lies in an
+// unrelated WAL, must neither skip this server's changes nor stall acknowledgements.
+TEST_F(ChangeFeedTest, RecordOfAnotherSystemIsAGapAndItsPositionIsDropped) {
+  make();
+  auto s = state::StateStore::open(state_dir_.string());
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  store_ = std::move(s.value());
+  Lsn far = *parse_lsn(test::query(url_, "select pg_current_wal_lsn()::text").at(0).at(0)) +
+            (Lsn{1} << 40);
+  ASSERT_TRUE(store_->save({slot_, "1", 1, "elsewhere", far}).ok());
+  start_feed();
+  EXPECT_EQ(feed_->gaps(), 1u);
+  Sink a;
+  my_orders(a, 1);
+  ASSERT_TRUE(run_until(ioc_, [&] { return a.got.size() == 1; }));
+  ASSERT_TRUE(run_until(ioc_, [&] { return cohort(0).at("mode").as_string() == "event"; }));
+  test::exec(url_, "update orders set total = 51 where id = 2");
+  ASSERT_TRUE(run_until(ioc_, [&] { return a.last_has("51"); }));
+  Lsn written = *parse_lsn(test::query(url_, "select pg_current_wal_lsn()::text").at(0).at(0));
+  // Saved and acknowledged again: the record now describes this system, below `far`.
+  ASSERT_TRUE(run_until(ioc_, [&] {
+    auto rec = store_->load(slot_);
+    return rec.ok() && rec.value() && rec.value()->confirmed_lsn >= written &&
+           rec.value()->confirmed_lsn < far && rec.value()->system_identifier != "1";
+  }));
+  ASSERT_TRUE(run_until(ioc_, [&] {
+    auto rows = test::query(url_,
+                            "select confirmed_flush_lsn::text from pg_replication_slots where "
+                            "slot_name = '" +
+                                slot_ + "'");
+    return !rows.empty() && *parse_lsn(rows[0][0]) >= written;
+  }));
+  EXPECT_EQ(feed_->gaps(), 1u);
+}
+
 TEST_F(ChangeFeedTest, UnavailableReplicationPollsThenEventModeResumes) {
   make({.refetch_interval = std::chrono::milliseconds(50)});
   // A slot of the same name owned by another plugin: the stream cannot use it.

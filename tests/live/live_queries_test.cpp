@@ -118,6 +118,33 @@ TEST_F(LiveQueriesTest, FirstResultAtOnceUpdateAtNextPollNoOpPushesNothing) {
   EXPECT_GE(metrics_.value("liveql_pushes_total"), 3);
 }
 
+// The pool's connection dies under running refetches, again and again (pg_terminate_backend,
+// as in a PostgreSQL restart): a lost connection is not the subscriber's error. It keeps its
+// subscription and gets the current result once statements run again.
+TEST_F(LiveQueriesTest, LostConnectionsMidRefetchKeepTheSubscriber) {
+  test::exec(*url_, "insert into items (id, owner, title) values (801, 8, 'a')");
+  start({.batch_size = 100, .refetch_interval = kFast}, 1);
+  Sink sink;
+  // The sleep keeps each statement running long enough to be caught.
+  live_->subscribe_sql(items_sql("items", ", 'slept', pg_sleep(0.1)::text"), "user", "items",
+                       owner("8"), sink.push());
+  ASSERT_TRUE(run_until(ioc_, [&] { return sink.got.size() == 1; }));
+  // The pool's backend while it runs a statement (pool connections are named "liveql").
+  const std::string running =
+      "select pid from pg_stat_activity where application_name = 'liveql' and state = 'active' "
+      "and datname = current_database()";
+  for (int kill = 0; kill < 4; ++kill) {
+    ASSERT_TRUE(run_until(ioc_, [&] {
+      return !test::query(*url_, "select pg_terminate_backend(pid)::text from (" + running + ") q")
+                  .empty();
+    }));
+  }
+  test::exec(*url_, "update items set title = 'b' where id = 801");
+  ASSERT_TRUE(run_until(ioc_, [&] { return sink.last().find("\"b\"") != std::string::npos; }));
+  for (const auto& r : sink.got) EXPECT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(live_->subscriber_count(), 1u);
+}
+
 // Regression: subscribe() called from a handler on the loop (as the websocket session calls it)
 // must not start the first fetch inline. co_spawn dispatches, so it used to run up to the first
 // suspension, and when the database answered fast the push reached the session before

@@ -120,22 +120,48 @@ TEST_F(PgPoolTest, ParamsAreBoundNotInlined) {
   EXPECT_EQ(r->rows[0][1], "t");
 }
 
-TEST_F(PgPoolTest, TerminatedBackendIsReplaced) {
+TEST_F(PgPoolTest, TerminatedIdleBackendIsReplacedBeforeUse) {
   PgPool pool(ioc_.get_executor(), *url_, 1);
-  auto first = run(pool, "select pg_backend_pid()");
+  auto first = run(pool, "select pg_backend_pid(), current_setting('application_name')");
   ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->rows[0][1], "liveql");  // tells the pool from liveql-replication
   std::string pid = *first->rows[0][0];
-  test::exec(*url_, "select pg_terminate_backend(" + pid + ")");
-  // The dead connection may fail one query (with the server's message); then a new one serves.
+  // Waits for the backend to exit: its FATAL message and EOF are then on the idle socket.
+  test::exec(*url_, "select pg_terminate_backend(" + pid + ", 10000)");
   auto second = run(pool, "select pg_backend_pid()");
-  if (!second.ok()) {
-    EXPECT_EQ(second.error().code, ErrorCode::kPostgresError);
-    EXPECT_FALSE(second.error().message.empty());
-    second = run(pool, "select pg_backend_pid()");
-  }
   ASSERT_TRUE(second.ok()) << second.error().message;
   EXPECT_NE(*second->rows[0][0], pid);
   EXPECT_EQ(pool.open(), 1u);
+}
+
+TEST_F(PgPoolTest, BackendTerminatedMidQueryIsAConnectionLoss) {
+  PgPool pool(ioc_.get_executor(), *url_, 1);
+  std::optional<Result<QueryResult>> slow;
+  asio::co_spawn(
+      ioc_,
+      [&]() -> asio::awaitable<void> {
+        slow.emplace(co_await pool.query("select pg_sleep(30) /* mid-query */", NoParams()));
+      },
+      testing::Rethrow{});
+  auto running = [&] {
+    return !test::query(*url_,
+                        "select pid from pg_stat_activity where state = 'active' and query like "
+                        "'%/* mid-query */%' and pid <> pg_backend_pid()")
+                .empty();
+  };
+  ASSERT_TRUE(run_until(ioc_, running));
+  test::exec(*url_,
+             "select pg_terminate_backend(pid) from pg_stat_activity where query like "
+             "'%/* mid-query */%' and pid <> pg_backend_pid()");
+  ASSERT_TRUE(run_until(ioc_, [&] { return slow.has_value(); }));
+  ASSERT_FALSE(slow->ok());
+  EXPECT_TRUE(PgPool::connection_lost(slow->error())) << slow->error().message;
+  // A statement's own error is not a connection loss.
+  auto missing = run(pool, "select * from no_such_table");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_FALSE(PgPool::connection_lost(missing.error()));
+  auto ok = run(pool, "select 1");
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
 }
 
 TEST_F(PgPoolTest, ConnectFailureIsAnError) {
@@ -145,6 +171,7 @@ TEST_F(PgPoolTest, ConnectFailureIsAnError) {
   EXPECT_EQ(r.error().code, ErrorCode::kPostgresError);
   EXPECT_NE(r.error().message.find("live_pg_pool_missing_db"), std::string::npos)
       << r.error().message;
+  EXPECT_TRUE(PgPool::connection_lost(r.error()));
   EXPECT_EQ(pool.open(), 0u);
 }
 

@@ -314,6 +314,31 @@ TEST(ReplicationStream, ReportsARecreatedSlot) {
   drop_slot(url, slot);
 }
 
+// A start position recorded on another system (e.g. a state dir restored next to another
+// cluster) lies in an unrelated WAL: starting there would skip every change until this server's
+// WAL passed it. The stream drops it and starts at the slot's position instead.
+TEST(ReplicationStream, PositionsOfAnotherSystemAreDropped) {
+  const std::string url = test::fresh_database("liveql_repl_foreign", kSchema);
+  const std::string slot = "liveql_repl_foreign";
+  for (bool foreign : {false, true}) {
+    Harness h(url, slot);
+    h.config.start_lsn = current_wal(url) + (Lsn{1} << 40);  // far ahead of this server's WAL
+    h.config.start_system_identifier = "1";                  // no real system has this id
+    if (!foreign) {
+      h.config.start_system_identifier.clear();  // unknown: the position is taken as given
+      h.config.start_lsn = 0;
+    }
+    h.start();
+    ASSERT_TRUE(h.run_until([&] { return h.connected(); }));
+    EXPECT_LT(h.events.back().start_lsn, current_wal(url));
+    exec(url, "insert into items (id) values (" + std::to_string(foreign ? 2 : 1) + ")");
+    ASSERT_TRUE(h.run_until([&] { return !h.txns.empty(); }, 20s));
+    h.stream->acknowledge(h.txns.back().end_lsn);
+    ASSERT_TRUE(h.run_until([&] { return slot_confirmed(url, slot) >= h.txns.back().end_lsn; }));
+  }
+  drop_slot(url, slot);
+}
+
 TEST(ReplicationStream, SlotOfAnotherPluginIsUnavailable) {
   const std::string url = test::fresh_database("liveql_repl_plugin", kSchema);
   const std::string slot = "liveql_repl_plugin";

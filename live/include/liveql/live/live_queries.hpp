@@ -3,6 +3,13 @@
 // subscribers with identical vars sharing one row. Results are hashed and pushed only when they
 // change (the first result always).
 //
+// Failures: a statement error (e.g. a session value PostgreSQL rejects) reaches only the
+// subscribers whose variables caused it (a failed batch is re-run one distinct vars at a time),
+// and they are removed with the error. A lost database connection (PgPool::connection_lost:
+// restart, terminated backend) is nobody's error: the refetch is retried with backoff (50 ms
+// doubling to 2 s) until the database answers, the subscribers staying registered; a first fetch
+// gives up after about 3 s and pushes the error.
+//
 // Strand: everything runs on the executor given to the constructor (the single io_context
 // thread); no method may be called from another thread. Push callbacks are invoked on that
 // executor, never from inside subscribe()/unsubscribe().

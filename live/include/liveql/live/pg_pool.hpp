@@ -6,7 +6,10 @@
 // never blocks the event loop: libpq is used only through PQconnectStart/PQconnectPoll,
 // PQsendQueryParams and PQconsumeInput/PQisBusy/PQgetResult, waking on PQsocket() readiness.
 // A connection found broken (PQstatus != CONNECTION_OK after a query) is discarded and the next
-// caller opens a fresh one.
+// caller opens a fresh one; an idle connection the server closed meanwhile (terminated backend,
+// restart) is noticed before it is lent out and replaced, so no caller gets a stale connection.
+// Connections carry application_name "liveql" unless the conninfo names one (the replication
+// stream's is "liveql-replication").
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -41,9 +44,14 @@ class PgPool {
   // Runs one statement with text parameters (bound, never inlined; nullopt = NULL) and returns
   // all its rows. Errors: SQLSTATE class 22 -> ErrorCode::kDataException, any other server or
   // connection error -> ErrorCode::kPostgresError, with the server's message. After close():
-  // kPostgresError "connection pool closed".
+  // kPostgresError "connection pool closed". A failure of the connection itself (cannot
+  // connect, terminated, server restart: SQLSTATE 08xxx, 57P01-57P03, or the connection broke)
+  // is a kPostgresError for which connection_lost() is true: the statement may be retried.
   boost::asio::awaitable<Result<QueryResult>> query(std::string sql,
                                                     std::vector<std::optional<std::string>> params);
+
+  // Whether `error` (from query()) is the loss of the connection rather than the statement's.
+  static bool connection_lost(const Error& error);
 
   std::size_t size() const;     // the configured maximum
   std::size_t open() const;     // connections currently open (idle + in use + connecting)

@@ -37,8 +37,10 @@
 // skipped. Across process restarts delivery restarts at the slot's confirmed position (at least
 // once), which is why the consumer acknowledges only saved LSNs.
 //
-// Resume position sent in START_REPLICATION: max(config.start_lsn, the acknowledged position).
-// PostgreSQL starts at the slot's confirmed_flush_lsn when that is later.
+// Resume position sent in START_REPLICATION: max(config.start_lsn, the acknowledged position),
+// both dropped when the server's system identifier or timeline differs from the one they were
+// taken on (see StreamConfig::start_system_identifier). PostgreSQL starts at the slot's
+// confirmed_flush_lsn when that is later.
 //
 // Gap detection is the consumer's: kConnected carries the system identifier, timeline, database,
 // whether the slot was just created, and the slot's confirmed_flush_lsn before streaming; compare
@@ -75,6 +77,12 @@ struct StreamConfig {
   std::string slot_name = "liveql";  // [a-z0-9_]{1,63}, as PostgreSQL requires
   std::vector<TableRef> tables;      // decode only these; empty = every table
   Lsn start_lsn = 0;                 // e.g. the StateStore's confirmed_lsn
+  // The system (IDENTIFY_SYSTEM systemid) and timeline start_lsn belongs to; empty/0 = unknown.
+  // Positions mean nothing on another system or timeline: when a connection reports another one
+  // than the positions were taken on (these, or an earlier connection's), start_lsn and every
+  // position kept so far are dropped and streaming starts at the slot's confirmed position.
+  std::string start_system_identifier;
+  uint32_t start_timeline = 0;
   std::chrono::milliseconds status_interval{10'000};
   std::chrono::milliseconds backoff_initial{100};
   std::chrono::milliseconds backoff_max{5'000};
