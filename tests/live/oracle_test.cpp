@@ -63,6 +63,7 @@ create table addresses (
   city     text not null,
   zip      text
 );
+alter table addresses replica identity full;
 create table orders (
   id          serial primary key,
   user_id     integer not null references users(id) on delete cascade,
@@ -83,8 +84,11 @@ create table order_items (
 
 // Hasura metadata (a bare list of table entries). order_items' permissions and the agent's
 // addresses permission reach through a relationship: those cohorts poll (DESIGN.md rule 6).
+// users is forced to event mode: its intractable cohorts (_ilike, relationship filters) stay in
+// event mode and are matched conservatively. addresses is REPLICA IDENTITY FULL (old images
+// are complete).
 constexpr std::string_view kMetadata = R"json([
- {"table": {"schema": "public", "name": "users"},
+ {"table": {"schema": "public", "name": "users"}, "live_mode": "event",
   "array_relationships": [
     {"name": "orders", "using": {"foreign_key_constraint_on":
       {"column": "user_id", "table": {"schema": "public", "name": "orders"}}}},
@@ -832,12 +836,13 @@ TEST_F(OracleTest, RandomSubscriptionsAndWritesConvergeToFreshResults) {
   }
   ASSERT_TRUE(check("at the end"));
 
-  int event = 0, poll = 0;
+  int event = 0, poll = 0, forced = 0;
   std::map<std::string, int> reasons;
   const json::value cohorts = live_->cohorts_json();
   for (const auto& c : cohorts.as_array()) {
     if (c.at("mode").as_string() == "event") {
       ++event;
+      if (json::serialize(c.at("mode_reason")).find("forced") != std::string::npos) ++forced;
     } else {
       ++poll;
       std::string reason = json::serialize(c.at("mode_reason"));
@@ -848,13 +853,49 @@ TEST_F(OracleTest, RandomSubscriptionsAndWritesConvergeToFreshResults) {
   for (const auto& s : subs) active += s->active ? 1 : 0;
   std::printf(
       "oracle: seed %llu, %zu subscriptions (%zu active at the end), %d cohorts in event mode, "
-      "%d polled, %zu write transactions, %.0f decoded transactions, %.0f refetch statements\n",
-      static_cast<unsigned long long>(seed), subs.size(), active, event, poll, writes_total,
+      "(%d of them forced), %d polled, %zu write transactions, %.0f decoded transactions, %.0f "
+      "refetch statements\n",
+      static_cast<unsigned long long>(seed), subs.size(), active, event, forced, poll, writes_total,
       metrics_.value("liveql_transactions_total"),
       metrics_.value("liveql_refetch_statements_total"));
   for (const auto& [reason, count] : reasons)
     std::printf("  polled: %d  %s\n", count, reason.c_str());
   EXPECT_GT(event, poll);
+}
+
+}  // namespace
+}  // namespace liveql::live
+
+namespace liveql::live {
+namespace {
+
+// users is forced to event mode: a relationship filter through orders is matched by the orders
+// rows' link keys. An order moving to another user (without REPLICA IDENTITY FULL the old image
+// holds only the key, not the old user_id) must still drop the user it left.
+TEST_F(OracleTest, ForcedRelationshipFilterSeesARowLeavingThroughItsForeignKey) {
+  test::exec(url_,
+             "insert into users (name) values ('A'), ('B');"
+             "insert into orders (user_id, total) values (1, 150);");
+  start();
+  if (HasFatalFailure()) return;
+  Sink sink;
+  compiler::Session session;
+  auto op = compiler::compile(
+      *schema_,
+      {"subscription { users(where: {orders: {total: {_gt: 100}}}, order_by: {id: asc}) { id } }",
+       {},
+       std::nullopt},
+      session);
+  ASSERT_TRUE(op.ok());
+  live_->subscribe(op.value(), "admin", sink.push());
+  ASSERT_TRUE(run_until(ioc_, [&] { return sink.got.size() == 1; }));
+  EXPECT_EQ(sink.last(), json::parse(R"({"users":[{"id":1}]})"));
+  const json::value cohorts = live_->cohorts_json();
+  EXPECT_EQ(cohorts.as_array().at(0).at("mode").as_string(), "event") << json::serialize(cohorts);
+  test::exec(url_, "update orders set user_id = 2, total = 50 where id = 1");
+  ASSERT_TRUE(run_until(
+      ioc_, [&] { return sink.last_has(R"([])"); }, std::chrono::seconds(5)))
+      << sink.got.back().value();
 }
 
 }  // namespace
