@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -22,6 +23,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "feed_support.hpp"
@@ -627,7 +629,7 @@ class OracleTest : public ::testing::Test {
  protected:
   void SetUp() override {
     slot_ = "oracle_" + std::to_string(getpid());
-    url_ = test::fresh_database("live_oracle", std::string(kSchema));
+    url_ = test::fresh_database("live_oracle_" + std::to_string(getpid()), std::string(kSchema));
     auto rows = test::query(url_, std::string(catalog::catalog_query()));
     auto cat = catalog::parse_catalog(rows.at(0).at(0));
     ASSERT_TRUE(cat.ok());
@@ -822,17 +824,37 @@ TEST_F(OracleTest, RandomSubscriptionsAndWritesConvergeToFreshResults) {
       sql += writes.transaction();
       ++writes_total;
     }
-    test::exec(url_, sql);
-    ASSERT_TRUE(check("after burst " + std::to_string(burst)));
-    // Churn: some leave, some join.
-    for (int i = 0; i < initial / 25; ++i) {
-      auto& s = subs[static_cast<std::size_t>(uniform(rng, 0, static_cast<int>(subs.size()) - 1))];
-      if (s->active) {
-        live_->unsubscribe(s->id);
-        s->active = false;
+    // The writes run on another thread while subscribers leave and join here (a join races
+    // with the commits: rule 2), the event loop running in between.
+    std::atomic<bool> written{false};
+    std::string write_error;
+    std::thread writer([&] {
+      try {
+        test::exec(url_, sql);
+      } catch (const std::exception& e) {
+        write_error = e.what();
       }
+      written = true;
+    });
+    int leaves = initial / 25, joins = initial / 20;
+    while (!written || leaves > 0 || joins > 0) {
+      if (leaves > 0 && (joins == 0 || chance(rng, 50))) {
+        --leaves;
+        auto& s =
+            subs[static_cast<std::size_t>(uniform(rng, 0, static_cast<int>(subs.size()) - 1))];
+        if (s->active) {
+          live_->unsubscribe(s->id);
+          s->active = false;
+        }
+      } else if (joins > 0) {
+        --joins;
+        add_subscriber();
+      }
+      ioc_.run_one_for(std::chrono::milliseconds(5));
     }
-    for (int i = 0; i < initial / 20; ++i) add_subscriber();
+    writer.join();
+    ASSERT_EQ(write_error, "");
+    ASSERT_TRUE(check("after burst " + std::to_string(burst)));
   }
   ASSERT_TRUE(check("at the end"));
 
@@ -852,7 +874,7 @@ TEST_F(OracleTest, RandomSubscriptionsAndWritesConvergeToFreshResults) {
   std::size_t active = 0;
   for (const auto& s : subs) active += s->active ? 1 : 0;
   std::printf(
-      "oracle: seed %llu, %zu subscriptions (%zu active at the end), %d cohorts in event mode, "
+      "oracle: seed %llu, %zu subscriptions (%zu active at the end), %d cohorts in event mode "
       "(%d of them forced), %d polled, %zu write transactions, %.0f decoded transactions, %.0f "
       "refetch statements\n",
       static_cast<unsigned long long>(seed), subs.size(), active, event, forced, poll, writes_total,
