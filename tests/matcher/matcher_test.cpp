@@ -101,7 +101,7 @@ TEST_F(MatcherTest, RowLeavingIsFoundByResultKeys) {
 // is in the result through order 10; the order moves to user 2 and drops below $t in one update.
 // With DEFAULT identity the old image holds only the order's key and the new link (user 2) is in
 // no result keys: only the old image's predicate (unknown: total is absent) finds subscriber 1.
-TEST_F(MatcherTest, ForcedRelationshipFilterSeesTheRelatedRowMoveAway) {
+TEST_F(MatcherTest, RelationshipFilterSeesTheRelatedRowMoveAway) {
   auto rel = std::make_shared<ir::BoolExp>();
   rel->kind = ir::BoolExp::Kind::kRelationship;
   rel->join.name = "orders";
@@ -134,6 +134,24 @@ TEST_F(MatcherTest, ForcedRelationshipFilterSeesTheRelatedRowMoveAway) {
       change(ChangeKind::kUpdate, "orders", row({{"id", "10"}, {"user_id", "2"}, {"total", "50"}}),
              row({{"id", "10"}, {"user_id", "3"}, {"total", "60"}}));
   EXPECT_EQ(affected({full}), Ids{});
+}
+
+// order_items where {order: {user_id: {_eq: $uid}}}: the related orders row links by its key,
+// which every old image holds, so an update of an order of another user (old image key-only)
+// affects nobody: the index is not scanned.
+TEST_F(MatcherTest, ObjectRelationshipFilterLinkedByKeyStaysIndexed) {
+  auto items =
+      table_dep("order_items", deps::TableRole::kRoot, node(deps::Predicate::Kind::kRelationship));
+  items.predicate.link_columns = {"order_id"};
+  auto orders =
+      table_dep("orders", deps::TableRole::kFilterOnly, cmp("user_id", "integer", Op::kEq, "uid"));
+  orders.link_columns = {"id"};
+  auto d = make_deps({items, orders});
+  for (int i = 1; i <= 50; ++i)
+    ASSERT_TRUE(m_.add(i, d, vars(("{\"uid\":" + std::to_string(i) + "}").c_str())).ok());
+  auto update = change(ChangeKind::kUpdate, "orders", row({{"id", "7"}, {"user_id", "3"}}),
+                       row({{"id", "7"}}));
+  EXPECT_EQ(affected({update}), Ids{3});
 }
 
 TEST_F(MatcherTest, FullIdentityOldImageIsChecked) {

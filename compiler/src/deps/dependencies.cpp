@@ -220,11 +220,9 @@ class Extractor {
         {
           auto& dep = out_.tables[related];
           dep.all_rows_relevant = ctx.all_rows;
-          // A related row stops satisfying the filter also when its link columns change (an
-          // order moving to another user): the new image's link is not in the result keys and,
-          // without REPLICA IDENTITY FULL, the old image lacks the old link. Only the old
-          // image's predicate can find it.
-          dep.old_image_relevant = true;
+          // A related row also leaves the filter by changing its link columns (an order moving
+          // to another user): the matcher checks the old image whenever it lacks them.
+          dep.old_image_relevant = ctx.negated || ctx.all_rows;
           for (const auto& [parent, child] : exp.join.mapping) dep.link_columns.push_back(child);
         }
         Predicate inner = exp.inner
