@@ -628,8 +628,11 @@ std::uint64_t env_number(const char* name, std::uint64_t fallback) {
 class OracleTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    slot_ = "oracle_" + std::to_string(getpid());
-    url_ = test::fresh_database("live_oracle_" + std::to_string(getpid()), std::string(kSchema));
+    // One database and slot per test, named after it: a re-run drops both (fresh_database).
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+    slot_ = "oracle_" + name.substr(0, 40);
+    url_ = test::fresh_database("live_oracle_" + name.substr(0, 40), std::string(kSchema));
     auto rows = test::query(url_, std::string(catalog::catalog_query()));
     auto cat = catalog::parse_catalog(rows.at(0).at(0));
     ASSERT_TRUE(cat.ok());
@@ -639,7 +642,7 @@ class OracleTest : public ::testing::Test {
     auto schema = compiler::build_schema(catalog_, meta.value());
     ASSERT_TRUE(schema.ok()) << schema.error().message;
     schema_ = schema.value();
-    state_dir_ = fs::temp_directory_path() / ("liveql_" + slot_);
+    state_dir_ = fs::temp_directory_path() / ("liveql_" + slot_ + "_" + std::to_string(getpid()));
     fs::remove_all(state_dir_);
     conn_ = PQconnectdb(url_.c_str());
     ASSERT_EQ(PQstatus(conn_), CONNECTION_OK) << PQerrorMessage(conn_);
