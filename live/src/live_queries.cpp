@@ -489,7 +489,11 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
           poll("table " + t.table_key + " is in poll mode");
           break;
         }
-        if (t.primary_key.empty() && !info.replica_identity_full) {
+        // Rows of a filter-only table never enter the result (their changes are found by the
+        // predicate and link keys): they need no key. Relationship-filter dependencies do not
+        // even know the related table's key.
+        if (t.role != deps::TableRole::kFilterOnly && t.primary_key.empty() &&
+            !info.replica_identity_full) {
           poll("table " + t.table_key + " has no primary key");
           break;
         }

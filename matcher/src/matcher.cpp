@@ -34,8 +34,11 @@ struct KeyShape {
 };
 
 struct TableIndex {
-  std::vector<ColumnIndex> regular;    // deps whose old image matters only when complete
-  std::vector<ColumnIndex> old_rel;    // old_image_relevant deps
+  std::vector<ColumnIndex> regular;  // deps whose old image matters only when complete
+  std::vector<ColumnIndex> old_rel;  // old_image_relevant deps
+  // Filter-only deps with link columns (relationship filters), by link columns: their old
+  // image matters when it lacks the link columns (the row may have left by changing them).
+  std::map<std::vector<std::string>, std::vector<ColumnIndex>> filter_links;
   std::vector<Entry> scan;             // root/filter-only deps without an indexable conjunct
   std::vector<Entry> linked;           // every linked dep
   std::vector<Entry> linked_all_rows;  // linked deps with all_rows_relevant
@@ -135,7 +138,10 @@ bool dependency_affected(const TableDependency& d, const ParamValues& params, co
   }
   if (is_new_image(c.kind) && may_be_true(d.predicate, c.new_row, params)) return true;
   if (is_old_image(c.kind)) {
-    if (d.old_image_relevant || has_all(c.old_row, d.predicate_columns))
+    // A related row of a relationship filter may leave it by changing its link columns: when
+    // the old image does not show them (DEFAULT identity), only its predicate can tell.
+    bool link_unknown = d.role == TableRole::kFilterOnly && !has_all(c.old_row, d.link_columns);
+    if (d.old_image_relevant || link_unknown || has_all(c.old_row, d.predicate_columns))
       return may_be_true(d.predicate, c.old_row, params);
   }
   return false;
@@ -263,8 +269,11 @@ struct Matcher::Impl {
         ++s.entries;
         continue;
       }
-      ColumnIndex& ci = column_index(d.old_image_relevant ? ti.old_rel : ti.regular,
-                                     choice.conjunct->column, choice.conjunct->column_type);
+      auto& list = d.old_image_relevant ? ti.old_rel
+                   : d.role == TableRole::kFilterOnly && !d.link_columns.empty()
+                       ? ti.filter_links[d.link_columns]
+                       : ti.regular;
+      ColumnIndex& ci = column_index(list, choice.conjunct->column, choice.conjunct->column_type);
       for (auto& v : choice.values) {
         ci.by_value[std::move(v)].push_back(e);
         ++s.entries;
@@ -370,12 +379,18 @@ struct Matcher::Impl {
     if (is_new_image(c.kind)) {
       for (const auto& ci : ti.regular) collect_column(ci, c.new_row, true, candidates);
       for (const auto& ci : ti.old_rel) collect_column(ci, c.new_row, true, candidates);
+      for (const auto& [links, list] : ti.filter_links)
+        for (const auto& ci : list) collect_column(ci, c.new_row, true, candidates);
       if (lacks_any(c.new_row, ti.linked_columns))
         candidates.insert(candidates.end(), ti.linked.begin(), ti.linked.end());
     }
     if (is_old_image(c.kind)) {
       for (const auto& ci : ti.regular) collect_column(ci, c.old_row, false, candidates);
       for (const auto& ci : ti.old_rel) collect_column(ci, c.old_row, true, candidates);
+      for (const auto& [links, list] : ti.filter_links) {
+        bool link_unknown = !has_all(c.old_row, links);
+        for (const auto& ci : list) collect_column(ci, c.old_row, link_unknown, candidates);
+      }
       if (lacks_any(c.old_row, ti.linked_all_rows_columns))
         candidates.insert(candidates.end(), ti.linked_all_rows.begin(), ti.linked_all_rows.end());
     }

@@ -4,7 +4,6 @@
 #include "liveql/live/change_feed.hpp"
 
 #include <gtest/gtest.h>
-#include <libpq-fe.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,10 +11,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <filesystem>
-#include <fstream>
-#include <random>
-#include <sstream>
 
+#include "feed_support.hpp"
 #include "liveql/compiler/compile.hpp"
 #include "liveql/compiler/sql.hpp"
 #include "liveql/live/live_queries.hpp"
@@ -30,14 +27,9 @@ namespace {
 
 namespace json = boost::json;
 namespace fs = std::filesystem;
+using testing::read_text;
 using testing::run_until;
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::Sink;
 
 std::shared_ptr<const compiler::Schema> demo_schema(const std::string& url,
                                                     catalog::Catalog& cat_out) {
@@ -57,17 +49,6 @@ std::shared_ptr<const compiler::Schema> demo_schema(const std::string& url,
   EXPECT_TRUE(schema.ok()) << (schema.ok() ? "" : schema.error().message);
   return schema.value();
 }
-
-struct Sink {
-  std::vector<Result<std::string>> got;
-  LiveQueries::Push push() {
-    return [this](Result<std::string> r) { got.push_back(std::move(r)); };
-  }
-  json::value last() const { return json::parse(got.back().value()); }
-  bool last_has(std::string_view text) const {
-    return !got.empty() && got.back().ok() && got.back().value().find(text) != std::string::npos;
-  }
-};
 
 // Admin with a variable: the user role's order_items permission filters through orders, which
 // the dependency extraction treats as intractable (poll) for now.
@@ -444,162 +425,6 @@ TEST_F(ChangeFeedTest, UnavailableReplicationPollsThenEventModeResumes) {
   EXPECT_EQ(cohort(0).at("mode").as_string(), "event");
   test::exec(url_, "update orders set total = 42 where id = 2");
   ASSERT_TRUE(run_until(ioc_, [&] { return a.last_has("42"); }));
-}
-
-}  // namespace
-}  // namespace liveql::live
-
-namespace liveql::live {
-namespace {
-
-// Randomized oracle (issue 4): random subscriptions over the demo schema (event and polled
-// cohorts), bursts of random writes; after each burst, once quiet, every subscriber's last pushed
-// result must equal a fresh single query of the same operation. Seed: LIVEQL_SEED or the clock,
-// printed first.
-class ChangeFeedOracleTest : public ChangeFeedTest {};
-
-json::value fresh_result(const std::string& url, const compiler::CompiledOperation& op) {
-  PGconn* conn = PQconnectdb(url.c_str());
-  std::string sql = sql::single_query(op.ir);
-  std::string vars = json::serialize(op.vars);
-  const char* params[1] = {vars.c_str()};
-  PGresult* r = PQexecParams(conn, sql.c_str(), 1, nullptr, params, nullptr, nullptr, 0);
-  json::value out;
-  if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
-    out = json::parse(PQgetvalue(r, 0, 0));
-  } else {
-    ADD_FAILURE() << PQerrorMessage(conn);
-  }
-  PQclear(r);
-  PQfinish(conn);
-  return out;
-}
-
-TEST_F(ChangeFeedOracleTest, RandomSubscriptionsAndWritesConvergeToFreshResults) {
-  std::uint64_t seed =
-      std::getenv("LIVEQL_SEED")
-          ? std::stoull(std::getenv("LIVEQL_SEED"))
-          : static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-  std::printf("LIVEQL_SEED=%llu\n", static_cast<unsigned long long>(seed));
-  std::mt19937_64 rng(seed);
-  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
-
-  make({.refetch_interval = std::chrono::milliseconds(100)});
-  start_feed();
-  const std::vector<std::pair<std::string, bool>> templates = {
-      // query, takes $n (user role: "")
-      {"subscription ($n: Int!) { orders(where: {user_id: {_eq: $n}}, order_by: {id: asc}) "
-       "{ id total status items(order_by: {id: asc}) { name quantity } } }",
-       true},
-      {"subscription ($n: numeric!) { orders(where: {total: {_lt: $n}}, order_by: {id: asc}) "
-       "{ id total } }",
-       true},
-      {"subscription ($n: Int!) { order_items(where: {order_id: {_eq: $n}}, "
-       "order_by: {id: asc}) { id name quantity } }",
-       true},
-      {"subscription ($n: Int!) { users(where: {id: {_eq: $n}}) { id name "
-       "orders(order_by: {id: asc}) { id status } } }",
-       true},
-      {"subscription ($n: Int!) { orders_aggregate(where: {user_id: {_eq: $n}}) "
-       "{ aggregate { count sum { total } } } }",
-       true},
-      {"subscription { orders(order_by: {id: asc}, limit: 3) { id total } }", false},
-      {"subscription { users(where: {name: {_ilike: \"%a%\"}}, order_by: {id: asc}) { id } }",
-       false},
-      {"subscription { orders(order_by: {id: asc}) { id total } }", false},  // as role user
-  };
-  struct Sub {
-    compiler::CompiledOperation op;
-    Sink sink;
-  };
-  std::vector<std::unique_ptr<Sub>> subs;
-  for (int i = 0; i < 40; ++i) {
-    std::size_t t = static_cast<std::size_t>(pick(0, static_cast<int>(templates.size()) - 1));
-    auto sub = std::make_unique<Sub>();
-    bool as_user = t + 1 == templates.size();
-    std::string user = as_user ? std::to_string(pick(1, 3)) : "";
-    json::object vars;
-    if (templates[t].second) vars["n"] = pick(1, 8) * (t == 1 ? 10 : 1);
-    sub->op = op(templates[t].first, user, vars);
-    live_->subscribe(sub->op, as_user ? "user" : "admin", sub->sink.push());
-    subs.push_back(std::move(sub));
-  }
-  const char* statuses[] = {"placed", "preparing", "delivering", "delivered", "cancelled"};
-  for (int burst = 0; burst < 10; ++burst) {
-    std::string sql;
-    for (int w = 0; w < 30; ++w) {
-      int order = pick(1, 8);
-      switch (pick(0, 7)) {
-        case 0:
-          sql += "update orders set total = " + std::to_string(pick(1, 60)) +
-                 " where id = " + std::to_string(order) + ";\n";
-          break;
-        case 1:
-          sql += "update orders set user_id = " + std::to_string(pick(1, 3)) +
-                 " where id = " + std::to_string(order) + ";\n";
-          break;
-        case 2:
-          sql += std::string("update orders set status = '") + statuses[pick(0, 4)] +
-                 "' where id = " + std::to_string(order) + ";\n";
-          break;
-        case 3:
-          sql += "insert into order_items (order_id, name, quantity, price) select id, 'i" +
-                 std::to_string(pick(1, 99)) + "', " + std::to_string(pick(1, 5)) +
-                 ", 3 from orders where id = " + std::to_string(order) + ";\n";
-          break;
-        case 4:
-          sql +=
-              "delete from order_items where id = (select min(id) from order_items where "
-              "order_id = " +
-              std::to_string(order) + ");\n";
-          break;
-        case 5:
-          sql += "insert into orders (user_id, total) values (" + std::to_string(pick(1, 3)) +
-                 ", " + std::to_string(pick(1, 60)) + ");\n";
-          break;
-        case 6:
-          sql += "update users set name = '" + std::string(pick(0, 1) ? "Ann" : "Bo") +
-                 std::to_string(pick(1, 9)) + "' where id = " + std::to_string(pick(1, 3)) + ";\n";
-          break;
-        default:
-          sql += "begin; update order_items set quantity = quantity + 1 where order_id = " +
-                 std::to_string(order) +
-                 "; update orders set total = total + 1 where id = " + std::to_string(order) +
-                 "; commit;\n";
-      }
-    }
-    // One transaction per write (a multi-statement exec would otherwise be one transaction).
-    std::string txns_sql;
-    std::stringstream lines(sql);
-    for (std::string line; std::getline(lines, line);) {
-      txns_sql += line.rfind("begin;", 0) == 0 ? line + "\n" : "begin; " + line + " commit;\n";
-    }
-    test::exec(url_, txns_sql);
-    std::vector<json::value> expected;
-    for (const auto& s : subs) expected.push_back(fresh_result(url_, s->op));
-    bool converged = run_until(ioc_, [&] {
-      for (std::size_t i = 0; i < subs.size(); ++i) {
-        const auto& got = subs[i]->sink.got;
-        if (got.empty() || !got.back().ok() || json::parse(got.back().value()) != expected[i])
-          return false;
-      }
-      return true;
-    });
-    if (!converged) {
-      for (std::size_t i = 0; i < subs.size(); ++i) {
-        const auto& got = subs[i]->sink.got;
-        std::string last = got.empty() ? "<none>" : got.back().ok() ? got.back().value() : "error";
-        if (got.empty() || !got.back().ok() || json::parse(got.back().value()) != expected[i]) {
-          ADD_FAILURE() << "seed " << seed << " burst " << burst << " subscriber " << i << " vars "
-                        << json::serialize(subs[i]->op.vars) << "\n got " << last << "\n want "
-                        << json::serialize(expected[i]);
-        }
-      }
-      FAIL() << "LIVEQL_SEED=" << seed;
-    }
-  }
-  std::printf("oracle: %zu cohorts, %.0f refetch statements, %.0f transactions\n",
-              live_->cohort_count(), statements(), txns());
 }
 
 }  // namespace

@@ -128,6 +128,9 @@ TEST(MatcherDifferential, IndexNeverMissesWhatBruteForceFinds) {
         auto role = static_cast<deps::TableRole>(g.below(3));
         auto dep = table_dep(g.chance(70) ? "t" : "u", role, g.predicate(3, shape_vars, next_key));
         if (role == deps::TableRole::kLinked) dep.link_columns = {"parent_id"};
+        // Relationship filters: linked by the row's key, or by a column old images may lack.
+        if (role == deps::TableRole::kFilterOnly && g.chance(60))
+          dep.link_columns = {g.chance(50) ? "id" : "parent_id"};
         dep.all_rows_relevant = g.chance(25);
         dep.old_image_relevant = dep.all_rows_relevant || g.chance(20);
         tables.push_back(std::move(dep));

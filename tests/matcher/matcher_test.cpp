@@ -97,6 +97,63 @@ TEST_F(MatcherTest, RowLeavingIsFoundByResultKeys) {
             Ids{1});
 }
 
+// users where {orders: {total: {_gt: $t}}} (an array relationship filter), as extracted. User 1
+// is in the result through order 10; the order moves to user 2 and drops below $t in one update.
+// With DEFAULT identity the old image holds only the order's key and the new link (user 2) is in
+// no result keys: only the old image's predicate (unknown: total is absent) finds subscriber 1.
+TEST_F(MatcherTest, RelationshipFilterSeesTheRelatedRowMoveAway) {
+  auto rel = std::make_shared<ir::BoolExp>();
+  rel->kind = ir::BoolExp::Kind::kRelationship;
+  rel->join.name = "orders";
+  rel->join.target = {"public", "orders"};
+  rel->join.mapping = {{"id", "user_id"}};
+  rel->join.is_array = true;
+  auto inner = std::make_shared<ir::BoolExp>();
+  inner->kind = ir::BoolExp::Kind::kCompare;
+  inner->column = "total";
+  inner->column_type = "integer";
+  inner->op = Op::kGt;
+  inner->param = ir::Param{"t", "integer", false};
+  rel->inner = inner;
+  ir::Operation op;
+  ir::RootField f;
+  f.select.table = {"public", "users"};
+  f.select.primary_key = {"id"};
+  f.select.where = rel;
+  op.fields.push_back(std::move(f));
+  auto d = std::make_shared<deps::Dependencies>(deps::extract_dependencies(op));
+  ASSERT_TRUE(m_.add(1, d, vars(R"({"t":100})")).ok());
+  ASSERT_TRUE(m_.set_result_keys(1, keys(R"([["public.users",["id"],["1"]],
+                                              ["public.orders",["user_id"],["1"]]])"))
+                  .ok());
+  auto moved = change(ChangeKind::kUpdate, "orders",
+                      row({{"id", "10"}, {"user_id", "2"}, {"total", "50"}}), row({{"id", "10"}}));
+  EXPECT_EQ(affected({moved}), Ids{1});
+  // A complete (FULL) old image that never satisfied the filter is not relevant.
+  auto full =
+      change(ChangeKind::kUpdate, "orders", row({{"id", "10"}, {"user_id", "2"}, {"total", "50"}}),
+             row({{"id", "10"}, {"user_id", "3"}, {"total", "60"}}));
+  EXPECT_EQ(affected({full}), Ids{});
+}
+
+// order_items where {order: {user_id: {_eq: $uid}}}: the related orders row links by its key,
+// which every old image holds, so an update of an order of another user (old image key-only)
+// affects nobody: the index is not scanned.
+TEST_F(MatcherTest, ObjectRelationshipFilterLinkedByKeyStaysIndexed) {
+  auto items =
+      table_dep("order_items", deps::TableRole::kRoot, node(deps::Predicate::Kind::kRelationship));
+  items.predicate.link_columns = {"order_id"};
+  auto orders =
+      table_dep("orders", deps::TableRole::kFilterOnly, cmp("user_id", "integer", Op::kEq, "uid"));
+  orders.link_columns = {"id"};
+  auto d = make_deps({items, orders});
+  for (int i = 1; i <= 50; ++i)
+    ASSERT_TRUE(m_.add(i, d, vars(("{\"uid\":" + std::to_string(i) + "}").c_str())).ok());
+  auto update = change(ChangeKind::kUpdate, "orders", row({{"id", "7"}, {"user_id", "3"}}),
+                       row({{"id", "7"}}));
+  EXPECT_EQ(affected({update}), Ids{3});
+}
+
 TEST_F(MatcherTest, FullIdentityOldImageIsChecked) {
   ASSERT_TRUE(m_.add(1, orders_by_user(), vars(R"({"uid":1})")).ok());
   // No result keys (e.g. the refetch has not landed yet), but the FULL old image matched.

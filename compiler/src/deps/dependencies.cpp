@@ -220,6 +220,8 @@ class Extractor {
         {
           auto& dep = out_.tables[related];
           dep.all_rows_relevant = ctx.all_rows;
+          // A related row also leaves the filter by changing its link columns (an order moving
+          // to another user): the matcher checks the old image whenever it lacks them.
           dep.old_image_relevant = ctx.negated || ctx.all_rows;
           for (const auto& [parent, child] : exp.join.mapping) dep.link_columns.push_back(child);
         }

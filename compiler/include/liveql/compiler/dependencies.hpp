@@ -11,9 +11,12 @@
 //    key of that shape and the row may satisfy `predicate` (the nested where), or when the row's
 //    primary key is in the result keys.
 //  - kFilterOnly: tables reached only by relationship filters, `_exists`, or order_by paths.
-//    Relevant when the new row (and, when `old_image_relevant`, the old row) may satisfy
-//    `predicate` (the inner filter), or when a key of the row is in the result keys (the SQL
-//    emits the link keys of every relationship used in a where; see sql.hpp).
+//    Relevant when the new row (and, when `old_image_relevant` or when the old image lacks
+//    `link_columns`, the old row) may satisfy `predicate` (the inner filter), or when a key of
+//    the row is in the result keys (the SQL emits the link keys of every relationship used in a
+//    where; see sql.hpp). A row also leaves the filter by changing its link columns (an order
+//    moving to another user): a key-only old image does not show the old link, so its predicate
+//    decides.
 //
 // Tractability (DESIGN.md rule 6). A table dependency is NOT tractable, and the cohort must poll
 // (or, if the operator forced event mode, is matched conservatively), when its predicate holds:
