@@ -18,6 +18,7 @@
 #include "liveql/base/result.hpp"
 #include "liveql/compiler/compile.hpp"
 #include "liveql/compiler/sql.hpp"
+#include "liveql/live/change_feed.hpp"
 #include "liveql/live/live_queries.hpp"
 
 namespace liveql::live::testing {
@@ -40,6 +41,24 @@ struct Sink {
     return !got.empty() && got.back().ok() && got.back().value().find(text) != std::string::npos;
   }
 };
+
+// A ChangeFeed configuration with the short intervals tests want (status every 200 ms, lag and
+// retry every 100 ms), on slot `slot`.
+inline ChangeFeed::Config fast_feed_config(const std::string& url, const std::string& slot,
+                                           state::StateStore* store,
+                                           std::shared_ptr<const compiler::Schema> schema,
+                                           const catalog::Catalog* catalog) {
+  ChangeFeed::Config config;
+  config.stream.conninfo = url;
+  config.stream.slot_name = slot;
+  config.stream.status_interval = std::chrono::milliseconds(200);
+  config.store = store;
+  config.schema = std::move(schema);
+  config.catalog = catalog;
+  config.lag_interval = std::chrono::milliseconds(100);
+  config.retry_interval = std::chrono::milliseconds(100);
+  return config;
+}
 
 // The result of `op` as one fresh single (non-multiplexed) query on `conn`.
 inline boost::json::value fresh_result(PGconn* conn, const compiler::CompiledOperation& op) {

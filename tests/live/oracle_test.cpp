@@ -668,16 +668,9 @@ class OracleTest : public ::testing::Test {
     auto s = state::StateStore::open(state_dir_.string());
     ASSERT_TRUE(s.ok()) << s.error().message;
     store_ = std::move(s.value());
-    ChangeFeed::Config config;
-    config.stream.conninfo = url_;
-    config.stream.slot_name = slot_;
-    config.stream.status_interval = std::chrono::milliseconds(200);
-    config.store = store_.get();
-    config.schema = schema_;
-    config.catalog = &catalog_;
-    config.lag_interval = std::chrono::milliseconds(100);
-    config.retry_interval = std::chrono::milliseconds(100);
-    feed_ = std::make_unique<ChangeFeed>(ioc_.get_executor(), *live_, *pool_, metrics_, config);
+    feed_ = std::make_unique<ChangeFeed>(
+        ioc_.get_executor(), *live_, *pool_, metrics_,
+        testing::fast_feed_config(url_, slot_, store_.get(), schema_, &catalog_));
     ASSERT_TRUE(feed_->start().ok());
     ASSERT_TRUE(run_until(ioc_, [&] { return live_->event_source_available(); }));
   }
