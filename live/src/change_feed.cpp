@@ -7,6 +7,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
 #include <map>
 #include <set>
 
@@ -67,6 +69,8 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
   std::string health = "replication not connected yet";
   std::uint64_t gaps = 0;
   std::uint64_t last_xid8 = 0;
+  std::map<std::string, state::TableMode> overrides;  // operator's, by "schema.table"
+  std::set<std::string> replica_full;                 // tables with REPLICA IDENTITY FULL
   bool started = false;
   bool stopped = false;
   bool unavailable = false;
@@ -80,6 +84,30 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
         config(std::move(c)),
         flush_timer(ex),
         monitor_timer(ex) {}
+
+  // The metadata's mode of a table, or the operator's override.
+  metadata::LiveMode table_mode(const std::string& key, const catalog::QualifiedName& table) const {
+    if (auto o = overrides.find(key); o != overrides.end()) {
+      return o->second == state::TableMode::kPoll ? metadata::LiveMode::kPoll
+                                                  : metadata::LiveMode::kEvent;
+    }
+    return config.schema ? compiler::table_live_mode(*config.schema, table)
+                         : metadata::LiveMode::kDefault;
+  }
+
+  // Hands the current table modes to LiveQueries, which re-evaluates every cohort's mode.
+  void install_table_modes() {
+    std::weak_ptr<Impl> weak = weak_from_this();
+    live.set_table_modes([weak](const catalog::QualifiedName& table) {
+      LiveQueries::TableLive info;
+      auto self = weak.lock();
+      if (!self) return info;
+      std::string key = table.to_string();
+      info.mode = self->table_mode(key, table);
+      info.replica_identity_full = self->replica_full.count(key) > 0;
+      return info;
+    });
+  }
 
   void on_event(const replication::StreamEvent& ev) {
     using K = replication::StreamEventKind;
@@ -278,26 +306,13 @@ Status ChangeFeed::start() {
     if (!modes.ok()) return modes.error();
     overrides = std::move(modes.value());
   }
-  std::set<std::string> full;
   if (impl.config.catalog) {
     for (const auto& t : impl.config.catalog->tables) {
-      if (t.replica_identity == 'f') full.insert(t.name.to_string());
+      if (t.replica_identity == 'f') impl.replica_full.insert(t.name.to_string());
     }
   }
-  impl.live.set_table_modes([overrides = std::move(overrides), schema = impl.config.schema,
-                             full = std::move(full)](const catalog::QualifiedName& table) {
-    LiveQueries::TableLive info;
-    std::string key = table.to_string();
-    auto o = overrides.find(key);
-    if (o != overrides.end()) {
-      info.mode = o->second == state::TableMode::kPoll ? metadata::LiveMode::kPoll
-                                                       : metadata::LiveMode::kEvent;
-    } else if (schema) {
-      info.mode = compiler::table_live_mode(*schema, table);
-    }
-    info.replica_identity_full = full.count(key) > 0;
-    return info;
-  });
+  impl.overrides = std::move(overrides);
+  impl.install_table_modes();
   std::weak_ptr<Impl> weak = impl_;
   replication::StreamCallbacks callbacks;
   callbacks.on_transaction = [weak](Transaction&& txn) {
@@ -341,6 +356,59 @@ void ChangeFeed::stop() {
   if (impl.stream) impl.stream->stop();
   impl.metrics.set("liveql_replication_connected", 0);
   if (impl.started) impl.live.set_event_source(false, "change feed stopped");
+}
+
+Status ChangeFeed::set_table_mode(const std::string& table, std::optional<state::TableMode> mode) {
+  auto& impl = *impl_;
+  bool tracked = false;
+  for (const auto& t : impl.config.stream.tables) tracked |= t.schema + "." + t.name == table;
+  if (!tracked) return make_error(ErrorCode::kNotFound, "table \"" + table + "\" is not tracked");
+  if (impl.config.store) {
+    auto saved = mode ? impl.config.store->set_table_mode(table, *mode)
+                      : impl.config.store->clear_table_mode(table);
+    if (!saved.ok()) return saved;
+  }
+  if (mode) {
+    impl.overrides[table] = *mode;
+  } else {
+    impl.overrides.erase(table);
+  }
+  spdlog::info("live: table {} live mode set to {}", table,
+               mode ? state::table_mode_name(*mode) : "its metadata default");
+  impl.install_table_modes();
+  return Ok{};
+}
+
+boost::json::array ChangeFeed::tables_json() const {
+  const auto& impl = *impl_;
+  boost::json::array out;
+  auto name = [](metadata::LiveMode m) {
+    return m == metadata::LiveMode::kPoll    ? "poll"
+           : m == metadata::LiveMode::kEvent ? "event"
+                                             : "default";
+  };
+  for (const auto& t : impl.config.stream.tables) {
+    catalog::QualifiedName table{t.schema, t.name};
+    std::string key = t.schema + "." + t.name;
+    auto metadata_mode = impl.config.schema ? compiler::table_live_mode(*impl.config.schema, table)
+                                            : metadata::LiveMode::kDefault;
+    auto o = impl.overrides.find(key);
+    auto mode = impl.table_mode(key, table);
+    if (mode == metadata::LiveMode::kDefault) {
+      mode = impl.live.default_mode() == CohortMode::kPoll ? metadata::LiveMode::kPoll
+                                                           : metadata::LiveMode::kEvent;
+    }
+    out.push_back(boost::json::object{
+        {"table", key},
+        {"metadata_mode", name(metadata_mode)},
+        {"override", o == impl.overrides.end()
+                         ? boost::json::value(nullptr)
+                         : boost::json::value(state::table_mode_name(o->second))},
+        {"mode", name(mode)},
+        {"replica_identity_full", impl.replica_full.count(key) > 0},
+    });
+  }
+  return out;
 }
 
 bool ChangeFeed::streaming() const { return impl_->stream && impl_->stream->streaming(); }

@@ -687,6 +687,7 @@ void LiveQueries::set_event_source(bool available, std::string reason) {
 }
 
 bool LiveQueries::event_source_available() const { return impl_->event_available; }
+CohortMode LiveQueries::default_mode() const { return impl_->options.live_mode_default; }
 
 std::vector<SubscriberId> LiveQueries::match(const Transaction& txn) const {
   const auto& impl = *impl_;

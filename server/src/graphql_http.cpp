@@ -11,6 +11,7 @@
 #include "liveql/live/metrics.hpp"
 #include "liveql/live/pg_pool.hpp"
 #include "liveql/server/config.hpp"
+#include "liveql/state/state_store.hpp"
 
 namespace liveql::server {
 namespace {
@@ -298,6 +299,40 @@ Route route_of(const HttpRequest& request) {
   return Route::kOther;
 }
 
+// GET /v1/live/tables: every tracked table's live mode (metadata, operator override, effective).
+// POST /v1/live/tables {"table": "schema.table", "mode": "event" | "poll" | "default"}: the
+// operator's override, saved in the state dir and applied to every cohort at once; "default"
+// removes it. Answers with the tables as GET does.
+HttpResponse live_tables(App& app, const HttpRequest& request) {
+  if (app.feed == nullptr) {
+    return plain_error(400, make_error(ErrorCode::kNotSupported, "event mode is not running"));
+  }
+  if (request.method == "POST") {
+    auto bad = [](std::string why) {
+      return plain_error(400, make_error(ErrorCode::kBadRequest, std::move(why)));
+    };
+    boost::system::error_code ec;
+    json::value body = json::parse(request.body, ec);
+    const json::object* o = !ec ? body.if_object() : nullptr;
+    const json::value* table = o ? o->if_contains("table") : nullptr;
+    const json::value* mode = o ? o->if_contains("mode") : nullptr;
+    if (!table || !table->is_string() || !mode || !mode->is_string()) {
+      return bad(R"(expected {"table": "schema.table", "mode": "event" | "poll" | "default"})");
+    }
+    std::string_view mode_text = mode->get_string();
+    std::optional<state::TableMode> parsed;
+    if (mode_text != "default") {
+      parsed = state::parse_table_mode(mode_text);
+      if (!parsed) return bad("mode must be \"event\", \"poll\" or \"default\"");
+    }
+    auto set = app.feed->set_table_mode(std::string(table->get_string()), parsed);
+    if (!set.ok()) return plain_error(400, set.error());
+  }
+  HttpResponse response;
+  response.body = json::serialize(app.feed->tables_json());
+  return response;
+}
+
 // Every endpoint that needs no database round trip.
 HttpResponse handle_simple(App& app, const HttpRequest& request) {
   const std::string& m = request.method;
@@ -325,14 +360,17 @@ HttpResponse handle_simple(App& app, const HttpRequest& request) {
     if (app.metrics) response.body = app.metrics->render_prometheus();
   } else if (m == "GET" && path_is(t, "/v1/version")) {
     response.body = json::serialize(json::object{{"version", kVersion}});
-  } else if (m == "GET" && path_is(t, "/v1/live/cohorts")) {
+  } else if ((m == "GET" && path_is(t, "/v1/live/cohorts")) ||
+             ((m == "GET" || m == "POST") && path_is(t, "/v1/live/tables"))) {
     auto admin = is_admin_request(app, request.headers);
     if (!admin) {
       response = plain_error(400, admin.error());
     } else if (!*admin) {
       response = plain_error(400, admin_only());
-    } else {
+    } else if (path_is(t, "/v1/live/cohorts")) {
       response.body = app.live ? json::serialize(app.live->cohorts_json()) : "[]";
+    } else {
+      response = live_tables(app, request);
     }
   } else {
     response = plain_error(404, make_error(ErrorCode::kNotFound, "resource does not exist"));

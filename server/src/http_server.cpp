@@ -56,7 +56,7 @@ void count(App& app, const std::string& path, unsigned status, double seconds) {
 std::string route_label(std::string_view target) {
   if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
   for (std::string_view known : {"/v1/graphql", "/v1/graphql/explain", "/healthz", "/metrics",
-                                 "/v1/version", "/v1/live/cohorts"}) {
+                                 "/v1/version", "/v1/live/cohorts", "/v1/live/tables"}) {
     if (target == known) return std::string(known);
   }
   return "other";

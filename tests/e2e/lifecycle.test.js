@@ -1,6 +1,7 @@
 // Operations (issue 5, point 4): `liveql slot status` / `liveql slot drop` on the real binary,
 // SIGTERM (websockets closed with 1001, position acknowledged, exit 0), two instances on one
-// database with a slot each, and the liveql_websocket_connections gauge.
+// database with a slot each, the liveql_websocket_connections gauge, and switching a table
+// between event and poll mode at run time (issue 4, point 5).
 'use strict';
 
 const { describe, before, after, test } = require('node:test');
@@ -271,5 +272,75 @@ describe('operations', () => {
       const m = await h.metrics(server.http);
       return m.liveql_websocket_connections === 0 && m.liveql_subscribers === 0;
     }, 'no connections and no subscribers');
+  });
+
+  test('an operator switches a table between event and poll mode while subscribers stay', async () => {
+    const dir = stateDir();
+    let server = await start({ stateDir: dir });
+    const admin = { 'x-hasura-admin-secret': h.ADMIN_SECRET, 'content-type': 'application/json' };
+    const setMode = async (table, mode, headers = admin) => {
+      const res = await fetch(server.http + '/v1/live/tables', {
+        method: 'POST', headers, body: JSON.stringify({ table, mode }),
+      });
+      return { status: res.status, body: await res.json() };
+    };
+    const tableRow = (body) => body.find((t) => t.table === 'public.orders');
+    const cohortMode = async () => {
+      const res = await h.getJson(server.http + '/v1/live/cohorts', admin);
+      const c = res.body.find((x) => x.root_field === 'orders' && x.role === 'admin');
+      return c && c.mode;
+    };
+    await h.waitFor(async () => (await h.metrics(server.http)).liveql_replication_connected === 1,
+      'replication to connect');
+    const got = new h.Collector('admin orders');
+    const c = h.connectClient('graphql-transport-ws', server.ws,
+      { 'x-hasura-admin-secret': h.ADMIN_SECRET });
+    clients.push(c);
+    c.subscribe(ORDERS, {}, got);
+    assert.ok(statusOf(await got.next(), 1));
+
+    const listed = await h.getJson(server.http + '/v1/live/tables', admin);
+    assert.equal(listed.status, 200);
+    assert.deepEqual(tableRow(listed.body), { table: 'public.orders', metadata_mode: 'event',
+      override: null, mode: 'event', replica_identity_full: false });
+    await h.waitFor(async () => (await cohortMode()) === 'event', 'the cohort in event mode');
+
+    // To poll: the cohort switches at once and changes still arrive (by the poller).
+    let r = await setMode('public.orders', 'poll');
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(tableRow(r.body).mode, 'poll');
+    assert.equal(tableRow(r.body).override, 'poll');
+    assert.equal(await cohortMode(), 'poll');
+    h.sql(db, "update orders set status = 'preparing' where id = 1");
+    await until(got, (v) => statusOf(v, 1) === 'preparing', 'the update while polled');
+
+    // Back to the metadata's mode (event), then a change arrives by replication.
+    r = await setMode('public.orders', 'default');
+    assert.equal(r.status, 200);
+    assert.equal(tableRow(r.body).override, null);
+    assert.equal(await cohortMode(), 'event');
+    h.sql(db, "update orders set status = 'delivering' where id = 1");
+    await until(got, (v) => statusOf(v, 1) === 'delivering', 'the update in event mode');
+
+    // Bad input: Hasura-shaped errors, nothing changes.
+    r = await setMode('public.nope', 'poll');
+    assert.equal(r.status, 400);
+    assert.equal(r.body.code, 'not-found', JSON.stringify(r.body));
+    r = await setMode('public.orders', 'sometimes');
+    assert.equal(r.status, 400);
+    assert.equal(r.body.code, 'bad-request', JSON.stringify(r.body));
+    r = await setMode('public.orders', 'poll', { Authorization: 'Bearer ' + h.jwt({ userId: '1' }) });
+    assert.equal(r.status, 400);
+    assert.equal(await cohortMode(), 'event');
+
+    // The override is kept in the state dir: a restart on it starts the table in poll mode.
+    r = await setMode('public.orders', 'poll');
+    assert.equal(r.status, 200);
+    c.close();
+    await server.stop();
+    server = await start({ stateDir: dir, slot: server.slot });
+    const again = await h.getJson(server.http + '/v1/live/tables', admin);
+    assert.equal(tableRow(again.body).override, 'poll');
+    assert.equal(tableRow(again.body).mode, 'poll');
   });
 });

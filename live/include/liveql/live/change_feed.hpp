@@ -35,6 +35,7 @@
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/json/array.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -50,7 +51,8 @@ class Schema;
 }
 namespace liveql::state {
 class StateStore;
-}
+enum class TableMode;
+}  // namespace liveql::state
 
 namespace liveql::live {
 
@@ -85,6 +87,18 @@ class ChangeFeed {
   // PostgreSQL and closes its connection asynchronously: wait for !stream_running() before
   // leaving the event loop. Idempotent.
   void stop();
+
+  // Operator override of a tracked table's live mode ("schema.table"), saved in the StateStore
+  // (when there is one) so it survives restarts; nullopt clears it (metadata live_mode, else
+  // --live-mode-default, decide again). Every cohort's mode is re-evaluated at once: cohorts
+  // reading the table switch, and one switching to event mode is refetched once. Errors:
+  // kNotFound for a table that is not tracked, the store's error when it cannot save.
+  [[nodiscard]] Status set_table_mode(const std::string& table,
+                                      std::optional<state::TableMode> mode);
+  // [{table, metadata_mode, override, mode, replica_identity_full}] for every tracked table;
+  // `mode` is what cohorts reading it get (event or poll; a poll-only reason such as an
+  // intractable predicate still applies per cohort).
+  boost::json::array tables_json() const;
 
   bool streaming() const;
   // True while the replication stream's task runs (also just after stop(), until its final

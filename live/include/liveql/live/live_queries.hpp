@@ -134,6 +134,8 @@ class LiveQueries {
   void set_table_modes(TableModes modes);
   void set_event_source(bool available, std::string reason);
   bool event_source_available() const;
+  // Options::live_mode_default.
+  CohortMode default_mode() const;
 
   // The event-mode subscribers a committed transaction may affect (sorted, unique): the
   // matcher's answer, every subscriber of a cohort forced to event mode on a changed table, and
