@@ -169,7 +169,11 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
     if (!gap.empty()) {
       ++gaps;
       metrics.inc("liveql_replication_gaps_total");
-      spdlog::warn("live: replication gap ({}): refetching every live query", gap);
+      if (live.subscriber_count() == 0) {  // a first start: nothing could be stale
+        spdlog::info("live: replication starts afresh ({}); no live query to refetch", gap);
+      } else {
+        spdlog::warn("live: replication gap ({}): refetching every live query", gap);
+      }
       live.refetch_all();
     }
   }

@@ -135,6 +135,9 @@ std::vector<Setting> serve_settings() {
       millis(&Config::ws_init_timeout));
   add("max-ws-frame-bytes", {"LIVEQL_MAX_WS_FRAME_BYTES"},
       "websocket: largest frame accepted (default 1048576)", size(&Config::max_ws_frame_bytes, 1));
+  add("ws-keepalive-seconds", {"LIVEQL_WS_KEEPALIVE_SECONDS", "HASURA_GRAPHQL_WEBSOCKET_KEEPALIVE"},
+      "websocket: seconds between keep-alive messages (default 5)",
+      size(&Config::ws_keepalive_seconds, 1));
   return s;
 }
 

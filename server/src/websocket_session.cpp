@@ -36,7 +36,6 @@ namespace json = boost::json;
 using std::chrono::milliseconds;
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 
-constexpr std::chrono::seconds kKeepAlive{5};
 // Send queue bounds. Results of one operation coalesce to the latest, so the queue only grows
 // with the number of operations and control messages; past these the client is not reading.
 constexpr size_t kMaxQueuedMessages = 1024;
@@ -409,7 +408,8 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   asio::awaitable<void> keepalive() {
     auto self = shared_from_this();
     while (!finished_ && !close_code_) {
-      keepalive_timer_.expires_after(kKeepAlive);
+      keepalive_timer_.expires_after(
+          std::chrono::seconds(app_.config ? app_.config->ws_keepalive_seconds : 5));
       auto [ec] = co_await keepalive_timer_.async_wait(kUseTuple);
       if (ec || finished_) co_return;
       execute(protocol_.on_keepalive());

@@ -43,6 +43,7 @@ TEST(Config, ServeDefaults) {
   EXPECT_EQ(c->config.max_body_bytes, 1u << 20);
   EXPECT_EQ(c->config.live_mode_default, metadata::LiveMode::kEvent);
   EXPECT_EQ(c->config.ws_init_timeout.count(), 3000);
+  EXPECT_EQ(c->config.ws_keepalive_seconds, 5u);
 }
 
 TEST(Config, FlagWinsOverEnvAndLiveqlOverHasura) {
@@ -100,7 +101,9 @@ TEST(Config, AllFlags) {
                   "--ws-init-timeout-ms",
                   "50",
                   "--max-ws-frame-bytes",
-                  "20"});
+                  "20",
+                  "--ws-keepalive-seconds",
+                  "30"});
   ASSERT_TRUE(c) << c.error().message;
   const Config& k = c->config;
   EXPECT_EQ(k.metadata_path, "/m");
@@ -118,6 +121,7 @@ TEST(Config, AllFlags) {
   EXPECT_EQ(k.max_body_bytes, 10u);
   EXPECT_EQ(k.ws_init_timeout.count(), 50);
   EXPECT_EQ(k.max_ws_frame_bytes, 20u);
+  EXPECT_EQ(k.ws_keepalive_seconds, 30u);
 }
 
 TEST(Config, ErrorsNameTheSource) {

@@ -39,6 +39,8 @@ struct Config {
   // the largest frame accepted (bigger: closed with a bad-message error).
   std::chrono::milliseconds ws_init_timeout{3000};
   std::size_t max_ws_frame_bytes = 1 << 20;
+  // Seconds between keep-alives (`ka` / `ping`) on each acknowledged websocket (Hasura: 5).
+  std::size_t ws_keepalive_seconds = 5;
 };
 
 enum class CommandKind {
