@@ -87,8 +87,9 @@ TEST(IntrospectionTest, GraphiqlQueryAsAdmin) {
                 (std::vector<std::string>{"distinct_on", "limit", "offset", "order_by", "where"}));
       EXPECT_EQ(type_string(f.at("args").at(3).at("type")), "[orders_order_by!]");
     }
-    if (f.at("name") == "orders_by_pk")
+    if (f.at("name") == "orders_by_pk") {
       EXPECT_EQ(type_string(f.at("args").at(0).at("type")), "Int!");
+    }
   }
 
   const json::object* orders = find_type(s, "orders");

@@ -217,7 +217,9 @@ class SqlGenTest : public ::testing::Test {
     // would match the SQL's own words).
     for (const auto& s : strings) {
       EXPECT_EQ(sql.find(sql::quote_literal(s)), std::string::npos) << s << " in SQL: " << sql;
-      if (s.size() >= 6) EXPECT_EQ(sql.find(s), std::string::npos) << s << " in SQL: " << sql;
+      if (s.size() >= 6) {
+        EXPECT_EQ(sql.find(s), std::string::npos) << s << " in SQL: " << sql;
+      }
     }
   }
 

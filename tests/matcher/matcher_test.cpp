@@ -256,8 +256,11 @@ TEST_F(MatcherTest, RemoveAndChurnKeepAnswersRight) {
   auto d = orders_by_user();
   for (SubscriberId i = 0; i < 20000; ++i)
     ASSERT_TRUE(m_.add(i, d, vars(("{\"uid\":" + std::to_string(i % 100) + "}").c_str())).ok());
-  for (SubscriberId i = 0; i < 20000; ++i)
-    if (i % 100 != 7 || i % 3 == 0) ASSERT_TRUE(m_.remove(i));  // forces index rebuilds
+  for (SubscriberId i = 0; i < 20000; ++i) {
+    if (i % 100 != 7 || i % 3 == 0) {
+      ASSERT_TRUE(m_.remove(i));  // forces index rebuilds
+    }
+  }
   auto t = txn({change(ChangeKind::kInsert, "orders", row({{"id", "1"}, {"user_id", "7"}}))});
   Ids got = m_.affected(t);
   EXPECT_EQ(got, m_.affected_brute_force(t));
