@@ -782,6 +782,7 @@ void LiveQueries::stop() {
   impl.cohorts_by_table.clear();
   impl.subscribers.clear();
   impl.matcher = std::make_unique<matcher::Matcher>();
+  impl.update_gauges();
 }
 
 }  // namespace liveql::live

@@ -128,7 +128,7 @@ Result<std::optional<SlotRow>> find_slot(PGconn* conn, const std::string& name) 
 }
 
 // What the state dir says about the slot. `problem` is set when the directory could not be
-// read (missing, locked by a running liveql, not a liveql store); `record` when it holds one.
+// read (missing, not a liveql store); `record` when it holds one.
 struct StateView {
   bool exists = false;
   std::string problem;
@@ -150,7 +150,8 @@ StateView read_state(const Config& config) {
   }
   v.exists = true;
   if (is_empty_dir(config.state_dir)) return v;
-  auto store = state::StateStore::open(config.state_dir);
+  // Read-only: works while a running liveql holds the store's lock, and never writes.
+  auto store = state::StateStore::open_read_only(config.state_dir);
   if (!store) {
     v.problem = store.error().message;
     return v;

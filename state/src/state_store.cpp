@@ -129,6 +129,44 @@ StateStore::StateStore(std::string dir, std::unique_ptr<Db> db)
 
 StateStore::~StateStore() = default;
 
+namespace {
+
+// Checks (or, in a fresh store, writes) the format key: a store of another program or of a
+// newer liveql is refused.
+Status check_format(rocksdb::DB& db, const std::string& dir, bool fresh) {
+  const std::string expected = fmt::format("{} {}", kFormatMagic, StateStore::kFormatVersion);
+  std::string format;
+  rocksdb::Status s =
+      db.Get(rocksdb::ReadOptions(), rocksdb::Slice(kFormatKey.data(), kFormatKey.size()), &format);
+  if (s.IsNotFound()) {
+    if (!fresh)
+      return state_error(fmt::format(
+          "state store {}: this RocksDB was not written by liveql (no format key)", dir));
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    s = db.Put(wo, rocksdb::Slice(kFormatKey.data(), kFormatKey.size()), expected);
+    if (!s.ok()) return rocks_error(dir, "cannot initialise", s);
+  } else if (!s.ok()) {
+    return rocks_error(dir, "cannot read the format key", s);
+  } else if (format != expected) {
+    std::string_view f = format;
+    if (f.substr(0, kFormatMagic.size() + 1) != fmt::format("{} ", kFormatMagic))
+      return state_error(fmt::format("state store {}: unrecognised format key '{}'", dir, format));
+    auto version = parse_number<int>(f.substr(kFormatMagic.size() + 1));
+    if (!version)
+      return state_error(fmt::format("state store {}: unrecognised format key '{}'", dir, format));
+    if (*version > StateStore::kFormatVersion)
+      return state_error(fmt::format(
+          "state store {}: written by a newer liveql (format {}, this build reads up to {})", dir,
+          *version, StateStore::kFormatVersion));
+    return state_error(
+        fmt::format("state store {}: format {} is not supported by this build", dir, *version));
+  }
+  return Ok{};
+}
+
+}  // namespace
+
 Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& dir) {
   std::error_code ec;
   auto status = fs::status(dir, ec);
@@ -160,34 +198,23 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& dir) {
   auto db = std::make_unique<Db>();
   db->db.reset(raw);
 
-  const std::string expected = fmt::format("{} {}", kFormatMagic, kFormatVersion);
-  std::string format;
-  s = db->db->Get(rocksdb::ReadOptions(), rocksdb::Slice(kFormatKey.data(), kFormatKey.size()),
-                  &format);
-  if (s.IsNotFound()) {
-    if (!fresh)
-      return state_error(fmt::format(
-          "state store {}: this RocksDB was not written by liveql (no format key)", dir));
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    s = db->db->Put(wo, rocksdb::Slice(kFormatKey.data(), kFormatKey.size()), expected);
-    if (!s.ok()) return rocks_error(dir, "cannot initialise", s);
-  } else if (!s.ok()) {
-    return rocks_error(dir, "cannot read the format key", s);
-  } else if (format != expected) {
-    std::string_view f = format;
-    if (f.substr(0, kFormatMagic.size() + 1) != fmt::format("{} ", kFormatMagic))
-      return state_error(fmt::format("state store {}: unrecognised format key '{}'", dir, format));
-    auto version = parse_number<int>(f.substr(kFormatMagic.size() + 1));
-    if (!version)
-      return state_error(fmt::format("state store {}: unrecognised format key '{}'", dir, format));
-    if (*version > kFormatVersion)
-      return state_error(fmt::format(
-          "state store {}: written by a newer liveql (format {}, this build reads up to {})", dir,
-          *version, kFormatVersion));
-    return state_error(
-        fmt::format("state store {}: format {} is not supported by this build", dir, *version));
-  }
+  if (auto st = check_format(*db->db, dir, fresh); !st.ok()) return st.error();
+  return std::unique_ptr<StateStore>(new StateStore(dir, std::move(db)));
+}
+
+Result<std::unique_ptr<StateStore>> StateStore::open_read_only(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec) || !fs::exists(fs::path(dir) / "CURRENT", ec))
+    return state_error(fmt::format("state store {}: not a liveql state directory", dir));
+  rocksdb::Options options;
+  options.paranoid_checks = true;
+  options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(options, dir, &raw);
+  if (!s.ok()) return rocks_error(dir, "cannot open read-only", s);
+  auto db = std::make_unique<Db>();
+  db->db.reset(raw);
+  if (auto st = check_format(*db->db, dir, false); !st.ok()) return st.error();
   return std::unique_ptr<StateStore>(new StateStore(dir, std::move(db)));
 }
 

@@ -113,6 +113,23 @@ TEST_F(StateStoreTest, SecondOpenWhileLockedIsAnError) {
       << second.error().message;
 }
 
+TEST_F(StateStoreTest, ReadOnlyOpenReadsWhileLockedAndNeverWrites) {
+  EXPECT_FALSE(StateStore::open_read_only(dir()).ok());  // missing: not created
+  EXPECT_FALSE(fs::exists(dir()));
+  auto writer = StateStore::open(dir());
+  ASSERT_TRUE(writer.ok());
+  SlotRecord r{"s1", "7001", 1, "db", 0x16B3748};
+  ASSERT_TRUE((*writer)->save(r).ok());
+  auto reader = StateStore::open_read_only(dir());  // the writer still holds the lock
+  ASSERT_TRUE(reader.ok()) << reader.error().message;
+  auto loaded = (*reader)->load("s1");
+  ASSERT_TRUE(loaded.ok());
+  ASSERT_TRUE(loaded->has_value());
+  EXPECT_EQ((*loaded)->confirmed_lsn, 0x16B3748u);
+  EXPECT_FALSE((*reader)->save(SlotRecord{"s2", "7001", 1, "db", 1}).ok());
+  EXPECT_FALSE((*(*writer)->load("s2")).has_value());
+}
+
 TEST_F(StateStoreTest, DirectoryOfAnotherProgramIsRefused) {
   fs::create_directories(dir());
   write_file(fs::path(dir()) / "notes.txt", "hello");

@@ -48,6 +48,9 @@ class StateStore {
   static constexpr int kFormatVersion = 1;
 
   [[nodiscard]] static Result<std::unique_ptr<StateStore>> open(const std::string& dir);
+  // For inspection (`liveql slot status`) while a liveql holds the lock: a snapshot as of now,
+  // never created or written (writes fail). The directory must already be a liveql store.
+  [[nodiscard]] static Result<std::unique_ptr<StateStore>> open_read_only(const std::string& dir);
 
   ~StateStore();
   StateStore(const StateStore&) = delete;
