@@ -4,54 +4,17 @@
 
 const { describe, before, after, test } = require('node:test');
 const assert = require('node:assert/strict');
-const WebSocket = require('ws');
-const { createClient } = require('graphql-ws');
-const { SubscriptionClient } = require('subscriptions-transport-ws');
 const h = require('./harness');
-
-// A uniform driver over both client libraries.
-const drivers = {
-  'graphql-transport-ws': (url, headers) => {
-    const client = createClient({
-      url, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true,
-      connectionParams: { headers },
-    });
-    return {
-      subscribe(query, variables, collector) {
-        return client.subscribe({ query, variables }, {
-          next: (v) => collector.push(v),
-          error: (e) => collector.fail(e),
-          complete: () => collector.complete(),
-        });
-      },
-      close: () => client.dispose(),
-    };
-  },
-  'graphql-ws': (url, headers) => {
-    const client = new SubscriptionClient(url, { reconnect: false, connectionParams: { headers } }, WebSocket);
-    return {
-      subscribe(query, variables, collector) {
-        const sub = client.request({ query, variables }).subscribe({
-          next: (v) => collector.push(v),
-          error: (e) => collector.fail(e),
-          complete: () => collector.complete(),
-        });
-        return () => sub.unsubscribe();
-      },
-      close: () => client.close(true),
-    };
-  },
-};
 
 const ORDERS = 'subscription { orders(order_by: {id: asc}) { id status } }';
 const ids = (v) => (v.data ? v.data.orders.map((o) => o.id) : null);
 
-for (const [protocol, connect] of Object.entries(drivers)) {
+for (const protocol of ['graphql-transport-ws', 'graphql-ws']) {
   describe(`live queries over ${protocol}`, () => {
     let db; let server;
     const dbName = 'liveql_e2e_' + protocol.replace(/-/g, '_');
     const clients = [];
-    const open = (headers) => { const c = connect(server.ws, headers); clients.push(c); return c; };
+    const open = (headers) => { const c = h.connectClient(protocol, server.ws, headers); clients.push(c); return c; };
     const asUser = (id) => open({ Authorization: 'Bearer ' + h.jwt({ userId: String(id) }) });
 
     before(async () => {
