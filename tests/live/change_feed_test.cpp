@@ -56,29 +56,15 @@ constexpr std::string_view kMyOrders =
     "subscription ($u: Int!) { orders(where: {user_id: {_eq: $u}}, order_by: {id: asc}) "
     "{ id total items(order_by: {id: asc}) { name } } }";
 
-class ChangeFeedTest : public ::testing::Test {
+class ChangeFeedTest : public testing::FeedFixture {
  protected:
   void SetUp() override {
-    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::transform(name.begin(), name.end(), name.begin(), ::tolower);
-    slot_ = "cf_" + name.substr(0, 40);
-    url_ = test::fresh_database("live_cf_" + name.substr(0, 40),
+    name_slot("cf_");
+    url_ = test::fresh_database("live_cf_" + test_name(),
                                 "create extension if not exists pg_stat_statements;\n" +
                                     read_text(test::source_path("tools/demo/schema.sql")) + "\n" +
                                     read_text(test::source_path("tools/demo/seed.sql")));
     schema_ = demo_schema(url_, catalog_);
-    state_dir_ = fs::temp_directory_path() / ("liveql_" + slot_ + "_" + std::to_string(getpid()));
-    fs::remove_all(state_dir_);
-  }
-  void TearDown() override {
-    if (feed_) feed_->stop();
-    if (live_) live_->stop();
-    if (pool_) pool_->close();
-    ioc_.run_for(std::chrono::milliseconds(50));
-    feed_.reset();
-    live_.reset();
-    store_.reset();
-    fs::remove_all(state_dir_);
   }
 
   void make(LiveQueries::Options options = {}) {
@@ -86,22 +72,6 @@ class ChangeFeedTest : public ::testing::Test {
     pool_ = std::make_unique<PgPool>(ioc_.get_executor(), url_, 4);
     live_ = std::make_unique<LiveQueries>(ioc_.get_executor(), *pool_, metrics_, options);
   }
-  // Starts a ChangeFeed (with a StateStore) and waits until event mode is available.
-  void start_feed(bool wait = true) {
-    if (!store_) {
-      auto s = state::StateStore::open(state_dir_.string());
-      ASSERT_TRUE(s.ok()) << s.error().message;
-      store_ = std::move(s.value());
-    }
-    feed_ = std::make_unique<ChangeFeed>(
-        ioc_.get_executor(), *live_, *pool_, metrics_,
-        testing::fast_feed_config(url_, slot_, store_.get(), schema_, &catalog_));
-    ASSERT_TRUE(feed_->start().ok());
-    if (wait) {
-      ASSERT_TRUE(run_until(ioc_, [&] { return live_->event_source_available(); }));
-    }
-  }
-
   compiler::CompiledOperation op(std::string_view query, const std::string& user_id = "",
                                  json::object variables = {}) {
     compiler::Session session;
@@ -140,17 +110,6 @@ class ChangeFeedTest : public ::testing::Test {
     for (int i = 0; i < 5; ++i) ioc_.poll();
   }
   json::object cohort(std::size_t i) { return live_->cohorts_json().as_array().at(i).as_object(); }
-
-  std::string url_, slot_;
-  catalog::Catalog catalog_;
-  std::shared_ptr<const compiler::Schema> schema_;
-  fs::path state_dir_;
-  boost::asio::io_context ioc_;
-  Metrics metrics_;
-  std::unique_ptr<PgPool> pool_;
-  std::unique_ptr<LiveQueries> live_;
-  std::unique_ptr<state::StateStore> store_;
-  std::unique_ptr<ChangeFeed> feed_;
 };
 
 TEST(ChangeFeedXid, WidenXidUsesTheNearestEpoch) {

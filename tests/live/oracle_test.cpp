@@ -625,14 +625,12 @@ std::uint64_t env_number(const char* name, std::uint64_t fallback) {
   return v && *v ? std::stoull(v) : fallback;
 }
 
-class OracleTest : public ::testing::Test {
+class OracleTest : public testing::FeedFixture {
  protected:
   void SetUp() override {
     // One database and slot per test, named after it: a re-run drops both (fresh_database).
-    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::transform(name.begin(), name.end(), name.begin(), ::tolower);
-    slot_ = "oracle_" + name.substr(0, 40);
-    url_ = test::fresh_database("live_oracle_" + name.substr(0, 40), std::string(kSchema));
+    name_slot("oracle_");
+    url_ = test::fresh_database("live_oracle_" + test_name(), std::string(kSchema));
     auto rows = test::query(url_, std::string(catalog::catalog_query()));
     auto cat = catalog::parse_catalog(rows.at(0).at(0));
     ASSERT_TRUE(cat.ok());
@@ -642,20 +640,11 @@ class OracleTest : public ::testing::Test {
     auto schema = compiler::build_schema(catalog_, meta.value());
     ASSERT_TRUE(schema.ok()) << schema.error().message;
     schema_ = schema.value();
-    state_dir_ = fs::temp_directory_path() / ("liveql_" + slot_ + "_" + std::to_string(getpid()));
-    fs::remove_all(state_dir_);
     conn_ = PQconnectdb(url_.c_str());
     ASSERT_EQ(PQstatus(conn_), CONNECTION_OK) << PQerrorMessage(conn_);
   }
   void TearDown() override {
-    if (feed_) feed_->stop();
-    if (live_) live_->stop();
-    if (pool_) pool_->close();
-    ioc_.run_for(std::chrono::milliseconds(50));
-    feed_.reset();
-    live_.reset();
-    store_.reset();
-    fs::remove_all(state_dir_);
+    FeedFixture::TearDown();
     if (conn_) PQfinish(conn_);
   }
 
@@ -665,27 +654,10 @@ class OracleTest : public ::testing::Test {
     options.visibility_retry_delay = std::chrono::milliseconds(1);
     pool_ = std::make_unique<PgPool>(ioc_.get_executor(), url_, 4);
     live_ = std::make_unique<LiveQueries>(ioc_.get_executor(), *pool_, metrics_, options);
-    auto s = state::StateStore::open(state_dir_.string());
-    ASSERT_TRUE(s.ok()) << s.error().message;
-    store_ = std::move(s.value());
-    feed_ = std::make_unique<ChangeFeed>(
-        ioc_.get_executor(), *live_, *pool_, metrics_,
-        testing::fast_feed_config(url_, slot_, store_.get(), schema_, &catalog_));
-    ASSERT_TRUE(feed_->start().ok());
-    ASSERT_TRUE(run_until(ioc_, [&] { return live_->event_source_available(); }));
+    start_feed();
   }
 
-  std::string url_, slot_;
-  catalog::Catalog catalog_;
-  std::shared_ptr<const compiler::Schema> schema_;
-  fs::path state_dir_;
   PGconn* conn_ = nullptr;
-  boost::asio::io_context ioc_;
-  Metrics metrics_;
-  std::unique_ptr<PgPool> pool_;
-  std::unique_ptr<LiveQueries> live_;
-  std::unique_ptr<state::StateStore> store_;
-  std::unique_ptr<ChangeFeed> feed_;
 };
 
 struct Sub {
