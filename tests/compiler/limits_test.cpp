@@ -25,6 +25,7 @@ Limits unlimited() {
   l.max_aliases = kHuge;
   l.max_root_fields = kHuge;
   l.max_relations = kHuge;
+  l.parse.max_depth = kHuge;
   l.parse.max_document_bytes = 16 << 20;
   l.parse.max_tokens = 1 << 22;
   return l;

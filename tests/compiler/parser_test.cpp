@@ -627,7 +627,8 @@ TEST(ParserLimitsTest, DocumentBytes) {
   ParseLimits exact;
   exact.max_document_bytes = 5;
   EXPECT_TRUE(parse("{ a }", exact).ok());
-  EXPECT_EQ(doc_error("{ a  }", exact), bad("the document is 6 bytes, more than the limit of 5"));
+  EXPECT_EQ(doc_error("{ a  }", exact),
+            bad("the document is 6 bytes, more than the limit of 5 (--max-document-bytes)"));
   // A big block string and a big comment with a raised limit.
   const std::string two_mb(2 << 20, 'y');
   EXPECT_EQ(parse("{ a(s: \"\"\"" + two_mb + "\"\"\") }", big)->operations[0].selection_set.size(),
