@@ -173,11 +173,10 @@ std::vector<Document> documents(const compiler::Limits& limits) {
     size_t branch = 0;
     while (used + limits.max_query_depth - 1 <= relations && branch < aliases) {
       std::string inner = "id";
-      for (size_t d = 1; d < limits.max_query_depth; ++d)
-        inner = (d % 2 ? "orders { " : "user { ") + inner + " }";
-      // The innermost level names a relation of users when the depth is odd.
+      for (size_t d = 1; d + 1 < limits.max_query_depth; ++d)
+        inner = ((limits.max_query_depth - 1 - d) % 2 ? "orders { " : "user { ") + inner + " }";
       q += fmt::format(" b{}: users {{ {} }}", branch++, inner);
-      used += limits.max_query_depth - 1;
+      used += limits.max_query_depth - 1;  // users and 30 relationships below it
     }
     docs.push_back(
         {fmt::format("{} relations in chains {} deep", used, limits.max_query_depth), q + " }"});
