@@ -134,7 +134,9 @@ std::vector<Case> parse_cases(const std::vector<std::string>& lines) {
       } else if (key == "operation") {
         c.operation = value;
       } else if (key == "session" || key == "variables") {
-        json::value v = json::parse(value, ec);
+        json::parse_options deep;  // as deep as compile() accepts (deep_values.test)
+        deep.max_depth = 1024;
+        json::value v = json::parse(value, ec, {}, deep);
         if (ec || !v.is_object()) {
           c.parse_error = key + " is not a JSON object";
           continue;

@@ -550,10 +550,12 @@ TEST(ParserLimitsTest, SelectionDepth) {
   EXPECT_TRUE(parse("{ a { b } }", tight).ok());
   EXPECT_EQ(doc_error("{ a { b { c } } }", tight),
             bad("line 1, column 9: the document nests deeper than the limit of 2"));
-  // Values inside a selection count toward the same depth.
-  EXPECT_EQ(doc_error("{ a(x: [1]) }", tight), "OK: query { a(x: [1]) }");
-  EXPECT_EQ(doc_error("{ a(x: [[1]]) }", tight),
-            bad("line 1, column 9: the document nests deeper than the limit of 2"));
+  // Values inside a selection nest on a counter of their own.
+  EXPECT_EQ(doc_error("{ a(x: [[[1]]]) }", tight), "OK: query { a(x: [[[1]]]) }");
+  tight.max_value_depth = 2;
+  EXPECT_EQ(doc_error("{ a(x: [[1]]) }", tight), "OK: query { a(x: [[1]]) }");
+  EXPECT_EQ(doc_error("{ a(x: [[[1]]]) }", tight),
+            bad("line 1, column 10: a value nests deeper than the limit of 2"));
   EXPECT_EQ(doc_error("{ ... on T { a { b } } }", tight),
             bad("line 1, column 16: the document nests deeper than the limit of 2"));
 }
@@ -561,12 +563,13 @@ TEST(ParserLimitsTest, SelectionDepth) {
 TEST(ParserLimitsTest, ValueAndTypeDepth) {
   ParseLimits tight;
   tight.max_depth = 3;
+  tight.max_value_depth = 3;
   EXPECT_EQ(val("[[[1]]]", tight), "[[[1]]]");
   EXPECT_EQ(val("[[[[1]]]]", tight),
-            bad_value("line 1, column 4: the document nests deeper than the limit of 3"));
+            bad_value("line 1, column 4: a value nests deeper than the limit of 3"));
   EXPECT_EQ(val("{a: {b: {c: 1}}}", tight), "{a: {b: {c: 1}}}");
   EXPECT_EQ(val("{a: {b: {c: {}}}}", tight),
-            bad_value("line 1, column 13: the document nests deeper than the limit of 3"));
+            bad_value("line 1, column 13: a value nests deeper than the limit of 3"));
   EXPECT_EQ(doc("query($x: [[Int]]) { a }", tight), "query($x: [[Int]]) { a }");
   EXPECT_EQ(doc_error("query($x: [[[[Int]]]]) { a }", tight),
             bad("line 1, column 14: the document nests deeper than the limit of 3"));
@@ -584,22 +587,25 @@ TEST(ParserLimitsTest, HostileNestingFailsCleanly) {
             bad("line 1, column 129: the document nests deeper than the limit of 64"));
   const std::string brackets(kDeep, '[');
   EXPECT_EQ(val(brackets, big),
-            bad_value("line 1, column 65: the document nests deeper than the limit of 64"));
+            bad_value("line 1, column 257: a value nests deeper than the limit of 256"));
   EXPECT_EQ(doc_error("{ a(x: " + brackets + ") }", big),
-            bad("line 1, column 71: the document nests deeper than the limit of 64"));
+            bad("line 1, column 264: a value nests deeper than the limit of 256"));
   EXPECT_EQ(doc_error("query($x: " + brackets + "Int) { a }", big),
             bad("line 1, column 75: the document nests deeper than the limit of 64"));
   std::string objects;
   for (size_t i = 0; i < kDeep; ++i) objects += "{a:";
   EXPECT_EQ(val(objects, big),
-            bad_value("line 1, column 193: the document nests deeper than the limit of 64"));
+            bad_value("line 1, column 769: a value nests deeper than the limit of 256"));
 
   // A limit raised past what the stack can take is capped, not obeyed.
   big.max_depth = 1'000'000;
+  big.max_value_depth = 1'000'000;
   EXPECT_EQ(doc_error(nested_selection(kDeep), big),
             bad("line 1, column 1001: the document nests deeper than the limit of 500"));
   EXPECT_TRUE(parse(nested_selection(500), big).ok());
   EXPECT_TRUE(parse_value(std::string(500, '[') + std::string(500, ']'), big).ok());
+  EXPECT_EQ(val(brackets, big),
+            bad_value("line 1, column 501: a value nests deeper than the limit of 500"));
 }
 
 TEST(ParserLimitsTest, DocumentBytes) {
@@ -607,8 +613,9 @@ TEST(ParserLimitsTest, DocumentBytes) {
   const std::string source = "{ a(s: \"" + payload + "\") }";
   auto rejected = parse(source);
   ASSERT_FALSE(rejected.ok());
-  EXPECT_EQ(rejected.error().message, bad("the document is " + std::to_string(source.size()) +
-                                          " bytes, more than the limit of 1048576"));
+  EXPECT_EQ(rejected.error().message,
+            bad("the document is " + std::to_string(source.size()) +
+                " bytes, more than the limit of 1048576 (--max-document-bytes)"));
   ParseLimits big;
   big.max_document_bytes = 16 << 20;
   auto accepted = parse(source, big);
@@ -620,7 +627,8 @@ TEST(ParserLimitsTest, DocumentBytes) {
   ParseLimits exact;
   exact.max_document_bytes = 5;
   EXPECT_TRUE(parse("{ a }", exact).ok());
-  EXPECT_EQ(doc_error("{ a  }", exact), bad("the document is 6 bytes, more than the limit of 5"));
+  EXPECT_EQ(doc_error("{ a  }", exact),
+            bad("the document is 6 bytes, more than the limit of 5 (--max-document-bytes)"));
   // A big block string and a big comment with a raised limit.
   const std::string two_mb(2 << 20, 'y');
   EXPECT_EQ(parse("{ a(s: \"\"\"" + two_mb + "\"\"\") }", big)->operations[0].selection_set.size(),

@@ -14,10 +14,6 @@ using detail::Lexer;
 using detail::Token;
 using detail::TokenKind;
 
-// Whatever ParseLimits says, recursion stops here: each nesting level costs a few stack frames
-// (more under sanitizers), and the AST's destructors recurse as deep as the document nests.
-constexpr size_t kMaxSupportedDepth = 500;
-
 constexpr std::string_view kTypeSystemKeywords[] = {
     "schema", "scalar", "type", "interface", "union", "enum", "input", "directive", "extend",
 };
@@ -32,6 +28,7 @@ class Parser {
       : source_(source),
         limits_(limits),
         max_depth_(std::min(limits.max_depth, kMaxSupportedDepth)),
+        max_value_depth_(std::min(limits.max_value_depth, kMaxSupportedDepth)),
         what_(what),
         path_(std::move(path)),
         lexer_(source, limits.max_tokens) {}
@@ -39,7 +36,8 @@ class Parser {
   bool start() {
     if (source_.size() > limits_.max_document_bytes) {
       error_ = make_error(ErrorCode::kValidationFailed,
-                          fmt::format("{}: the document is {} bytes, more than the limit of {}",
+                          fmt::format("{}: the document is {} bytes, more than the limit of {} "
+                                      "(--max-document-bytes)",
                                       prefix(), source_.size(), limits_.max_document_bytes),
                           path_);
       return false;
@@ -136,6 +134,17 @@ class Parser {
     return true;
   }
   void leave() { --depth_; }
+
+  // Values nest on a counter of their own, so deep filters do not eat the selection depth.
+  bool enter_value() {
+    if (value_depth_ >= max_value_depth_) {
+      return fail(tok_.loc,
+                  fmt::format("a value nests deeper than the limit of {}", max_value_depth_));
+    }
+    ++value_depth_;
+    return true;
+  }
+  void leave_value() { --value_depth_; }
 
   bool definition(Document& doc) {
     if (at(TokenKind::kBraceL)) {
@@ -342,22 +351,22 @@ class Parser {
         return advance();
       case TokenKind::kBracketL:
         out.kind = Value::Kind::kList;
-        if (!enter() || !advance()) return false;
+        if (!enter_value() || !advance()) return false;
         while (!at(TokenKind::kBracketR)) {
           if (!value(out.list.emplace_back(), is_const)) return false;
         }
-        leave();
+        leave_value();
         return advance();
       case TokenKind::kBraceL:
         out.kind = Value::Kind::kObject;
-        if (!enter() || !advance()) return false;
+        if (!enter_value() || !advance()) return false;
         while (!at(TokenKind::kBraceR)) {
           auto& [field_name, field_value] = out.fields.emplace_back();
           if (!name(field_name) || !expect(TokenKind::kColon) || !value(field_value, is_const)) {
             return false;
           }
         }
-        leave();
+        leave_value();
         return advance();
       default:
         return fail_expected("a value");
@@ -367,11 +376,13 @@ class Parser {
   std::string_view source_;
   const ParseLimits& limits_;
   size_t max_depth_;
+  size_t max_value_depth_;
   std::string_view what_;
   std::string path_;
   Lexer lexer_;
   Token tok_;
   size_t depth_ = 0;
+  size_t value_depth_ = 0;
   Error error_;
 };
 

@@ -8,11 +8,13 @@
 #include <boost/json.hpp>
 #include <charconv>
 #include <cmath>
-#include <functional>
 #include <limits>
 #include <set>
+#include <unordered_map>
 
 #include "schema/bool_exp.hpp"
+#include "schema/executable_rules.hpp"
+#include "schema/operation_limits.hpp"
 #include "schema/schema.hpp"
 
 namespace liveql::compiler {
@@ -134,15 +136,16 @@ class Compiler {
     auto doc = gql::parse(req_.query, limits_.parse);
     if (!doc) return doc.take_error();
     doc_ = std::move(*doc);
+    auto fragments = detail::check_document(doc_, rs_);
+    if (!fragments) return fragments.take_error();
+    fragments_ = std::move(*fragments);
     if (auto s = select_operation(); !s) return s.take_error();
-    if (auto s = check_fragments(); !s) return s.take_error();
+    // Limits before anything else looks at the selection: collecting fields expands fragments.
+    if (auto s = detail::check_limits(detail::measure(*op_, fragments_, rs_), limits_); !s)
+      return s.take_error();
     if (auto s = coerce_variables(); !s) return s.take_error();
     out_.type = op_->type;
     if (op_->type == gql::OperationType::kMutation) return invalid("no mutations exist");
-    size_t depth = selection_depth(op_->selection_set);
-    if (depth > limits_.max_query_depth)
-      return invalid(fmt::format("the query exceeds the maximum depth of {} (it is {} deep)",
-                                 limits_.max_query_depth, depth));
     const TypeDef* root = rs_.type(
         op_->type == gql::OperationType::kSubscription ? "subscription_root" : "query_root");
     LQ_TRY(fields, collect({&op_->selection_set}, *root, "$"));
@@ -161,6 +164,9 @@ class Compiler {
       out_.ir.fields.push_back(std::move(rf));
     }
     if (all_static) out_.static_data = std::move(data);
+    // Last, so that a variable unbound where a field uses it is reported with that field's path;
+    // this catches the rest (unused variables, and uses in skipped fields).
+    if (auto s = detail::check_variables(*op_, fragments_); !s) return s.take_error();
     return std::move(out_);
   }
 
@@ -174,6 +180,11 @@ class Compiler {
 
   Status select_operation() {
     const auto& ops = doc_.operations;
+    bool has_anonymous = false;
+    for (const auto& op : ops) has_anonymous = has_anonymous || !op.name;
+    if (req_.operation_name && has_anonymous && ops.size() > 1)
+      return invalid(
+          "operationName cannot be used when an anonymous operation exists in the document");
     if (req_.operation_name) {
       for (const auto& op : ops)
         if (op.name == *req_.operation_name) op_ = &op;
@@ -188,64 +199,6 @@ class Compiler {
           "specified");
     op_ = &ops[0];
     return Ok{};
-  }
-
-  void spreads_of(const gql::SelectionSet& set, std::vector<const gql::FragmentSpread*>& out) {
-    for (const auto& sel : set) {
-      if (const auto* f = std::get_if<gql::Field>(&sel.node)) {
-        spreads_of(f->selection_set, out);
-      } else if (const auto* s = std::get_if<gql::FragmentSpread>(&sel.node)) {
-        out.push_back(s);
-      } else {
-        spreads_of(std::get<gql::InlineFragment>(sel.node).selection_set, out);
-      }
-    }
-  }
-
-  Status check_fragments() {
-    for (const auto& f : doc_.fragments) {
-      if (fragments_.count(f.name))
-        return invalid(fmt::format("multiple definitions for fragment '{}'", f.name));
-      fragments_[f.name] = &f;
-    }
-    std::vector<const gql::FragmentSpread*> spreads;
-    spreads_of(op_->selection_set, spreads);
-    for (const auto& f : doc_.fragments) spreads_of(f.selection_set, spreads);
-    for (const auto* s : spreads)
-      if (!fragments_.count(s->name))
-        return invalid(fmt::format("reference to undefined fragment '{}'", s->name));
-    // Depth-first search for a cycle: 1 = on the stack, 2 = done.
-    std::map<std::string, int> state;
-    std::function<Status(const std::string&)> visit = [&](const std::string& name) -> Status {
-      int& st = state[name];
-      if (st == 2) return Ok{};
-      if (st == 1) return invalid(fmt::format("the fragment definition(s) {} form a cycle", name));
-      st = 1;
-      std::vector<const gql::FragmentSpread*> inner;
-      spreads_of(fragments_[name]->selection_set, inner);
-      for (const auto* s : inner)
-        if (auto r = visit(s->name); !r) return r;
-      state[name] = 2;
-      return Ok{};
-    };
-    for (const auto& f : doc_.fragments)
-      if (auto r = visit(f.name); !r) return r;
-    return Ok{};
-  }
-
-  size_t selection_depth(const gql::SelectionSet& set) {
-    size_t deepest = 0;
-    for (const auto& sel : set) {
-      if (const auto* f = std::get_if<gql::Field>(&sel.node)) {
-        deepest = std::max(deepest, 1 + selection_depth(f->selection_set));
-      } else if (const auto* s = std::get_if<gql::FragmentSpread>(&sel.node)) {
-        deepest = std::max(deepest, selection_depth(fragments_.at(s->name)->selection_set));
-      } else {
-        deepest = std::max(deepest,
-                           selection_depth(std::get<gql::InlineFragment>(sel.node).selection_set));
-      }
-    }
-    return deepest;
   }
 
   bool is_input_type(const gql::TypeRef& t) {
@@ -266,6 +219,13 @@ class Compiler {
                         def.name, type_to_string(def.type)));
       VarInfo info{&def, std::nullopt};
       if (const json::value* v = req_.variables.if_contains(def.name)) {
+        // As deep as an inline value may be: coercion, bool_exp building and SQL generation
+        // recurse once per level.
+        const size_t max_depth = std::min(limits_.parse.max_value_depth, gql::kMaxSupportedDepth);
+        if (json_depth(*v, max_depth) > max_depth)
+          return invalid(fmt::format("the variable '{}' nests deeper than the limit of {}",
+                                     def.name, max_depth),
+                         path);
         LQ_TRY(c, coerce_json(*v, def.type, path));
         info.value = std::move(c);
       } else if (def.default_value) {
@@ -287,6 +247,22 @@ class Compiler {
       return invalid(
           fmt::format("unexpected variables in variableValues: {}", fmt::join(extra, ", ")));
     return Ok{};
+  }
+
+  // Nesting of arrays and objects (a scalar is 0 deep); stops looking past `limit`, so the
+  // recursion is bounded whatever the value.
+  static size_t json_depth(const json::value& v, size_t limit) {
+    if (limit == 0) return v.is_array() || v.is_object() ? 1 : 0;
+    size_t deepest = 0;
+    if (v.is_array()) {
+      for (const auto& e : v.get_array()) deepest = std::max(deepest, json_depth(e, limit - 1));
+    } else if (v.is_object()) {
+      for (const auto& kv : v.get_object())
+        deepest = std::max(deepest, json_depth(kv.value(), limit - 1));
+    } else {
+      return 0;
+    }
+    return deepest + 1;
   }
 
   // ---- input coercion ----
@@ -598,20 +574,33 @@ class Compiler {
     return true;
   }
 
+  // Flattens fragments into `out`, merging fields with equal response keys (`by_key` indexes
+  // `out`). Iterative: a chain of fragments spreading one another must not recurse.
   Status collect_into(const gql::SelectionSet& set, const TypeDef& type, const std::string& path,
-                      std::vector<Collected>& out) {
-    for (const auto& sel : set) {
+                      std::vector<Collected>& out,
+                      std::unordered_map<std::string_view, size_t>& by_key) {
+    struct Frame {
+      const gql::SelectionSet* set;
+      size_t next = 0;
+    };
+    std::vector<Frame> stack{{&set}};
+    while (!stack.empty()) {
+      Frame& top = stack.back();
+      if (top.next == top.set->size()) {
+        stack.pop_back();
+        continue;
+      }
+      const gql::Selection& sel = (*top.set)[top.next++];
       if (const auto* f = std::get_if<gql::Field>(&sel.node)) {
         std::string fpath = path + ".selectionSet." + f->response_key();
         LQ_TRY(inc, included(f->directives, fpath));
         if (!inc) continue;
-        Collected* prev = nullptr;
-        for (auto& c : out)
-          if (c.key == f->response_key()) prev = &c;
-        if (!prev) {
+        auto [it, added] = by_key.try_emplace(f->response_key(), out.size());
+        if (added) {
           out.push_back(Collected{f->response_key(), f, {&f->selection_set}, fpath});
           continue;
         }
+        Collected* prev = &out[it->second];
         if (prev->field->name != f->name)
           return invalid(fmt::format("selection of both '{}' and '{}' specify the same response "
                                      "name, '{}'",
@@ -629,7 +618,7 @@ class Compiler {
       const std::vector<gql::Directive>* dirs = nullptr;
       std::optional<std::string> cond;
       if (const auto* s = std::get_if<gql::FragmentSpread>(&sel.node)) {
-        const gql::FragmentDefinition* fd = fragments_.at(s->name);
+        const gql::FragmentDefinition* fd = fragments_.by_name.find(s->name)->second;
         inner = &fd->selection_set;
         dirs = &s->directives;
         cond = fd->type_condition;
@@ -649,7 +638,7 @@ class Compiler {
             fmt::format("fragment on type '{}' cannot be spread in type '{}'", *cond, type.name),
             path);
       }
-      if (auto s = collect_into(*inner, type, path, out); !s) return s;
+      stack.push_back({inner});  // `top` is not used after this
     }
     return Ok{};
   }
@@ -657,8 +646,9 @@ class Compiler {
   Result<std::vector<Collected>> collect(const std::vector<const gql::SelectionSet*>& sets,
                                          const TypeDef& type, const std::string& path) {
     std::vector<Collected> out;
+    std::unordered_map<std::string_view, size_t> by_key;
     for (const auto* s : sets)
-      if (auto r = collect_into(*s, type, path, out); !r) return r.take_error();
+      if (auto r = collect_into(*s, type, path, out, by_key); !r) return r.take_error();
     for (const auto& c : out) {
       if (c.field->name == "__typename") {
         if (!c.field->arguments.empty())
@@ -1225,7 +1215,7 @@ class Compiler {
   const Limits& limits_;
   gql::Document doc_;
   const gql::OperationDefinition* op_ = nullptr;
-  std::map<std::string, const gql::FragmentDefinition*> fragments_;
+  detail::FragmentIndex fragments_;
   std::map<std::string, VarInfo> vars_;
   bool in_default_ = false;
   CompiledOperation out_;

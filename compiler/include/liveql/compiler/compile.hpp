@@ -45,9 +45,24 @@ struct Request {
   std::optional<std::string> operation_name;
 };
 
+// Operation limits, checked after parsing and before any field is collected or any SQL is
+// built, in time linear in the document (fragments are measured once, never expanded). Counts
+// are taken after fragment expansion and before field merging: a fragment spread ten times
+// counts ten times. Errors: kValidationFailed, path "$", a message naming the limit, its value
+// and the flag that sets it, e.g. "the operation selects 1000000 fields, more than the limit of
+// 10000 (--max-fields)". docs/RELIABILITY.md gives what a request costs at the defaults.
 struct Limits {
   gql::ParseLimits parse;
-  size_t max_query_depth = 32;  // selection depth beyond which validation fails
+  // Fields nested in fields, after fragment expansion (`{ a { b } }` is 2). Values above 200 act
+  // as 200: IR building and SQL generation recurse once per level.
+  size_t max_query_depth = 32;
+  size_t max_fields = 10'000;    // total selected fields after fragment expansion
+  size_t max_aliases = 100;      // aliased fields in one selection set
+  size_t max_root_fields = 100;  // root fields of one operation
+  // Tables and relationships selected (root table fields, object and array relationships,
+  // aggregates): each is a subquery that PostgreSQL plans and runs, and planning memory grows
+  // with their number, so this bounds the cost of the statement.
+  size_t max_relations = 200;
 };
 
 struct CompiledOperation {
