@@ -11,6 +11,8 @@ apt_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libpq-dev
   postgresql-15 postgresql-15-wal2json postgresql-contrib
   nodejs curl procps openssl python3
+  # libFuzzer targets (tools/fuzz.sh): clang and its runtime, which holds libclang_rt.fuzzer
+  clang libclang-rt-14-dev
 )
 
 sudo_cmd=()

@@ -147,10 +147,15 @@ const json::value* follow_path(const json::value& root, std::string_view path) {
   return cur;
 }
 
+// system_clock counts int64 nanoseconds: it ends in the year 2262. Converting a later date (or a
+// longer skew) from double would be undefined, so such values are clamped.
+constexpr double kMaxClockSeconds = 9.2e9;
+
 std::optional<double> numeric_date(const json::value& v) {
   if (v.is_int64()) return double(v.get_int64());
   if (v.is_uint64()) return double(v.get_uint64());
-  if (v.is_double()) return v.get_double();
+  // Boost.JSON reads 0e9999 as NaN: not a date (and undefined to convert).
+  if (v.is_double() && !std::isnan(v.get_double())) return v.get_double();
   return std::nullopt;
 }
 
@@ -269,7 +274,7 @@ Result<JwtConfig> parse_jwt_config(std::string_view json_text) {
   if (auto* skew = o.if_contains("allowed_skew")) {
     auto s = numeric_date(*skew);
     if (!s || *s < 0) return config_error("allowed_skew must be a non-negative number of seconds");
-    c.allowed_skew = std::chrono::seconds(int64_t(*s));
+    c.allowed_skew = std::chrono::seconds(int64_t(std::min(*s, kMaxClockSeconds)));
   }
   if (o.contains("claims_map")) return config_error("claims_map is not supported by liveql");
   return c;
@@ -342,9 +347,11 @@ Result<VerifiedJwt> verify_jwt(std::string_view token, const JwtConfig& config,
     auto t = numeric_date(*exp);
     if (!t) return invalid_jwt("JWTClaimsSetDecodeError \"Error in $['exp']: expected a number\"");
     if (now_s > *t + skew) return invalid_jwt("JWTExpired");
-    out.expires_at = std::chrono::system_clock::time_point(
-        std::chrono::duration_cast<std::chrono::system_clock::duration>(
-            std::chrono::duration<double>(*t + skew)));
+    out.expires_at = *t + skew >= kMaxClockSeconds
+                         ? std::chrono::system_clock::time_point::max()
+                         : std::chrono::system_clock::time_point(
+                               std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                   std::chrono::duration<double>(*t + skew)));
   }
   if (auto* nbf = co.if_contains("nbf")) {
     auto t = numeric_date(*nbf);

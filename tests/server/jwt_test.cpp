@@ -137,6 +137,39 @@ TEST(Jwt, ExpiredAndSkew) {
                   .ok());
 }
 
+// Found by tests/fuzz/jwt_fuzz: an exp past 2262 (system_clock's end) overflowed the conversion
+// to a time_point (undefined; on x86 an expiry in 1677, so the session expired at once).
+TEST(Jwt, ExpiryBeyondTheClockRangeNeverExpires) {
+  for (double exp : {19'000'010'000.5, 1e300}) {
+    auto r = verify_jwt(sign_hs("HS256", claims({{"exp", exp}})), hs_config(), now());
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    ASSERT_TRUE(r->expires_at.has_value());
+    EXPECT_EQ(*r->expires_at, std::chrono::system_clock::time_point::max()) << exp;
+  }
+}
+
+// Found by tests/fuzz/jwt_fuzz: a huge allowed_skew overflowed its conversion to seconds.
+TEST(JwtConfig, HugeSkewIsClamped) {
+  auto cfg = hs_config(",\"allowed_skew\":1e300");
+  EXPECT_GT(cfg.allowed_skew, std::chrono::hours(24 * 365 * 100));
+  auto t = test::epoch(now());
+  EXPECT_TRUE(verify_jwt(sign_hs("HS256", claims({{"exp", t - 10}})), cfg, now()).ok());
+}
+
+// Found by tests/fuzz/jwt_fuzz: Boost.JSON reads 0e9999 as NaN, which passed the checks and
+// reached an undefined conversion.
+TEST(Jwt, NotANumberIsNotADate) {
+  auto bad = parse_jwt_config(R"({"type":"HS256","key":")" + std::string(kHsSecret) +
+                              R"(","allowed_skew":0e9999})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message, "allowed_skew must be a non-negative number of seconds");
+  auto token = test::sign_raw("HS256", R"({"exp":0e9999,"https://hasura.io/jwt/claims":{}})",
+                              std::string(kHsSecret));
+  expect_error(verify_jwt(token, hs_config(), now()), ErrorCode::kInvalidJwt,
+               "Could not verify JWT: JWTClaimsSetDecodeError \"Error in $['exp']: expected a "
+               "number\"");
+}
+
 TEST(Jwt, NotBefore) {
   auto t = test::epoch(now());
   expect_error(verify_jwt(sign_hs("HS256", claims({{"nbf", t + 100}})), hs_config(), now()),

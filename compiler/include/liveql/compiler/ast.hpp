@@ -26,7 +26,23 @@ struct Value {
   std::vector<Value> list;                            // kList
   std::vector<std::pair<std::string, Value>> fields;  // kObject, in source order
   Location loc;
+
+  // Declared here, defaulted below: with implicit members, clang (14, with libstdc++ 12) needs
+  // std::pair<std::string, Value> complete while instantiating that very pair and rejects the
+  // header (the fuzz targets are built with clang).
+  Value();
+  Value(const Value&);
+  Value(Value&&) noexcept;
+  Value& operator=(const Value&);
+  Value& operator=(Value&&) noexcept;
+  ~Value();
 };
+inline Value::Value() = default;
+inline Value::Value(const Value&) = default;
+inline Value::Value(Value&&) noexcept = default;
+inline Value& Value::operator=(const Value&) = default;
+inline Value& Value::operator=(Value&&) noexcept = default;
+inline Value::~Value() = default;
 
 struct Argument {
   std::string name;
