@@ -47,7 +47,10 @@ struct Request {
 
 struct Limits {
   gql::ParseLimits parse;
-  size_t max_query_depth = 32;  // selection depth beyond which validation fails
+  size_t max_query_depth = 32;   // selection depth beyond which validation fails
+  size_t max_fields = 10000;     // total selected fields after fragment expansion
+  size_t max_aliases = 100;      // aliased fields in one selection set
+  size_t max_root_fields = 100;  // root fields of one operation
 };
 
 struct CompiledOperation {
