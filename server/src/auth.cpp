@@ -205,6 +205,17 @@ Result<AuthResult> authenticate(const std::map<std::string, std::string>& header
                     "x-hasura-admin-secret/x-hasura-access-key required, but not found");
 }
 
+bool bearer_token_matches(const std::map<std::string, std::string>& headers,
+                          const std::string& secret) {
+  const std::string* authz = find_header(headers, "authorization");
+  if (authz == nullptr) return false;
+  std::istringstream words(*authz);
+  std::string scheme, token, extra;
+  words >> scheme >> token;
+  if (scheme != "Bearer" || token.empty() || (words >> extra)) return false;
+  return secret_matches(token, secret);
+}
+
 Result<compiler::Session> resolve_session(const std::map<std::string, std::string>& headers,
                                           const AuthConfig& config) {
   auto r = authenticate(headers, config, std::chrono::system_clock::now());

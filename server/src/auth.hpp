@@ -49,6 +49,12 @@ Result<AuthResult> authenticate(const std::map<std::string, std::string>& header
                                 const AuthConfig& config,
                                 std::chrono::system_clock::time_point now);
 
+// Whether `headers` carry `Authorization: Bearer <secret>` (how Prometheus sends its
+// bearer_token; used for --metrics-secret). The comparison takes the same time wherever the
+// sent token first differs.
+bool bearer_token_matches(const std::map<std::string, std::string>& headers,
+                          const std::string& secret);
+
 // authenticate() at the current time, session only.
 Result<compiler::Session> resolve_session(const std::map<std::string, std::string>& headers,
                                           const AuthConfig& config);

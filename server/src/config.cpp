@@ -130,6 +130,44 @@ std::vector<Setting> serve_settings() {
       });
   add("max-body-bytes", {"LIVEQL_MAX_BODY_BYTES"}, "largest HTTP request body (default 1048576)",
       size(&Config::max_body_bytes, 1));
+  add("max-header-bytes", {"LIVEQL_MAX_HEADER_BYTES"},
+      "largest HTTP request line plus headers; larger gets 431 (default 8192)",
+      size(&Config::max_header_bytes, 1024));
+  add("max-batch-size", {"LIVEQL_MAX_BATCH_SIZE"},
+      "most operations in one batched POST /v1/graphql (default 20)",
+      size(&Config::max_batch_size, 1));
+  add("metrics-secret", {"LIVEQL_METRICS_SECRET", "HASURA_GRAPHQL_METRICS_SECRET"},
+      "bearer token GET /metrics requires (default: none, /metrics is open)",
+      str(&Config::metrics_secret));
+  auto limit = [](std::size_t compiler::Limits::*member) {
+    return [member](Config& c, const std::string& v, const std::string& src) -> Status {
+      auto n = parse_number<std::size_t>(v, src, 1, std::numeric_limits<std::size_t>::max());
+      if (!n) return n.take_error();
+      c.limits.*member = *n;
+      return Ok{};
+    };
+  };
+  add("max-document-bytes", {"LIVEQL_MAX_DOCUMENT_BYTES"},
+      "largest GraphQL document (default 1048576)",
+      [](Config& c, const std::string& v, const std::string& src) -> Status {
+        auto n = parse_number<std::size_t>(v, src, 1, std::numeric_limits<std::size_t>::max());
+        if (!n) return n.take_error();
+        c.limits.parse.max_document_bytes = *n;
+        return Ok{};
+      });
+  add("max-depth", {"LIVEQL_MAX_DEPTH"}, "deepest selection of an operation (default 32)",
+      limit(&compiler::Limits::max_query_depth));
+  add("max-fields", {"LIVEQL_MAX_FIELDS"},
+      "most selected fields in an operation, fragments expanded (default 10000)",
+      limit(&compiler::Limits::max_fields));
+  add("max-aliases", {"LIVEQL_MAX_ALIASES"},
+      "most aliased fields in one selection set (default 100)",
+      limit(&compiler::Limits::max_aliases));
+  add("max-root-fields", {"LIVEQL_MAX_ROOT_FIELDS"},
+      "most root fields in one operation (default 100)", limit(&compiler::Limits::max_root_fields));
+  add("max-relations", {"LIVEQL_MAX_RELATIONS"},
+      "most tables and relationships selected in one operation, each a subquery (default 200)",
+      limit(&compiler::Limits::max_relations));
   add("ws-init-timeout-ms", {"LIVEQL_WS_INIT_TIMEOUT_MS"},
       "websocket: time allowed for connection_init (default 3000)",
       millis(&Config::ws_init_timeout));

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "auth.hpp"
+#include "json_limits.hpp"
 #include "liveql/compiler/compile.hpp"
 #include "liveql/compiler/sql.hpp"
 #include "liveql/live/change_feed.hpp"
@@ -33,12 +34,6 @@ HttpResponse graphql_error(const Error& e) { return json_response(200, graphql_e
 
 HttpResponse plain_error(unsigned status, const Error& e) {
   return json_response(status, plain_error_body(e));
-}
-
-// Hasura's wording for a body that is not JSON.
-Error invalid_json(const boost::system::error_code& ec) {
-  return make_error(ErrorCode::kInvalidJson,
-                    "Error in $: Failed reading: not a valid json value (" + ec.message() + ")");
 }
 
 struct GraphqlBody {
@@ -99,36 +94,19 @@ bool path_is(const std::string& target, std::string_view path) {
   return t == path;
 }
 
-// A /v1/graphql request up to the point where it needs the database: either the answer, or the
-// statement to run. Kept out of the coroutine (GCC 12 miscompiles string literals bound to
+// One /v1/graphql operation up to the point where it needs the database: either the answer, or
+// the statement to run. Kept out of the coroutine (GCC 12 miscompiles string literals bound to
 // reference parameters inside coroutine bodies).
 struct PreparedGraphql {
   std::optional<HttpResponse> answer;
   std::string sql;
   std::string vars;
-  compiler::Session session;
 };
 
-PreparedGraphql prepare_graphql(App& app, const HttpRequest& request) {
+PreparedGraphql prepare_operation(App& app, GraphqlBody gql, const compiler::Session& session) {
   PreparedGraphql p;
-  boost::system::error_code ec;
-  json::value body = json::parse(request.body, ec);
-  if (ec) {
-    p.answer = graphql_error(invalid_json(ec));
-    return p;
-  }
-  auto gql = read_graphql_body(body, "$");
-  if (!gql) {
-    p.answer = graphql_error(gql.error());
-    return p;
-  }
-  auto session = resolve_session(request.headers, *app.auth);
-  if (!session) {
-    p.answer = graphql_error(session.error());
-    return p;
-  }
-  compiler::Request req{gql->query, std::move(gql->variables), gql->operation_name};
-  auto op = compiler::compile(*app.schema, req, *session, app.limits);
+  compiler::Request req{gql.query, std::move(gql.variables), gql.operation_name};
+  auto op = compiler::compile(*app.schema, req, session, app.limits);
   if (!op) {
     p.answer = graphql_error(op.error());
   } else if (op->type == gql::OperationType::kSubscription) {
@@ -139,8 +117,63 @@ PreparedGraphql prepare_graphql(App& app, const HttpRequest& request) {
   } else {
     p.sql = sql::single_query(op->ir);
     p.vars = json::serialize(op->vars);
-    p.session = std::move(*session);
   }
+  return p;
+}
+
+// A whole POST /v1/graphql body: one operation (an object) or a batch (an array of them, as
+// Hasura and apollo-link-batch-http send). `answer` is set when the request fails as a whole
+// (not JSON, a malformed element, over --max-batch-size, bad credentials): one error object,
+// not an array, as Hasura answers.
+struct PreparedRequest {
+  std::optional<HttpResponse> answer;
+  bool batched = false;
+  std::vector<PreparedGraphql> operations;
+  compiler::Session session;
+};
+
+PreparedRequest prepare_request(App& app, const HttpRequest& request) {
+  PreparedRequest p;
+  auto body = parse_client_json(request.body);
+  if (!body) {
+    p.answer = graphql_error(body.error());
+    return p;
+  }
+  std::vector<GraphqlBody> bodies;
+  if (const json::array* batch = body->if_array()) {
+    p.batched = true;
+    const size_t limit = app.config ? app.config->max_batch_size : 20;
+    if (batch->size() > limit) {
+      p.answer = graphql_error(make_error(ErrorCode::kValidationFailed,
+                                          "the batch has " + std::to_string(batch->size()) +
+                                              " operations, more than the limit of " +
+                                              std::to_string(limit) + " (--max-batch-size)"));
+      return p;
+    }
+    for (size_t i = 0; i < batch->size(); ++i) {
+      auto gql = read_graphql_body((*batch)[i], "$[" + std::to_string(i) + "]");
+      if (!gql) {
+        p.answer = graphql_error(gql.error());
+        return p;
+      }
+      bodies.push_back(std::move(*gql));
+    }
+  } else {
+    auto gql = read_graphql_body(*body, "$");
+    if (!gql) {
+      p.answer = graphql_error(gql.error());
+      return p;
+    }
+    bodies.push_back(std::move(*gql));
+  }
+  auto session = resolve_session(request.headers, *app.auth);
+  if (!session) {
+    p.answer = graphql_error(session.error());
+    return p;
+  }
+  p.session = std::move(*session);
+  for (auto& gql : bodies)
+    p.operations.push_back(prepare_operation(app, std::move(gql), p.session));
   return p;
 }
 
@@ -160,13 +193,37 @@ HttpResponse graphql_result(Result<live::QueryResult> result, const compiler::Se
   return json_response(200, std::move(out));
 }
 
+// A batch's answer: the elements' bodies (each {"data"} or {"errors"}) as one JSON array.
+HttpResponse batch_response(const std::vector<HttpResponse>& parts) {
+  std::string out = "[";
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i > 0) out += ',';
+    out += parts[i].body;
+  }
+  out += ']';
+  return json_response(200, std::move(out));
+}
+
+// A batch runs its operations one after another, in order, as Hasura does: a batch never holds
+// more than one pool connection (so it cannot starve other clients), and once mutations exist
+// a later operation sees the effects of an earlier one.
 awaitable<HttpResponse> graphql(App& app, const HttpRequest& request) {
-  PreparedGraphql p = prepare_graphql(app, request);
+  PreparedRequest p = prepare_request(app, request);
   if (p.answer) co_return std::move(*p.answer);
-  // GCC 12 cannot keep an initializer_list's array in a coroutine frame: no braces here.
-  std::vector<std::optional<std::string>> params(1, std::move(p.vars));
-  auto result = co_await app.pool->query(std::move(p.sql), std::move(params));
-  co_return graphql_result(std::move(result), p.session);
+  std::vector<HttpResponse> parts;
+  parts.reserve(p.operations.size());
+  for (auto& op : p.operations) {
+    if (op.answer) {
+      parts.push_back(std::move(*op.answer));
+      continue;
+    }
+    // GCC 12 cannot keep an initializer_list's array in a coroutine frame: no braces here.
+    std::vector<std::optional<std::string>> params(1, std::move(op.vars));
+    auto result = co_await app.pool->query(std::move(op.sql), std::move(params));
+    parts.push_back(graphql_result(std::move(result), p.session));
+  }
+  if (!p.batched) co_return std::move(parts.front());
+  co_return batch_response(parts);
 }
 
 // Whether the request's own credentials make it an admin request.
@@ -199,9 +256,9 @@ PreparedExplain prepare_explain(App& app, const HttpRequest& request) {
   if (!admin) return fail(400, admin.error());
   if (!*admin) return fail(400, admin_only());
 
-  boost::system::error_code ec;
-  json::value body = json::parse(request.body, ec);
-  if (ec) return fail(400, invalid_json(ec));
+  auto parsed = parse_client_json(request.body);
+  if (!parsed) return fail(400, parsed.error());
+  const json::value& body = *parsed;
   if (!body.is_object() || !body.get_object().contains("query")) {
     return fail(400, make_error(ErrorCode::kParseFailed, "key \"query\" not found"));
   }
@@ -311,9 +368,8 @@ HttpResponse live_tables(App& app, const HttpRequest& request) {
     auto bad = [](std::string why) {
       return plain_error(400, make_error(ErrorCode::kBadRequest, std::move(why)));
     };
-    boost::system::error_code ec;
-    json::value body = json::parse(request.body, ec);
-    const json::object* o = !ec ? body.if_object() : nullptr;
+    auto body = parse_client_json(request.body);
+    const json::object* o = body ? body->if_object() : nullptr;
     const json::value* table = o ? o->if_contains("table") : nullptr;
     const json::value* mode = o ? o->if_contains("mode") : nullptr;
     if (!table || !table->is_string() || !mode || !mode->is_string()) {
@@ -356,8 +412,16 @@ HttpResponse handle_simple(App& app, const HttpRequest& request) {
       response.body = "OK";
     }
   } else if (m == "GET" && path_is(t, "/metrics")) {
-    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    if (app.metrics) response.body = app.metrics->render_prometheus();
+    if (app.config && !app.config->metrics_secret.empty() &&
+        !bearer_token_matches(request.headers, app.config->metrics_secret)) {
+      response =
+          plain_error(401, make_error(ErrorCode::kAccessDenied,
+                                      "/metrics requires Authorization: Bearer <metrics secret>"));
+      response.headers.emplace_back("WWW-Authenticate", "Bearer");
+    } else {
+      response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      if (app.metrics) response.body = app.metrics->render_prometheus();
+    }
   } else if (m == "GET" && path_is(t, "/v1/version")) {
     response.body = json::serialize(json::object{{"version", kVersion}});
   } else if ((m == "GET" && path_is(t, "/v1/live/cohorts")) ||

@@ -40,6 +40,15 @@ std::string plain_error_body(const Error& error);
 
 // Routes one request: POST /v1/graphql, POST /v1/graphql/explain, GET /healthz, GET /metrics,
 // GET /v1/version, GET /v1/live/cohorts (admin), OPTIONS (CORS preflight); 404 otherwise.
+//
+// POST /v1/graphql takes one operation ({query, variables, operationName}) or a batch: a JSON
+// array of them, answered with an array holding each operation's own {data} or {errors}, run
+// in order. A batch fails as a whole (one error object, as Hasura) when it has more than
+// Config::max_batch_size operations (validation-failed), an element is not an operation
+// (parse-failed, path "$[i]"), or the credentials are refused. Bodies may nest JSON up to
+// kMaxJsonDepth (json_limits.hpp).
+// GET /metrics: with Config::metrics_secret set, only with `Authorization: Bearer <secret>`
+// (else 401, access-denied).
 boost::asio::awaitable<HttpResponse> handle_http(App& app, HttpRequest request);
 
 }  // namespace liveql::server

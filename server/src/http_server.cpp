@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -9,6 +11,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <chrono>
+#include <cstdint>
 
 #include "graphql_http.hpp"
 #include "liveql/live/metrics.hpp"
@@ -43,6 +46,65 @@ http::response<http::string_body> to_beast(HttpResponse r, unsigned version, boo
   res.keep_alive(keep_alive);
   res.prepare_payload();
   return res;
+}
+
+// A request Beast could not read, by why: 431 for headers over the limit, 400 for a malformed
+// request line, header or chunk. 0: nothing to answer (the peer closed, reset or stalled).
+unsigned rejected_status(const beast::error_code& ec) {
+  if (ec.category() != http::make_error_code(http::error::header_limit).category()) return 0;
+  switch (static_cast<http::error>(ec.value())) {
+    case http::error::header_limit:
+      return 431;
+    case http::error::bad_line_ending:
+    case http::error::bad_method:
+    case http::error::bad_target:
+    case http::error::bad_version:
+    case http::error::bad_field:
+    case http::error::bad_value:
+    case http::error::bad_content_length:
+    case http::error::bad_transfer_encoding:
+    case http::error::bad_chunk:
+    case http::error::bad_chunk_extension:
+    case http::error::bad_obs_fold:
+    case http::error::multiple_content_length:
+    case http::error::unexpected_body:
+      return 400;
+    default:
+      return 0;
+  }
+}
+
+Error rejection_error(App& app, unsigned status, const beast::error_code& ec) {
+  if (status == 413) {
+    return make_error(
+        ErrorCode::kBadRequest,
+        "request body is larger than " + std::to_string(app.config->max_body_bytes) + " bytes");
+  }
+  if (status == 431) {
+    return make_error(ErrorCode::kBadRequest, "request header fields are larger than " +
+                                                  std::to_string(app.config->max_header_bytes) +
+                                                  " bytes");
+  }
+  return make_error(ErrorCode::kBadRequest, "malformed HTTP request (" + ec.message() + ")");
+}
+
+// After an error answer the rest of the request is unread. Closing now would make the kernel
+// reset the connection, and the client could lose the answer with it; so stop sending, then
+// read and discard what the client still sends, up to a bound, until it closes.
+awaitable<void> linger_and_close(beast::tcp_stream& stream) {
+  constexpr std::size_t kMaxDrain = 1 << 20;
+  constexpr std::chrono::seconds kMaxLinger{2};
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.expires_after(kMaxLinger);
+  std::array<char, 16 * 1024> sink;
+  std::size_t drained = 0;
+  while (drained < kMaxDrain) {
+    auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), kUseTuple);
+    if (ec) break;
+    drained += n;
+  }
+  stream.socket().close(ignored);
 }
 
 void count(App& app, const std::string& path, unsigned status, double seconds) {
@@ -80,20 +142,28 @@ awaitable<void> http_session(App& app, beast::tcp_stream stream) {
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(app.config->max_body_bytes);
+    parser.header_limit(static_cast<std::uint32_t>(
+        std::min<std::size_t>(app.config->max_header_bytes, UINT32_MAX)));
     stream.expires_after(kIdleTimeout);
     auto [ec, n] = co_await http::async_read(stream, buffer, parser, kUseTuple);
-    if (ec == http::error::body_limit) {
-      // The rest of the body is unread, so the connection cannot be reused.
-      Error e = make_error(
-          ErrorCode::kBadRequest,
-          "request body is larger than " + std::to_string(app.config->max_body_bytes) + " bytes");
-      HttpResponse r{413, "application/json; charset=utf-8", graphql_error_body(e), {}};
+    if (ec) {
+      // Oversized or malformed: answer in Hasura's error shape, then close (the rest of the
+      // request is unread, so the connection cannot be reused). Otherwise (end of stream,
+      // timeout, reset) there is no one to answer.
+      unsigned status = ec == http::error::body_limit ? 413 : rejected_status(ec);
+      if (status == 0) break;
+      Error e = rejection_error(app, status, ec);
+      HttpResponse r{status,
+                     "application/json; charset=utf-8",
+                     status == 413 ? graphql_error_body(e) : plain_error_body(e),
+                     {}};
       auto res = to_beast(std::move(r), parser.get().version(), false);
-      count(app, route_label(parser.get().target()), 413, 0);
-      co_await http::async_write(stream, res, kUseTuple);
-      break;
+      count(app, status == 413 ? route_label(parser.get().target()) : "other", status, 0);
+      stream.expires_after(kIdleTimeout);
+      auto [wec, wn] = co_await http::async_write(stream, res, kUseTuple);
+      if (!wec) co_await linger_and_close(stream);
+      co_return;
     }
-    if (ec) break;  // end_of_stream, timeout, reset or a malformed request: nothing to answer
 
     auto started = std::chrono::steady_clock::now();
     http::request<http::string_body> req = parser.release();

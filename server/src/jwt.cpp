@@ -51,6 +51,24 @@ std::optional<JwtAlgorithm> algorithm_from_name(std::string_view name) {
   return std::nullopt;
 }
 
+std::string_view algorithm_name(JwtAlgorithm a) {
+  switch (a) {
+    case JwtAlgorithm::kHs256:
+      return "HS256";
+    case JwtAlgorithm::kHs384:
+      return "HS384";
+    case JwtAlgorithm::kHs512:
+      return "HS512";
+    case JwtAlgorithm::kRs256:
+      return "RS256";
+    case JwtAlgorithm::kRs384:
+      return "RS384";
+    case JwtAlgorithm::kRs512:
+      return "RS512";
+  }
+  return "?";
+}
+
 const EVP_MD* digest_of(JwtAlgorithm a) {
   switch (a) {
     case JwtAlgorithm::kHs256:
@@ -305,11 +323,17 @@ Result<VerifiedJwt> verify_jwt(std::string_view token, const JwtConfig& config,
   auto* alg_v = header.get_object().if_contains("alg");
   if (!alg_v || !alg_v->is_string())
     return invalid_jwt("JWSError (JSONDecodeError \"Error in $: key \\\"alg\\\" not found\")");
-  auto alg = algorithm_from_name(std::string_view(alg_v->get_string()));
-  // The key decides the family: an HS token is never checked against an RSA key (and back), so
-  // a public key can never serve as an HMAC secret.
-  if (!alg || is_hmac(*alg) != is_hmac(config.type) || !config.key)
-    return invalid_jwt("JWSError JWSInvalidSignature");
+  std::string_view alg_name = alg_v->get_string();
+  auto alg = algorithm_from_name(alg_name);
+  if (!config.key) return invalid_jwt("JWSError JWSInvalidSignature");
+  // Only the configured algorithm: a token never chooses how it is checked. Otherwise an RS256
+  // server would take an HS256 token whose "secret" is its own public key, and an HS256 server
+  // tokens signed with another digest than the operator chose.
+  if (!alg || *alg != config.type) {
+    return invalid_jwt("JWSError (AlgorithmMismatch \"the token is signed with " +
+                       std::string(alg_name.substr(0, 16)) + ", expected " +
+                       std::string(algorithm_name(config.type)) + "\")");
+  }
 
   std::string_view signing_input = token.substr(0, dot2);
   bool valid = false;

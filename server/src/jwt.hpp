@@ -1,6 +1,8 @@
 // JWT verification as Hasura does it (--jwt-secret): compact JWS with HS256/384/512 or
-// RS256/384/512, registered claims exp/nbf/iss/aud checked with an allowed skew, then the
-// Hasura claims object located by namespace (or JSON path) and format (json or stringified).
+// RS256/384/512 (exactly the configured one: a token's `alg` header never picks another
+// algorithm, not even one of the same family), registered claims exp/nbf/iss/aud checked with
+// an allowed skew, then the Hasura claims object located by namespace (or JSON path) and
+// format (json or stringified).
 // Pure apart from OpenSSL; thread-safe (a JwtConfig is immutable once parsed).
 #pragma once
 
@@ -44,7 +46,8 @@ struct VerifiedJwt {
 
 // Verifies the compact token (signature, exp, nbf, iss, aud) at `now`, then extracts the
 // Hasura claims. Errors: kInvalidJwt "Could not verify JWT: <jose error>" (JWTExpired,
-// JWTNotYetValid, JWTNotInIssuer, JWTNotInAudience, JWSError JWSInvalidSignature, ...);
+// JWTNotYetValid, JWTNotInIssuer, JWTNotInAudience, JWSError JWSInvalidSignature,
+// JWSError (AlgorithmMismatch "...") for an `alg` other than the configured type, ...);
 // kJwtInvalidClaims for a missing or malformed claims object.
 Result<VerifiedJwt> verify_jwt(std::string_view token, const JwtConfig& config,
                                std::chrono::system_clock::time_point now);

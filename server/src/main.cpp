@@ -112,6 +112,7 @@ int serve(const Config& config) {
   register_metrics(metrics);
   app.config = &config;
   app.auth = &*auth;
+  app.limits = config.limits;
   app.metrics = &metrics;
   int exit_code = 0;
 

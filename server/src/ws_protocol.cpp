@@ -4,6 +4,8 @@
 #include <boost/json/serialize.hpp>
 #include <cctype>
 
+#include "json_limits.hpp"
+
 namespace liveql::server {
 namespace {
 
@@ -117,8 +119,13 @@ std::vector<WsAction> WsProtocol::start_error(const std::string& id, std::string
 
 std::vector<WsAction> WsProtocol::on_text(std::string_view text) {
   if (closed_) return {};
+  boost::json::parse_options options;
+  options.max_depth = kMaxJsonDepth;
   boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
+  json::value v = json::parse(text, ec, {}, options);
+  if (ec == json::error::too_deep) {
+    return bad_message("Invalid message received: " + json_error_reason(ec));
+  }
   if (ec || !v.is_object()) return bad_message("Invalid message received");
   auto& o = v.get_object();
   auto* type_v = o.if_contains("type");
@@ -134,7 +141,8 @@ std::vector<WsAction> WsProtocol::on_text(std::string_view text) {
   if (type == "connection_init") {
     if (payload && !payload->is_null() && !payload->is_object())
       return bad_message("Invalid message received");
-    if (gql_ws && init_received_) return close(4429, "Too many initialisation requests");
+    // Both protocols: a second init would swap the identity under running operations.
+    if (init_received_) return close(4429, "Too many initialisation requests");
     init_received_ = true;
     authenticating_ = true;
     WsAction a;

@@ -9,7 +9,11 @@
 //  graphql-ws (Apollo subscriptions-transport-ws): connection_init -> connection_ack + ka (or
 //    connection_error and close 4400), start -> data* (error | complete), stop,
 //    connection_terminate. Bad messages get connection_error (the socket stays open) and bad
-//    starts an `error` + `complete` for that id, as Hasura does.
+//    starts an `error` + `complete` for that id, as Hasura does. A second connection_init
+//    closes with 4429 as in graphql-transport-ws (it would otherwise switch the identity of
+//    the operations started after it).
+// Messages are parsed with parse_json_message() (json_limits.hpp): nesting up to
+// kMaxJsonDepth; deeper is a bad message whose reason says so.
 // Without a known subprotocol the server speaks graphql-ws (Apollo), like Hasura.
 #pragma once
 

@@ -59,8 +59,12 @@ function b64url(data) {
   return Buffer.from(data).toString('base64url');
 }
 
-// An HS256 token with Hasura claims; `expIn` seconds from now when given.
-function jwt({ role = 'user', userId = '1', allowed = ['user', 'agent'], expIn, key = JWT_KEY } = {}) {
+// A token with Hasura claims, signed HS256 (or `alg`: HS384, HS512); `expIn` seconds from now
+// when given.
+function jwt({ role = 'user', userId = '1', allowed = ['user', 'agent'], expIn, key = JWT_KEY,
+  alg = 'HS256' } = {}) {
+  const digest = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' }[alg];
+  if (!digest) throw new Error('harness.jwt: unsupported alg ' + alg);
   const claims = {
     sub: userId,
     iat: Math.floor(Date.now() / 1000),
@@ -71,8 +75,8 @@ function jwt({ role = 'user', userId = '1', allowed = ['user', 'agent'], expIn, 
     },
   };
   if (expIn !== undefined) claims.exp = Math.floor(Date.now() / 1000) + expIn;
-  const input = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' })) + '.' + b64url(JSON.stringify(claims));
-  const sig = crypto.createHmac('sha256', key).update(input).digest('base64url');
+  const input = b64url(JSON.stringify({ alg, typ: 'JWT' })) + '.' + b64url(JSON.stringify(claims));
+  const sig = crypto.createHmac(digest, key).update(input).digest('base64url');
   return input + '.' + sig;
 }
 

@@ -7,6 +7,7 @@ target_include_directories(auth_test PRIVATE ${PROJECT_SOURCE_DIR}/server/src)
 if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/ws_protocol_test.cpp)
   liveql_test(NAME ws_protocol_test LABEL unit
               SOURCES ${CMAKE_CURRENT_LIST_DIR}/ws_protocol_test.cpp
+                      ${CMAKE_CURRENT_LIST_DIR}/json_limits_test.cpp
               LIBS liveql_server Boost::json)
   target_include_directories(ws_protocol_test PRIVATE ${PROJECT_SOURCE_DIR}/server/src)
 endif()

@@ -124,6 +124,84 @@ TEST(Config, AllFlags) {
   EXPECT_EQ(k.ws_keepalive_seconds, 30u);
 }
 
+TEST(Config, EdgeLimitsDefaults) {
+  auto c = parse({"serve", "--database-url", "u"});
+  ASSERT_TRUE(c) << c.error().message;
+  const Config& k = c->config;
+  EXPECT_EQ(k.max_header_bytes, 8192u);
+  EXPECT_EQ(k.max_batch_size, 20u);
+  EXPECT_EQ(k.metrics_secret, "");
+  const compiler::Limits defaults;
+  EXPECT_EQ(k.limits.parse.max_document_bytes, defaults.parse.max_document_bytes);
+  EXPECT_EQ(k.limits.parse.max_depth, defaults.parse.max_depth);
+  EXPECT_EQ(k.limits.max_query_depth, defaults.max_query_depth);
+  EXPECT_EQ(k.limits.max_fields, 10000u);
+  EXPECT_EQ(k.limits.max_aliases, 100u);
+  EXPECT_EQ(k.limits.max_root_fields, 100u);
+}
+
+TEST(Config, EdgeLimitsFlags) {
+  auto c = parse(
+      {"serve", "--database-url",   "u",    "--max-header-bytes",   "16384", "--max-batch-size",
+       "5",     "--metrics-secret", "prom", "--max-document-bytes", "4096",  "--max-depth",
+       "9",     "--max-fields",     "500",  "--max-aliases",        "7",     "--max-root-fields",
+       "3",     "--max-relations",  "12"});
+  ASSERT_TRUE(c) << c.error().message;
+  const Config& k = c->config;
+  EXPECT_EQ(k.max_header_bytes, 16384u);
+  EXPECT_EQ(k.max_batch_size, 5u);
+  EXPECT_EQ(k.metrics_secret, "prom");
+  EXPECT_EQ(k.limits.parse.max_document_bytes, 4096u);
+  EXPECT_EQ(k.limits.max_query_depth, 9u);
+  EXPECT_EQ(k.limits.max_fields, 500u);
+  EXPECT_EQ(k.limits.max_aliases, 7u);
+  EXPECT_EQ(k.limits.max_root_fields, 3u);
+  EXPECT_EQ(k.limits.max_relations, 12u);
+}
+
+TEST(Config, EdgeLimitsEnvAndHasuraAlias) {
+  auto c = parse({"serve", "--database-url", "u", "--max-fields", "11"},
+                 {{"LIVEQL_MAX_HEADER_BYTES", "2048"},
+                  {"LIVEQL_MAX_BATCH_SIZE", "2"},
+                  {"HASURA_GRAPHQL_METRICS_SECRET", "from-hasura"},
+                  {"LIVEQL_MAX_DOCUMENT_BYTES", "100"},
+                  {"LIVEQL_MAX_DEPTH", "4"},
+                  {"LIVEQL_MAX_FIELDS", "99"},  // the flag wins
+                  {"LIVEQL_MAX_ALIASES", "5"},
+                  {"LIVEQL_MAX_ROOT_FIELDS", "6"}});
+  ASSERT_TRUE(c) << c.error().message;
+  const Config& k = c->config;
+  EXPECT_EQ(k.max_header_bytes, 2048u);
+  EXPECT_EQ(k.max_batch_size, 2u);
+  EXPECT_EQ(k.metrics_secret, "from-hasura");
+  EXPECT_EQ(k.limits.parse.max_document_bytes, 100u);
+  EXPECT_EQ(k.limits.max_query_depth, 4u);
+  EXPECT_EQ(k.limits.max_fields, 11u);
+  EXPECT_EQ(k.limits.max_aliases, 5u);
+  EXPECT_EQ(k.limits.max_root_fields, 6u);
+
+  auto both =
+      parse({"serve", "--database-url", "u"},
+            {{"LIVEQL_METRICS_SECRET", "ours"}, {"HASURA_GRAPHQL_METRICS_SECRET", "theirs"}});
+  ASSERT_TRUE(both);
+  EXPECT_EQ(both->config.metrics_secret, "ours");
+}
+
+TEST(Config, EdgeLimitsRefuseNonsense) {
+  for (auto [flag, value] : std::vector<std::pair<std::string, std::string>>{
+           {"--max-batch-size", "0"},
+           {"--max-header-bytes", "100"},  // not even a request line fits
+           {"--max-depth", "0"},
+           {"--max-fields", "-1"},
+           {"--max-aliases", "x"},
+           {"--max-root-fields", ""},
+           {"--max-document-bytes", "0"}}) {
+    auto c = parse({"serve", "--database-url", "u", flag, value});
+    ASSERT_FALSE(c) << flag << " " << value;
+    EXPECT_NE(c.error().message.find(flag), std::string::npos) << c.error().message;
+  }
+}
+
 TEST(Config, ErrorsNameTheSource) {
   auto missing = parse({"serve"});
   ASSERT_FALSE(missing);

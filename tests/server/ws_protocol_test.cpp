@@ -243,6 +243,85 @@ TEST(ApolloGraphqlWs, InitFailure) {
   EXPECT_TRUE(w.closed());
 }
 
+TEST(ApolloGraphqlWs, SecondInitClosesWith4429) {
+  // After an acknowledged init: a second one would switch later operations to a new identity.
+  auto w = acked(WsSubprotocol::kGraphqlWs);
+  w.on_text(kStart);
+  expect_close(
+      w.on_text(R"({"type":"connection_init","payload":{"headers":{"x-hasura-role":"admin"}}})"),
+      4429, "Too many initialisation requests");
+  EXPECT_TRUE(w.closed());
+  EXPECT_TRUE(w.on_text(kStart).empty());
+  // While the first is still being authenticated.
+  WsProtocol pending(WsSubprotocol::kGraphqlWs);
+  ASSERT_EQ(pending.on_text(R"({"type":"connection_init"})")[0].kind, Kind::kAuthenticate);
+  expect_close(pending.on_text(R"({"type":"connection_init"})"), 4429,
+               "Too many initialisation requests");
+  EXPECT_TRUE(pending.on_authenticated(Status(Ok{})).empty());  // closed: no ack
+}
+
+// {"type":"start","id":"1","payload":{"query":"...","variables":{"w": <steps>}}} where each step
+// is {"_and":[ ... ]} (two JSON levels) or {"_and": ...} (one).
+std::string deep_start(const char* type, size_t steps, bool lists) {
+  std::string open, close;
+  for (size_t i = 0; i < steps; ++i) {
+    open += lists ? R"({"_and":[)" : R"({"_and":)";
+    close += lists ? "]}" : "}";
+  }
+  return std::string(R"({"type":")") + type +
+         R"(","id":"1","payload":{"query":"subscription($w: t_bool_exp) { a }","variables":{"w":)" +
+         open + R"({"id":{"_eq":1}})" + close + "}}}";
+}
+
+TEST(WsProtocol, DeepVariablesAcceptedUpToTheLimit) {
+  for (auto p : {WsSubprotocol::kGraphqlTransportWs, WsSubprotocol::kGraphqlWs}) {
+    const char* type = p == WsSubprotocol::kGraphqlWs ? "start" : "subscribe";
+    for (bool lists : {true, false}) {
+      // 64 and 250 steps are accepted (the message itself adds 5 levels, the leaf 2).
+      for (size_t steps : {size_t{64}, size_t{250}}) {
+        auto w = acked(p);
+        auto r = w.on_text(deep_start(type, steps, lists));
+        ASSERT_EQ(r.size(), 1u) << steps;
+        EXPECT_EQ(r[0].kind, Kind::kStart) << steps;
+        const json::value* v = &r[0].payload.at("variables").at("w");
+        size_t depth = 0;
+        while (v->is_object() && v->as_object().contains("_and")) {
+          v = &v->as_object().at("_and");
+          if (v->is_array()) v = &v->as_array().at(0);
+          ++depth;
+        }
+        EXPECT_EQ(depth, steps);
+      }
+    }
+  }
+}
+
+TEST(WsProtocol, TooDeepMessageIsABadMessageThatSaysWhy) {
+  {
+    auto w = acked(WsSubprotocol::kGraphqlTransportWs);
+    expect_close(w.on_text(deep_start("subscribe", 300, true)), 4400,
+                 "Invalid message received: nested deeper than 512 levels");
+  }
+  {
+    // Apollo: connection_error, and the socket stays usable.
+    auto w = acked(WsSubprotocol::kGraphqlWs);
+    auto r = w.on_text(deep_start("start", 300, true));
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(sent_json(r[0]), json::parse(R"({"type":"connection_error","payload":
+                  "parsing ClientMessage failed: Invalid message received: nested deeper than 512 levels"})"));
+    EXPECT_FALSE(w.closed());
+    EXPECT_EQ(w.on_text(deep_start("start", 64, true))[0].kind, Kind::kStart);
+  }
+  {
+    // A bare array nesting: no stack overflow, just the error.
+    auto w = acked(WsSubprotocol::kGraphqlTransportWs);
+    std::string bomb(100000, '[');
+    auto r = w.on_text(bomb);
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].code, 4400);
+  }
+}
+
 TEST(ApolloGraphqlWs, InitTimeout) {
   WsProtocol w(WsSubprotocol::kGraphqlWs);
   expect_close(w.on_init_timeout(), 4408, "Connection initialisation timeout");

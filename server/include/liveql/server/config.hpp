@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "liveql/base/result.hpp"
+#include "liveql/compiler/compile.hpp"
 #include "liveql/compiler/metadata.hpp"
 
 namespace liveql::server {
@@ -35,6 +36,15 @@ struct Config {
   std::size_t pool_size = 8;
   std::string log_level = "info";  // trace debug info warn error critical off
   std::size_t max_body_bytes = 1 << 20;
+  // The request line plus headers (a larger request gets 431). Beast's default.
+  std::size_t max_header_bytes = 8 * 1024;
+  // Operations in one batched request (a JSON array on POST /v1/graphql).
+  std::size_t max_batch_size = 20;
+  // GET /metrics needs `Authorization: Bearer <metrics_secret>` when set; "" = open (as before).
+  std::string metrics_secret;
+  // The compiler's limits (--max-document-bytes, --max-depth, --max-fields, --max-aliases,
+  // --max-root-fields); the defaults are the compiler's.
+  compiler::Limits limits;
   // WebSockets: time allowed between the upgrade and connection_init (close 4408 after), and
   // the largest frame accepted (bigger: closed with a bad-message error).
   std::chrono::milliseconds ws_init_timeout{3000};
