@@ -16,6 +16,7 @@
 #include "liveql/live/live_queries.hpp"
 #include "liveql/live/metrics.hpp"
 #include "liveql/live/pg_pool.hpp"
+#include "liveql/replication/pg_text.hpp"
 #include "liveql/state/state_store.hpp"
 
 namespace liveql::live {
@@ -75,6 +76,7 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
   bool stopped = false;
   bool unavailable = false;
   Clock::time_point unavailable_since{};
+  std::string last_monitor_problem;
 
   Impl(asio::any_io_executor e, LiveQueries& l, PgPool& p, Metrics& m, Config c)
       : ex(std::move(e)),
@@ -240,16 +242,25 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
 
   // The xid epoch reference and slot lag every lag_interval; (re)starts the stream once the
   // reference is known, and after kUnavailable every retry_interval.
+  // Logs a monitor failure once until it changes (it would repeat every lag_interval).
+  void monitor_problem(const std::string& what, const Error& error) {
+    metrics.inc("liveql_errors_total");
+    std::string message = what + ": " + error.message;
+    if (message == last_monitor_problem) return;
+    last_monitor_problem = message;
+    spdlog::warn("live: {}", message);
+  }
+
   static asio::awaitable<void> monitor(std::shared_ptr<Impl> self) {
     bool launched = false;
     while (!self->stopped) {
       auto ref = co_await self->pool.query(std::string(kXidReferenceSql), Params{});
       if (self->stopped) break;
-      if (ref.ok() && !ref->rows.empty() && ref->rows[0][0]) {
-        self->xid_reference =
-            std::max<std::uint64_t>(self->xid_reference.value_or(0), std::stoull(*ref->rows[0][0]));
-      } else if (!ref.ok()) {
-        spdlog::warn("live: xid epoch query failed: {}", ref.error().message);
+      auto xid = ref.ok() ? read_xid_reference(*ref) : Result<std::uint64_t>(ref.error());
+      if (xid.ok()) {
+        self->xid_reference = std::max<std::uint64_t>(self->xid_reference.value_or(0), *xid);
+      } else {
+        self->monitor_problem("xid epoch query", xid.error());
       }
       if (self->xid_reference && !self->stream->running()) {
         bool retry = self->unavailable &&
@@ -261,10 +272,13 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
       }
       if (self->stream->streaming()) {
         Params slot{self->config.stream.slot_name};
-        auto lag = co_await self->pool.query(std::string(replication::kSlotLagSql), slot);
+        auto rows = co_await self->pool.query(std::string(replication::kSlotLagSql), slot);
         if (self->stopped) break;
-        if (lag.ok() && !lag->rows.empty() && lag->rows[0][0]) {
-          self->metrics.set("liveql_replication_lag_bytes", std::stod(*lag->rows[0][0]));
+        auto lag = rows.ok() ? read_lag_bytes(*rows) : Result<std::int64_t>(rows.error());
+        if (lag.ok()) {
+          self->metrics.set("liveql_replication_lag_bytes", static_cast<double>(*lag));
+        } else {
+          self->monitor_problem("slot lag query", lag.error());
         }
       }
       self->monitor_timer.expires_after(self->config.lag_interval);
@@ -272,6 +286,30 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
     }
   }
 };
+
+namespace {
+
+Result<std::string_view> first_value(const QueryResult& rows) {
+  if (rows.rows.empty() || rows.rows[0].empty()) {
+    return make_error(ErrorCode::kUnexpected, "no row");
+  }
+  if (!rows.rows[0][0]) return make_error(ErrorCode::kUnexpected, "NULL");
+  return std::string_view(*rows.rows[0][0]);
+}
+
+}  // namespace
+
+Result<std::uint64_t> ChangeFeed::read_xid_reference(const QueryResult& rows) {
+  auto text = first_value(rows);
+  if (!text.ok()) return text.take_error();
+  return replication::parse_pg_integer<std::uint64_t>(*text, "xid8");
+}
+
+Result<std::int64_t> ChangeFeed::read_lag_bytes(const QueryResult& rows) {
+  auto text = first_value(rows);
+  if (!text.ok()) return text.take_error();
+  return replication::parse_pg_integer<std::int64_t>(*text, "slot lag");
+}
 
 ChangeFeed::ChangeFeed(asio::any_io_executor ex, LiveQueries& live, PgPool& pool, Metrics& metrics,
                        Config config)

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -81,6 +83,14 @@ void merge_xid(std::optional<std::uint64_t>& into, std::optional<std::uint64_t> 
   if (xid && (!into || *into < *xid)) into = xid;
 }
 
+// A statement in flight and the subscribers still waiting for its rows. When the last of them
+// leaves, `signal` cancels it (PgPool::query's cancellation: PQcancel), so a statement nobody
+// waits for stops costing the database; one that serves anybody runs to the end.
+struct RunningStatement {
+  asio::cancellation_signal signal;
+  std::set<SubscriberId> serves;
+};
+
 struct Subscriber {
   SubscriberId id = 0;
   std::shared_ptr<Cohort> cohort;  // null for static data
@@ -94,6 +104,7 @@ struct Subscriber {
   bool queued = false;
   std::optional<std::uint64_t> queued_xid;
   std::shared_ptr<ScheduledRefetch> scheduled;
+  std::shared_ptr<RunningStatement> statement;  // the statement running for it, if any
 };
 
 // One statement's worth of work: distinct vars and, per vars, the subscribers to fan out to.
@@ -193,6 +204,9 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     Subscriber s = std::move(it->second);
     subscribers.erase(it);
     matcher->remove(id);
+    if (s.statement && s.statement->serves.erase(id) > 0 && s.statement->serves.empty()) {
+      s.statement->signal.emit(asio::cancellation_type::terminal);
+    }
     if (s.cohort) {
       s.cohort->all.erase(id);
       s.cohort->busy.erase(id);
@@ -243,10 +257,51 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
   // transaction `xid` is not yet visible to the statement's snapshot.
   // A lost connection is retried with backoff: for as long as it takes with `persist` (refetches
   // of joined subscribers), a few times otherwise (a first fetch then fails with the error).
+  // The subscribers of `batch` still registered (a vars group whose members all left is
+  // dropped): rows nobody waits for are not computed.
+  Batch still_waiting(const Batch& batch) const {
+    Batch out;
+    for (std::size_t i = 0; i < batch.vars.size(); ++i) {
+      std::vector<SubscriberId> members;
+      for (SubscriberId id : batch.members[i]) {
+        if (subscribers.count(id) > 0) members.push_back(id);
+      }
+      if (members.empty()) continue;
+      out.vars.push_back(batch.vars[i]);
+      out.members.push_back(std::move(members));
+    }
+    return out;
+  }
+
+  // run_statement() for `batch`, cancelled as soon as none of its subscribers waits any more
+  // (then the result is an error nobody receives).
+  asio::awaitable<Result<QueryResult>> run_batch(std::shared_ptr<Cohort> c, const Batch& batch,
+                                                 std::optional<std::uint64_t> xid,
+                                                 bool persist = true) {
+    auto self = shared_from_this();
+    auto statement = std::make_shared<RunningStatement>();
+    for (const auto& members : batch.members) {
+      for (SubscriberId id : members) {
+        auto it = subscribers.find(id);
+        if (it == subscribers.end()) continue;
+        it->second.statement = statement;
+        statement->serves.insert(id);
+      }
+    }
+    auto r = co_await run_statement(c, batch.vars, xid, persist, statement);
+    for (SubscriberId id : statement->serves) {
+      auto it = subscribers.find(id);
+      if (it != subscribers.end() && it->second.statement == statement) {
+        it->second.statement.reset();
+      }
+    }
+    co_return r;
+  }
+
   asio::awaitable<Result<QueryResult>> run_statement(std::shared_ptr<Cohort> c,
                                                      const std::vector<std::string>& vars,
-                                                     std::optional<std::uint64_t> xid,
-                                                     bool persist = true) {
+                                                     std::optional<std::uint64_t> xid, bool persist,
+                                                     std::shared_ptr<RunningStatement> statement) {
     std::string ids = "{";
     for (std::size_t i = 0; i < vars.size(); ++i) {
       if (i > 0) ids += ',';
@@ -272,11 +327,20 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     auto backoff = kLostBackoffInitial;
     int lost_attempts = 0;
     for (int attempt = 0;; ++attempt) {
+      if (statement->serves.empty()) {
+        co_return make_error(ErrorCode::kPostgresError, "the statement was cancelled");
+      }
       ++c->statements;
       metrics.inc("liveql_refetch_statements_total");
-      auto r = co_await pool.query(c->sql, params);
+      // A coroutine of its own, so that the statement's signal reaches PgPool::query's
+      // cancellation slot (Result has no default value: the outcome comes back through `out`).
+      std::optional<Result<QueryResult>> out;
+      co_await asio::co_spawn(
+          ex, [&]() -> asio::awaitable<void> { out.emplace(co_await pool.query(c->sql, params)); },
+          asio::bind_cancellation_slot(statement->signal.slot(), asio::use_awaitable));
+      auto r = std::move(*out);
       if (!r.ok() && PgPool::connection_lost(r.error()) && !stopped && !c->dead &&
-          (persist || lost_attempts < kFirstFetchLostRetries)) {
+          !statement->serves.empty() && (persist || lost_attempts < kFirstFetchLostRetries)) {
         // The database went away (restart, terminated backend), not the statement: the result
         // is owed once it is back. Subscribers stay; the refetch is retried with backoff.
         if (lost_attempts++ == 0) {
@@ -361,16 +425,29 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
       batches.back().vars.push_back(vars);
       batches.back().members.push_back(std::move(members));
     }
-    for (const Batch& batch : batches) {
+    for (const Batch& planned : batches) {
       if (stopped || c->dead) break;
-      auto r = co_await run_statement(c, batch.vars, xid);
-      if (!r.ok() && !stopped && !c->dead) {
+      Batch batch = still_waiting(planned);
+      if (batch.vars.empty()) continue;
+      auto r = co_await run_batch(c, batch, xid);
+      if (!r.ok() && !stopped && !c->dead && r.error().code != ErrorCode::kQueryTimeout &&
+          !still_waiting(batch).vars.empty()) {
         spdlog::warn("live: cohort {} refetch failed, retrying: {}", c->id, r.error().message);
-        r = co_await run_statement(c, batch.vars, xid);
+        batch = still_waiting(batch);  // row ids index the vars of the statement that ran
+        r = co_await run_batch(c, batch, xid);
       }
       if (stopped || c->dead) break;
       if (r.ok()) {
         apply(batch, *r);
+        continue;
+      }
+      if (r.error().code == ErrorCode::kQueryTimeout) {
+        // Re-running it (whole or split) would cost the timeout again, per vars: the
+        // statement's own subscribers get the error, nobody else.
+        spdlog::warn("live: cohort {} refetch: {}", c->id, r.error().message);
+        for (const auto& members : batch.members) {
+          for (SubscriberId sid : members) remove(sid, r.error());
+        }
         continue;
       }
       // Isolate the failure: one statement per distinct vars, so only the bad one errors.
@@ -379,7 +456,11 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
         one.vars.push_back(batch.vars[i]);
         one.members.push_back(batch.members[i]);
         Result<QueryResult> single = std::move(r);
-        if (batch.vars.size() > 1) single = co_await run_statement(c, one.vars, xid);
+        if (batch.vars.size() > 1) {
+          one = still_waiting(one);
+          if (one.vars.empty()) continue;
+          single = co_await run_batch(c, one, xid);
+        }
         if (stopped || c->dead) break;
         if (single.ok()) {
           apply(one, *single);
@@ -548,7 +629,10 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     std::string vars = it->second.vars;
     auto started = Clock::now();
     std::vector<std::string> one_vars{vars};
-    auto r = co_await self->run_statement(c, one_vars, std::nullopt, false);
+    Batch first;
+    first.vars = one_vars;
+    first.members.push_back({id});
+    auto r = co_await self->run_batch(c, first, std::nullopt, false);
     if (self->stopped) co_return;
     --c->pending;
     it = self->subscribers.find(id);

@@ -5,9 +5,14 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <deque>
 
@@ -25,13 +30,34 @@ int QueryResult::column_index(std::string_view name) const {
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr const char* kApplicationName = "liveql";
-constexpr std::string_view kConnectionLost = "database connection failed: ";
+
+std::string trimmed(std::string message) {
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  return message;
+}
 
 Error pg_error(std::string message) {
-  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-  return make_error(ErrorCode::kPostgresError, std::move(message));
+  return make_error(ErrorCode::kPostgresError, trimmed(std::move(message)));
+}
+
+Error lost(std::string message) {
+  return make_error(ErrorCode::kConnectionLost,
+                    "database connection failed: " + trimmed(std::move(message)));
+}
+
+Error cancelled_error() { return pg_error("the statement was cancelled"); }
+
+Error timeout_error(std::chrono::milliseconds timeout) {
+  return make_error(ErrorCode::kQueryTimeout, "the query exceeded the timeout of " +
+                                                  std::to_string(timeout.count()) +
+                                                  " ms (--query-timeout-ms)");
+}
+
+bool cancel_requested(const asio::cancellation_state& cs) {
+  return cs.cancelled() != asio::cancellation_type::none;
 }
 
 // One libpq connection. `socket` watches a dup of PQsocket() so that closing it never closes
@@ -39,13 +65,15 @@ Error pg_error(std::string message) {
 struct Conn {
   PGconn* pg = nullptr;
   std::unique_ptr<asio::posix::stream_descriptor> socket;
+  Clock::time_point opened = Clock::now();
+  bool discard = false;  // close instead of reusing (a cancel may be in flight, or recycled)
 
   ~Conn() {
     socket.reset();
     if (pg != nullptr) PQfinish(pg);
   }
   bool healthy() const {
-    return pg != nullptr && socket != nullptr && PQstatus(pg) == CONNECTION_OK &&
+    return !discard && pg != nullptr && socket != nullptr && PQstatus(pg) == CONNECTION_OK &&
            PQtransactionStatus(pg) == PQTRANS_IDLE;
   }
 };
@@ -98,16 +126,44 @@ bool connection_sqlstate(const char* state) {
   return s.starts_with("08") || s == "57P01" || s == "57P02" || s == "57P03";
 }
 
-Error lost(std::string message) {
-  return pg_error(std::string(kConnectionLost) + std::move(message));
-}
+// A deadline for the waits of one statement: when it passes, the pending wait on the
+// connection's socket is cancelled so the statement loop can act. The handler may run after
+// the statement finished (it was already queued): `active` keeps it off a socket gone since.
+class Deadline {
+ public:
+  Deadline(asio::any_io_executor ex, asio::posix::stream_descriptor* socket)
+      : timer_(std::move(ex)), shared_(std::make_shared<Shared>()) {
+    shared_->socket = socket;
+  }
+  ~Deadline() { shared_->active = false; }
+  Deadline(const Deadline&) = delete;
+  Deadline& operator=(const Deadline&) = delete;
+
+  void arm(Clock::time_point at) {
+    at_ = at;
+    unsigned generation = ++shared_->generation;
+    timer_.expires_at(at);
+    timer_.async_wait([shared = shared_, generation](boost::system::error_code ec) {
+      if (ec || !shared->active || shared->generation != generation) return;
+      boost::system::error_code ignored;
+      shared->socket->cancel(ignored);
+    });
+  }
+  // Also true while the loop never waited (results kept arriving): the clock decides.
+  bool expired() const { return at_ && Clock::now() >= *at_; }
+
+ private:
+  struct Shared {
+    bool active = true;
+    unsigned generation = 0;
+    asio::posix::stream_descriptor* socket = nullptr;
+  };
+  asio::steady_timer timer_;
+  std::shared_ptr<Shared> shared_;
+  std::optional<Clock::time_point> at_;
+};
 
 }  // namespace
-
-bool PgPool::connection_lost(const Error& error) {
-  return error.code == ErrorCode::kPostgresError &&
-         std::string_view(error.message).starts_with(kConnectionLost);
-}
 
 struct PgPool::Impl {
   struct Waiter {
@@ -121,18 +177,30 @@ struct PgPool::Impl {
   asio::any_io_executor ex;
   std::string conninfo;
   std::size_t size;
+  PgPoolOptions options;
   std::vector<std::unique_ptr<Conn>> idle;
   std::size_t open = 0;
   std::size_t in_use = 0;
   std::deque<std::shared_ptr<Waiter>> waiters;
   bool closed = false;
+  std::uint64_t recycled = 0;
+  std::uint64_t cancelled = 0;
+  asio::thread_pool cancel_thread{1};  // PQcancel only (see the header)
 
   asio::awaitable<Result<std::unique_ptr<Conn>>> connect();
   asio::awaitable<Result<std::unique_ptr<Conn>>> acquire();
   void release(std::unique_ptr<Conn> conn);
   void slot_freed();
+  bool expired(const Conn& conn) const {
+    return options.conn_lifetime.count() > 0 && Clock::now() - conn.opened >= options.conn_lifetime;
+  }
+  void send_cancel(Conn& conn);
+  asio::awaitable<Result<QueryResult>> execute(std::string sql,
+                                               std::vector<std::optional<std::string>> params,
+                                               asio::cancellation_state cs);
   asio::awaitable<Result<QueryResult>> run(Conn& conn, const std::string& sql,
-                                           const std::vector<std::optional<std::string>>& params);
+                                           const std::vector<std::optional<std::string>>& params,
+                                           const asio::cancellation_state* cs);
 };
 
 asio::awaitable<Result<std::unique_ptr<Conn>>> PgPool::Impl::connect() {
@@ -153,6 +221,7 @@ asio::awaitable<Result<std::unique_ptr<Conn>>> PgPool::Impl::connect() {
     auto [ec] = co_await (*sd)->async_wait(
         st == PGRES_POLLING_READING ? descriptor_base::wait_read : descriptor_base::wait_write,
         kTuple);
+    if (ec == asio::error::operation_aborted) co_return cancelled_error();
     if (ec) co_return pg_error("waiting for the connection failed: " + ec.message());
     st = PQconnectPoll(conn->pg);
   }
@@ -160,6 +229,14 @@ asio::awaitable<Result<std::unique_ptr<Conn>>> PgPool::Impl::connect() {
   auto sd = watch(ex, PQsocket(conn->pg));
   if (!sd.ok()) co_return sd.take_error();
   conn->socket = std::move(sd).value();
+  if (options.query_timeout.count() > 0) {
+    // A session setting rather than `options=-c ...` in the conninfo, which would replace the
+    // user's own `options`. The value is a parameter like any other.
+    std::vector<std::optional<std::string>> params{std::to_string(options.query_timeout.count())};
+    auto set =
+        co_await run(*conn, "select set_config('statement_timeout', $1, false)", params, nullptr);
+    if (!set.ok()) co_return set.take_error();
+  }
   co_return std::move(conn);
 }
 
@@ -168,7 +245,9 @@ asio::awaitable<Result<std::unique_ptr<Conn>>> PgPool::Impl::acquire() {
   while (!idle.empty()) {
     auto conn = std::move(idle.back());
     idle.pop_back();
-    if (!still_alive(*conn)) {  // terminated or the server restarted while it sat idle
+    bool old = expired(*conn);
+    if (old || !still_alive(*conn)) {  // too old, or terminated while it sat idle
+      if (old) ++recycled;
       --open;
       continue;
     }
@@ -181,8 +260,10 @@ asio::awaitable<Result<std::unique_ptr<Conn>>> PgPool::Impl::acquire() {
     co_await waiter->timer.async_wait(kTuple);
     if (waiter->conn) co_return std::move(waiter->conn);
     if (!waiter->may_open) {
-      // Woken without a grant: only close() does that (it removed us from the queue).
-      co_return pg_error("connection pool closed");
+      if (waiter->failed || closed) co_return pg_error("connection pool closed");
+      // The caller's cancellation slot fired: leave the queue.
+      std::erase(waiters, waiter);
+      co_return cancelled_error();
     }
     // slot_freed() already counted the slot as open and in use for us.
   } else {
@@ -211,7 +292,9 @@ void PgPool::Impl::slot_freed() {
 
 void PgPool::Impl::release(std::unique_ptr<Conn> conn) {
   --in_use;
-  if (closed || !conn->healthy()) {
+  bool old = expired(*conn);
+  if (closed || old || !conn->healthy()) {
+    if (old && !closed) ++recycled;
     conn.reset();
     --open;
     slot_freed();
@@ -228,8 +311,64 @@ void PgPool::Impl::release(std::unique_ptr<Conn> conn) {
   idle.push_back(std::move(conn));
 }
 
+void PgPool::Impl::send_cancel(Conn& conn) {
+  ++cancelled;
+  std::shared_ptr<PGcancel> cancel(PQgetCancel(conn.pg), [](PGcancel* c) {
+    if (c != nullptr) PQfreeCancel(c);
+  });
+  if (!cancel) {
+    conn.discard = true;
+    return;
+  }
+  asio::post(cancel_thread, [cancel] {
+    char message[256] = {};
+    if (PQcancel(cancel.get(), message, sizeof message) == 0) {
+      spdlog::warn("pg pool: cancel request failed: {}", trimmed(message));
+    }
+  });
+}
+
 asio::awaitable<Result<QueryResult>> PgPool::Impl::run(
-    Conn& conn, const std::string& sql, const std::vector<std::optional<std::string>>& params) {
+    Conn& conn, const std::string& sql, const std::vector<std::optional<std::string>>& params,
+    const asio::cancellation_state* cs) {
+  // Why this side stopped waiting for the statement, if it did.
+  enum class Stop { kNone, kTimeout, kCaller };
+  Stop stop = Stop::kNone;
+  bool cancel_confirmed = false;  // the server answered our cancel (SQLSTATE 57014)
+  auto started = Clock::now();
+  Deadline deadline(ex, conn.socket.get());
+  if (options.query_timeout.count() > 0) {
+    deadline.arm(started + options.query_timeout + PgPool::kCancelGrace);
+  }
+  auto stop_error = [&] {
+    return stop == Stop::kTimeout ? timeout_error(options.query_timeout) : cancelled_error();
+  };
+  // Decides what an interrupted (or about to start) wait means. Returns true when the statement
+  // is given up: the connection is then never reused.
+  auto give_up = [&]() -> bool {
+    if (stop == Stop::kNone) {
+      if (cs != nullptr && cancel_requested(*cs)) {
+        stop = Stop::kCaller;
+        send_cancel(conn);
+        deadline.arm(Clock::now() + PgPool::kCancelGrace);  // the server confirms, or we leave
+        return false;
+      }
+      if (deadline.expired()) {
+        // The server's own statement_timeout did not end it: cancel it and leave.
+        stop = Stop::kTimeout;
+        send_cancel(conn);
+        conn.discard = true;
+        return true;
+      }
+      return false;
+    }
+    if (deadline.expired()) {
+      conn.discard = true;
+      return true;
+    }
+    return false;
+  };
+
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
@@ -241,8 +380,14 @@ asio::awaitable<Result<QueryResult>> PgPool::Impl::run(
     int flushed = PQflush(conn.pg);
     if (flushed < 0) co_return pg_error(PQerrorMessage(conn.pg));
     if (flushed == 0) break;
+    if (deadline.expired() || (cs != nullptr && cancel_requested(*cs))) {
+      stop = deadline.expired() ? Stop::kTimeout : Stop::kCaller;
+      conn.discard = true;  // a partly sent statement: the connection is unusable
+      co_return stop_error();
+    }
     if (!ready_now(PQsocket(conn.pg), POLLOUT | POLLIN)) {
       auto [ec] = co_await conn.socket->async_wait(descriptor_base::wait_write, kTuple);
+      if (ec == asio::error::operation_aborted) continue;
       if (ec) co_return pg_error("connection wait failed: " + ec.message());
     }
     if (PQconsumeInput(conn.pg) == 0) co_return pg_error(PQerrorMessage(conn.pg));
@@ -254,9 +399,12 @@ asio::awaitable<Result<QueryResult>> PgPool::Impl::run(
     // Read before waiting: bytes (or EOF) that arrived earlier raised no new edge.
     if (PQconsumeInput(conn.pg) == 0) co_return pg_error(PQerrorMessage(conn.pg));
     if (PQisBusy(conn.pg) != 0) {
+      if (give_up()) co_return stop_error();
       if (ready_now(PQsocket(conn.pg), POLLIN)) continue;
       auto [ec] = co_await conn.socket->async_wait(descriptor_base::wait_read, kTuple);
-      if (ec) co_return pg_error("connection wait failed: " + ec.message());
+      if (ec && ec != asio::error::operation_aborted) {
+        co_return pg_error("connection wait failed: " + ec.message());
+      }
       continue;
     }
     PGresult* res = PQgetResult(conn.pg);
@@ -289,7 +437,16 @@ asio::awaitable<Result<QueryResult>> PgPool::Impl::run(
       std::string message = primary != nullptr ? primary : PQresultErrorMessage(res);
       if (message.empty()) message = PQerrorMessage(conn.pg);
       bool data = state != nullptr && state[0] == '2' && state[1] == '2';
-      if (data) {
+      // 57014 query_canceled: ours, the server's statement_timeout (it ran that long), or an
+      // operator's pg_cancel_backend (reported as is).
+      bool canceled = state != nullptr && std::string_view(state) == "57014";
+      if (canceled && stop != Stop::kNone) {
+        cancel_confirmed = true;
+        error = stop_error();
+      } else if (canceled && options.query_timeout.count() > 0 &&
+                 Clock::now() - started >= options.query_timeout) {
+        error = timeout_error(options.query_timeout);
+      } else if (data) {
         error = make_error(ErrorCode::kDataException, message);
       } else {
         error = connection_sqlstate(state) ? lost(message) : pg_error(message);
@@ -297,16 +454,47 @@ asio::awaitable<Result<QueryResult>> PgPool::Impl::run(
     }
     PQclear(res);
   }
+  if (stop != Stop::kNone) {
+    // Unless the server answered the cancel, it may still arrive and hit the next statement.
+    if (!cancel_confirmed) conn.discard = true;
+    co_return stop_error();
+  }
   if (error) co_return std::move(*error);
   if (!out) co_return pg_error("statement returned no result");
   co_return std::move(*out);
 }
 
-PgPool::PgPool(asio::any_io_executor ex, std::string conninfo, std::size_t size)
+asio::awaitable<Result<QueryResult>> PgPool::Impl::execute(
+    std::string sql, std::vector<std::optional<std::string>> params, asio::cancellation_state cs) {
+  if (cancel_requested(cs)) co_return cancelled_error();
+  auto conn = co_await acquire();
+  if (!conn.ok()) co_return conn.take_error();
+  if (cancel_requested(cs)) {
+    release(std::move(conn).value());
+    co_return cancelled_error();
+  }
+  auto started = Clock::now();
+  auto result = co_await run(**conn, sql, params, &cs);
+  if (!result.ok() && result.error().code != ErrorCode::kConnectionLost &&
+      PQstatus((*conn)->pg) != CONNECTION_OK) {
+    result = lost(result.error().message);
+  }
+  if (options.recycle_after.count() > 0 && Clock::now() - started >= options.recycle_after &&
+      (*conn)->healthy()) {
+    (*conn)->discard = true;
+    ++recycled;
+  }
+  release(std::move(conn).value());
+  co_return result;
+}
+
+PgPool::PgPool(asio::any_io_executor ex, std::string conninfo, std::size_t size,
+               PgPoolOptions options)
     : impl_(std::make_shared<Impl>()) {
   impl_->ex = std::move(ex);
   impl_->conninfo = std::move(conninfo);
   impl_->size = size == 0 ? 1 : size;
+  impl_->options = options;
 }
 
 PgPool::~PgPool() { close(); }
@@ -314,13 +502,13 @@ PgPool::~PgPool() { close(); }
 asio::awaitable<Result<QueryResult>> PgPool::query(std::string sql,
                                                    std::vector<std::optional<std::string>> params) {
   auto impl = impl_;  // keeps the pool state alive across suspensions
-  auto conn = co_await impl->acquire();
-  if (!conn.ok()) co_return conn.take_error();
-  auto result = co_await impl->run(**conn, sql, params);
-  if (!result.ok() && !connection_lost(result.error()) && PQstatus((*conn)->pg) != CONNECTION_OK) {
-    result = lost(result.error().message);
-  }
-  impl->release(std::move(conn).value());
+  // Cancellation is an outcome here (an error result), not an exception: the flag is the
+  // coroutine thread's, so it is put back for the caller.
+  bool throw_before = co_await asio::this_coro::throw_if_cancelled();
+  co_await asio::this_coro::throw_if_cancelled(false);
+  asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
+  auto result = co_await impl->execute(std::move(sql), std::move(params), cs);
+  co_await asio::this_coro::throw_if_cancelled(throw_before);
   co_return result;
 }
 
@@ -328,6 +516,8 @@ std::size_t PgPool::size() const { return impl_->size; }
 std::size_t PgPool::open() const { return impl_->open; }
 std::size_t PgPool::in_use() const { return impl_->in_use; }
 std::size_t PgPool::waiting() const { return impl_->waiters.size(); }
+std::uint64_t PgPool::recycled() const { return impl_->recycled; }
+std::uint64_t PgPool::cancelled() const { return impl_->cancelled; }
 
 void PgPool::close() {
   if (impl_->closed) return;

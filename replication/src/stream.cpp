@@ -18,6 +18,7 @@
 #include <optional>
 
 #include "liveql/replication/copy_message.hpp"
+#include "liveql/replication/pg_text.hpp"
 #include "liveql/replication/wal2json_decoder.hpp"
 
 namespace liveql::replication {
@@ -365,7 +366,10 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
       if (PQntuples(res) != 1 || PQnfields(res) < 4)
         co_return fail(pg_error("IDENTIFY_SYSTEM: unexpected result shape"));
       connected.system_identifier = PQgetvalue(res, 0, 0);
-      connected.timeline = static_cast<uint32_t>(std::strtoul(PQgetvalue(res, 0, 1), nullptr, 10));
+      auto timeline =
+          parse_pg_integer<std::uint32_t>(PQgetvalue(res, 0, 1), "IDENTIFY_SYSTEM timeline");
+      if (!timeline.ok()) co_return fail(pg_error(timeline.error().message));
+      connected.timeline = *timeline;
       auto xlogpos = parse_lsn(PQgetvalue(res, 0, 2));
       if (!xlogpos) co_return fail(pg_error("IDENTIFY_SYSTEM: bad xlogpos"));
       connected.server_lsn = *xlogpos;

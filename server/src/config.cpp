@@ -61,6 +61,15 @@ std::vector<Setting> serve_settings() {
       return Ok{};
     };
   };
+  // A duration where 0 means "off".
+  auto duration_or_off = []<class D>(D Config::*member) {
+    return [member](Config& c, const std::string& v, const std::string& src) -> Status {
+      auto n = parse_number<std::int64_t>(v, src, 0, std::int64_t{1} << 40);
+      if (!n) return n.take_error();
+      c.*member = D(*n);
+      return Ok{};
+    };
+  };
   std::vector<Setting> s;
   using Apply = Setting::Apply;
   auto add = [&s](const char* flag, std::vector<const char*> env, const char* help, Apply apply) {
@@ -176,6 +185,18 @@ std::vector<Setting> serve_settings() {
   add("ws-keepalive-seconds", {"LIVEQL_WS_KEEPALIVE_SECONDS", "HASURA_GRAPHQL_WEBSOCKET_KEEPALIVE"},
       "websocket: seconds between keep-alive messages (default 5)",
       size(&Config::ws_keepalive_seconds, 1));
+  add("query-timeout-ms", {"LIVEQL_QUERY_TIMEOUT_MS"},
+      "statement_timeout of every query and live-query statement, in milliseconds; 0 = none "
+      "(default 30000)",
+      duration_or_off(&Config::query_timeout));
+  add("conn-lifetime", {"LIVEQL_CONN_LIFETIME", "HASURA_GRAPHQL_PG_CONN_LIFETIME"},
+      "seconds after which a pooled PostgreSQL connection is closed and replaced; 0 = never "
+      "(default 600)",
+      duration_or_off(&Config::conn_lifetime));
+  add("conn-recycle-after-ms", {"LIVEQL_CONN_RECYCLE_AFTER_MS"},
+      "a pooled connection whose statement ran at least this many milliseconds is closed "
+      "afterwards (its backend may hold the memory); 0 = never (default 500)",
+      duration_or_off(&Config::conn_recycle_after));
   return s;
 }
 

@@ -82,7 +82,8 @@ Result<GraphqlBody> read_graphql_body(const json::value& v, const std::string& p
 // the schema or the generated SQL.
 Error query_error(Error e, const compiler::Session& session) {
   e.path = "$";
-  if (e.code == ErrorCode::kPostgresError && !session.is_admin) {
+  if ((e.code == ErrorCode::kPostgresError || e.code == ErrorCode::kConnectionLost) &&
+      !session.is_admin) {
     e.message = "database query error";
   }
   return e;

@@ -1,15 +1,20 @@
 #include "http_server.hpp"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 
@@ -137,6 +142,26 @@ class InFlight {
   App& app_;
 };
 
+// Completes when the client closes the connection (end of stream, reset) while its request is
+// handled; http_session then cancels the handler, and with it any statement it runs
+// (PgPool::query's cancellation slot: PQcancel). Bytes of a pipelined next request are no
+// close: it then waits to be cancelled. A client that half-closes after its request looks the
+// same as one that left; HTTP/1.1 clients do not do that.
+awaitable<void> client_closed(tcp::socket& socket) {
+  for (;;) {
+    auto [ec] = co_await socket.async_wait(tcp::socket::wait_read, kUseTuple);
+    if (ec) co_return;
+    char byte = 0;
+    auto n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) co_return;
+    if (n > 0) {
+      asio::steady_timer never(socket.get_executor(), asio::steady_timer::time_point::max());
+      co_await never.async_wait(kUseTuple);
+      co_return;
+    }
+  }
+}
+
 awaitable<void> http_session(App& app, beast::tcp_stream stream) {
   beast::flat_buffer buffer;
   for (;;) {
@@ -193,7 +218,15 @@ awaitable<void> http_session(App& app, beast::tcp_stream stream) {
     HttpResponse r;
     {
       InFlight counted(app);
-      r = co_await handle_http(app, std::move(request));
+      auto ex = co_await asio::this_coro::executor;
+      auto [order, handler_error, response, closed_error] =
+          co_await asio::experimental::make_parallel_group(
+              asio::co_spawn(ex, handle_http(app, std::move(request)), asio::deferred),
+              asio::co_spawn(ex, client_closed(stream.socket()), asio::deferred))
+              .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+      if (order[0] == 1) break;  // the client left: the handler was cancelled, nobody to answer
+      if (handler_error) std::rethrow_exception(handler_error);
+      r = std::move(response);
     }
     // A stopping server answers what it has read, then closes the connection.
     bool keep_alive = req.keep_alive() && !app.stopping;

@@ -118,7 +118,10 @@ int serve(const Config& config) {
 
   asio::io_context ioc(1);
   std::optional<live::PgPool> pool;
-  pool.emplace(ioc.get_executor(), config.database_url, config.pool_size);
+  pool.emplace(ioc.get_executor(), config.database_url, config.pool_size,
+               live::PgPoolOptions{.query_timeout = config.query_timeout,
+                                   .conn_lifetime = config.conn_lifetime,
+                                   .recycle_after = config.conn_recycle_after});
   app.pool = &*pool;
   std::optional<live::LiveQueries> live;
   std::optional<live::ChangeFeed> feed;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "liveql/base/row_change.hpp"
+#include "liveql/replication/pg_text.hpp"
 #include "liveql/state/state_store.hpp"
 
 namespace liveql::server {
@@ -172,13 +173,11 @@ json::value json_or_null(const std::optional<std::string>& s) {
   return json::value(*s);
 }
 
+// A bigint column as a JSON number; text that is not one is shown as the server sent it.
 json::value json_number_or_null(const std::optional<std::string>& s) {
   if (!s) return nullptr;
-  try {
-    return json::value(std::stoll(*s));
-  } catch (const std::exception&) {
-    return json::value(*s);
-  }
+  auto n = replication::parse_pg_integer<std::int64_t>(*s, "slot status");
+  return n.ok() ? json::value(*n) : json::value(*s);
 }
 
 void print_text(const Config& config, const ServerInfo& info, const std::optional<SlotRow>& slot,

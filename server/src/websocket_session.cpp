@@ -74,7 +74,9 @@ std::chrono::milliseconds init_timeout(const App& app) {
 // since they can reveal the schema or the generated SQL (as on HTTP).
 Error query_error(Error e, const compiler::Session& session) {
   e.path = "$";
-  if (e.code == ErrorCode::kPostgresError && !session.is_admin) e.message = "database query error";
+  if ((e.code == ErrorCode::kPostgresError || e.code == ErrorCode::kConnectionLost) &&
+      !session.is_admin)
+    e.message = "database query error";
   return e;
 }
 

@@ -3,9 +3,11 @@
 #include "liveql/live/live_queries.hpp"
 
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
+#include <stdexcept>
 
 #include "liveql/live/metrics.hpp"
 #include "liveql/live/pg_pool.hpp"
@@ -48,14 +50,16 @@ class LiveQueriesTest : public ::testing::Test {
       create extension if not exists pg_stat_statements;
       create table items (id serial primary key, owner int not null, title text, qty int);
       create table items_shared (id serial primary key, owner int not null, title text);
+      create table items_locked (id serial primary key, owner int not null, title text);
       create table items_big (id serial primary key, owner int not null, title text);
       insert into items_big (owner, title) select g, 'big' || g from generate_series(1, 1000) g;
     )"));
   }
   static void TearDownTestSuite() { delete url_; }
 
-  void start(LiveQueries::Options options, std::size_t pool_size = 4) {
-    pool_ = std::make_unique<PgPool>(ioc_.get_executor(), *url_, pool_size);
+  void start(LiveQueries::Options options, std::size_t pool_size = 4,
+             PgPoolOptions pool_options = {}) {
+    pool_ = std::make_unique<PgPool>(ioc_.get_executor(), *url_, pool_size, pool_options);
     live_ = std::make_unique<LiveQueries>(ioc_.get_executor(), *pool_, metrics_, options);
   }
   void TearDown() override {
@@ -351,6 +355,128 @@ TEST_F(LiveQueriesTest, ThousandSubscribersBatch100RunTenStatementsPerPoll) {
   std::string text = metrics_.render_prometheus();
   EXPECT_NE(text.find("liveql_refetch_duration_seconds_count"), std::string::npos);
   EXPECT_NE(text.find("liveql_subscribers 1000"), std::string::npos);
+}
+
+// A session of its own that holds a lock in an open transaction until commit() or destruction.
+class LockHolder {
+ public:
+  LockHolder(const std::string& url, const std::string& sql) : pg_(PQconnectdb(url.c_str())) {
+    if (PQstatus(pg_) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(pg_));
+    exec("begin");
+    exec(sql);
+  }
+  ~LockHolder() { PQfinish(pg_); }
+  LockHolder(const LockHolder&) = delete;
+  LockHolder& operator=(const LockHolder&) = delete;
+  void exec(const std::string& sql) {
+    PGresult* r = PQexec(pg_, sql.c_str());
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    PQclear(r);
+    if (!ok) throw std::runtime_error(PQerrorMessage(pg_));
+  }
+
+ private:
+  PGconn* pg_;
+};
+
+// Live-query statements on items_locked running now (waiting for the lock, typically).
+std::size_t locked_statements(const std::string& url) {
+  return test::query(url,
+                     "select pid from pg_stat_activity where application_name = 'liveql' and "
+                     "state = 'active' and query like '%unnest%items_locked%'")
+      .size();
+}
+
+// One cohort's refetch waits on a lock past the query timeout: its subscribers (the ones in
+// that statement) get the timeout error, once, without a retry or a split per vars; the other
+// cohort keeps receiving updates throughout.
+TEST_F(LiveQueriesTest, RefetchTimeoutErrorsOnlyItsOwnStatement) {
+  test::exec(*url_,
+             "insert into items_locked (owner, title) values (21, 'a'), (22, 'b');"
+             "insert into items (owner, title) values (23, 'c')");
+  start({.batch_size = 100, .refetch_interval = kFast}, 4,
+        PgPoolOptions{.query_timeout = std::chrono::milliseconds(300)});
+  Sink locked_a, locked_b, free;
+  live_->subscribe_sql(items_sql("items_locked"), "user", "items_locked", owner("21"),
+                       locked_a.push());
+  live_->subscribe_sql(items_sql("items_locked"), "user", "items_locked", owner("22"),
+                       locked_b.push());
+  live_->subscribe_sql(items_sql("items"), "user", "items", owner("23"), free.push());
+  ASSERT_TRUE(run_until(ioc_, [&] {
+    return locked_a.got.size() == 1 && locked_b.got.size() == 1 && free.got.size() == 1;
+  }));
+  // Statements run for the locked cohort: all of them but the other cohort's (the locked one
+  // is gone from cohorts_json once its subscribers are).
+  auto locked_cohort_statements = [&] {
+    double other = 0;
+    auto cohorts = live_->cohorts_json();
+    for (const auto& c : cohorts.as_array()) {
+      if (c.at("root_field") == "items") other = c.at("statements").to_number<double>();
+    }
+    return metrics_.value("liveql_refetch_statements_total") - other;
+  };
+  {
+    LockHolder lock(*url_, "lock table items_locked in access exclusive mode");
+    ASSERT_TRUE(run_until(ioc_, [&] { return locked_statements(*url_) == 1; }));
+    auto blocked = locked_cohort_statements();
+    test::exec(*url_, "update items set title = 'C' where owner = 23");
+    ASSERT_TRUE(run_until(ioc_, [&] { return locked_a.got.size() == 2; }));
+    ASSERT_TRUE(run_until(ioc_, [&] { return free.got.size() == 2; }));
+    EXPECT_NE(free.last().find("\"C\""), std::string::npos);
+    for (Sink* s : {&locked_a, &locked_b}) {
+      ASSERT_EQ(s->got.size(), 2u);
+      ASSERT_FALSE(s->got[1].ok());
+      EXPECT_EQ(s->got[1].error().code, ErrorCode::kQueryTimeout);
+      EXPECT_EQ(s->got[1].error().message,
+                "the query exceeded the timeout of 300 ms (--query-timeout-ms)");
+    }
+    // The one blocked statement served both; no retry, no split per vars: the timeout is not
+    // paid again.
+    EXPECT_EQ(locked_cohort_statements(), blocked);
+    test::exec(*url_, "update items set title = 'CC' where owner = 23");
+    ASSERT_TRUE(run_until(ioc_, [&] { return free.got.size() == 3; }));
+  }
+  EXPECT_EQ(live_->subscriber_count(), 1u);
+  EXPECT_EQ(live_->cohort_count(), 1u);
+  EXPECT_EQ(locked_a.got.size(), 2u);
+}
+
+// A first fetch whose subscriber left is cancelled at once (PQcancel), not run to the end.
+TEST_F(LiveQueriesTest, StatementNobodyWaitsForIsCancelled) {
+  start({.batch_size = 100, .refetch_interval = std::chrono::hours(1)});
+  LockHolder lock(*url_, "lock table items_locked in access exclusive mode");
+  Sink gone;
+  auto id = live_->subscribe_sql(items_sql("items_locked"), "user", "items_locked", owner("31"),
+                                 gone.push());
+  ASSERT_TRUE(run_until(ioc_, [&] { return locked_statements(*url_) == 1; }));
+  live_->unsubscribe(id);
+  ASSERT_TRUE(run_until(ioc_, [&] { return locked_statements(*url_) == 0; }));
+  EXPECT_EQ(pool_->cancelled(), 1u);
+  ASSERT_TRUE(run_until(ioc_, [&] { return pool_->in_use() == 0; }));
+  EXPECT_EQ(live_->cohort_count(), 0u);
+  EXPECT_TRUE(gone.got.empty());
+}
+
+// A refetch still serving one subscriber runs to the end when another of its subscribers leaves.
+TEST_F(LiveQueriesTest, StatementServingSomebodyIsNotCancelled) {
+  start({.batch_size = 100, .refetch_interval = std::chrono::hours(1)});
+  Sink leaving, staying;
+  auto leaving_id = live_->subscribe_sql(items_sql("items_locked"), "user", "items_locked",
+                                         owner("41"), leaving.push());
+  auto staying_id = live_->subscribe_sql(items_sql("items_locked"), "user", "items_locked",
+                                         owner("42"), staying.push());
+  ASSERT_TRUE(run_until(ioc_, [&] { return leaving.got.size() == 1 && staying.got.size() == 1; }));
+  LockHolder lock(*url_, "lock table items_locked in access exclusive mode");
+  lock.exec("insert into items_locked (owner, title) values (42, 'new')");
+  live_->set_mode(staying_id, CohortMode::kEvent, "test");
+  live_->refetch({leaving_id, staying_id}, std::nullopt);
+  ASSERT_TRUE(run_until(ioc_, [&] { return locked_statements(*url_) == 1; }));
+  live_->unsubscribe(leaving_id);
+  lock.exec("commit");
+  ASSERT_TRUE(run_until(ioc_, [&] { return staying.got.size() == 2; }));
+  EXPECT_NE(staying.last().find("new"), std::string::npos);
+  EXPECT_EQ(pool_->cancelled(), 0u);
+  EXPECT_EQ(leaving.got.size(), 1u);
 }
 
 }  // namespace

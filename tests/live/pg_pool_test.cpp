@@ -2,8 +2,17 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 #include "loop.hpp"
 #include "support/test_db.hpp"
@@ -12,6 +21,7 @@ namespace liveql::live {
 namespace {
 
 namespace asio = boost::asio;
+using namespace std::chrono_literals;
 using testing::run_until;
 using NoParams = std::vector<std::optional<std::string>>;
 
@@ -155,10 +165,13 @@ TEST_F(PgPoolTest, BackendTerminatedMidQueryIsAConnectionLoss) {
              "'%/* mid-query */%' and pid <> pg_backend_pid()");
   ASSERT_TRUE(run_until(ioc_, [&] { return slow.has_value(); }));
   ASSERT_FALSE(slow->ok());
+  EXPECT_EQ(slow->error().code, ErrorCode::kConnectionLost) << slow->error().message;
+  EXPECT_STREQ(error_code_name(slow->error().code), "postgres-error");
   EXPECT_TRUE(PgPool::connection_lost(slow->error())) << slow->error().message;
   // A statement's own error is not a connection loss.
   auto missing = run(pool, "select * from no_such_table");
   ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::kPostgresError);
   EXPECT_FALSE(PgPool::connection_lost(missing.error()));
   auto ok = run(pool, "select 1");
   ASSERT_TRUE(ok.ok()) << ok.error().message;
@@ -168,7 +181,7 @@ TEST_F(PgPoolTest, ConnectFailureIsAnError) {
   PgPool pool(ioc_.get_executor(), test::database_url("live_pg_pool_missing_db"), 1);
   auto r = run(pool, "select 1");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, ErrorCode::kPostgresError);
+  EXPECT_EQ(r.error().code, ErrorCode::kConnectionLost);
   EXPECT_NE(r.error().message.find("live_pg_pool_missing_db"), std::string::npos)
       << r.error().message;
   EXPECT_TRUE(PgPool::connection_lost(r.error()));
@@ -197,6 +210,215 @@ TEST_F(PgPoolTest, CloseFailsWaiters) {
   ASSERT_FALSE(queued->ok());
   EXPECT_EQ(queued->error().message, "connection pool closed");
   EXPECT_EQ(pool.open(), 0u);
+}
+
+// Rows of pg_stat_activity still running a statement marked with `marker` (a SQL comment).
+std::string read_source(const std::string& relative) {
+  std::ifstream in(test::source_path(relative));
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+std::size_t running_with(const std::string& url, const std::string& marker) {
+  return test::query(url,
+                     "select pid from pg_stat_activity where state = 'active' and query like '%" +
+                         marker + "%' and pid <> pg_backend_pid()")
+      .size();
+}
+
+TEST_F(PgPoolTest, StatementTimeoutIsAClearErrorAndThePoolGoesOn) {
+  PgPool pool(ioc_.get_executor(), *url_, 1, PgPoolOptions{.query_timeout = 200ms});
+  auto setting = run(pool, "select current_setting('statement_timeout')");
+  ASSERT_TRUE(setting.ok()) << setting.error().message;
+  EXPECT_EQ(setting->rows[0][0], "200ms");
+  auto started = std::chrono::steady_clock::now();
+  auto slow = run(pool, "select pg_sleep(30)");
+  auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_FALSE(slow.ok());
+  EXPECT_EQ(slow.error().code, ErrorCode::kQueryTimeout);
+  EXPECT_STREQ(error_code_name(slow.error().code), "postgres-error");
+  EXPECT_EQ(slow.error().message, "the query exceeded the timeout of 200 ms (--query-timeout-ms)");
+  EXPECT_LT(took, PgPool::kCancelGrace);  // the server's own statement_timeout ended it
+  // The server answered, so the connection is healthy and kept.
+  auto ok = run(pool, "select 1");
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(pool.open(), 1u);
+  EXPECT_EQ(pool.cancelled(), 0u);
+}
+
+TEST_F(PgPoolTest, OperatorCancelIsNotATimeout) {
+  PgPool pool(ioc_.get_executor(), *url_, 1, PgPoolOptions{.query_timeout = 30s});
+  std::optional<Result<QueryResult>> slow;
+  asio::co_spawn(
+      ioc_,
+      [&]() -> asio::awaitable<void> {
+        slow.emplace(co_await pool.query("select pg_sleep(30) /* operator-cancel */", NoParams()));
+      },
+      testing::Rethrow{});
+  ASSERT_TRUE(run_until(ioc_, [&] { return running_with(*url_, "operator-cancel") == 1; }));
+  test::exec(*url_,
+             "select pg_cancel_backend(pid) from pg_stat_activity where query like "
+             "'%/* operator-cancel */%' and pid <> pg_backend_pid()");
+  ASSERT_TRUE(run_until(ioc_, [&] { return slow.has_value(); }));
+  ASSERT_FALSE(slow->ok());
+  EXPECT_EQ(slow->error().code, ErrorCode::kPostgresError);
+  EXPECT_EQ(slow->error().message, "canceling statement due to user request");
+}
+
+// Runs `sql` on `pool` with a cancellation slot; `out` receives the outcome.
+void spawn_cancellable(asio::io_context& ioc, PgPool& pool, std::string sql,
+                       asio::cancellation_signal& signal, std::optional<Result<QueryResult>>& out) {
+  asio::co_spawn(
+      ioc,
+      [&pool, &out, sql]() -> asio::awaitable<void> {
+        out.emplace(co_await pool.query(sql, NoParams()));
+        // The caller's throw_if_cancelled is back in force after query() returns.
+        EXPECT_TRUE(co_await asio::this_coro::throw_if_cancelled());
+      },
+      asio::bind_cancellation_slot(signal.slot(), testing::Rethrow{}));
+}
+
+TEST_F(PgPoolTest, CancellationSlotCancelsTheRunningStatement) {
+  PgPool pool(ioc_.get_executor(), *url_, 1);
+  asio::cancellation_signal signal;
+  std::optional<Result<QueryResult>> slow;
+  spawn_cancellable(ioc_, pool, "select pg_sleep(30) /* slot-cancel */", signal, slow);
+  ASSERT_TRUE(run_until(ioc_, [&] { return running_with(*url_, "slot-cancel") == 1; }));
+  auto started = std::chrono::steady_clock::now();
+  signal.emit(asio::cancellation_type::terminal);
+  ASSERT_TRUE(run_until(ioc_, [&] { return slow.has_value(); }));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 1s);
+  ASSERT_FALSE(slow->ok());
+  EXPECT_EQ(slow->error().message, "the statement was cancelled");
+  EXPECT_EQ(running_with(*url_, "slot-cancel"), 0u);
+  EXPECT_EQ(pool.cancelled(), 1u);
+  // The server confirmed the cancel: the connection is reused, not replaced.
+  EXPECT_EQ(pool.open(), 1u);
+  auto ok = run(pool, "select 1");
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+}
+
+TEST_F(PgPoolTest, CancellationSlotLeavesTheQueueOfWaiters) {
+  PgPool pool(ioc_.get_executor(), *url_, 1);
+  asio::cancellation_signal signal;
+  std::optional<Result<QueryResult>> busy, queued;
+  asio::co_spawn(
+      ioc_,
+      [&]() -> asio::awaitable<void> {
+        busy.emplace(co_await pool.query("select pg_sleep(0.3)", NoParams()));
+      },
+      testing::Rethrow{});
+  spawn_cancellable(ioc_, pool, "select 1", signal, queued);
+  ASSERT_TRUE(run_until(ioc_, [&] { return pool.waiting() == 1; }));
+  signal.emit(asio::cancellation_type::terminal);
+  ASSERT_TRUE(run_until(ioc_, [&] { return queued.has_value(); }));
+  EXPECT_FALSE(busy.has_value());
+  ASSERT_FALSE(queued->ok());
+  EXPECT_EQ(queued->error().message, "the statement was cancelled");
+  EXPECT_EQ(pool.waiting(), 0u);
+  ASSERT_TRUE(run_until(ioc_, [&] { return busy.has_value(); }));
+  EXPECT_TRUE(busy->ok());
+  EXPECT_EQ(pool.in_use(), 0u);
+}
+
+std::string pid_of(const Result<QueryResult>& r) {
+  return r.ok() && !r->rows.empty() && r->rows[0][0] ? *r->rows[0][0] : "";
+}
+
+TEST_F(PgPoolTest, ConnectionOfASlowStatementIsRecycled) {
+  PgPool pool(ioc_.get_executor(), *url_, 1, PgPoolOptions{.recycle_after = 100ms});
+  auto a = pid_of(run(pool, "select pg_backend_pid()"));
+  auto b = pid_of(run(pool, "select pg_backend_pid()"));
+  ASSERT_FALSE(a.empty());
+  EXPECT_EQ(a, b);  // fast statements keep their connection
+  auto slow = run(pool, "select pg_backend_pid(), pg_sleep(0.15)");
+  ASSERT_TRUE(slow.ok()) << slow.error().message;
+  EXPECT_EQ(pid_of(slow), a);
+  EXPECT_EQ(pool.recycled(), 1u);
+  EXPECT_EQ(pool.open(), 0u);
+  auto c = pid_of(run(pool, "select pg_backend_pid()"));
+  EXPECT_NE(c, a);
+}
+
+TEST_F(PgPoolTest, ConnectionPastItsLifetimeIsReplaced) {
+  PgPool pool(ioc_.get_executor(), *url_, 1, PgPoolOptions{.conn_lifetime = 150ms});
+  auto a = pid_of(run(pool, "select pg_backend_pid()"));
+  ASSERT_FALSE(a.empty());
+  // The lifetime itself is what the test waits for.
+  asio::steady_timer later(ioc_, 200ms);
+  bool waited = false;
+  later.async_wait([&](boost::system::error_code) { waited = true; });
+  ASSERT_TRUE(run_until(ioc_, [&] { return waited; }));
+  auto b = pid_of(run(pool, "select pg_backend_pid()"));
+  EXPECT_NE(a, b);
+  EXPECT_EQ(pool.recycled(), 1u);
+  EXPECT_EQ(pool.open(), 1u);
+}
+
+// VmRSS of a local process in kB, or -1 when it is gone (or /proc is not readable).
+long rss_kb(const std::string& pid) {
+  std::ifstream in("/proc/" + pid + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+  }
+  return -1;
+}
+
+// 2000 subqueries over the demo schema, as an aliased GraphQL query compiles to: planning them
+// makes the backend allocate a few hundred MB, and an idle backend keeps much of it.
+std::string heavy_statement() {
+  std::string sql = "select pg_backend_pid(), array_length(array[";
+  for (int i = 0; i < 2000; ++i) {
+    if (i > 0) sql += ',';
+    std::string o = "o" + std::to_string(i);
+    sql += "(select json_agg(" + o + ") from orders " + o + " where " + o + ".id > " +
+           std::to_string(i) + ")";
+  }
+  return sql + "], 1)";
+}
+
+TEST_F(PgPoolTest, HeavyStatementDoesNotStayLargeInThePool) {
+  std::string demo =
+      test::fresh_database("live_pg_pool_demo", read_source("tools/demo/schema.sql") +
+                                                    read_source("tools/demo/seed.sql"));
+  auto measure = [&](PgPoolOptions options) {
+    PgPool pool(ioc_.get_executor(), demo, 1, options);
+    auto before = pid_of(run(pool, "select pg_backend_pid()"));
+    long rss_before = rss_kb(before);
+    auto heavy = run(pool, heavy_statement());
+    EXPECT_TRUE(heavy.ok()) << heavy.error().message;
+    struct Out {
+      std::string pid;
+      long before, after;
+      std::uint64_t recycled;
+      std::string next_pid;
+    } out{pid_of(heavy), rss_before, rss_kb(pid_of(heavy)), pool.recycled(), ""};
+    if (out.pid.empty() || out.before < 0) return out;
+    // A closed connection's backend exits shortly after; wait for that (or for nothing, when
+    // the connection was kept).
+    if (out.recycled > 0) {
+      EXPECT_TRUE(run_until(ioc_, [&] { return rss_kb(out.pid) < 0; }));
+      out.after = rss_kb(out.pid);
+    }
+    out.next_pid = pid_of(run(pool, "select pg_backend_pid()"));
+    return out;
+  };
+  auto kept = measure({});
+  if (kept.before < 0) GTEST_SKIP() << "the backends' /proc entries are not readable here";
+  std::printf("idle backend after the heavy statement, kept in the pool: %ld kB (before: %ld kB)\n",
+              kept.after, kept.before);
+  EXPECT_EQ(kept.next_pid, kept.pid);
+
+  auto recycled = measure({.recycle_after = std::chrono::milliseconds(100)});
+  EXPECT_EQ(recycled.recycled, 1u);
+  EXPECT_EQ(recycled.after, -1);  // the heavy backend exited: its memory went with it
+  EXPECT_NE(recycled.next_pid, recycled.pid);
+  long next = rss_kb(recycled.next_pid);
+  std::printf("with --conn-recycle-after-ms: heavy backend gone, the pool's next one: %ld kB\n",
+              next);
+  EXPECT_LT(next, kept.after);
 }
 
 }  // namespace

@@ -266,5 +266,44 @@ TEST(Config, OtherCommands) {
   EXPECT_FALSE(parse({"slot"}));                                           // no subcommand
 }
 
+TEST(Config, PostgresGuards) {
+  using std::chrono::milliseconds;
+  using std::chrono::seconds;
+  auto d = parse({"serve", "--database-url", "u"});
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_EQ(d->config.query_timeout, milliseconds(30'000));
+  EXPECT_EQ(d->config.conn_lifetime, seconds(600));
+  EXPECT_EQ(d->config.conn_recycle_after, milliseconds(500));
+
+  auto flags = parse({"serve", "--database-url", "u", "--query-timeout-ms", "2500",
+                      "--conn-lifetime", "60", "--conn-recycle-after-ms", "0"},
+                     {{"LIVEQL_QUERY_TIMEOUT_MS", "9"}});
+  ASSERT_TRUE(flags) << flags.error().message;
+  EXPECT_EQ(flags->config.query_timeout, milliseconds(2500));
+  EXPECT_EQ(flags->config.conn_lifetime, seconds(60));
+  EXPECT_EQ(flags->config.conn_recycle_after, milliseconds(0));  // 0 = off
+
+  auto env = parse({"serve", "--database-url", "u"}, {{"LIVEQL_QUERY_TIMEOUT_MS", "0"},
+                                                      {"HASURA_GRAPHQL_PG_CONN_LIFETIME", "120"},
+                                                      {"LIVEQL_CONN_RECYCLE_AFTER_MS", "5000"}});
+  ASSERT_TRUE(env) << env.error().message;
+  EXPECT_EQ(env->config.query_timeout, milliseconds(0));
+  EXPECT_EQ(env->config.conn_lifetime, seconds(120));
+  EXPECT_EQ(env->config.conn_recycle_after, milliseconds(5000));
+
+  auto liveql_wins =
+      parse({"serve", "--database-url", "u"},
+            {{"LIVEQL_CONN_LIFETIME", "30"}, {"HASURA_GRAPHQL_PG_CONN_LIFETIME", "120"}});
+  ASSERT_TRUE(liveql_wins);
+  EXPECT_EQ(liveql_wins->config.conn_lifetime, seconds(30));
+
+  auto negative = parse({"serve", "--database-url", "u", "--query-timeout-ms", "-1"});
+  ASSERT_FALSE(negative);
+  EXPECT_NE(negative.error().message.find("--query-timeout-ms"), std::string::npos);
+  auto junk = parse({"serve", "--database-url", "u"}, {{"LIVEQL_CONN_LIFETIME", "10s"}});
+  ASSERT_FALSE(junk);
+  EXPECT_NE(junk.error().message.find("LIVEQL_CONN_LIFETIME"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace liveql::server

@@ -24,7 +24,13 @@ enum class ErrorCode {
   kNotSupported,          // "not-supported"
   kDataException,         // "data-exception"    a value Postgres rejected
   kPostgresError,         // "postgres-error"
-  kUnexpected,            // "unexpected"
+  // "postgres-error" too: the database connection failed (cannot connect, terminated backend,
+  // server restart), not the statement; the statement may be retried on a new connection.
+  kConnectionLost,
+  // "postgres-error" too: the statement ran past the query timeout and was cancelled. Its
+  // message names the limit only, never the SQL, so it need not be hidden from non-admins.
+  kQueryTimeout,
+  kUnexpected,  // "unexpected"
 };
 
 inline const char* error_code_name(ErrorCode code);
@@ -109,6 +115,8 @@ inline const char* error_code_name(ErrorCode code) {
     case ErrorCode::kDataException:
       return "data-exception";
     case ErrorCode::kPostgresError:
+    case ErrorCode::kConnectionLost:
+    case ErrorCode::kQueryTimeout:
       return "postgres-error";
     case ErrorCode::kUnexpected:
       return "unexpected";

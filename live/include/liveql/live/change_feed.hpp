@@ -25,6 +25,9 @@
 //  - each Transaction: matched at once (in LSN order), refetch with xid8 = the 32-bit xid widened
 //    with the epoch (rule 8), then its end LSN is saved (sync) and only then acknowledged. Saves
 //    are coalesced to one per save_interval; idle positions (on_idle_position) likewise.
+//  - the monitor (every lag_interval: xid epoch reference, slot lag, stream (re)start) survives
+//    failed queries and unreadable values: each is logged (once until it changes) and counted
+//    in liveql_errors_total, and the loop goes on.
 //  - kUnavailable (wal_level, wal2json not allowed, slot of another plugin): every cohort polls;
 //    health_message() says why and how to fix; the stream is retried every retry_interval and
 //    event mode resumes (with one refetch) when it connects.
@@ -44,6 +47,7 @@
 
 #include "liveql/base/result.hpp"
 #include "liveql/compiler/catalog.hpp"
+#include "liveql/live/pg_pool.hpp"
 #include "liveql/replication/stream.hpp"
 
 namespace liveql::compiler {
@@ -115,6 +119,12 @@ class ChangeFeed {
   // xid8, e.g. pg_snapshot_xmax(pg_current_snapshot())): with a reference newer than the
   // transaction, an xid above the reference's low 32 bits belongs to the previous epoch.
   static std::uint64_t widen_xid(std::uint32_t xid, std::uint64_t reference);
+
+  // The monitor's readings, from the rows of its queries (first row, first column): the xid8
+  // reference, and the slot's lag in bytes. Pure. No row, NULL, or text that is not an integer
+  // is an error value (kUnexpected), which the monitor logs, counts and survives.
+  static Result<std::uint64_t> read_xid_reference(const QueryResult& rows);
+  static Result<std::int64_t> read_lag_bytes(const QueryResult& rows);
 
  private:
   struct Impl;

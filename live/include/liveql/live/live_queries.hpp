@@ -8,7 +8,11 @@
 // and they are removed with the error. A lost database connection (PgPool::connection_lost:
 // restart, terminated backend) is nobody's error: the refetch is retried with backoff (50 ms
 // doubling to 2 s) until the database answers, the subscribers staying registered; a first fetch
-// gives up after about 3 s and pushes the error.
+// gives up after about 3 s and pushes the error. A statement past the query timeout
+// (kQueryTimeout) errors the subscribers of that statement only: it is neither retried nor split
+// per vars, which would pay the timeout again. A statement (first fetch or refetch) whose
+// subscribers have all unsubscribed is cancelled (PgPool::query's cancellation slot); one that
+// still serves any subscriber runs to the end.
 //
 // Strand: everything runs on the executor given to the constructor (the single io_context
 // thread); no method may be called from another thread. Push callbacks are invoked on that

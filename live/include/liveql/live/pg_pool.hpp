@@ -10,11 +10,26 @@
 // restart) is noticed before it is lent out and replaced, so no caller gets a stale connection.
 // Connections carry application_name "liveql" unless the conninfo names one (the replication
 // stream's is "liveql-replication").
+//
+// Guards (PgPoolOptions): every connection gets `statement_timeout` at connect (a parameterised
+// set_config, not SQL rewriting); a statement the server has not answered by the timeout plus
+// kCancelGrace is cancelled from this side and its connection dropped. A query() whose
+// cancellation slot fires (terminal or partial) is cancelled the same way: its connection is
+// reused only once the server confirmed the cancel, otherwise dropped (a cancel landing later
+// would hit the next statement). Connections older than conn_lifetime, or whose statement ran
+// longer than recycle_after, are closed instead of reused: a backend that planned or ran a heavy
+// statement keeps much of that memory until it exits.
+//
+// Threads: PQcancel() is blocking (it opens its own connection to the server), so it runs on
+// one private thread owned by the pool (an asio::thread_pool of size 1) that does nothing else
+// and touches no pool state; the destructor joins it (waiting for a cancel in progress).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,30 +48,57 @@ struct QueryResult {
   int column_index(std::string_view name) const;
 };
 
+// The pool's guards; zero turns one off. The library defaults are all off; `liveql serve` passes
+// its flags (--query-timeout-ms, --conn-lifetime, --conn-recycle-after-ms).
+struct PgPoolOptions {
+  // statement_timeout of every pool connection.
+  std::chrono::milliseconds query_timeout{0};
+  // A connection open longer than this is closed when it comes back (or is found idle).
+  std::chrono::milliseconds conn_lifetime{0};
+  // A connection whose statement ran at least this long is closed after it.
+  std::chrono::milliseconds recycle_after{0};
+};
+
 class PgPool {
  public:
+  // How long the server gets to answer after its own statement_timeout fired (or after a cancel
+  // request) before the connection is given up.
+  static constexpr std::chrono::milliseconds kCancelGrace{1000};
+
   // `conninfo`: a libpq connection string or URL. `size` >= 1: the most connections open at once.
-  PgPool(boost::asio::any_io_executor ex, std::string conninfo, std::size_t size);
+  PgPool(boost::asio::any_io_executor ex, std::string conninfo, std::size_t size,
+         PgPoolOptions options = {});
   ~PgPool();  // closes every connection; queries still in flight complete with an error
   PgPool(const PgPool&) = delete;
   PgPool& operator=(const PgPool&) = delete;
 
   // Runs one statement with text parameters (bound, never inlined; nullopt = NULL) and returns
-  // all its rows. Errors: SQLSTATE class 22 -> ErrorCode::kDataException, any other server or
-  // connection error -> ErrorCode::kPostgresError, with the server's message. After close():
+  // all its rows. Errors: SQLSTATE class 22 -> ErrorCode::kDataException, any other server
+  // error -> ErrorCode::kPostgresError, with the server's message. After close():
   // kPostgresError "connection pool closed". A failure of the connection itself (cannot
   // connect, terminated, server restart: SQLSTATE 08xxx, 57P01-57P03, or the connection broke)
-  // is a kPostgresError for which connection_lost() is true: the statement may be retried.
+  // is kConnectionLost: the statement may be retried. Past the query timeout: kQueryTimeout
+  // "the query exceeded the timeout of N ms (--query-timeout-ms)".
+  // Cancellation: the awaiting coroutine's cancellation slot (bind_cancellation_slot on the
+  // co_spawn, or an awaitable operator) cancels the wait for a connection or the running
+  // statement (PQcancel, see above); the result is then kPostgresError "the statement was
+  // cancelled". Never throws on cancellation (the caller's throw_if_cancelled is restored).
   boost::asio::awaitable<Result<QueryResult>> query(std::string sql,
                                                     std::vector<std::optional<std::string>> params);
 
   // Whether `error` (from query()) is the loss of the connection rather than the statement's.
-  static bool connection_lost(const Error& error);
+  static bool connection_lost(const Error& error) {
+    return error.code == ErrorCode::kConnectionLost;
+  }
 
   std::size_t size() const;     // the configured maximum
   std::size_t open() const;     // connections currently open (idle + in use + connecting)
   std::size_t in_use() const;   // connections lent to a query right now
   std::size_t waiting() const;  // callers queued for a connection
+  // Connections closed because of conn_lifetime or recycle_after, and statements cancelled
+  // (timeout or caller), since construction.
+  std::uint64_t recycled() const;
+  std::uint64_t cancelled() const;
 
   // Closes idle connections, fails queued callers, and closes busy connections as their
   // queries finish. Idempotent.

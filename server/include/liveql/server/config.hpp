@@ -51,6 +51,13 @@ struct Config {
   std::size_t max_ws_frame_bytes = 1 << 20;
   // Seconds between keep-alives (`ka` / `ping`) on each acknowledged websocket (Hasura: 5).
   std::size_t ws_keepalive_seconds = 5;
+  // PostgreSQL guards of the query pool (live::PgPoolOptions; 0 turns one off): the
+  // statement_timeout of every query connection; a connection's lifetime (Hasura's
+  // --conn-lifetime); and the statement duration after which its connection is closed rather
+  // than reused (a backend keeps memory a heavy statement made it allocate).
+  std::chrono::milliseconds query_timeout{30'000};
+  std::chrono::seconds conn_lifetime{600};
+  std::chrono::milliseconds conn_recycle_after{500};
 };
 
 enum class CommandKind {
