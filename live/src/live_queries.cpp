@@ -295,6 +295,10 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
         it->second.statement.reset();
       }
     }
+    // A cancellation emitted just before the statement finished reaches co_spawn's handler as a
+    // call posted to `ex` that still reads the handler living in `statement->signal`: keep the
+    // signal alive until that call has run (the queue is FIFO, so this runs after it).
+    asio::post(ex, [statement] {});
     co_return r;
   }
 

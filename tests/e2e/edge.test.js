@@ -147,9 +147,14 @@ describe('edge: headers, depth, batches, auth', () => {
     }
   });
 
-  test('250-deep _and (about 500 JSON levels) over HTTP', async () => {
-    const r = await post(server, { query: DEEP_QUERY, variables: { w: deepWhere(250, true, 2) } });
+  test('126-deep _and lists (about 254 JSON levels) over HTTP; 200 deep gets the compiler limit', async () => {
+    const r = await post(server, { query: DEEP_QUERY, variables: { w: deepWhere(126, true, 2) } });
     assert.deepEqual(r, { data: { orders: [{ id: 2 }] } });
+    // Within the 512 JSON levels HTTP accepts, past the 256 a variable's value may nest.
+    const deeper = await post(server, { query: DEEP_QUERY, variables: { w: deepWhere(200, true, 2) } });
+    assert.equal(deeper.errors.length, 1);
+    assert.equal(deeper.errors[0].extensions.code, 'validation-failed');
+    assert.match(deeper.errors[0].message, /nests deeper than the limit of 256/);
   });
 
   test('300-deep _and lists (600 JSON levels) get a clear error and the server keeps serving', async () => {

@@ -1,11 +1,11 @@
-// The cost of the worst requests the default compiler::Limits allow, against the demo schema
-// (tools/demo/schema.sql): the CPU time of compile() plus SQL generation for each document, and,
-// given a database URL, the time of the statement and the peak memory of the PostgreSQL backend
-// that ran it (VmHWM of pg_backend_pid() in /proc: the server must be on this machine).
+// The cost of the worst requests the default compiler::Limits allow, against the demo database
+// (tools/demo: its schema read from the database's catalog, its metadata from
+// tools/demo/metadata): the CPU time of compile() plus SQL generation for each document, the
+// time of the statement and the peak memory of the PostgreSQL backend that ran it (VmHWM of
+// pg_backend_pid() in /proc: the server must be on this machine).
 //   cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DLIVEQL_BENCH=ON
 //   cmake --build build/bench --target limits_bench
-//   build/bench/tools/bench/limits/limits_bench [postgresql://... of a database with the demo
-//   schema]
+//   build/bench/tools/bench/limits/limits_bench postgresql://... [--compile-only]
 #include <fmt/format.h>
 #include <libpq-fe.h>
 
@@ -21,108 +21,12 @@
 #include "liveql/compiler/compile.hpp"
 #include "liveql/compiler/metadata.hpp"
 #include "liveql/compiler/sql.hpp"
+#include "liveql/server/metadata_loader.hpp"
 
 namespace {
 
 namespace cat = liveql::catalog;
 namespace compiler = liveql::compiler;
-
-cat::Column col(std::string name, std::string pg_type, std::string udt, bool nullable = false) {
-  cat::Column c;
-  c.name = std::move(name);
-  c.pg_type = std::move(pg_type);
-  c.udt_name = std::move(udt);
-  c.nullable = nullable;
-  return c;
-}
-
-// tools/demo/schema.sql
-cat::Catalog demo_catalog() {
-  cat::Table users;
-  users.name = {"public", "users"};
-  users.columns = {col("id", "integer", "int4"), col("name", "text", "text"),
-                   col("email", "text", "text"),
-                   col("created_at", "timestamp with time zone", "timestamptz")};
-  users.primary_key = {"id"};
-  cat::Table agents;
-  agents.name = {"public", "delivery_agents"};
-  agents.columns = {col("id", "integer", "int4"), col("name", "text", "text"),
-                    col("phone", "text", "text", true), col("active", "boolean", "bool")};
-  agents.primary_key = {"id"};
-  cat::Table orders;
-  orders.name = {"public", "orders"};
-  cat::Column status = col("status", "order_status", "order_status");
-  status.type_schema = "public";
-  status.enum_values = {"placed", "preparing", "delivering", "delivered", "cancelled"};
-  orders.columns = {col("id", "integer", "int4"),
-                    col("user_id", "integer", "int4"),
-                    col("delivery_agent_id", "integer", "int4", true),
-                    status,
-                    col("total", "numeric", "numeric"),
-                    col("notes", "jsonb", "jsonb", true),
-                    col("created_at", "timestamp with time zone", "timestamptz")};
-  orders.primary_key = {"id"};
-  orders.foreign_keys = {{"orders_user_id_fkey", {"user_id"}, {"public", "users"}, {"id"}},
-                         {"orders_delivery_agent_id_fkey",
-                          {"delivery_agent_id"},
-                          {"public", "delivery_agents"},
-                          {"id"}}};
-  cat::Table items;
-  items.name = {"public", "order_items"};
-  items.columns = {col("id", "integer", "int4"), col("order_id", "integer", "int4"),
-                   col("name", "text", "text"), col("quantity", "integer", "int4"),
-                   col("price", "numeric", "numeric")};
-  items.primary_key = {"id"};
-  items.foreign_keys = {{"order_items_order_id_fkey", {"order_id"}, {"public", "orders"}, {"id"}}};
-  cat::Catalog c;
-  c.tables = {users, agents, orders, items};
-  return c;
-}
-
-// tools/demo/metadata, in one file.
-constexpr const char* kMetadata = R"YAML(
-version: 3
-sources:
-- name: default
-  kind: postgres
-  tables:
-  - table: {schema: public, name: users}
-    array_relationships:
-    - name: orders
-      using:
-        foreign_key_constraint_on: {column: user_id, table: {schema: public, name: orders}}
-    select_permissions:
-    - role: user
-      permission:
-        columns: [id, name, email]
-        filter: {id: {_eq: X-Hasura-User-Id}}
-  - table: {schema: public, name: delivery_agents}
-  - table: {schema: public, name: orders}
-    object_relationships:
-    - name: user
-      using: {foreign_key_constraint_on: user_id}
-    - name: delivery_agent
-      using: {foreign_key_constraint_on: delivery_agent_id}
-    array_relationships:
-    - name: items
-      using:
-        foreign_key_constraint_on: {column: order_id, table: {schema: public, name: order_items}}
-    select_permissions:
-    - role: user
-      permission:
-        columns: [id, user_id, delivery_agent_id, status, total, notes, created_at]
-        filter: {user_id: {_eq: X-Hasura-User-Id}}
-        allow_aggregations: true
-  - table: {schema: public, name: order_items}
-    object_relationships:
-    - name: order
-      using: {foreign_key_constraint_on: order_id}
-    select_permissions:
-    - role: user
-      permission:
-        columns: "*"
-        filter: {order: {user_id: {_eq: X-Hasura-User-Id}}}
-)YAML";
 
 struct Document {
   std::string name;
@@ -273,15 +177,36 @@ long backend_peak_kb(PGconn* conn) {
   return -1;
 }
 
+// The demo database's catalog, as liveql serve reads it.
+liveql::Result<cat::Catalog> read_catalog(PGconn* conn) {
+  PGresult* r = PQexec(conn, std::string(cat::catalog_query()).c_str());
+  if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+    std::string message = PQresultErrorMessage(r);
+    PQclear(r);
+    return liveql::make_error(liveql::ErrorCode::kPostgresError, "catalog: " + message);
+  }
+  auto catalog = cat::parse_catalog(PQgetvalue(r, 0, 0));
+  PQclear(r);
+  return catalog;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto md = liveql::metadata::parse_metadata(kMetadata);
+  if (argc < 2) return fmt::print(stderr, "usage: limits_bench DATABASE_URL [--compile-only]\n"), 2;
+  const char* url = argv[1];
+  const bool run_statements = !(argc > 2 && std::string(argv[2]) == "--compile-only");
+  PGconn* catalog_conn = PQconnectdb(url);
+  if (PQstatus(catalog_conn) != CONNECTION_OK)
+    return fmt::print(stderr, "connect: {}", PQerrorMessage(catalog_conn)), 1;
+  auto catalog = read_catalog(catalog_conn);
+  PQfinish(catalog_conn);
+  if (!catalog) return fmt::print(stderr, "{}\n", catalog.error().message), 1;
+  auto md = liveql::server::load_metadata_path(LIVEQL_SOURCE_DIR "/tools/demo/metadata");
   if (!md) return fmt::print(stderr, "metadata: {}\n", md.error().message), 1;
-  auto schema = compiler::build_schema(demo_catalog(), *md);
+  auto schema = compiler::build_schema(*catalog, *md);
   if (!schema) return fmt::print(stderr, "schema: {}\n", schema.error().message), 1;
   const compiler::Limits limits;
-  const char* url = argc > 1 ? argv[1] : nullptr;
   fmt::print("{:<52} {:>9} {:>12} {:>10} {:>11}  {}\n", "document (default limits)", "bytes",
              "compile ms", "stmt ms", "backend MB", "outcome");
   for (const auto& doc : documents(limits)) {
@@ -314,7 +239,7 @@ int main(int argc, char** argv) {
     std::sort(times.begin(), times.end());
     std::string stmt_ms = "-";
     std::string peak = "-";
-    if (url && !sql.empty()) {
+    if (run_statements && !sql.empty()) {
       PGconn* conn = PQconnectdb(url);
       if (PQstatus(conn) != CONNECTION_OK) {
         fmt::print(stderr, "connect: {}", PQerrorMessage(conn));
