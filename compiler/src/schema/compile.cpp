@@ -149,7 +149,8 @@ class Compiler {
     const TypeDef* root = rs_.type(
         op_->type == gql::OperationType::kSubscription ? "subscription_root" : "query_root");
     LQ_TRY(fields, collect({&op_->selection_set}, *root, "$"));
-    if (op_->type == gql::OperationType::kSubscription && fields.size() != 1)
+    if (op_->type == gql::OperationType::kSubscription && fields.size() != 1 &&
+        op_->directives.empty())  // @_multiple_top_level_fields, the only one allowed here
       return invalid("subscriptions must select one top level field");
     bool all_static = true;
     json::object data;

@@ -32,6 +32,15 @@ Status no_directives(const std::vector<gql::Directive>& directives, const char* 
   return invalid(fmt::format("directive '{}' is not allowed on {}", name, where));
 }
 
+// Hasura's `@_multiple_top_level_fields` (no arguments) lets a subscription select several root
+// fields; no other directive may stand on an operation.
+Status operation_directives(const gql::OperationDefinition& op) {
+  if (op.type == gql::OperationType::kSubscription && op.directives.size() == 1 &&
+      op.directives[0].name == kMultipleTopLevelFields && op.directives[0].arguments.empty())
+    return Ok{};
+  return no_directives(op.directives, operation_kind(op.type));
+}
+
 Status unique_arguments(const std::vector<gql::Argument>& arguments) {
   // Argument lists are short; a quadratic scan beats building a set.
   for (size_t i = 0; i < arguments.size(); ++i)
@@ -153,7 +162,7 @@ Result<FragmentIndex> check_document(const gql::Document& doc, const RoleSchema&
   std::vector<bool> used(doc.fragments.size(), false);
   std::vector<size_t> reached;  // fragments spread by an operation directly
   for (const auto& op : doc.operations) {
-    if (auto s = no_directives(op.directives, operation_kind(op.type)); !s) return s.take_error();
+    if (auto s = operation_directives(op); !s) return s.take_error();
     for (const auto& v : op.variables)
       if (auto s = no_directives(v.directives, "a variable definition"); !s) return s.take_error();
     if (auto s = SetWalker{rs, spreads}.walk(op.selection_set); !s) return s.take_error();
@@ -234,9 +243,8 @@ Status check_variables(const gql::OperationDefinition& op, const FragmentIndex& 
   }
   for (const auto& name : used)
     if (!defined.count(name)) return invalid(fmt::format("unbound variable '{}'", name));
-  for (const auto& v : op.variables)
-    if (!used.count(v.name))
-      return invalid(fmt::format("variable '{}' is declared but never used", v.name));
+  // A variable declared and never used is accepted, as Hasura accepts it (the spec's "All
+  // Variables Used" would refuse queries Hasura clients send).
   return Ok{};
 }
 

@@ -20,6 +20,8 @@
 
 namespace liveql::compiler::detail {
 
+inline constexpr std::string_view kMultipleTopLevelFields = "_multiple_top_level_fields";
+
 struct FragmentIndex {
   std::map<std::string, const gql::FragmentDefinition*, std::less<>> by_name;
   // Every fragment once, after all the fragments it spreads (the spread graph has no cycle).
@@ -36,14 +38,16 @@ struct FragmentIndex {
 //   fragment 'F' is never used
 //   there can be only one argument named 'x'              (on a field or a directive)
 //   directive 'skip' is not allowed on a query            (operations, fragment definitions,
-//                                                          variable definitions take none)
+//                                                          variable definitions take none, but
+//                                                          a subscription may carry Hasura's
+//                                                          @_multiple_top_level_fields)
 Result<FragmentIndex> check_document(const gql::Document& doc, const RoleSchema& rs);
 
 // The variable rules for one operation, through the fragments it uses: unique names, every
-// variable used is defined, every variable defined is used. Errors:
+// variable used is defined. A variable defined and never used is accepted, as Hasura does.
+// Errors:
 //   multiple definitions for variable 'x'
 //   unbound variable 'x'
-//   variable 'x' is declared but never used
 // Only the operation that runs is checked (as Hasura does): checking every operation would cost
 // operations x fragments.
 Status check_variables(const gql::OperationDefinition& op, const FragmentIndex& fragments);
