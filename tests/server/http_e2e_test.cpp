@@ -9,6 +9,7 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <thread>
 
 #include "http_client.hpp"
 #include "support/test_db.hpp"
@@ -311,7 +312,13 @@ TEST_F(HttpE2e, OversizedBodyIsRefusedAndTheConnectionClosed) {
 
 TEST_F(HttpE2e, OperationalEndpoints) {
   HttpClient c(port_);
+  // Healthy once the replication stream is connected (it says so meanwhile): wait for it.
   auto health = c.request("GET", "/healthz");
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+       health.body != "OK" && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    health = c.request("GET", "/healthz");
+  }
   EXPECT_EQ(health.status, 200u);
   EXPECT_EQ(health.body, "OK");
 
