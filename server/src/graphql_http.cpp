@@ -5,6 +5,7 @@
 
 #include "auth.hpp"
 #include "json_limits.hpp"
+#include "liveql/base/text.hpp"
 #include "liveql/compiler/compile.hpp"
 #include "liveql/compiler/sql.hpp"
 #include "liveql/live/change_feed.hpp"
@@ -274,8 +275,7 @@ PreparedExplain prepare_explain(App& app, const HttpRequest& request) {
                   make_error(ErrorCode::kParseFailed, "expected Object for \"user\"", "$.user"));
     }
     for (const auto& [k, v] : user->get_object()) {
-      std::string key(k);
-      for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::string key = ascii_lower(k);
       if (!v.is_string()) continue;
       std::string value(v.get_string());
       if (key == "x-hasura-role") {

@@ -19,6 +19,7 @@
 #include <cstdint>
 
 #include "graphql_http.hpp"
+#include "liveql/base/text.hpp"
 #include "liveql/live/metrics.hpp"
 #include "liveql/server/config.hpp"
 #include "websocket_session.hpp"
@@ -35,12 +36,6 @@ using tcp = asio::ip::tcp;
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 // An idle keep-alive connection, or a client that stalls mid-request, is closed after this.
 constexpr std::chrono::seconds kIdleTimeout{60};
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 http::response<http::string_body> to_beast(HttpResponse r, unsigned version, bool keep_alive) {
   http::response<http::string_body> res{static_cast<http::status>(r.status), version};
@@ -210,7 +205,7 @@ awaitable<void> http_session(App& app, beast::tcp_stream stream) {
     request.method = std::string(req.method_string());
     request.target = std::string(req.target());
     for (const auto& field : req) {
-      request.headers[lower(field.name_string())] = std::string(field.value());
+      request.headers[ascii_lower(field.name_string())] = std::string(field.value());
     }
     request.body = std::move(req.body());
     std::string label = route_label(request.target);

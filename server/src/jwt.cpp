@@ -16,6 +16,8 @@
 #include <cmath>
 #include <variant>
 
+#include "liveql/base/text.hpp"
+
 namespace liveql::server {
 
 struct JwtKey {
@@ -175,12 +177,6 @@ std::optional<double> numeric_date(const json::value& v) {
   // Boost.JSON reads 0e9999 as NaN: not a date (and undefined to convert).
   if (v.is_double() && !std::isnan(v.get_double())) return v.get_double();
   return std::nullopt;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 }  // namespace
@@ -432,7 +428,7 @@ Result<VerifiedJwt> verify_jwt(std::string_view token, const JwtConfig& config,
     return claims_error("expecting a json object when claims_format is json");
   }
   for (const auto& kv : ns->get_object()) {
-    std::string key = lower(kv.key());
+    std::string key = ascii_lower(kv.key());
     if (key.rfind("x-hasura-", 0) == 0) out.hasura_claims[key] = kv.value();
   }
   return out;

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "auth.hpp"
+#include "liveql/base/text.hpp"
 #include "liveql/compiler/compile.hpp"
 #include "liveql/compiler/sql.hpp"
 #include "liveql/live/live_queries.hpp"
@@ -55,12 +56,6 @@ void log_exception(std::exception_ptr e) {
   } catch (...) {
     spdlog::error("websocket session task failed with a non-standard exception");
   }
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 std::chrono::milliseconds init_timeout(const App& app) {
@@ -101,7 +96,8 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   }
 
   void start(beast::http::request<beast::http::string_body> request) {
-    for (const auto& field : request) request_headers_[lower(field.name_string())] = field.value();
+    for (const auto& field : request)
+      request_headers_[ascii_lower(field.name_string())] = field.value();
     for (const char* h : {"sec-websocket-key", "sec-websocket-version", "sec-websocket-protocol",
                           "sec-websocket-extensions", "upgrade", "connection"})
       request_headers_.erase(h);

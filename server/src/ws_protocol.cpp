@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "json_limits.hpp"
+#include "liveql/base/text.hpp"
 
 namespace liveql::server {
 namespace {
@@ -29,19 +30,13 @@ WsAction send(std::string text) {
   return a;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 std::map<std::string, std::string> init_headers(const json::object* payload) {
   std::map<std::string, std::string> headers;
   if (!payload) return headers;
   auto* h = payload->if_contains("headers");
   if (!h || !h->is_object()) return headers;
   for (const auto& kv : h->get_object()) {
-    headers[lower(kv.key())] =
+    headers[ascii_lower(kv.key())] =
         kv.value().is_string() ? std::string(kv.value().get_string()) : json::serialize(kv.value());
   }
   return headers;

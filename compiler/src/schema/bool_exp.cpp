@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "liveql/base/text.hpp"
+
 namespace liveql::compiler {
 
 namespace json = boost::json;
@@ -15,15 +17,8 @@ Error invalid(std::string message, std::string path) {
   return make_error(ErrorCode::kValidationFailed, std::move(message), std::move(path));
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 bool is_session_variable(const json::value& v) {
-  return v.is_string() && lower(std::string_view(v.get_string()).substr(0, 9)) == "x-hasura-";
+  return v.is_string() && ascii_lower(std::string_view(v.get_string()).substr(0, 9)) == "x-hasura-";
 }
 
 struct OpInfo {
@@ -156,7 +151,7 @@ class Interpreter {
                                 const std::string& path) {
     json::value value = v;
     if (!ctx_.role && is_session_variable(v)) {
-      std::string name = lower(std::string_view(v.get_string()));
+      std::string name = ascii_lower(std::string_view(v.get_string()));
       if (!ctx_.session) {
         value = json::value("");
       } else {
