@@ -6,7 +6,6 @@
 const { describe, before, after, test } = require('node:test');
 const assert = require('node:assert/strict');
 const net = require('node:net');
-const WebSocket = require('ws');
 const h = require('./harness');
 
 const METRICS_SECRET = 'e2e-metrics-secret';
@@ -68,18 +67,6 @@ async function healthy(server) {
   assert.equal(res.status, 200);
 }
 
-// A raw websocket recording messages (keep-alives skipped) and its close.
-function rawWs(url, protocol) {
-  const ws = new WebSocket(url, [protocol]);
-  const messages = new h.Collector('raw ' + protocol);
-  const closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-  ws.on('message', (m) => {
-    const msg = JSON.parse(m.toString());
-    if (msg.type !== 'ping' && msg.type !== 'ka') messages.push(msg);
-  });
-  const opened = new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
-  return { ws, messages, closed, opened, send: (o) => ws.send(typeof o === 'string' ? o : JSON.stringify(o)) };
-}
 
 describe('edge: headers, depth, batches, auth', () => {
   let server;
@@ -186,7 +173,7 @@ describe('edge: headers, depth, batches, auth', () => {
 
   test('a too-deep message: connection_error on graphql-ws (socket kept), 4400 on graphql-transport-ws', async () => {
     const deep = { query: DEEP_SUB, variables: { w: deepWhere(300, true, 1) } };
-    const a = rawWs(server.ws, 'graphql-ws');
+    const a = h.rawWs(server.ws, 'graphql-ws');
     await withDeadline(a.opened, 'open');
     a.send({ type: 'connection_init', payload: { headers: admin } });
     assert.equal((await a.messages.next()).type, 'connection_ack');
@@ -200,7 +187,7 @@ describe('edge: headers, depth, batches, auth', () => {
     assert.deepEqual(data.payload, { data: { orders: [{ id: 1 }] } });
     a.ws.close();
 
-    const t = rawWs(server.ws, 'graphql-transport-ws');
+    const t = h.rawWs(server.ws, 'graphql-transport-ws');
     await withDeadline(t.opened, 'open');
     t.send({ type: 'connection_init', payload: { headers: admin } });
     assert.equal((await t.messages.next()).type, 'connection_ack');
@@ -270,14 +257,14 @@ describe('edge: headers, depth, batches, auth', () => {
       assert.match(r.errors[0].message, /AlgorithmMismatch/, alg);
     }
     // Over websockets too: the init is refused.
-    const t = rawWs(server.ws, 'graphql-transport-ws');
+    const t = h.rawWs(server.ws, 'graphql-transport-ws');
     await withDeadline(t.opened, 'open');
     t.send({ type: 'connection_init', payload: { headers: { Authorization: 'Bearer ' + h.jwt({ alg: 'HS512' }) } } });
     assert.equal((await withDeadline(t.closed, 'close')).code, 4403);
   });
 
   test('graphql-ws (legacy): a second connection_init closes with 4429', async () => {
-    const s = rawWs(server.ws, 'graphql-ws');
+    const s = h.rawWs(server.ws, 'graphql-ws');
     await withDeadline(s.opened, 'open');
     s.send({ type: 'connection_init', payload: { headers: { Authorization: 'Bearer ' + h.jwt({ userId: '3' }) } } });
     assert.equal((await s.messages.next()).type, 'connection_ack');

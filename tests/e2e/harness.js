@@ -293,8 +293,23 @@ async function getJson(url, headers = {}) {
   return { status: res.status, body: await res.json() };
 }
 
+// A raw websocket (no client library) that records the messages it receives, keep-alives
+// (`ping`, `ka`) skipped, and its close event; `protocol` may be empty.
+function rawWs(url, protocol) {
+  const WebSocket = require('ws');
+  const ws = new WebSocket(url, protocol ? [protocol] : []);
+  const messages = new Collector('raw ' + protocol);
+  const closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  ws.on('message', (m) => {
+    const msg = JSON.parse(m.toString());
+    if (msg.type !== 'ping' && msg.type !== 'ka') messages.push(msg);
+  });
+  const opened = new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
+  return { ws, messages, closed, opened, send: (o) => ws.send(typeof o === 'string' ? o : JSON.stringify(o)) };
+}
+
 module.exports = {
   ADMIN_SECRET, JWT_KEY, SOURCE_DIR, clusterUrl, databaseUrl, freshDatabase, sql, jwt,
   startLiveql, Collector, waitFor, getJson,
-  liveqlBin, uniqueSlot, runLiveql, metrics, rssKb, lsn, connectClient,
+  liveqlBin, uniqueSlot, runLiveql, metrics, rssKb, lsn, connectClient, rawWs,
 };

@@ -9,19 +9,6 @@ const { createClient } = require('graphql-ws');
 const { SubscriptionClient } = require('subscriptions-transport-ws');
 const h = require('./harness');
 
-// A raw socket that records messages and the close event.
-function raw(url, protocol) {
-  const ws = new WebSocket(url, protocol ? [protocol] : []);
-  const messages = new h.Collector('raw ' + protocol);
-  const closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-  // Keep-alive pings may come at any time (graphql-transport-ws allows server pings); skip them.
-  ws.on('message', (m) => {
-    const msg = JSON.parse(m.toString());
-    if (msg.type !== 'ping' && msg.type !== 'ka') messages.push(msg);
-  });
-  const opened = new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
-  return { ws, messages, closed, opened, send: (o) => ws.send(typeof o === 'string' ? o : JSON.stringify(o)) };
-}
 
 async function withDeadline(promise, what, ms = 15000) {
   let t;
@@ -41,25 +28,25 @@ describe('websocket protocol violations and auth', () => {
   after(async () => { if (server) await server.stop(); });
 
   test('subprotocol is echoed', async () => {
-    const s = raw(server.ws, 'graphql-transport-ws');
+    const s = h.rawWs(server.ws, 'graphql-transport-ws');
     await withDeadline(s.opened, 'open');
     assert.equal(s.ws.protocol, 'graphql-transport-ws');
     s.ws.close();
-    const a = raw(server.ws, 'graphql-ws');
+    const a = h.rawWs(server.ws, 'graphql-ws');
     await withDeadline(a.opened, 'open');
     assert.equal(a.ws.protocol, 'graphql-ws');
     a.ws.close();
   });
 
   test('4400 on a message that is not JSON', async () => {
-    const s = raw(server.ws, 'graphql-transport-ws');
+    const s = h.rawWs(server.ws, 'graphql-transport-ws');
     await withDeadline(s.opened, 'open');
     s.send('{not json');
     assert.equal((await withDeadline(s.closed, 'close')).code, 4400);
   });
 
   test('4401 on subscribe before connection_ack', async () => {
-    const s = raw(server.ws, 'graphql-transport-ws');
+    const s = h.rawWs(server.ws, 'graphql-transport-ws');
     await withDeadline(s.opened, 'open');
     s.send({ type: 'subscribe', id: '1', payload: SUB });
     const c = await withDeadline(s.closed, 'close');
@@ -68,7 +55,7 @@ describe('websocket protocol violations and auth', () => {
   });
 
   test('4408 when connection_init never comes', async () => {
-    const s = raw(server.ws, 'graphql-transport-ws');
+    const s = h.rawWs(server.ws, 'graphql-transport-ws');
     await withDeadline(s.opened, 'open');
     const c = await withDeadline(s.closed, 'close');
     assert.equal(c.code, 4408);
@@ -76,7 +63,7 @@ describe('websocket protocol violations and auth', () => {
   });
 
   test('4409 on a duplicate subscription id', async () => {
-    const s = raw(server.ws, 'graphql-transport-ws');
+    const s = h.rawWs(server.ws, 'graphql-transport-ws');
     await withDeadline(s.opened, 'open');
     s.send({ type: 'connection_init', payload: admin });
     assert.equal((await s.messages.next()).type, 'connection_ack');
@@ -89,7 +76,7 @@ describe('websocket protocol violations and auth', () => {
   });
 
   test('4429 on a second connection_init', async () => {
-    const s = raw(server.ws, 'graphql-transport-ws');
+    const s = h.rawWs(server.ws, 'graphql-transport-ws');
     await withDeadline(s.opened, 'open');
     s.send({ type: 'connection_init', payload: admin });
     assert.equal((await s.messages.next()).type, 'connection_ack');
@@ -116,7 +103,7 @@ describe('websocket protocol violations and auth', () => {
   test('4403 for a wrong admin secret and an expired JWT', async () => {
     for (const headers of [{ 'x-hasura-admin-secret': 'nope' },
       { Authorization: 'Bearer ' + h.jwt({ expIn: -60 }) }]) {
-      const s = raw(server.ws, 'graphql-transport-ws');
+      const s = h.rawWs(server.ws, 'graphql-transport-ws');
       await withDeadline(s.opened, 'open');
       s.send({ type: 'connection_init', payload: { headers } });
       assert.equal((await withDeadline(s.closed, 'close')).code, 4403);
@@ -124,7 +111,7 @@ describe('websocket protocol violations and auth', () => {
   });
 
   test('role not in allowed roles is refused', async () => {
-    const s = raw(server.ws, 'graphql-transport-ws');
+    const s = h.rawWs(server.ws, 'graphql-transport-ws');
     await withDeadline(s.opened, 'open');
     s.send({ type: 'connection_init', payload: { headers: { Authorization: 'Bearer ' + h.jwt(), 'x-hasura-role': 'admin' } } });
     const c = await withDeadline(s.closed, 'close');
@@ -145,7 +132,7 @@ describe('websocket protocol violations and auth', () => {
   });
 
   test('apollo: start before init gets an error, bad JSON a connection_error', async () => {
-    const s = raw(server.ws, 'graphql-ws');
+    const s = h.rawWs(server.ws, 'graphql-ws');
     await withDeadline(s.opened, 'open');
     s.send({ type: 'start', id: '1', payload: SUB });
     const err = await s.messages.next();
@@ -158,7 +145,7 @@ describe('websocket protocol violations and auth', () => {
   });
 
   test('the connection closes when the JWT expires, and its subscriptions end', async () => {
-    const s = raw(server.ws, 'graphql-transport-ws');
+    const s = h.rawWs(server.ws, 'graphql-transport-ws');
     await withDeadline(s.opened, 'open');
     s.send({ type: 'connection_init', payload: { headers: { Authorization: 'Bearer ' + h.jwt({ expIn: 2 }) } } });
     assert.equal((await s.messages.next()).type, 'connection_ack');
@@ -169,7 +156,7 @@ describe('websocket protocol violations and auth', () => {
   });
 
   test('an oversized frame closes the connection with 1009', async () => {
-    const s = raw(server.ws, 'graphql-transport-ws');
+    const s = h.rawWs(server.ws, 'graphql-transport-ws');
     await withDeadline(s.opened, 'open');
     s.send({ type: 'connection_init', payload: { junk: 'x'.repeat(2 << 20) } });
     const c = await withDeadline(s.closed, 'close');
