@@ -114,6 +114,7 @@ struct Batch {
 };
 
 struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
+  using ResultText = LiveQueries::ResultText;
   asio::any_io_executor ex;
   PgPool& pool;
   Metrics& metrics;
@@ -161,7 +162,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
   }
 
   // Calls a subscriber's push without letting its exceptions unwind our bookkeeping.
-  void deliver(Subscriber& s, Result<std::string> r) {
+  void deliver(Subscriber& s, Result<ResultText> r) {
     bool error = !r.ok();
     metrics.inc(error ? "liveql_errors_total" : "liveql_pushes_total");
     auto push = error ? std::move(s.push) : s.push;
@@ -382,8 +383,9 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
       if (id_col < 0 || data_col < 0 || !row[id_col]) continue;
       std::size_t index = std::strtoull(row[id_col]->c_str(), nullptr, 10);
       if (index < 1 || index > batch.members.size()) continue;
-      std::string data = row[data_col] ? *row[data_col] : "null";
-      std::uint64_t h = hash_text(data);
+      ResultText data;  // made once per row, when a member's result changed
+      std::string_view text = row[data_col] ? std::string_view(*row[data_col]) : "null";
+      std::uint64_t h = hash_text(text);
       std::optional<Result<matcher::ResultKeys>> parsed;  // once per row, when a member needs it
       for (SubscriberId sid : batch.members[index - 1]) {
         auto it = subscribers.find(sid);
@@ -405,6 +407,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
         if (s.has_result && s.hash == h) continue;
         s.has_result = true;
         s.hash = h;
+        if (!data) data = std::make_shared<const std::string>(text);
         deliver(s, data);  // may unsubscribe anyone: everything is looked up again
       }
     }
@@ -691,7 +694,7 @@ SubscriberId LiveQueries::subscribe_static(std::string data, Push push) {
     auto it = self->subscribers.find(id);
     if (self->stopped || it == self->subscribers.end() || it->second.has_result) return;
     it->second.has_result = true;
-    self->deliver(it->second, std::move(data));
+    self->deliver(it->second, std::make_shared<const std::string>(std::move(data)));
   });
   return id;
 }

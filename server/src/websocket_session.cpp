@@ -327,9 +327,11 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
         return;
       }
       std::weak_ptr<WsSession> weak = weak_from_this();
-      auto sid = app_.live->subscribe(*op, session_.role, [weak, id](Result<std::string> r) {
-        if (auto self = weak.lock()) self->on_push(id, std::move(r));
-      });
+      auto sid = app_.live->subscribe(*op, session_.role,
+                                      [weak, id](Result<live::LiveQueries::ResultText> r) {
+                                        if (auto self = weak.lock())
+                                          self->on_push(id, std::move(r));
+                                      });
       subscriptions_[id] = sid;
       return;
     }
@@ -369,7 +371,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     execute(protocol_.on_complete(id));
   }
 
-  void on_push(const std::string& id, Result<std::string> r) {
+  void on_push(const std::string& id, Result<live::LiveQueries::ResultText> r) {
     auto it = subscriptions_.find(id);
     if (it == subscriptions_.end()) return;
     if (!r) {
@@ -377,7 +379,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
       execute(protocol_.on_error(id, query_error(r.take_error(), session_)));
       return;
     }
-    for (auto& a : protocol_.on_data(id, *r)) {
+    for (auto& a : protocol_.on_data(id, **r)) {
       if (a.kind == WsAction::Kind::kSend) enqueue(std::move(a.text), id);
     }
   }

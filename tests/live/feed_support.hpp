@@ -45,7 +45,9 @@ inline std::string read_text(const std::filesystem::path& p) {
 struct Sink {
   std::vector<Result<std::string>> got;
   LiveQueries::Push push() {
-    return [this](Result<std::string> r) { got.push_back(std::move(r)); };
+    return [this](Result<LiveQueries::ResultText> r) {
+      got.push_back(r ? Result<std::string>(**r) : Result<std::string>(r.take_error()));
+    };
   }
   boost::json::value last() const { return boost::json::parse(got.back().value()); }
   bool last_has(std::string_view text) const {

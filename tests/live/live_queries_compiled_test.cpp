@@ -86,7 +86,9 @@ std::string* LiveQueriesCompiledTest::url_ = nullptr;
 struct Sink {
   std::vector<Result<std::string>> got;
   LiveQueries::Push push() {
-    return [this](Result<std::string> r) { got.push_back(std::move(r)); };
+    return [this](Result<LiveQueries::ResultText> r) {
+      got.push_back(r ? Result<std::string>(**r) : Result<std::string>(r.take_error()));
+    };
   }
 };
 

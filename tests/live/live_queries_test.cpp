@@ -38,7 +38,9 @@ json::object owner(const std::string& v) { return json::object{{"owner", v}}; }
 struct Sink {
   std::vector<Result<std::string>> got;
   LiveQueries::Push push() {
-    return [this](Result<std::string> r) { got.push_back(std::move(r)); };
+    return [this](Result<LiveQueries::ResultText> r) {
+      got.push_back(r ? Result<std::string>(**r) : Result<std::string>(r.take_error()));
+    };
   }
   std::string last() const { return got.empty() || !got.back().ok() ? "" : got.back().value(); }
 };

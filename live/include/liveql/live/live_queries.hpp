@@ -88,9 +88,12 @@ class LiveQueries {
   };
   using TableModes = std::function<TableLive(const catalog::QualifiedName&)>;
 
-  // Called with each changed result (the `data` object as JSON text) or an error (after which
-  // the subscriber is gone: no further calls).
-  using Push = std::function<void(Result<std::string>)>;
+  // A result: the `data` object as JSON text. Immutable and shared by every subscriber holding
+  // the same result (one serialization per distinct result, fanned out as the same bytes).
+  using ResultText = std::shared_ptr<const std::string>;
+  // Called with each changed result or an error (after which the subscriber is gone: no further
+  // calls).
+  using Push = std::function<void(Result<ResultText>)>;
 
   // `pool` and `metrics` must outlive this object.
   LiveQueries(boost::asio::any_io_executor ex, PgPool& pool, Metrics& metrics, Options options);
