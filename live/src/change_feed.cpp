@@ -189,10 +189,10 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
       // Keeps the reference close to the stream between refreshes.
       xid_reference = std::max(*xid_reference, last_xid8);
     }
-    auto ids = live.match(txn);
-    metrics.inc("liveql_matched_subscribers_total", static_cast<double>(ids.size()));
-    if (!ids.empty()) live.refetch(ids, xid8);
-    note_position(txn.end_lsn);
+    Lsn end = txn.end_lsn;
+    auto named = live.on_commit(std::move(txn), xid8);
+    metrics.inc("liveql_matched_subscribers_total", static_cast<double>(named));
+    note_position(end);
   }
 
   // Everything before `lsn` is matched: save it (coalesced), then acknowledge it.

@@ -13,6 +13,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value_from.hpp>
+#include <deque>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -22,6 +23,8 @@
 #include "liveql/live/pg_pool.hpp"
 #include "liveql/matcher/matcher.hpp"
 #include "liveql/matcher/result_keys.hpp"
+#include "mode_policy.hpp"
+#include "multiplexed_statement.hpp"
 
 namespace liveql::live {
 
@@ -39,7 +42,31 @@ constexpr int kFirstFetchLostRetries = 6;  // about 3 s of backoff, then the err
 
 std::uint64_t hash_text(std::string_view text) { return std::hash<std::string_view>{}(text); }
 
+void merge_xid(std::optional<std::uint64_t>& into, std::optional<std::uint64_t> xid) {
+  if (xid && (!into || *into < *xid)) into = xid;
+}
+
 }  // namespace
+
+// A statement in flight and the subscribers still waiting for its rows. When the last of them
+// leaves, `signal` cancels it (PgPool::query's cancellation: PQcancel), so a statement nobody
+// waits for stops costing the database; one that serves anybody runs to the end.
+struct RunningStatement {
+  asio::cancellation_signal signal;
+  std::set<SubscriberId> serves;
+  // Set when it first got a connection (its snapshot is taken after): the commit log position
+  // from which commits are matched again against its new keys.
+  bool sent = false;
+  std::uint64_t log_start = 0;
+};
+
+// One refetch: the subscribers asked in one turn of the loop (a commit, a poll tick, a catch-up
+// after statements returned), done when the last of them has its result (or left).
+struct Round {
+  std::size_t remaining = 0;
+  bool refetch = false;  // serves a joined subscriber (first fetches alone are not counted)
+  Clock::time_point started = Clock::now();
+};
 
 struct Cohort {
   std::uint64_t id = 0;
@@ -49,46 +76,36 @@ struct Cohort {
   bool takes_xid = false;  // the SQL has a $3::xid8 parameter
   CohortMode mode = CohortMode::kPoll;
   std::string mode_reason = "default";
-  // Joined subscribers grouped by their vars text: one statement row per group.
+  // Joined subscribers (first result received) grouped by their vars text.
   std::map<std::string, std::set<SubscriberId>> groups;
-  std::size_t members = 0;  // joined subscribers
-  std::size_t pending = 0;  // subscribers whose first fetch is running
+  std::size_t members = 0;     // joined subscribers
+  std::set<SubscriberId> all;  // every subscriber, joined or not
   bool dead = false;
   std::unique_ptr<asio::steady_timer> timer;
   bool poll_running = false;
-  std::uint64_t refetches = 0;
-  std::uint64_t statements = 0;
-  double last_refetch_ms = 0;
-  std::vector<double> durations;  // ring of the last kDurationWindow refetches, ms
-  std::size_t durations_next = 0;
   // Event mode: the operation's dependencies (null: unknown, the cohort polls), the tables it
   // reads, those forced to event mode although intractable (any change marks the cohort).
   std::shared_ptr<const deps::Dependencies> deps;
   std::set<std::string> tables;
   std::set<std::string> forced_tables;
-  std::string broken_reason;    // set when result keys could not be read: poll from then on
-  std::set<SubscriberId> all;   // every subscriber, joined or not
-  std::set<SubscriberId> busy;  // subscribers with a fetch in flight
+  std::string broken_reason;  // set when result keys could not be read: poll from then on
+
+  // The scheduler: subscribers waiting for a statement, in request order (ids that left or
+  // were taken meanwhile are skipped), and the statements running.
+  std::deque<SubscriberId> waiting_first;
+  std::deque<SubscriberId> waiting;
+  std::size_t running = 0;
+  bool pump_posted = false;
+  std::shared_ptr<Round> open_round;  // collecting this turn's requests until the next pump
+  std::shared_ptr<Round> poll_round;  // the last poll tick's round
+
+  std::uint64_t refetches = 0;
+  std::uint64_t statements = 0;
+  double last_refetch_ms = 0;
+  std::vector<double> durations;  // ring of the last kDurationWindow refetches, ms
+  std::size_t durations_next = 0;
 
   std::string key() const { return role + '\0' + sql; }
-};
-
-// A targeted refetch spawned but not started yet: requests arriving meanwhile merge into it
-// (rule 7: several commits before the refetch starts cost one refetch).
-struct ScheduledRefetch {
-  std::optional<std::uint64_t> xid;
-};
-
-void merge_xid(std::optional<std::uint64_t>& into, std::optional<std::uint64_t> xid) {
-  if (xid && (!into || *into < *xid)) into = xid;
-}
-
-// A statement in flight and the subscribers still waiting for its rows. When the last of them
-// leaves, `signal` cancels it (PgPool::query's cancellation: PQcancel), so a statement nobody
-// waits for stops costing the database; one that serves anybody runs to the end.
-struct RunningStatement {
-  asio::cancellation_signal signal;
-  std::set<SubscriberId> serves;
 };
 
 struct Subscriber {
@@ -96,14 +113,17 @@ struct Subscriber {
   std::shared_ptr<Cohort> cohort;  // null for static data
   std::string vars;                // vars JSON text
   LiveQueries::Push push;
-  bool joined = false;
+  bool joined = false;  // its first result arrived
   bool has_result = false;
   std::uint64_t hash = 0;
   std::string keys;
-  bool in_flight = false;
-  bool queued = false;
-  std::optional<std::uint64_t> queued_xid;
-  std::shared_ptr<ScheduledRefetch> scheduled;
+  // In the cohort's queue, for a statement not started yet; xid: the newest asked for.
+  bool waiting = false;
+  std::optional<std::uint64_t> xid;
+  std::shared_ptr<Round> round;  // the refetch it waits in, until its result is applied
+  // Asked again while its statement runs: waits again once it returns.
+  bool again = false;
+  std::optional<std::uint64_t> again_xid;
   std::shared_ptr<RunningStatement> statement;  // the statement running for it, if any
 };
 
@@ -113,12 +133,21 @@ struct Batch {
   std::vector<std::vector<SubscriberId>> members;
 };
 
+// A committed transaction kept for the in-flight rule, with the tables it changed.
+struct LoggedCommit {
+  std::shared_ptr<const Transaction> txn;
+  std::optional<std::uint64_t> xid;
+  std::set<std::string> tables;  // "schema.table"
+};
+
 struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
   using ResultText = LiveQueries::ResultText;
+
   asio::any_io_executor ex;
   PgPool& pool;
   Metrics& metrics;
   Options options;
+  std::size_t max_parallel = 1;
   bool stopped = false;
   SubscriberId next_subscriber = 1;
   std::uint64_t next_cohort = 1;
@@ -130,9 +159,17 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
   bool event_available = false;
   std::string event_unavailable_reason = "replication not connected";
 
+  // The commit log of the in-flight rule: log[i] has position log_base + i. Kept while any
+  // statement runs, from the earliest one's start.
+  std::deque<LoggedCommit> log;
+  std::uint64_t log_base = 0;
+  std::multiset<std::uint64_t> log_readers;  // log_start of the statements sent and running
+
   Impl(asio::any_io_executor e, PgPool& p, Metrics& m, Options o)
       : ex(std::move(e)), pool(p), metrics(m), options(o) {
     if (options.batch_size == 0) options.batch_size = 1;
+    max_parallel = options.max_parallel_statements > 0 ? options.max_parallel_statements
+                                                       : std::max<std::size_t>(1, pool.size() / 2);
   }
 
   void update_gauges() {
@@ -174,18 +211,36 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     }
   }
 
-  void set_busy(Subscriber& s, bool busy) {
-    s.in_flight = busy;
-    if (!s.cohort) return;
-    if (busy) {
-      s.cohort->busy.insert(s.id);
-    } else {
-      s.cohort->busy.erase(s.id);
+  // ---- the commit log (in-flight rule) ----
+
+  std::uint64_t log_end() const { return log_base + log.size(); }
+  bool log_needed() const { return !log_readers.empty(); }
+
+  void trim_log() {
+    std::uint64_t keep = log_readers.empty() ? log_end() : *log_readers.begin();
+    while (log_base < keep && !log.empty()) {
+      log.pop_front();
+      ++log_base;
     }
   }
 
+  bool touches_event_cohort(const Transaction& txn) const {
+    std::string key;
+    for (const auto& change : txn.changes) {
+      key.assign(change.schema).append(".").append(change.table);
+      auto it = cohorts_by_table.find(key);
+      if (it == cohorts_by_table.end()) continue;
+      for (const Cohort* c : it->second) {
+        if (c->mode == CohortMode::kEvent) return true;
+      }
+    }
+    return false;
+  }
+
+  // ---- registry ----
+
   void maybe_delete_cohort(const std::shared_ptr<Cohort>& c) {
-    if (c->dead || c->members > 0 || c->pending > 0) return;
+    if (c->dead || !c->all.empty()) return;
     c->dead = true;
     if (c->timer) c->timer->cancel();
     for (const auto& t : c->tables) {
@@ -205,12 +260,13 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     Subscriber s = std::move(it->second);
     subscribers.erase(it);
     matcher->remove(id);
+    // A queue entry of a waiting subscriber is skipped when reached.
+    if (s.round && s.cohort) leave_round(*s.cohort, s.round);
     if (s.statement && s.statement->serves.erase(id) > 0 && s.statement->serves.empty()) {
       s.statement->signal.emit(asio::cancellation_type::terminal);
     }
     if (s.cohort) {
       s.cohort->all.erase(id);
-      s.cohort->busy.erase(id);
       if (s.joined) {
         auto g = s.cohort->groups.find(s.vars);
         if (g != s.cohort->groups.end()) {
@@ -225,47 +281,181 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     if (error) deliver(s, std::move(*error));
   }
 
+  // ---- the scheduler ----
+
+  // Asks for a fetch of `s` (see "Scheduling" in the header).
+  void request(Subscriber& s, std::optional<std::uint64_t> xid) {
+    if (!s.cohort || s.cohort->dead) return;
+    if (s.statement) {
+      s.again = true;
+      merge_xid(s.again_xid, xid);
+      return;
+    }
+    merge_xid(s.xid, xid);
+    if (s.waiting) return;
+    s.waiting = true;
+    Cohort& c = *s.cohort;
+    if (!c.open_round) c.open_round = std::make_shared<Round>();
+    if (!s.round) {
+      s.round = c.open_round;
+      ++s.round->remaining;
+      if (s.joined) s.round->refetch = true;
+    }
+    (s.joined ? s.cohort->waiting : s.cohort->waiting_first).push_back(s.id);
+    schedule_pump(s.cohort);
+  }
+
+  void request_ids(const std::vector<SubscriberId>& ids, std::optional<std::uint64_t> xid) {
+    for (SubscriberId id : ids) {
+      auto it = subscribers.find(id);
+      if (it != subscribers.end()) request(it->second, xid);
+    }
+  }
+
+  void request_members(Cohort& c, bool only_idle) {
+    for (const auto& [vars, members] : c.groups) {
+      for (SubscriberId id : members) {
+        auto& s = subscribers.at(id);
+        if (only_idle && (s.waiting || s.statement)) continue;
+        request(s, std::nullopt);
+      }
+    }
+  }
+
+  // Pumps later (posted): requests made in the same turn of the loop share statements.
+  void schedule_pump(const std::shared_ptr<Cohort>& c) {
+    if (c->pump_posted) return;
+    c->pump_posted = true;
+    asio::post(ex, [self = shared_from_this(), c] {
+      c->pump_posted = false;
+      self->pump(c);
+    });
+  }
+
+  // Drops queue entries that left or were taken (a subscriber is queued once per wait).
+  void prune(std::deque<SubscriberId>& queue) {
+    while (!queue.empty()) {
+      auto it = subscribers.find(queue.front());
+      if (it != subscribers.end() && it->second.waiting) return;
+      queue.pop_front();
+    }
+  }
+
+  void pump(const std::shared_ptr<Cohort>& c) {
+    c->open_round.reset();  // requests from now on are the next refetch
+    if (stopped || c->dead) return;
+    while (c->running < max_parallel) {
+      prune(c->waiting_first);
+      prune(c->waiting);
+      bool first = !c->waiting_first.empty();
+      auto& queue = first ? c->waiting_first : c->waiting;
+      if (queue.empty()) break;
+      // Adaptive batching: a partial statement waits for the running ones to return; the
+      // requests arriving meanwhile join it.
+      if (c->running > 0 && queue.size() < options.batch_size) break;
+      start_statement(c, take(queue), first);
+    }
+  }
+
+  // Up to batch_size distinct vars from the front of `queue`, marked as served by `statement`.
+  struct Taken {
+    Batch batch;
+    std::shared_ptr<RunningStatement> statement;
+    std::optional<std::uint64_t> xid;
+  };
+  Taken take(std::deque<SubscriberId>& queue) {
+    Taken t;
+    t.statement = std::make_shared<RunningStatement>();
+    std::unordered_map<std::string_view, std::size_t> row_of;
+    while (!queue.empty()) {
+      auto it = subscribers.find(queue.front());
+      if (it == subscribers.end() || !it->second.waiting) {
+        queue.pop_front();
+        continue;
+      }
+      Subscriber& s = it->second;
+      auto row = row_of.find(s.vars);
+      if (row == row_of.end()) {
+        if (t.batch.vars.size() >= options.batch_size) break;
+        row = row_of.emplace(s.vars, t.batch.vars.size()).first;
+        t.batch.vars.push_back(s.vars);
+        t.batch.members.emplace_back();
+      }
+      t.batch.members[row->second].push_back(s.id);
+      queue.pop_front();
+      s.waiting = false;
+      merge_xid(t.xid, s.xid);
+      s.xid.reset();
+      s.statement = t.statement;
+      t.statement->serves.insert(s.id);
+    }
+    return t;
+  }
+
+  void start_statement(const std::shared_ptr<Cohort>& c, Taken t, bool first) {
+    if (t.batch.vars.empty()) return;
+    ++c->running;
+    // (One shared object as the coroutine's parameter: GCC 12 mishandles aggregates holding
+    // shared_ptrs passed by value into coroutine frames.)
+    spawn(run_batch(shared_from_this(), c, std::make_shared<Taken>(std::move(t)), first),
+          "refetch");
+  }
+
+  // A subscriber of `round` has its result or left: the last one completes the refetch.
+  void leave_round(Cohort& c, std::shared_ptr<Round>& round) {
+    auto r = std::move(round);
+    if (!r || r->remaining == 0 || --r->remaining > 0 || !r->refetch) return;
+    double ms = std::chrono::duration<double, std::milli>(Clock::now() - r->started).count();
+    ++c.refetches;
+    c.last_refetch_ms = ms;
+    if (c.durations.size() < kDurationWindow) {
+      c.durations.push_back(ms);
+    } else {
+      c.durations[c.durations_next] = ms;
+      c.durations_next = (c.durations_next + 1) % kDurationWindow;
+    }
+    metrics.inc("liveql_refetches_total");
+  }
+
+  // ---- poll mode ----
+
   void start_poll(const std::shared_ptr<Cohort>& c) {
-    if (c->dead || c->mode != CohortMode::kPoll || c->poll_running) return;
+    if (c->dead || c->mode != CohortMode::kPoll || c->poll_running || c->members == 0) return;
     c->poll_running = true;
     if (!c->timer) c->timer = std::make_unique<asio::steady_timer>(ex);
     spawn(poll_loop(shared_from_this(), c), "poll loop");
   }
 
+  // Ticks on a fixed schedule; a tick that finds the previous tick's refetch still running is
+  // skipped (rounds never overlap), instead of moving every later tick.
   static asio::awaitable<void> poll_loop(std::shared_ptr<Impl> self, std::shared_ptr<Cohort> c) {
+    auto next = Clock::now() + self->options.refetch_interval;
     while (!self->stopped && !c->dead && c->mode == CohortMode::kPoll) {
-      c->timer->expires_after(self->options.refetch_interval);
+      c->timer->expires_at(next);
       co_await c->timer->async_wait(kTuple);
       if (self->stopped || c->dead || c->mode != CohortMode::kPoll) break;
-      // Subscribers already in flight (a targeted refetch) are skipped, not queued.
-      std::vector<SubscriberId> ids;
-      for (const auto& [vars, members] : c->groups) {
-        for (SubscriberId id : members) {
-          auto& s = self->subscribers.at(id);
-          if (s.in_flight) continue;
-          self->set_busy(s, true);
-          ids.push_back(id);
-        }
+      if (!c->poll_round || c->poll_round->remaining == 0) {
+        // Subscribers already waiting or fetching (a targeted refetch) are covered by it.
+        self->request_members(*c, true);
+        c->poll_round = c->open_round;
       }
-      // Runs inline: the next tick waits for this refetch, so a cohort never has two polls in
-      // flight, while other cohorts' loops run independently.
-      co_await self->refetch_cohort(c, std::move(ids), std::nullopt);
+      next += self->options.refetch_interval;
+      auto now = Clock::now();
+      if (next <= now) next = now + self->options.refetch_interval;
     }
     c->poll_running = false;
   }
 
-  // Runs one statement for `vars` (ids are 1..n, indices into vars). Retries while the
-  // transaction `xid` is not yet visible to the statement's snapshot.
-  // A lost connection is retried with backoff: for as long as it takes with `persist` (refetches
-  // of joined subscribers), a few times otherwise (a first fetch then fails with the error).
-  // The subscribers of `batch` still registered (a vars group whose members all left is
-  // dropped): rows nobody waits for are not computed.
-  Batch still_waiting(const Batch& batch) const {
+  // ---- statements ----
+
+  // The subscribers of `batch` still served by `statement` (a vars group whose members all
+  // left is dropped): rows nobody waits for are not computed.
+  Batch still_waiting(const Batch& batch, const RunningStatement& statement) const {
     Batch out;
     for (std::size_t i = 0; i < batch.vars.size(); ++i) {
       std::vector<SubscriberId> members;
       for (SubscriberId id : batch.members[i]) {
-        if (subscribers.count(id) > 0) members.push_back(id);
+        if (statement.serves.count(id) > 0) members.push_back(id);
       }
       if (members.empty()) continue;
       out.vars.push_back(batch.vars[i]);
@@ -274,61 +464,20 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     return out;
   }
 
-  // run_statement() for `batch`, cancelled as soon as none of its subscribers waits any more
-  // (then the result is an error nobody receives).
-  asio::awaitable<Result<QueryResult>> run_batch(std::shared_ptr<Cohort> c, const Batch& batch,
-                                                 std::optional<std::uint64_t> xid,
-                                                 bool persist = true) {
-    auto self = shared_from_this();
-    auto statement = std::make_shared<RunningStatement>();
-    for (const auto& members : batch.members) {
-      for (SubscriberId id : members) {
-        auto it = subscribers.find(id);
-        if (it == subscribers.end()) continue;
-        it->second.statement = statement;
-        statement->serves.insert(id);
-      }
-    }
-    auto r = co_await run_statement(c, batch.vars, xid, persist, statement);
-    for (SubscriberId id : statement->serves) {
-      auto it = subscribers.find(id);
-      if (it != subscribers.end() && it->second.statement == statement) {
-        it->second.statement.reset();
-      }
-    }
-    // A cancellation emitted just before the statement finished reaches co_spawn's handler as a
-    // call posted to `ex` that still reads the handler living in `statement->signal`: keep the
-    // signal alive until that call has run (the queue is FIFO, so this runs after it).
-    asio::post(ex, [statement] {});
-    co_return r;
-  }
-
+  // Runs one statement for `vars`, cancelled as soon as none of `statement`'s subscribers waits
+  // any more (then the result is an error nobody receives). Retries while the transaction `xid`
+  // is not yet visible to the statement's snapshot. A lost connection is retried with backoff:
+  // for as long as it takes with `persist` (refetches of joined subscribers), a few times
+  // otherwise (a first fetch then fails with the error).
   asio::awaitable<Result<QueryResult>> run_statement(std::shared_ptr<Cohort> c,
                                                      const std::vector<std::string>& vars,
                                                      std::optional<std::uint64_t> xid, bool persist,
                                                      std::shared_ptr<RunningStatement> statement) {
-    std::string ids = "{";
-    for (std::size_t i = 0; i < vars.size(); ++i) {
-      if (i > 0) ids += ',';
-      ids += std::to_string(i + 1);
-    }
-    ids += '}';
-    // A json[] literal: each element is the vars text, quoted as an array element.
-    std::string vars_literal = "{";
-    for (std::size_t i = 0; i < vars.size(); ++i) {
-      if (i > 0) vars_literal += ',';
-      vars_literal += '"';
-      for (char ch : vars[i]) {
-        if (ch == '"' || ch == '\\') vars_literal += '\\';
-        vars_literal += ch;
-      }
-      vars_literal += '"';
-    }
-    vars_literal += '}';
-    std::vector<std::optional<std::string>> params{ids, vars_literal};
-    if (c->takes_xid) {
-      params.emplace_back(xid ? std::optional<std::string>(std::to_string(*xid)) : std::nullopt);
-    }
+    StatementParams params = statement_params(vars, c->takes_xid, xid);
+    // Poll rounds yield the pool to first fetches, event refetches and queries: they are bounded
+    // by their interval anyway, and would otherwise delay everyone else's statements.
+    QueryPriority priority = c->mode == CohortMode::kPoll && persist ? QueryPriority::kBackground
+                                                                     : QueryPriority::kNormal;
     auto backoff = kLostBackoffInitial;
     int lost_attempts = 0;
     for (int attempt = 0;; ++attempt) {
@@ -337,12 +486,26 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
       }
       ++c->statements;
       metrics.inc("liveql_refetch_statements_total");
+      auto started = Clock::now();
       // A coroutine of its own, so that the statement's signal reaches PgPool::query's
       // cancellation slot (Result has no default value: the outcome comes back through `out`).
       std::optional<Result<QueryResult>> out;
+      // Named, not a temporary in the co_await expression: GCC 12 destroys such temporaries
+      // twice. The raw pointer is safe: `statement` outlives the query.
+      std::function<void()> on_connection = [this, st = statement.get()] {
+        if (st->sent) return;  // a re-run: the first snapshot is the earliest
+        st->sent = true;
+        st->log_start = log_end();
+        log_readers.insert(st->log_start);
+      };
       co_await asio::co_spawn(
-          ex, [&]() -> asio::awaitable<void> { out.emplace(co_await pool.query(c->sql, params)); },
+          ex,
+          [&]() -> asio::awaitable<void> {
+            out.emplace(co_await pool.query(c->sql, params, priority, on_connection));
+          },
           asio::bind_cancellation_slot(statement->signal.slot(), asio::use_awaitable));
+      metrics.observe("liveql_refetch_duration_seconds",
+                      std::chrono::duration<double>(Clock::now() - started).count());
       auto r = std::move(*out);
       if (!r.ok() && PgPool::connection_lost(r.error()) && !stopped && !c->dead &&
           !statement->serves.empty() && (persist || lost_attempts < kFirstFetchLostRetries)) {
@@ -360,263 +523,197 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
         continue;
       }
       if (!r.ok() || !xid || attempt >= options.visibility_retries) co_return r;
-      int vis = r->column_index("visible");
-      bool visible = true;
-      if (vis >= 0) {
-        for (const auto& row : r->rows) {
-          if (row[vis] && *row[vis] == "f") visible = false;
-        }
-      }
-      if (visible) co_return r;
+      if (StatementRows(*r).all_visible()) co_return r;
       asio::steady_timer t(ex, options.visibility_retry_delay);
       co_await t.async_wait(kTuple);
       if (stopped || c->dead) co_return r;
     }
   }
 
-  // Applies a statement's rows: the changed ones are pushed to every member of their vars.
-  void apply(const Batch& batch, const QueryResult& r) {
-    int id_col = r.column_index("id");
-    int data_col = r.column_index("data");
-    int keys_col = r.column_index("keys");
-    for (const auto& row : r.rows) {
-      if (id_col < 0 || data_col < 0 || !row[id_col]) continue;
-      std::size_t index = std::strtoull(row[id_col]->c_str(), nullptr, 10);
-      if (index < 1 || index > batch.members.size()) continue;
-      ResultText data;  // made once per row, when a member's result changed
-      std::string_view text = row[data_col] ? std::string_view(*row[data_col]) : "null";
+  // Runs a taken batch to the end: the statement, on failure its isolation per vars, the
+  // in-flight rule, then the next statements of the cohort.
+  static asio::awaitable<void> run_batch(std::shared_ptr<Impl> self, std::shared_ptr<Cohort> c,
+                                         std::shared_ptr<Taken> t, bool first) {
+    auto statement = t->statement;
+    co_await self->serve(c, t->batch, t->xid, statement, first);
+    if (self->stopped) co_return;
+    self->release(c, t->batch, *t->statement);
+    // A cancellation emitted just before the statement finished reaches co_spawn's handler as a
+    // call posted to `ex` that still reads the handler living in `statement->signal`: keep the
+    // signal alive until that call has run (the queue is FIFO, so this runs after it).
+    asio::post(self->ex, [statement = t->statement] {});
+  }
+
+  asio::awaitable<void> serve(std::shared_ptr<Cohort> c, const Batch& planned,
+                              std::optional<std::uint64_t> xid,
+                              std::shared_ptr<RunningStatement> statement, bool first) {
+    Batch batch = still_waiting(planned, *statement);
+    if (batch.vars.empty() || c->dead) co_return;
+    auto r = co_await run_statement(c, batch.vars, xid, !first, statement);
+    if (stopped || c->dead) co_return;
+    if (!r.ok() && !first && r.error().code != ErrorCode::kQueryTimeout &&
+        !still_waiting(batch, *statement).vars.empty()) {
+      spdlog::warn("live: cohort {} refetch failed, retrying: {}", c->id, r.error().message);
+      batch = still_waiting(batch, *statement);  // row ids index the vars of the statement that ran
+      r = co_await run_statement(c, batch.vars, xid, true, statement);
+      if (stopped || c->dead) co_return;
+    }
+    if (r.ok()) {
+      apply(c, batch, *r);
+      co_return;
+    }
+    if (r.error().code == ErrorCode::kQueryTimeout) {
+      // Re-running it (whole or split) would cost the timeout again, per vars: the statement's
+      // own subscribers get the error, nobody else.
+      spdlog::warn("live: cohort {} refetch: {}", c->id, r.error().message);
+      for (const auto& members : batch.members) {
+        for (SubscriberId sid : members) remove(sid, r.error());
+      }
+      co_return;
+    }
+    // Isolate the failure: one statement per distinct vars, so only the bad one errors.
+    for (std::size_t i = 0; i < batch.vars.size(); ++i) {
+      Batch one;
+      one.vars.push_back(batch.vars[i]);
+      one.members.push_back(batch.members[i]);
+      Result<QueryResult> single = std::move(r);
+      if (batch.vars.size() > 1) {
+        one = still_waiting(one, *statement);
+        if (one.vars.empty()) continue;
+        single = co_await run_statement(c, one.vars, xid, !first, statement);
+      }
+      if (stopped || c->dead) co_return;
+      if (single.ok()) {
+        apply(c, one, *single);
+        continue;
+      }
+      for (SubscriberId sid : one.members[0]) {
+        if (statement->serves.count(sid) > 0) remove(sid, single.error());
+      }
+    }
+  }
+
+  // Applies a statement's rows: subscribers join on their first result; new result keys go to
+  // the matcher; changed results are pushed to every member of their vars (one shared text).
+  void apply(const std::shared_ptr<Cohort>& c, const Batch& batch, const QueryResult& r) {
+    for (const auto& members : batch.members) {
+      for (SubscriberId sid : members) {
+        auto it = subscribers.find(sid);
+        if (it == subscribers.end() || it->second.joined) continue;
+        Subscriber& s = it->second;
+        s.joined = true;
+        c->groups[s.vars].insert(sid);
+        ++c->members;
+      }
+    }
+    StatementRows rows(r);
+    std::vector<std::pair<SubscriberId, ResultText>> pushes;
+    for (std::size_t row = 0; row < rows.size(); ++row) {
+      std::size_t index = rows.index(row, batch.members.size());
+      if (index == 0) continue;
+      std::string_view text = rows.data(row);
       std::uint64_t h = hash_text(text);
+      auto keys = rows.keys(row);
       std::optional<Result<matcher::ResultKeys>> parsed;  // once per row, when a member needs it
+      ResultText data;  // made once per row, when a member's result changed
       for (SubscriberId sid : batch.members[index - 1]) {
         auto it = subscribers.find(sid);
         if (it == subscribers.end()) continue;
         Subscriber& s = it->second;
-        if (keys_col >= 0) s.keys = row[keys_col] ? *row[keys_col] : "[]";
-        if (keys_col >= 0 && s.cohort && s.cohort->deps) {
-          if (!parsed) parsed.emplace(matcher::parse_result_keys(s.keys));
-          if (parsed->ok()) {
-            (void)matcher->set_result_keys(sid, parsed->value());  // unknown ids: nothing to do
-          } else if (s.cohort->broken_reason.empty()) {
-            metrics.inc("liveql_errors_total");
-            spdlog::error("live: cohort {} result keys unreadable: {}", s.cohort->id,
-                          parsed->error().message);
-            s.cohort->broken_reason = "result keys unreadable: " + parsed->error().message;
-            evaluate_mode(s.cohort);
+        if (keys) {
+          s.keys.assign(*keys);
+          if (c->deps) {
+            if (!parsed) parsed.emplace(matcher::parse_result_keys(s.keys));
+            if (parsed->ok()) {
+              (void)matcher->set_result_keys(sid, parsed->value());  // unknown ids: nothing to do
+            } else if (c->broken_reason.empty()) {
+              metrics.inc("liveql_errors_total");
+              spdlog::error("live: cohort {} result keys unreadable: {}", c->id,
+                            parsed->error().message);
+              c->broken_reason = "result keys unreadable: " + parsed->error().message;
+            }
           }
         }
         if (s.has_result && s.hash == h) continue;
         s.has_result = true;
         s.hash = h;
         if (!data) data = std::make_shared<const std::string>(text);
-        deliver(s, data);  // may unsubscribe anyone: everything is looked up again
+        pushes.emplace_back(sid, data);
       }
+    }
+    if (!c->broken_reason.empty() && c->mode == CohortMode::kEvent) evaluate_mode(c);
+    for (auto& [sid, data] : pushes) {
+      auto it = subscribers.find(sid);  // a push may unsubscribe anyone: looked up again
+      if (it != subscribers.end()) deliver(it->second, std::move(data));
     }
   }
 
-  // Refetches these joined subscribers of `c`, already marked in_flight by the caller: one
-  // statement per batch_size distinct vars.
-  asio::awaitable<void> refetch_cohort(std::shared_ptr<Cohort> c, std::vector<SubscriberId> taken,
-                                       std::optional<std::uint64_t> xid) {
-    auto self = shared_from_this();
-    std::map<std::string, std::vector<SubscriberId>> by_vars;
-    for (SubscriberId id : taken) {
-      auto it = subscribers.find(id);
-      if (it != subscribers.end()) by_vars[it->second.vars].push_back(id);
-    }
-    if (taken.empty()) co_return;
-    auto started = Clock::now();
-    std::vector<Batch> batches;
-    for (auto& [vars, members] : by_vars) {
-      if (batches.empty() || batches.back().vars.size() >= options.batch_size)
-        batches.emplace_back();
-      batches.back().vars.push_back(vars);
-      batches.back().members.push_back(std::move(members));
-    }
-    for (const Batch& planned : batches) {
-      if (stopped || c->dead) break;
-      Batch batch = still_waiting(planned);
-      if (batch.vars.empty()) continue;
-      auto r = co_await run_batch(c, batch, xid);
-      if (!r.ok() && !stopped && !c->dead && r.error().code != ErrorCode::kQueryTimeout &&
-          !still_waiting(batch).vars.empty()) {
-        spdlog::warn("live: cohort {} refetch failed, retrying: {}", c->id, r.error().message);
-        batch = still_waiting(batch);  // row ids index the vars of the statement that ran
-        r = co_await run_batch(c, batch, xid);
+  // The statement has returned: the in-flight rule, then its subscribers are free again (those
+  // asked meanwhile wait again) and the cohort's next statements start.
+  void release(const std::shared_ptr<Cohort>& c, const Batch& batch, RunningStatement& statement) {
+    // Commits decoded since it was sent (its snapshot may predate them), matched against the new
+    // keys. Commits before that were matched when they arrived, and its snapshot sees them.
+    for (std::uint64_t pos = statement.sent ? std::max(statement.log_start, log_base) : log_end();
+         pos < log_end(); ++pos) {
+      const LoggedCommit& commit = log[pos - log_base];
+      bool relevant = false;
+      for (const auto& t : c->tables) relevant = relevant || commit.tables.count(t) > 0;
+      if (!relevant) continue;
+      for (SubscriberId id : matcher->affected(*commit.txn)) {
+        if (statement.serves.count(id) == 0) continue;
+        auto it = subscribers.find(id);
+        if (it == subscribers.end()) continue;
+        it->second.again = true;
+        merge_xid(it->second.again_xid, commit.xid);
       }
-      if (stopped || c->dead) break;
-      if (r.ok()) {
-        apply(batch, *r);
-        continue;
-      }
-      if (r.error().code == ErrorCode::kQueryTimeout) {
-        // Re-running it (whole or split) would cost the timeout again, per vars: the
-        // statement's own subscribers get the error, nobody else.
-        spdlog::warn("live: cohort {} refetch: {}", c->id, r.error().message);
-        for (const auto& members : batch.members) {
-          for (SubscriberId sid : members) remove(sid, r.error());
+    }
+    for (const auto& members : batch.members) {
+      for (SubscriberId id : members) {
+        auto it = subscribers.find(id);
+        if (it == subscribers.end() || it->second.statement.get() != &statement) continue;
+        Subscriber& s = it->second;
+        s.statement.reset();
+        leave_round(*c, s.round);
+        if (s.again) {
+          s.again = false;
+          auto xid = s.again_xid;
+          s.again_xid.reset();
+          request(s, xid);
         }
-        continue;
-      }
-      // Isolate the failure: one statement per distinct vars, so only the bad one errors.
-      for (std::size_t i = 0; i < batch.vars.size(); ++i) {
-        Batch one;
-        one.vars.push_back(batch.vars[i]);
-        one.members.push_back(batch.members[i]);
-        Result<QueryResult> single = std::move(r);
-        if (batch.vars.size() > 1) {
-          one = still_waiting(one);
-          if (one.vars.empty()) continue;
-          single = co_await run_batch(c, one, xid);
-        }
-        if (stopped || c->dead) break;
-        if (single.ok()) {
-          apply(one, *single);
-          continue;
-        }
-        for (SubscriberId sid : one.members[0]) remove(sid, single.error());
       }
     }
-    if (stopped) co_return;
-    double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
-    ++c->refetches;
-    c->last_refetch_ms = ms;
-    if (c->durations.size() < kDurationWindow) {
-      c->durations.push_back(ms);
-    } else {
-      c->durations[c->durations_next] = ms;
-      c->durations_next = (c->durations_next + 1) % kDurationWindow;
+    if (statement.sent) {
+      if (auto reader = log_readers.find(statement.log_start); reader != log_readers.end()) {
+        log_readers.erase(reader);
+      }
+      trim_log();
     }
-    metrics.inc("liveql_refetches_total");
-    metrics.observe("liveql_refetch_duration_seconds", ms / 1000.0);
-    finish(taken);
+    if (c->running > 0) --c->running;
+    start_poll(c);  // a no-op unless it polls and has members (its first ones just joined)
+    pump(c);
   }
 
-  // Clears in_flight and runs what was queued meanwhile.
-  void finish(const std::vector<SubscriberId>& ids) {
-    std::map<std::optional<std::uint64_t>, std::vector<SubscriberId>> again;
-    for (SubscriberId id : ids) {
-      auto it = subscribers.find(id);
-      if (it == subscribers.end()) continue;
-      Subscriber& s = it->second;
-      set_busy(s, false);
-      if (s.queued) {
-        s.queued = false;
-        again[s.queued_xid].push_back(id);
-        s.queued_xid.reset();
-      }
-    }
-    for (auto& [xid, group] : again) request_refetch(group, xid);
-  }
+  // ---- modes ----
 
-  void request_refetch(const std::vector<SubscriberId>& ids, std::optional<std::uint64_t> xid) {
-    std::map<std::shared_ptr<Cohort>, std::vector<SubscriberId>> by_cohort;
-    std::map<Cohort*, std::shared_ptr<ScheduledRefetch>> scheduled;
-    for (SubscriberId id : ids) {
-      auto it = subscribers.find(id);
-      if (it == subscribers.end() || !it->second.cohort) continue;
-      Subscriber& s = it->second;
-      if (s.scheduled) {
-        // Spawned but not started: this request merges into it.
-        merge_xid(s.scheduled->xid, xid);
-        continue;
-      }
-      if (!s.joined || s.in_flight) {
-        // The first fetch (or a refetch) is running: coalesce into one more afterwards.
-        s.queued = true;
-        merge_xid(s.queued_xid, xid);
-        continue;
-      }
-      set_busy(s, true);
-      auto& sched = scheduled[s.cohort.get()];
-      if (!sched) sched = std::make_shared<ScheduledRefetch>(ScheduledRefetch{xid});
-      s.scheduled = sched;
-      by_cohort[s.cohort].push_back(id);
-    }
-    for (auto& [c, members] : by_cohort) {
-      spawn(run_scheduled(shared_from_this(), c, std::move(members), scheduled[c.get()]),
-            "refetch");
-    }
-  }
-
-  static asio::awaitable<void> run_scheduled(std::shared_ptr<Impl> self, std::shared_ptr<Cohort> c,
-                                             std::vector<SubscriberId> ids,
-                                             std::shared_ptr<ScheduledRefetch> sched) {
-    for (SubscriberId id : ids) {
-      auto it = self->subscribers.find(id);
-      if (it != self->subscribers.end() && it->second.scheduled == sched) {
-        it->second.scheduled.reset();
-      }
-    }
-    co_await self->refetch_cohort(c, std::move(ids), sched->xid);
-  }
-
-  // The mode a cohort should be in now, and why (see the header).
   void evaluate_mode(const std::shared_ptr<Cohort>& c) {
     if (c->dead) return;
-    CohortMode mode = CohortMode::kEvent;
-    std::string reason;
-    std::set<std::string> forced;
-    auto poll = [&](std::string why) {
-      mode = CohortMode::kPoll;
-      reason = std::move(why);
-    };
-    if (!c->deps) {
-      poll("dependencies unknown");
-    } else if (!c->broken_reason.empty()) {
-      poll(c->broken_reason);
-    } else if (!event_available) {
-      poll(event_unavailable_reason);
-    } else {
-      std::vector<std::string> forced_reasons;
-      for (const auto& t : c->deps->tables) {
-        TableLive info = table_modes ? table_modes(t.table) : TableLive{};
-        bool poll_table = info.mode == metadata::LiveMode::kPoll ||
-                          (info.mode == metadata::LiveMode::kDefault &&
-                           options.live_mode_default == CohortMode::kPoll);
-        if (poll_table) {
-          poll("table " + t.table_key + " is in poll mode");
-          break;
-        }
-        // Rows of a filter-only table never enter the result (their changes are found by the
-        // predicate and link keys): they need no key. Relationship-filter dependencies do not
-        // even know the related table's key.
-        if (t.role != deps::TableRole::kFilterOnly && t.primary_key.empty() &&
-            !info.replica_identity_full) {
-          poll("table " + t.table_key + " has no primary key");
-          break;
-        }
-        if (t.tractable) continue;
-        if (info.mode != metadata::LiveMode::kEvent) {
-          poll(t.reason.empty() ? "not tractable on " + t.table_key : t.reason);
-          break;
-        }
-        if (forced.insert(t.table_key).second) {
-          forced_reasons.push_back(t.table_key + " (" + t.reason + ")");
-        }
-      }
-      if (mode == CohortMode::kEvent) {
-        if (forced.empty()) {
-          reason = "event";
-        } else {
-          reason = "event forced by live_mode on";
-          for (const auto& r : forced_reasons) reason += " " + r;
-          reason += ": any change to it refetches the whole cohort";
-        }
-      }
-    }
-    c->forced_tables = mode == CohortMode::kEvent ? std::move(forced) : std::set<std::string>{};
-    c->mode_reason = std::move(reason);
-    if (c->mode == mode) return;
-    c->mode = mode;
-    if (mode == CohortMode::kPoll) {
-      if (c->members > 0) start_poll(c);
+    ModeDecision d = decide_mode({.deps = c->deps.get(),
+                                  .broken_reason = c->broken_reason,
+                                  .event_available = event_available,
+                                  .event_unavailable_reason = event_unavailable_reason,
+                                  .default_mode = options.live_mode_default,
+                                  .table_modes = &table_modes});
+    c->forced_tables = std::move(d.forced_tables);
+    c->mode_reason = std::move(d.reason);
+    if (c->mode == d.mode) return;
+    c->mode = d.mode;
+    if (d.mode == CohortMode::kPoll) {
+      start_poll(c);
       return;
     }
     if (c->timer) c->timer->cancel();
     // Changes while polling were not matched: one refetch brings every member up to date.
-    std::vector<SubscriberId> members;
-    for (const auto& [vars, ids] : c->groups) members.insert(members.end(), ids.begin(), ids.end());
-    request_refetch(members, std::nullopt);
+    request_members(*c, false);
   }
 
   void evaluate_all_modes() {
@@ -624,57 +721,18 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     for (const auto& [key, c] : cohorts) list.push_back(c);
     for (const auto& c : list) evaluate_mode(c);
   }
-
-  static asio::awaitable<void> first_fetch(std::shared_ptr<Impl> self, std::shared_ptr<Cohort> c,
-                                           SubscriberId id) {
-    auto it = self->subscribers.find(id);
-    if (it == self->subscribers.end()) {  // unsubscribed before we started
-      --c->pending;
-      self->maybe_delete_cohort(c);
-      co_return;
-    }
-    std::string vars = it->second.vars;
-    auto started = Clock::now();
-    std::vector<std::string> one_vars{vars};
-    Batch first;
-    first.vars = one_vars;
-    first.members.push_back({id});
-    auto r = co_await self->run_batch(c, first, std::nullopt, false);
-    if (self->stopped) co_return;
-    --c->pending;
-    it = self->subscribers.find(id);
-    if (it == self->subscribers.end()) {
-      self->maybe_delete_cohort(c);
-      co_return;
-    }
-    Subscriber& s = it->second;
-    if (!r.ok()) {
-      self->remove(id, r.error());
-      co_return;
-    }
-    s.joined = true;
-    c->groups[s.vars].insert(id);
-    ++c->members;
-    self->metrics.observe("liveql_refetch_duration_seconds",
-                          std::chrono::duration<double>(Clock::now() - started).count());
-    Batch one;
-    one.vars.push_back(vars);
-    one.members.push_back({id});
-    self->apply(one, *r);
-    self->finish({id});
-    self->start_poll(c);
-  }
 };
 
 LiveQueries::LiveQueries(asio::any_io_executor ex, PgPool& pool, Metrics& metrics, Options options)
     : impl_(std::make_shared<Impl>(std::move(ex), pool, metrics, options)) {
   metrics.register_gauge("liveql_subscribers", "Live-query subscribers registered.");
   metrics.register_gauge("liveql_cohorts", "Live-query cohorts (role + SQL shape).");
-  metrics.register_counter("liveql_refetches_total", "Cohort refetches completed.");
+  metrics.register_counter("liveql_refetches_total",
+                           "Cohort catch-ups completed (refetch until nothing runs or waits).");
   metrics.register_counter("liveql_refetch_statements_total",
                            "SQL statements run for live queries (first fetches included).");
   metrics.register_histogram("liveql_refetch_duration_seconds",
-                             "Duration of one cohort refetch or first fetch.");
+                             "Duration of one live-query statement (refetch or first fetch).");
   metrics.register_counter("liveql_pushes_total", "Changed results pushed to subscribers.");
   metrics.register_counter("liveql_errors_total", "Errors pushed to subscribers or logged.");
   impl_->update_gauges();
@@ -728,25 +786,23 @@ SubscriberId LiveQueries::subscribe_tracked(
     }
     impl.evaluate_mode(c);
   }
-  ++c->pending;
-  c->all.insert(id);
-  c->busy.insert(id);
-  if (c->deps) {
+  auto cohort = c;  // `c` refers into the map, which subscribers of other cohorts may change
+  cohort->all.insert(id);
+  if (cohort->deps) {
     // Rule 2: registered before the first fetch, so no commit after its snapshot is missed.
-    auto added = impl.matcher->add(id, c->deps, vars);
+    auto added = impl.matcher->add(id, cohort->deps, vars);
     if (!added.ok())
       spdlog::error("live: matcher refused subscriber {}: {}", id, added.error().message);
   }
   Subscriber s;
   s.id = id;
-  s.cohort = c;
+  s.cohort = cohort;
   s.vars = boost::json::serialize(vars);
   s.push = std::move(push);
-  s.in_flight = true;
-  impl.subscribers.emplace(id, std::move(s));
+  auto& stored = impl.subscribers.emplace(id, std::move(s)).first->second;
   impl.update_gauges();
   if (impl.stopped) return id;
-  impl.spawn(Impl::first_fetch(impl_, c, id), "first fetch");
+  impl.request(stored, std::nullopt);  // the first fetch: batched with other new subscribers
   return id;
 }
 
@@ -754,7 +810,38 @@ void LiveQueries::unsubscribe(SubscriberId id) { impl_->remove(id, std::nullopt)
 
 void LiveQueries::refetch(const std::vector<SubscriberId>& ids, std::optional<std::uint64_t> xid8) {
   if (impl_->stopped) return;
-  impl_->request_refetch(ids, xid8);
+  impl_->request_ids(ids, xid8);
+}
+
+std::size_t LiveQueries::on_commit(Transaction txn, std::optional<std::uint64_t> xid8) {
+  auto& impl = *impl_;
+  if (impl.stopped || !impl.event_available) return 0;
+  std::vector<SubscriberId> ids;
+  for (SubscriberId id : impl.matcher->affected(txn)) {
+    auto it = impl.subscribers.find(id);
+    if (it == impl.subscribers.end() || !it->second.cohort) continue;
+    if (it->second.cohort->mode == CohortMode::kEvent) ids.push_back(id);
+  }
+  std::set<std::string> touched;
+  for (const auto& change : txn.changes) touched.insert(change.schema + "." + change.table);
+  for (const auto& table : touched) {
+    auto it = impl.cohorts_by_table.find(table);
+    if (it == impl.cohorts_by_table.end()) continue;
+    for (const Cohort* c : it->second) {
+      if (c->mode == CohortMode::kEvent && c->forced_tables.count(table) > 0) {
+        ids.insert(ids.end(), c->all.begin(), c->all.end());
+      }
+    }
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  // Kept for the fetches pending now: their new keys may make it relevant (in-flight rule). The
+  // requests below start waiting after it, so it is not matched again for them.
+  if (impl.log_needed() && impl.touches_event_cohort(txn)) {
+    impl.log.push_back({std::make_shared<const Transaction>(std::move(txn)), xid8, touched});
+  }
+  impl.request_ids(ids, xid8);
+  return ids.size();
 }
 
 void LiveQueries::refetch_all() {
@@ -763,7 +850,7 @@ void LiveQueries::refetch_all() {
   for (const auto& [id, s] : impl_->subscribers) {
     if (s.cohort) ids.push_back(id);
   }
-  impl_->request_refetch(ids, std::nullopt);
+  impl_->request_ids(ids, std::nullopt);
 }
 
 void LiveQueries::set_table_modes(TableModes modes) {
@@ -780,33 +867,6 @@ void LiveQueries::set_event_source(bool available, std::string reason) {
 bool LiveQueries::event_source_available() const { return impl_->event_available; }
 CohortMode LiveQueries::default_mode() const { return impl_->options.live_mode_default; }
 
-std::vector<SubscriberId> LiveQueries::match(const Transaction& txn) const {
-  const auto& impl = *impl_;
-  std::vector<SubscriberId> out;
-  if (impl.stopped || !impl.event_available) return out;
-  for (SubscriberId id : impl.matcher->affected(txn)) {
-    auto it = impl.subscribers.find(id);
-    if (it == impl.subscribers.end() || !it->second.cohort) continue;
-    if (it->second.cohort->mode == CohortMode::kEvent) out.push_back(id);
-  }
-  std::set<std::string> touched;
-  for (const auto& change : txn.changes) touched.insert(change.schema + "." + change.table);
-  for (const auto& table : touched) {
-    auto it = impl.cohorts_by_table.find(table);
-    if (it == impl.cohorts_by_table.end()) continue;
-    for (const Cohort* c : it->second) {
-      if (c->mode != CohortMode::kEvent) continue;
-      // A fetch in flight may be reading a snapshot before this commit while its keys are not
-      // known yet: the matcher saw the previous keys, so refetch once more afterwards.
-      const auto& ids = c->forced_tables.count(table) ? c->all : c->busy;
-      out.insert(out.end(), ids.begin(), ids.end());
-    }
-  }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
-}
-
 void LiveQueries::set_mode(SubscriberId id, CohortMode mode, std::string reason) {
   auto it = impl_->subscribers.find(id);
   if (it == impl_->subscribers.end() || !it->second.cohort) return;
@@ -816,7 +876,7 @@ void LiveQueries::set_mode(SubscriberId id, CohortMode mode, std::string reason)
   c->mode = mode;
   if (mode == CohortMode::kEvent) {
     if (c->timer) c->timer->cancel();
-  } else if (c->members > 0) {
+  } else {
     impl_->start_poll(c);
   }
 }
@@ -872,6 +932,7 @@ void LiveQueries::stop() {
   impl.cohorts.clear();
   impl.cohorts_by_table.clear();
   impl.subscribers.clear();
+  impl.log.clear();
   impl.matcher = std::make_unique<matcher::Matcher>();
   impl.update_gauges();
 }

@@ -181,14 +181,32 @@ struct PgPool::Impl {
   std::vector<std::unique_ptr<Conn>> idle;
   std::size_t open = 0;
   std::size_t in_use = 0;
+  // Callers waiting for a connection, FIFO per priority: background ones are served only when
+  // no normal caller waits.
   std::deque<std::shared_ptr<Waiter>> waiters;
+  std::deque<std::shared_ptr<Waiter>> background_waiters;
   bool closed = false;
   std::uint64_t recycled = 0;
   std::uint64_t cancelled = 0;
   asio::thread_pool cancel_thread{1};  // PQcancel only (see the header)
 
   asio::awaitable<Result<std::unique_ptr<Conn>>> connect();
-  asio::awaitable<Result<std::unique_ptr<Conn>>> acquire();
+  asio::awaitable<Result<std::unique_ptr<Conn>>> acquire(QueryPriority priority);
+
+  // Normal callers first, but every kBackgroundShare-th connection handed out while both
+  // queues wait goes to a background caller: background work is slowed, never starved.
+  static constexpr unsigned kBackgroundShare = 4;
+  unsigned handouts = 0;
+  std::shared_ptr<Waiter> next_waiter() {
+    bool background =
+        waiters.empty() || (!background_waiters.empty() && ++handouts % kBackgroundShare == 0);
+    auto& queue = background ? background_waiters : waiters;
+    if (queue.empty()) return nullptr;
+    auto waiter = std::move(queue.front());
+    queue.pop_front();
+    return waiter;
+  }
+  bool anyone_waiting() const { return !waiters.empty() || !background_waiters.empty(); }
   void release(std::unique_ptr<Conn> conn);
   void slot_freed();
   bool expired(const Conn& conn) const {
@@ -197,7 +215,8 @@ struct PgPool::Impl {
   void send_cancel(Conn& conn);
   asio::awaitable<Result<QueryResult>> execute(std::string sql,
                                                std::vector<std::optional<std::string>> params,
-                                               asio::cancellation_state cs);
+                                               asio::cancellation_state cs, QueryPriority priority,
+                                               const std::function<void()>& on_connection);
   asio::awaitable<Result<QueryResult>> run(Conn& conn, const std::string& sql,
                                            const std::vector<std::optional<std::string>>& params,
                                            const asio::cancellation_state* cs);
@@ -240,7 +259,7 @@ asio::awaitable<Result<std::unique_ptr<Conn>>> PgPool::Impl::connect() {
   co_return std::move(conn);
 }
 
-asio::awaitable<Result<std::unique_ptr<Conn>>> PgPool::Impl::acquire() {
+asio::awaitable<Result<std::unique_ptr<Conn>>> PgPool::Impl::acquire(QueryPriority priority) {
   if (closed) co_return pg_error("connection pool closed");
   while (!idle.empty()) {
     auto conn = std::move(idle.back());
@@ -256,13 +275,14 @@ asio::awaitable<Result<std::unique_ptr<Conn>>> PgPool::Impl::acquire() {
   }
   if (open >= size) {
     auto waiter = std::make_shared<Waiter>(ex);
-    waiters.push_back(waiter);
+    auto& queue = priority == QueryPriority::kBackground ? background_waiters : waiters;
+    queue.push_back(waiter);
     co_await waiter->timer.async_wait(kTuple);
     if (waiter->conn) co_return std::move(waiter->conn);
     if (!waiter->may_open) {
       if (waiter->failed || closed) co_return pg_error("connection pool closed");
       // The caller's cancellation slot fired: leave the queue.
-      std::erase(waiters, waiter);
+      std::erase(queue, waiter);
       co_return cancelled_error();
     }
     // slot_freed() already counted the slot as open and in use for us.
@@ -280,9 +300,8 @@ asio::awaitable<Result<std::unique_ptr<Conn>>> PgPool::Impl::acquire() {
 }
 
 void PgPool::Impl::slot_freed() {
-  while (!closed && open < size && !waiters.empty()) {
-    auto waiter = std::move(waiters.front());
-    waiters.pop_front();
+  while (!closed && open < size && anyone_waiting()) {
+    auto waiter = next_waiter();
     waiter->may_open = true;
     ++open;
     ++in_use;
@@ -300,9 +319,8 @@ void PgPool::Impl::release(std::unique_ptr<Conn> conn) {
     slot_freed();
     return;
   }
-  if (!waiters.empty()) {
-    auto waiter = std::move(waiters.front());
-    waiters.pop_front();
+  if (anyone_waiting()) {
+    auto waiter = next_waiter();
     waiter->conn = std::move(conn);
     ++in_use;
     waiter->timer.cancel();
@@ -465,14 +483,16 @@ asio::awaitable<Result<QueryResult>> PgPool::Impl::run(
 }
 
 asio::awaitable<Result<QueryResult>> PgPool::Impl::execute(
-    std::string sql, std::vector<std::optional<std::string>> params, asio::cancellation_state cs) {
+    std::string sql, std::vector<std::optional<std::string>> params, asio::cancellation_state cs,
+    QueryPriority priority, const std::function<void()>& on_connection) {
   if (cancel_requested(cs)) co_return cancelled_error();
-  auto conn = co_await acquire();
+  auto conn = co_await acquire(priority);
   if (!conn.ok()) co_return conn.take_error();
   if (cancel_requested(cs)) {
     release(std::move(conn).value());
     co_return cancelled_error();
   }
+  if (on_connection) on_connection();
   auto started = Clock::now();
   auto result = co_await run(**conn, sql, params, &cs);
   if (!result.ok() && result.error().code != ErrorCode::kConnectionLost &&
@@ -500,14 +520,17 @@ PgPool::PgPool(asio::any_io_executor ex, std::string conninfo, std::size_t size,
 PgPool::~PgPool() { close(); }
 
 asio::awaitable<Result<QueryResult>> PgPool::query(std::string sql,
-                                                   std::vector<std::optional<std::string>> params) {
+                                                   std::vector<std::optional<std::string>> params,
+                                                   QueryPriority priority,
+                                                   std::function<void()> on_connection) {
   auto impl = impl_;  // keeps the pool state alive across suspensions
   // Cancellation is an outcome here (an error result), not an exception: the flag is the
   // coroutine thread's, so it is put back for the caller.
   bool throw_before = co_await asio::this_coro::throw_if_cancelled();
   co_await asio::this_coro::throw_if_cancelled(false);
   asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
-  auto result = co_await impl->execute(std::move(sql), std::move(params), cs);
+  auto result =
+      co_await impl->execute(std::move(sql), std::move(params), cs, priority, on_connection);
   co_await asio::this_coro::throw_if_cancelled(throw_before);
   co_return result;
 }
@@ -515,7 +538,9 @@ asio::awaitable<Result<QueryResult>> PgPool::query(std::string sql,
 std::size_t PgPool::size() const { return impl_->size; }
 std::size_t PgPool::open() const { return impl_->open; }
 std::size_t PgPool::in_use() const { return impl_->in_use; }
-std::size_t PgPool::waiting() const { return impl_->waiters.size(); }
+std::size_t PgPool::waiting() const {
+  return impl_->waiters.size() + impl_->background_waiters.size();
+}
 std::uint64_t PgPool::recycled() const { return impl_->recycled; }
 std::uint64_t PgPool::cancelled() const { return impl_->cancelled; }
 
@@ -526,6 +551,8 @@ void PgPool::close() {
   impl_->idle.clear();
   auto waiters = std::move(impl_->waiters);
   impl_->waiters.clear();
+  for (auto& w : impl_->background_waiters) waiters.push_back(std::move(w));
+  impl_->background_waiters.clear();
   for (auto& w : waiters) {
     w->failed = true;
     w->timer.cancel();

@@ -322,6 +322,32 @@ TEST_F(PgPoolTest, CancellationSlotLeavesTheQueueOfWaiters) {
   EXPECT_EQ(pool.in_use(), 0u);
 }
 
+// Background callers (poll rounds) wait behind normal ones, but get one connection in four
+// while both wait: slowed, never starved. The order of completion shows who got the connection.
+TEST_F(PgPoolTest, BackgroundCallersYieldToNormalOnesWithoutStarving) {
+  PgPool pool(ioc_.get_executor(), *url_, 1);
+  std::vector<std::string> order;
+  auto spawn = [&](std::string name, QueryPriority priority) {
+    asio::co_spawn(
+        ioc_,
+        [&, name, priority]() -> asio::awaitable<void> {
+          auto r = co_await pool.query("select pg_sleep(0.02)", NoParams(), priority);
+          EXPECT_TRUE(r.ok()) << name;
+          order.push_back(name);
+        },
+        testing::Rethrow{});
+  };
+  spawn("hold", QueryPriority::kNormal);
+  ASSERT_TRUE(run_until(ioc_, [&] { return pool.in_use() == 1; }));
+  spawn("b1", QueryPriority::kBackground);
+  spawn("b2", QueryPriority::kBackground);
+  for (int i = 1; i <= 6; ++i) spawn("n" + std::to_string(i), QueryPriority::kNormal);
+  ASSERT_TRUE(run_until(ioc_, [&] { return pool.waiting() == 8; }));
+  ASSERT_TRUE(run_until(ioc_, [&] { return order.size() == 9; }));
+  EXPECT_EQ(order,
+            (std::vector<std::string>{"hold", "n1", "n2", "n3", "b1", "n4", "n5", "n6", "b2"}));
+}
+
 std::string pid_of(const Result<QueryResult>& r) {
   return r.ok() && !r->rows.empty() && r->rows[0][0] ? *r->rows[0][0] : "";
 }

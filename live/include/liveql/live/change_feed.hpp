@@ -1,5 +1,5 @@
 // ChangeFeed: event mode. Connects the replication stream to the live-query manager:
-// committed Transaction -> LiveQueries::match() -> LiveQueries::refetch(ids, xid8), then records
+// committed Transaction -> LiveQueries::on_commit(txn, xid8) (match, then refetch), then records
 // and acknowledges the commit's end LSN (DESIGN.md rules 2-10, "Restart safety").
 //
 // Strand: everything runs on the executor given to the constructor (the single io_context

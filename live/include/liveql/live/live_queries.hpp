@@ -1,7 +1,23 @@
 // LiveQueries: the live-query manager. Subscribers with the same (role, multiplexed SQL text)
-// share a Cohort; one refetch of a cohort runs ceil(distinct vars / batch_size) statements,
-// subscribers with identical vars sharing one row. Results are hashed and pushed only when they
-// change (the first result always).
+// share a Cohort; a statement serves up to batch_size distinct variable sets, subscribers with
+// identical vars sharing one row. Results are hashed and pushed only when they change (the first
+// result always); a changed result is one immutable text shared by every subscriber it goes to.
+//
+// Scheduling (per cohort): a subscriber that needs a fetch (its first, a matched commit, a poll
+// tick) waits in the cohort's queue; a waiting subscriber asked again merges into its wait (the
+// newest xid8 kept); one asked while its statement runs waits again after it. The queue is
+// drained into statements of up to batch_size distinct vars, up to max_parallel_statements at
+// once per cohort. A partial statement starts only when none of the cohort's is running: under
+// load, commits that arrive while statements run accumulate into the next, fuller ones (the
+// batch window is the duration of the statements in flight, zero when idle). First fetches are
+// batched the same way (never mixed with refetches): a connect storm costs a statement per
+// batch_size new subscribers, not one each.
+//
+// In-flight rule (exact): while any fetch is waiting or running, the commits that touch an
+// event-mode cohort's tables are kept in a log. When a statement returns, its subscribers' new
+// result keys are installed in the matcher and the commits logged since the earliest request it
+// serves are matched again: the subscribers they may affect under the new keys are refetched,
+// nobody else. (The matcher matched them against the previous keys when they arrived.)
 //
 // Failures: a statement error (e.g. a session value PostgreSQL rejects) reaches only the
 // subscribers whose variables caused it (a failed batch is re-run one distinct vars at a time),
@@ -10,30 +26,24 @@
 // doubling to 2 s) until the database answers, the subscribers staying registered; a first fetch
 // gives up after about 3 s and pushes the error. A statement past the query timeout
 // (kQueryTimeout) errors the subscribers of that statement only: it is neither retried nor split
-// per vars, which would pay the timeout again. A statement (first fetch or refetch) whose
-// subscribers have all unsubscribed is cancelled (PgPool::query's cancellation slot); one that
-// still serves any subscriber runs to the end.
+// per vars, which would pay the timeout again. A statement whose subscribers have all
+// unsubscribed is cancelled (PgPool::query's cancellation slot); one that still serves any
+// subscriber runs to the end.
 //
-// Strand: everything runs on the executor given to the constructor (the single io_context
-// thread); no method may be called from another thread. Push callbacks are invoked on that
-// executor, never from inside subscribe()/unsubscribe().
+// Strand: everything runs on the executor given to the constructor (the live core's strand); no
+// method may be called from another thread. Push callbacks are invoked on that executor, never
+// from inside subscribe()/unsubscribe().
 //
-// Modes: each cohort is in exactly one mode. kPoll: refetched every refetch_interval. kEvent:
-// refetched only through refetch(ids, xid8) / refetch_all() (driven by the matcher).
+// Modes (mode_policy.hpp decides): kPoll: every subscriber not already fetching is asked every
+// refetch_interval, on a fixed schedule (the next tick does not move by the refetch time), and
+// the round's statements run in parallel. kEvent: fetched only through on_commit() /
+// refetch() / refetch_all().
 //
-// Event mode (DESIGN.md rules 2-7). A subscriber given its operation's dependencies (subscribe(),
-// subscribe_tracked()) is registered in the Matcher owned here BEFORE its first fetch; after every
-// fetch its result keys replace the previous ones; unsubscribe() removes it. A cohort's mode is
-// re-evaluated when it is created and on set_table_modes() / set_event_source():
-//  - poll when event mode is unavailable (no replication yet, or it failed: the reason given);
-//  - poll when a table it reads is in poll mode (table_modes, else Options::live_mode_default);
-//  - poll when a table dependency is intractable (text patterns, _exists, ...), unless the
-//    table's mode is explicitly kEvent: then the cohort stays in event mode and any change to that
-//    table marks every subscriber of the cohort (rule 6);
-//  - poll when a table has no primary key and is not REPLICA IDENTITY FULL;
-//  - otherwise event. A cohort switching from poll to event is refetched once.
-// match(txn) answers which event-mode subscribers a committed transaction may affect; the caller
-// (ChangeFeed) then calls refetch(ids, xid8).
+// Event mode (docs/ARCHITECTURE.md rules 2-7). A subscriber given its operation's dependencies
+// (subscribe(), subscribe_tracked()) is registered in the Matcher owned here BEFORE its first
+// fetch; after every fetch its result keys replace the previous ones; unsubscribe() removes it.
+// A cohort's mode is re-evaluated when it is created and on set_table_modes() /
+// set_event_source(); a cohort switching from poll to event is refetched once.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -72,6 +82,8 @@ class LiveQueries {
  public:
   struct Options {
     std::size_t batch_size = 100;
+    // Statements in flight per cohort; 0: half the pool's connections, at least 1.
+    std::size_t max_parallel_statements = 0;
     std::chrono::milliseconds refetch_interval{1000};
     // Visibility guard (targeted refetch with an xid8): a statement whose `visible` column is
     // false is re-run after this delay, at most visibility_retries times (then pushed as is).
@@ -127,11 +139,16 @@ class LiveQueries {
   // After it returns, push is never called again for `id`. Unknown ids are ignored.
   void unsubscribe(SubscriberId id);
 
-  // Targeted refetch of these subscribers (event mode): coalesced, at most one refetch in
-  // flight plus one queued per subscriber; requests made before a scheduled refetch starts merge
-  // into it (rule 7), keeping the newest xid8. With xid8, the statement also checks that the
-  // transaction is visible to its snapshot and re-runs when not.
+  // Targeted refetch of these subscribers (see "Scheduling"). With xid8, the statement also
+  // checks that the transaction is visible to its snapshot and re-runs when not.
   void refetch(const std::vector<SubscriberId>& ids, std::optional<std::uint64_t> xid8);
+
+  // The change feed's one call per committed transaction (in commit order): refetches the
+  // event-mode subscribers it may affect (the matcher's answer, and every subscriber of a cohort
+  // forced to event mode on a changed table) with xid8, and keeps it for the in-flight rule
+  // while fetches are pending. Returns the number of subscribers named. Poll-mode cohorts are
+  // never named: their timer covers them.
+  std::size_t on_commit(Transaction txn, std::optional<std::uint64_t> xid8);
 
   // A full refetch of every cohort (after a replication gap).
   void refetch_all();
@@ -143,12 +160,6 @@ class LiveQueries {
   bool event_source_available() const;
   // Options::live_mode_default.
   CohortMode default_mode() const;
-
-  // The event-mode subscribers a committed transaction may affect (sorted, unique): the
-  // matcher's answer, every subscriber of a cohort forced to event mode on a changed table, and
-  // every subscriber with a fetch in flight whose cohort reads a changed table (its result keys
-  // may be about to change). Poll-mode cohorts are never named: their timer covers them.
-  std::vector<SubscriberId> match(const Transaction& txn) const;
 
   // Switches the cohort of `id` (every subscriber sharing it) to `mode`, with a reason shown in
   // cohorts_json(). Poll mode (re)starts its timer; event mode cancels it.
@@ -162,7 +173,10 @@ class LiveQueries {
   std::size_t cohort_count() const;
 
   // [{id, role, root_field, mode, mode_reason, subscribers, distinct_variables, refetches,
-  //   statements, last_refetch_ms, p99_refetch_ms, tables}]
+  //   statements, last_refetch_ms, p99_refetch_ms, tables}]. A refetch is the work asked in one
+  //   turn
+  // of the loop (a commit, a poll tick), done when each of its subscribers has its result
+  // (duration: last_refetch_ms); statements counts every statement, first fetches included.
   boost::json::value cohorts_json() const;
 
   // Cancels timers and drops every subscriber without pushing. Idempotent.

@@ -30,6 +30,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,6 +41,8 @@
 namespace liveql::live {
 
 // The rows of one statement, every value in Postgres text form (nullopt = SQL NULL).
+enum class QueryPriority { kNormal, kBackground };
+
 struct QueryResult {
   std::vector<std::string> columns;
   std::vector<std::vector<std::optional<std::string>>> rows;
@@ -83,8 +86,14 @@ class PgPool {
   // co_spawn, or an awaitable operator) cancels the wait for a connection or the running
   // statement (PQcancel, see above); the result is then kPostgresError "the statement was
   // cancelled". Never throws on cancellation (the caller's throw_if_cancelled is restored).
+  // Priority: while kNormal callers wait, a kBackground caller gets one connection in four
+  // (poll rounds are background work; queries, first fetches and event refetches are not).
+  // `on_connection` is called once a connection is lent, just before the statement is sent: the
+  // statement's snapshot is taken after that moment (not called when it fails before).
   boost::asio::awaitable<Result<QueryResult>> query(std::string sql,
-                                                    std::vector<std::optional<std::string>> params);
+                                                    std::vector<std::optional<std::string>> params,
+                                                    QueryPriority priority = QueryPriority::kNormal,
+                                                    std::function<void()> on_connection = {});
 
   // Whether `error` (from query()) is the loss of the connection rather than the statement's.
   static bool connection_lost(const Error& error) {

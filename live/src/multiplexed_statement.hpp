@@ -1,0 +1,53 @@
+// The multiplexed statement of a cohort (compiler/sql.hpp builds its text): one row per distinct
+// variable set. Parameters: $1 bigint[] row ids 1..n, $2 json[] the n variable sets, and, when
+// the SQL takes it, $3 xid8 (the transaction whose visibility the statement checks). Rows: id,
+// data (the result's JSON text), keys (result keys, matcher/result_keys.hpp), and with $3
+// `visible`. Pure: building parameters and reading rows, no I/O.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "liveql/live/pg_pool.hpp"
+
+namespace liveql::live {
+
+using StatementParams = std::vector<std::optional<std::string>>;
+
+// $1, $2 (and $3 when `takes_xid`: the xid8 in decimal, or NULL) for these variable sets.
+StatementParams statement_params(const std::vector<std::string>& vars, bool takes_xid,
+                                 std::optional<std::uint64_t> xid);
+
+// A PostgreSQL array literal of text elements: {"a","b\"c"} (each element quoted, `"` and `\`
+// escaped), as $2 carries the vars.
+std::string quoted_array_literal(const std::vector<std::string>& elements);
+
+// The columns of a statement's result, found by name once per result.
+struct StatementRows {
+  explicit StatementRows(const QueryResult& result);
+
+  // The row's 1-based index into the statement's `n` variable sets; 0 when missing or out of
+  // range (such a row is ignored).
+  std::size_t index(std::size_t row, std::size_t n) const;
+  // The result's JSON text (`null` when the column is NULL or missing).
+  std::string_view data(std::size_t row) const;
+  // The result keys' JSON text, or nullopt when the statement has no keys column.
+  std::optional<std::string_view> keys(std::size_t row) const;
+  // False when a `visible` column says the statement's snapshot does not see the transaction.
+  bool all_visible() const;
+
+  std::size_t size() const { return result_.rows.size(); }
+
+ private:
+  const QueryResult& result_;
+  int id_ = -1;
+  int data_ = -1;
+  int keys_ = -1;
+  int visible_ = -1;
+};
+
+}  // namespace liveql::live
