@@ -788,7 +788,7 @@ class Run {
     std::printf("  %d of %d clients connected in %.1f s, %d failed%s%s\n", acked, n_,
                 static_cast<double>(now_ns() - t) / 1e9, failed, first_error.empty() ? "" : ": ",
                 first_error.c_str());
-    const int64_t deadline = now_ns() + 120'000'000'000;
+    const int64_t deadline = now_ns() + 60'000'000'000;
     int64_t last_sub = 0, last_first = 0;
     ready_ = 0;
     for (auto& w : workers_) w->send("subscribe " + std::to_string(deadline));
@@ -980,15 +980,17 @@ std::string cell_row(const Cell& c) {
     return buf;
   }
   const double u = c.updates > 0 ? 100.0 / static_cast<double>(c.updates) : 0;
+  const std::string n =
+      std::to_string(c.n) + (c.ready < c.n ? " (" + std::to_string(c.ready) + " ready)" : "");
   std::snprintf(buf, sizeof buf,
-                "| %d | %s | %s | %.0f (%.0f) | %zu | %.1f %% | %.1f %% | %.1f %% | %zu | %.1f | "
+                "| %s | %s | %s | %.0f (%.0f) | %zu | %.1f %% | %.1f %% | %.1f %% | %zu | %.1f | "
                 "%.1f | %.1f | %.0f | %.2f | %.2f (%.2f) | %.0f | %.0f | %.1f MB | %.2f | %.1f |",
-                c.n, c.mode.c_str(), c.scenario.c_str(), c.achieved_rate, c.target_rate, c.updates,
-                u * static_cast<double>(c.delivered), u * static_cast<double>(c.coalesced),
-                u * static_cast<double>(c.missed), c.stale_clients, c.latency_ms.avg,
-                c.latency_ms.p50, c.latency_ms.p99, c.latency_ms.max, c.liveql_cores, c.pg_cores,
-                c.pg_liveql_cores, c.statements_per_s, c.refetch_statements_per_s,
-                c.max_lag_bytes / 1e6, c.storm_s, c.us_per_push);
+                n.c_str(), c.mode.c_str(), c.scenario.c_str(), c.achieved_rate, c.target_rate,
+                c.updates, u * static_cast<double>(c.delivered),
+                u * static_cast<double>(c.coalesced), u * static_cast<double>(c.missed),
+                c.stale_clients, c.latency_ms.avg, c.latency_ms.p50, c.latency_ms.p99,
+                c.latency_ms.max, c.liveql_cores, c.pg_cores, c.pg_liveql_cores, c.statements_per_s,
+                c.refetch_statements_per_s, c.max_lag_bytes / 1e6, c.storm_s, c.us_per_push);
   return buf;
 }
 
@@ -1308,10 +1310,10 @@ int main(int argc, char** argv) {
           std::this_thread::sleep_for(100ms);  // the idle window
         }
         cell.liveql_cpu = cpu_seconds(run.server().pid) - cpu0;
+        cell.pings = static_cast<double>(run.command("end -") - pings0);
         cell.seconds = static_cast<double>(now_ns() - t0) / 1e9;
         cell.statements_per_s = (liveql_statements(admin) - st0) / cell.seconds;
         cell.refetch_statements_per_s = (refetch_statements(run.server()) - rf0) / cell.seconds;
-        cell.pings = static_cast<double>(run.command("end -") - pings0);
         if (cell.pings > 0) cell.us_per_ping = cell.liveql_cpu * 1e6 / cell.pings;
       } catch (const CellError& e) {
         cell.error = e.what();
