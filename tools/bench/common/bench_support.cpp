@@ -4,6 +4,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -112,6 +114,36 @@ std::string start_cluster(const std::string& source_dir, const std::string& pg_d
   return last_line_of(source_dir + "/tools/pg.sh start " + pg_dir + " " + dbname);
 }
 
+void fresh_database(Conn& root, const std::string& db, const std::string& role) {
+  root.rows(
+      "select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = '" +
+      db + "' and not active");
+  root.rows("drop database if exists " + db + " with (force)");
+  root.rows("create database " + db);
+  if (root.value("select count(*) from pg_roles where rolname = '" + role + "'") == "0")
+    root.rows("create role " + role + " login superuser replication");
+}
+
+void drop_slot(Conn& root, const std::string& slot) {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    if (root.value("select count(*) from pg_replication_slots where slot_name = '" + slot +
+                   "' and active") == "0")
+      break;
+    std::this_thread::sleep_for(50ms);  // the walsender exits shortly after liveql
+  }
+  root.rows(
+      "select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = '" +
+      slot + "' and not active");
+}
+
+double role_statements(Conn& admin, const std::string& role) {
+  return std::atof(admin
+                       .value("select coalesce(sum(calls), 0) from pg_stat_statements s join "
+                              "pg_roles r on r.oid = s.userid where r.rolname = '" +
+                              role + "'")
+                       .c_str());
+}
+
 std::string with_user_and_db(const std::string& url, const std::string& user,
                              const std::string& db) {
   // tools/pg.sh prints postgresql://postgres@127.0.0.1:PORT/DB
@@ -165,6 +197,10 @@ std::string http_get(const std::string& host, uint16_t port, const std::string& 
   beast::error_code ec;
   stream.socket().connect({asio::ip::make_address(host), port}, ec);
   if (ec) return "";
+  // A busy server must not hold up the tool: blocking reads and writes give up after 5 s.
+  const timeval limit{5, 0};
+  ::setsockopt(stream.socket().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  ::setsockopt(stream.socket().native_handle(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
   http::request<http::empty_body> req{http::verb::get, target, 11};
   req.set(http::field::host, host);
   req.set("x-hasura-admin-secret", admin_secret);
@@ -188,6 +224,30 @@ double metric_value(const std::string& text, const std::string& name) {
     sum += std::atof(line.c_str() + space + 1);
   }
   return sum;
+}
+
+std::vector<std::string> serve_args(const ServeArgs& a) {
+  return {"serve",
+          "--database-url",
+          a.database_url,
+          "--metadata",
+          a.metadata,
+          "--host",
+          "127.0.0.1",
+          "--port",
+          "0",
+          "--admin-secret",
+          a.admin_secret,
+          "--live-mode-default",
+          a.mode,
+          "--refetch-interval-ms",
+          std::to_string(a.refetch_interval_ms),
+          "--state-dir",
+          a.state_dir,
+          "--slot-name",
+          a.slot,
+          "--log-level",
+          "warn"};
 }
 
 Server start_server(const std::string& binary, const std::vector<std::string>& args,

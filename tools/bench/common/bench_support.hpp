@@ -45,6 +45,14 @@ class Conn {
 // (postgresql://postgres@127.0.0.1:PORT/DB).
 std::string start_cluster(const std::string& source_dir, const std::string& pg_dir,
                           const std::string& dbname);
+// Drops database `db` (and the inactive replication slots on it), creates it afresh, and creates
+// `role` (login superuser replication: liveql's own role, whose statements are counted) if missing.
+void fresh_database(Conn& root, const std::string& db, const std::string& role);
+// Waits (5 s at most) until nothing streams from `slot`, then drops it.
+void drop_slot(Conn& root, const std::string& slot);
+// pg_stat_statements `calls` of every statement `role` ran, summed.
+double role_statements(Conn& admin, const std::string& role);
+
 // `url` with another user and database.
 std::string with_user_and_db(const std::string& url, const std::string& user,
                              const std::string& db);
@@ -57,7 +65,8 @@ std::vector<std::pair<int, double>> backend_cpu(Conn& admin, const std::string& 
 double backend_cpu_delta(const std::vector<std::pair<int, double>>& before,
                          const std::vector<std::pair<int, double>>& after);
 
-// GET http://host:port/target with x-hasura-admin-secret; the body, or "" when it failed.
+// GET http://host:port/target with x-hasura-admin-secret; the body, or "" when it failed or took
+// more than 5 s.
 std::string http_get(const std::string& host, uint16_t port, const std::string& target,
                      const std::string& admin_secret);
 // The sum of the samples of Prometheus metric `name` in `text`.
@@ -69,6 +78,13 @@ struct Server {
   std::string host;
   uint16_t port = 0;
 };
+// The arguments of `liveql serve` on 127.0.0.1, port 0, with the given live mode, poll interval,
+// state directory and slot, logging warnings and worse; a tool appends its own.
+struct ServeArgs {
+  std::string database_url, metadata, admin_secret, mode, state_dir, slot;
+  int refetch_interval_ms = 1000;
+};
+std::vector<std::string> serve_args(const ServeArgs& a);
 // Waits (60 s at most) for "liveql listening on http://HOST:PORT"; dies when liveql exits first.
 Server start_server(const std::string& binary, const std::vector<std::string>& args,
                     const std::string& log_path);

@@ -428,14 +428,7 @@ std::string statement_breakdown(const std::map<std::string, StatementStats>& bef
   return out.empty() ? "(none)" : out;
 }
 
-double liveql_statements(Conn& admin) {
-  return std::atof(admin
-                       .value(std::string("select coalesce(sum(calls), 0) from "
-                                          "pg_stat_statements s join pg_roles r on r.oid = "
-                                          "s.userid where r.rolname = '") +
-                              kServerRole + "'")
-                       .c_str());
-}
+double liveql_statements(Conn& admin) { return role_statements(admin, kServerRole); }
 
 }  // namespace
 
@@ -483,14 +476,7 @@ int main(int argc, char** argv) {
   // A fresh database with the demo schema and seed, and a role for liveql alone.
   const std::string url = start_cluster(src, opt.pg_dir, "liveql_bench");
   Conn root(url);
-  root.rows(std::string("select pg_drop_replication_slot(slot_name) from pg_replication_slots "
-                        "where database = '") +
-            kDatabase + "' and not active");
-  root.rows(std::string("drop database if exists ") + kDatabase + " with (force)");
-  root.rows(std::string("create database ") + kDatabase);
-  if (root.value(std::string("select count(*) from pg_roles where rolname = '") + kServerRole +
-                 "'") == "0")
-    root.rows(std::string("create role ") + kServerRole + " login superuser replication");
+  fresh_database(root, kDatabase, kServerRole);
   const std::string admin_url = with_user_and_db(url, "postgres", kDatabase);
   const std::string liveql_url = with_user_and_db(url, kServerRole, kDatabase);
   Conn admin(admin_url);
@@ -534,27 +520,13 @@ int main(int argc, char** argv) {
   for (const std::string& mode : opt.modes) {
     const std::string slot = "liveql_lat_" + mode;
     const std::string log = (work / ("liveql-" + mode + ".log")).string();
-    std::vector<std::string> args{"serve",
-                                  "--database-url",
-                                  liveql_url,
-                                  "--metadata",
-                                  metadata.string(),
-                                  "--host",
-                                  "127.0.0.1",
-                                  "--port",
-                                  "0",
-                                  "--admin-secret",
-                                  kAdminSecret,
-                                  "--live-mode-default",
-                                  mode,
-                                  "--refetch-interval-ms",
-                                  std::to_string(opt.refetch_interval_ms),
-                                  "--state-dir",
-                                  (work / ("state-" + mode)).string(),
-                                  "--slot-name",
-                                  slot,
-                                  "--log-level",
-                                  "warn"};
+    const auto args = serve_args({.database_url = liveql_url,
+                                  .metadata = metadata.string(),
+                                  .admin_secret = kAdminSecret,
+                                  .mode = mode,
+                                  .state_dir = (work / ("state-" + mode)).string(),
+                                  .slot = slot,
+                                  .refetch_interval_ms = opt.refetch_interval_ms});
     Server server = start_server(opt.binary, args, log);
     std::printf("\n[%s] liveql pid %d on %s:%u (log %s)\n", mode.c_str(), server.pid,
                 server.host.c_str(), server.port, log.c_str());
@@ -727,16 +699,7 @@ int main(int argc, char** argv) {
       idle_rows.push_back(row);
     }
     stop_server(server);
-    for (int attempt = 0; attempt < 100; ++attempt) {
-      if (root.value("select count(*) from pg_replication_slots where slot_name = '" + slot +
-                     "' and active") == "0")
-        break;
-      std::this_thread::sleep_for(50ms);  // the walsender exits shortly after liveql
-    }
-    root.rows(
-        "select pg_drop_replication_slot(slot_name) from pg_replication_slots where "
-        "slot_name = '" +
-        slot + "' and not active");
+    drop_slot(root, slot);
   }
 
   std::printf(

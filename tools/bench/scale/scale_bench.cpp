@@ -708,29 +708,15 @@ class Run {
   Run(const Options& opt, const std::string& url, const fs::path& work, int n,
       const std::string& mode, const std::string& secret, bool idle)
       : opt_(opt), n_(n), slot_("liveql_scale_" + mode + (idle ? "_idle" : "")), url_(url) {
-    std::vector<std::string> args{"serve",
-                                  "--database-url",
-                                  with_user_and_db(url, kServerRole, kDatabase),
-                                  "--metadata",
-                                  (work / "metadata").string(),
-                                  "--host",
-                                  "127.0.0.1",
-                                  "--port",
-                                  "0",
-                                  "--admin-secret",
-                                  kAdminSecret,
-                                  "--jwt-secret",
-                                  R"({"type":"HS256","key":")" + secret + R"("})",
-                                  "--live-mode-default",
-                                  mode,
-                                  "--refetch-interval-ms",
-                                  std::to_string(opt.refetch_interval_ms),
-                                  "--state-dir",
-                                  (work / ("state-" + slot_)).string(),
-                                  "--slot-name",
-                                  slot_,
-                                  "--log-level",
-                                  "warn"};
+    auto args = serve_args({.database_url = with_user_and_db(url, kServerRole, kDatabase),
+                            .metadata = (work / "metadata").string(),
+                            .admin_secret = kAdminSecret,
+                            .mode = mode,
+                            .state_dir = (work / ("state-" + slot_)).string(),
+                            .slot = slot_,
+                            .refetch_interval_ms = opt.refetch_interval_ms});
+    args.push_back("--jwt-secret");
+    args.push_back(R"({"type":"HS256","key":")" + secret + R"("})");
     if (idle) {
       args.push_back("--ws-keepalive-seconds");
       args.push_back("1");
@@ -758,16 +744,7 @@ class Run {
     workers_.clear();
     stop_server(server_);
     Conn root(url_);
-    for (int attempt = 0; attempt < 100; ++attempt) {
-      if (root.value("select count(*) from pg_replication_slots where slot_name = '" + slot_ +
-                     "' and active") == "0")
-        break;
-      std::this_thread::sleep_for(50ms);  // the walsender exits shortly after liveql
-    }
-    root.rows(
-        "select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = "
-        "'" +
-        slot_ + "' and not active");
+    drop_slot(root, slot_);
   }
 
   // Connects every client, then subscribes them all at once. Returns the connect storm in
@@ -836,23 +813,17 @@ class Run {
   int ready_ = 0;
 };
 
-double liveql_statements(Conn& admin) {
-  return std::atof(admin
-                       .value(std::string("select coalesce(sum(calls), 0) from "
-                                          "pg_stat_statements s join pg_roles r on r.oid = "
-                                          "s.userid where r.rolname = '") +
-                              kServerRole + "'")
-                       .c_str());
-}
+double liveql_statements(Conn& admin) { return role_statements(admin, kServerRole); }
 
 double refetch_statements(const Server& s) {
   return metric_value(http_get(s.host, s.port, "/metrics", kAdminSecret),
                       "liveql_refetch_statements_total");
 }
 
-// Reads the arrival dumps of a phase and counts delivered / coalesced / missed updates.
+// Reads the arrival dumps of a phase and counts delivered / coalesced / missed updates; arrivals
+// after `cutoff` (the end of the drain) count as never received.
 void tally(Cell& cell, const std::vector<std::vector<int64_t>>& written,
-           const std::vector<fs::path>& dumps, int64_t t0, int64_t t1) {
+           const std::vector<fs::path>& dumps, int64_t t0, int64_t t1, int64_t cutoff) {
   std::vector<double> latency;
   std::vector<Arrival> got;
   for (const auto& path : dumps) {
@@ -874,6 +845,7 @@ void tally(Cell& cell, const std::vector<std::vector<int64_t>>& written,
       size_t next = 0;
       int64_t highest = INT64_MIN;
       for (const auto& a : got) {
+        if (a.at > cutoff) break;
         if (a.at >= t0 && a.at <= t1) ++cell.results_in_window;
         if (a.value <= highest) continue;
         highest = a.value;
@@ -950,7 +922,8 @@ Cell run_phase(const Options& opt, Run& run, Conn& admin, const std::string& adm
   }
   cell.achieved_rate = static_cast<double>(committed) / window;
 
-  const int64_t drain_end = now_ns() + static_cast<int64_t>(opt.drain_seconds) * 1'000'000'000;
+  // Results that arrive after the drain do not count, however long the bookkeeping above took.
+  const int64_t drain_end = t1 + static_cast<int64_t>(opt.drain_seconds) * 1'000'000'000;
   while (now_ns() < drain_end) {
     run.check_alive();
     std::this_thread::sleep_for(100ms);  // the drain period: late results still count
@@ -965,7 +938,7 @@ Cell run_phase(const Options& opt, Run& run, Conn& admin, const std::string& adm
     for (const auto& w : r.log)
       for (int row = w.first_row; row <= w.last_row; ++row)
         written[static_cast<size_t>(row - 1)].push_back(w.value);
-  tally(cell, written, dumps, t0, t1);
+  tally(cell, written, dumps, t0, t1, drain_end);
   for (const auto& p : dumps) fs::remove(p);
   if (cell.results_in_window > 0)
     cell.us_per_push = cell.liveql_cores * window * 1e6 / cell.results_in_window;
@@ -1189,14 +1162,7 @@ int main(int argc, char** argv) {
   const std::string url = start_cluster(LIVEQL_SOURCE_DIR, opt.pg_dir, "liveql_bench");
   {
     Conn root(url);
-    root.rows(std::string("select pg_drop_replication_slot(slot_name) from pg_replication_slots "
-                          "where database = '") +
-              kDatabase + "' and not active");
-    root.rows(std::string("drop database if exists ") + kDatabase + " with (force)");
-    root.rows(std::string("create database ") + kDatabase);
-    if (root.value(std::string("select count(*) from pg_roles where rolname = '") + kServerRole +
-                   "'") == "0")
-      root.rows(std::string("create role ") + kServerRole + " login superuser replication");
+    fresh_database(root, kDatabase, kServerRole);
   }
   const std::string admin_url = with_user_and_db(url, "postgres", kDatabase);
   Conn admin(admin_url);
