@@ -56,6 +56,7 @@
 #include <boost/json.hpp>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -815,9 +816,10 @@ class Run {
 
 double liveql_statements(Conn& admin) { return role_statements(admin, kServerRole); }
 
+// liveql_refetch_statements_total, or NaN when /metrics did not answer within 5 s.
 double refetch_statements(const Server& s) {
-  return metric_value(http_get(s.host, s.port, "/metrics", kAdminSecret),
-                      "liveql_refetch_statements_total");
+  const std::string body = http_get(s.host, s.port, "/metrics", kAdminSecret);
+  return body.empty() ? std::nan("") : metric_value(body, "liveql_refetch_statements_total");
 }
 
 // Reads the arrival dumps of a phase and counts delivered / coalesced / missed updates; arrivals
