@@ -708,7 +708,7 @@ class Run {
  public:
   Run(const Options& opt, const std::string& url, const fs::path& work, int n,
       const std::string& mode, const std::string& secret, bool idle)
-      : opt_(opt), n_(n), slot_("liveql_scale_" + mode + (idle ? "_idle" : "")), url_(url) {
+      : n_(n), slot_("liveql_scale_" + mode + (idle ? "_idle" : "")), url_(url) {
     auto args = serve_args({.database_url = with_user_and_db(url, kServerRole, kDatabase),
                             .metadata = (work / "metadata").string(),
                             .admin_secret = kAdminSecret,
@@ -806,7 +806,6 @@ class Run {
   const std::string& slot() const { return slot_; }
 
  private:
-  const Options& opt_;
   int n_;
   std::string slot_, url_, log_;
   Server server_;
@@ -993,6 +992,9 @@ constexpr const char* kIdleHeader =
     "| N | mode | idle s | pings/s | liveql CPU s | liveql µs/ping | statements/s | connect storm "
     "s |\n|---|---|---|---|---|---|---|---|";
 
+// A number, or null when it is not one (/metrics did not answer).
+json::value finite(double v) { return std::isfinite(v) ? json::value(v) : json::value(nullptr); }
+
 void write_json(const std::string& path, const Options& opt, int max_n,
                 const std::vector<Cell>& cells, const std::vector<IdleCell>& idle) {
   json::array cs, is;
@@ -1019,7 +1021,7 @@ void write_json(const std::string& path, const Options& opt, int max_n,
                               {"pg_cores", c.pg_cores},
                               {"pg_liveql_backend_cores", c.pg_liveql_cores},
                               {"statements_per_s", c.statements_per_s},
-                              {"refetch_statements_per_s", c.refetch_statements_per_s},
+                              {"refetch_statements_per_s", finite(c.refetch_statements_per_s)},
                               {"max_slot_lag_bytes", c.max_lag_bytes},
                               {"connect_storm_s", c.storm_s},
                               {"results_in_window", c.results_in_window},
@@ -1034,7 +1036,7 @@ void write_json(const std::string& path, const Options& opt, int max_n,
                               {"liveql_cpu_s", c.liveql_cpu},
                               {"liveql_us_per_ping", c.us_per_ping},
                               {"statements_per_s", c.statements_per_s},
-                              {"refetch_statements_per_s", c.refetch_statements_per_s},
+                              {"refetch_statements_per_s", finite(c.refetch_statements_per_s)},
                               {"connect_storm_s", c.storm_s}});
   json::object root{
       {"liveql", opt.binary},   {"seconds", opt.seconds}, {"drain_seconds", opt.drain_seconds},
