@@ -64,7 +64,7 @@
 #include <tuple>
 #include <vector>
 
-extern char** environ;
+#include "bench_support.hpp"
 
 namespace {
 
@@ -77,163 +77,12 @@ namespace fs = std::filesystem;
 using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
+using namespace liveql::bench;
 
 constexpr const char* kAdminSecret = "bench-admin-secret";
 constexpr const char* kDatabase = "liveql_bench_lat";
 constexpr const char* kServerRole = "liveql_bench_srv";  // liveql's own role, to count its SQL
 constexpr int kTotalBase = 1000;                         // total = kTotalBase + update number
-
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
-      .count();
-}
-
-[[noreturn]] void die(const std::string& message) {
-  std::fprintf(stderr, "latency_bench: %s\n", message.c_str());
-  std::exit(1);
-}
-
-std::string last_line_of(const std::string& command) {
-  std::string out;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) die("cannot run " + command);
-  char buf[512];
-  while (std::fgets(buf, sizeof buf, pipe)) out += buf;
-  if (::pclose(pipe) != 0) die("failed: " + command);
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  if (auto nl = out.rfind('\n'); nl != std::string::npos) out = out.substr(nl + 1);
-  return out;
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) die("cannot read " + path.string());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// ---------------------------------------------------------------------------------------------
-// PostgreSQL (blocking libpq, main thread only)
-
-struct Conn {
-  explicit Conn(const std::string& url) : pg(PQconnectdb(url.c_str())) {
-    if (PQstatus(pg) != CONNECTION_OK) die(std::string("connect: ") + PQerrorMessage(pg));
-  }
-  ~Conn() { PQfinish(pg); }
-  Conn(const Conn&) = delete;
-  Conn& operator=(const Conn&) = delete;
-  std::vector<std::vector<std::string>> rows(const std::string& sql) {
-    PGresult* r = PQexec(pg, sql.c_str());
-    auto status = PQresultStatus(r);
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-      std::string message = PQresultErrorMessage(r);
-      PQclear(r);
-      die(sql.substr(0, 200) + ": " + message);
-    }
-    std::vector<std::vector<std::string>> out;
-    for (int i = 0; i < PQntuples(r); ++i) {
-      auto& row = out.emplace_back();
-      for (int j = 0; j < PQnfields(r); ++j) row.emplace_back(PQgetvalue(r, i, j));
-    }
-    PQclear(r);
-    return out;
-  }
-  std::string value(const std::string& sql) {
-    auto r = rows(sql);
-    return r.empty() || r[0].empty() ? "" : r[0][0];
-  }
-  PGconn* pg;
-};
-
-std::string with_user_and_db(const std::string& url, const std::string& user,
-                             const std::string& db) {
-  // tools/pg.sh prints postgresql://postgres@127.0.0.1:PORT/DB
-  auto at = url.find('@');
-  auto slash = url.rfind('/');
-  if (at == std::string::npos || slash == std::string::npos || slash < at) die("odd URL " + url);
-  return "postgresql://" + user + url.substr(at, slash - at) + "/" + db;
-}
-
-// ---------------------------------------------------------------------------------------------
-// /proc CPU time
-
-double cpu_seconds(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat;
-  if (!std::getline(in, stat)) return 0;
-  auto close = stat.rfind(')');  // the command name may hold spaces
-  if (close == std::string::npos) return 0;
-  std::istringstream fields(stat.substr(close + 2));
-  std::string f;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 3; fields >> f; ++i) {  // field 3 is the state
-    if (i == 14) utime = std::stoull(f);
-    if (i == 15) {
-      stime = std::stoull(f);
-      break;
-    }
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
-
-// CPU seconds of every backend (and walsender) connected as liveql's role, by pid.
-std::vector<std::pair<int, double>> backend_cpu(Conn& admin) {
-  std::vector<std::pair<int, double>> out;
-  for (const auto& row : admin.rows(std::string("select pid from pg_stat_activity where "
-                                                "usename = '") +
-                                    kServerRole + "'")) {
-    int pid = std::atoi(row[0].c_str());
-    out.emplace_back(pid, cpu_seconds(pid));
-  }
-  return out;
-}
-
-double backend_cpu_delta(const std::vector<std::pair<int, double>>& before,
-                         const std::vector<std::pair<int, double>>& after) {
-  double total = 0;
-  for (const auto& [pid, cpu] : after) {
-    double base = 0;
-    for (const auto& [p, c] : before)
-      if (p == pid) base = c;
-    total += cpu - base;
-  }
-  return total;
-}
-
-// ---------------------------------------------------------------------------------------------
-// HTTP (synchronous Beast, main thread)
-
-std::string http_get(const std::string& host, uint16_t port, const std::string& target) {
-  asio::io_context ioc;
-  beast::tcp_stream stream(ioc);
-  beast::error_code ec;
-  stream.socket().connect({asio::ip::make_address(host), port}, ec);
-  if (ec) return "";
-  http::request<http::empty_body> req{http::verb::get, target, 11};
-  req.set(http::field::host, host);
-  req.set("x-hasura-admin-secret", kAdminSecret);
-  http::write(stream, req, ec);
-  beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  if (!ec) http::read(stream, buffer, res, ec);
-  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-  return res.body();
-}
-
-double metric_value(const std::string& text, const std::string& name) {
-  double sum = 0;
-  std::istringstream lines(text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.rfind(name, 0) != 0 || line.size() <= name.size()) continue;
-    char next = line[name.size()];
-    if (next != ' ' && next != '{') continue;
-    auto space = line.rfind(' ');
-    sum += std::atof(line.c_str() + space + 1);
-  }
-  return sum;
-}
 
 // How many cohorts GET /v1/live/cohorts lists, and how many of them are in `mode`.
 std::pair<int, int> cohorts_in_mode(const std::string& body, const std::string& mode) {
@@ -274,88 +123,6 @@ std::string cohort_modes(const std::string& body) {
     out += " subscribers=" + num("subscribers") + " distinct=" + num("distinct_variables");
   }
   return out.empty() ? "no cohorts" : out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The liveql server process
-
-struct Server {
-  int pid = -1;
-  std::string host;
-  uint16_t port = 0;
-};
-
-Server start_server(const std::string& binary, const std::vector<std::string>& args,
-                    const std::string& log_path) {
-  int out[2];
-  if (::pipe(out) != 0) die("pipe");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addclose(&actions, out[0]);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(binary.c_str()));
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  Server server;
-  if (posix_spawn(&server.pid, binary.c_str(), &actions, nullptr, argv.data(), environ) != 0)
-    die("cannot start " + binary);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(out[1]);
-
-  // Wait (60 s at most) for "liveql listening on http://HOST:PORT".
-  const std::string marker = "liveql listening on http://";
-  std::string buffer;
-  const auto deadline = Clock::now() + 60s;
-  while (Clock::now() < deadline) {
-    pollfd p{out[0], POLLIN, 0};
-    if (::poll(&p, 1, 200) <= 0) {
-      int status = 0;
-      if (::waitpid(server.pid, &status, WNOHANG) == server.pid)
-        die("liveql exited during startup; see " + log_path);
-      continue;
-    }
-    char buf[4096];
-    ssize_t n = ::read(out[0], buf, sizeof buf);
-    if (n <= 0) die("liveql closed stdout during startup; see " + log_path);
-    buffer.append(buf, static_cast<size_t>(n));
-    auto at = buffer.find(marker);
-    if (at == std::string::npos) continue;
-    auto end = buffer.find('\n', at);
-    if (end == std::string::npos) continue;
-    std::string hostport = buffer.substr(at + marker.size(), end - at - marker.size());
-    auto colon = hostport.rfind(':');
-    server.host = hostport.substr(0, colon);
-    server.port = static_cast<uint16_t>(std::atoi(hostport.c_str() + colon + 1));
-    // liveql may keep writing to stdout: drain it into /dev/null from here on.
-    int devnull = ::open("/dev/null", O_WRONLY);
-    std::thread([fd = out[0], devnull] {
-      char b[4096];
-      while (::read(fd, b, sizeof b) > 0) {
-      }
-      ::close(fd);
-      ::close(devnull);
-    }).detach();
-    return server;
-  }
-  ::kill(server.pid, SIGKILL);
-  die("liveql did not print its address within 60 s; see " + log_path);
-}
-
-void stop_server(const Server& server) {
-  ::kill(server.pid, SIGTERM);
-  const auto deadline = Clock::now() + 15s;
-  while (Clock::now() < deadline) {
-    int status = 0;
-    if (::waitpid(server.pid, &status, WNOHANG) == server.pid) return;
-    std::this_thread::sleep_for(20ms);  // waiting for the process to exit, with a deadline
-  }
-  std::fprintf(stderr, "liveql did not stop within 15 s after SIGTERM: killing it\n");
-  ::kill(server.pid, SIGKILL);
-  int status = 0;
-  ::waitpid(server.pid, &status, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -562,40 +329,11 @@ class Fleet {
 // ---------------------------------------------------------------------------------------------
 // Statistics
 
-struct Summary {
-  size_t n = 0;
-  double p50 = 0, p90 = 0, p99 = 0, max = 0;
-};
-
-Summary summarize(std::vector<double> v) {
-  Summary s;
-  s.n = v.size();
-  if (v.empty()) return s;
-  std::sort(v.begin(), v.end());
-  auto at = [&](double q) {
-    size_t i = static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5);
-    return v[std::min(i, v.size() - 1)];
-  };
-  s.p50 = at(0.5);
-  s.p90 = at(0.9);
-  s.p99 = at(0.99);
-  s.max = v.back();
-  return s;
-}
-
 std::vector<int> parse_list(const std::string& s) {
   std::vector<int> out;
   std::stringstream ss(s);
   std::string item;
   while (std::getline(ss, item, ',')) out.push_back(std::atoi(item.c_str()));
-  return out;
-}
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) out.push_back(item);
   return out;
 }
 
@@ -690,33 +428,12 @@ std::string statement_breakdown(const std::map<std::string, StatementStats>& bef
   return out.empty() ? "(none)" : out;
 }
 
-// Raises the soft RLIMIT_NOFILE to the hard limit (liveql, started later, inherits it) and
-// checks that `needed` descriptors fit: one per websocket client here, and one per client in
-// liveql.
-void raise_fd_limit(rlim_t needed) {
-  rlimit lim{};
-  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) die("getrlimit");
-  if (lim.rlim_cur < lim.rlim_max) {
-    lim.rlim_cur = lim.rlim_max;
-    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) die("setrlimit RLIMIT_NOFILE");
-  }
-  if (lim.rlim_cur < needed)
-    die("open-file limit " + std::to_string(lim.rlim_cur) + " < " + std::to_string(needed) +
-        " needed for the clients (raise the hard limit: ulimit -Hn / limits.conf)");
-}
-
-double liveql_statements(Conn& admin) {
-  return std::atof(admin
-                       .value(std::string("select coalesce(sum(calls), 0) from "
-                                          "pg_stat_statements s join pg_roles r on r.oid = "
-                                          "s.userid where r.rolname = '") +
-                              kServerRole + "'")
-                       .c_str());
-}
+double liveql_statements(Conn& admin) { return role_statements(admin, kServerRole); }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  set_program_name("latency_bench");
   Options opt;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -757,16 +474,9 @@ int main(int argc, char** argv) {
   raise_fd_limit(static_cast<rlim_t>(most_clients) + 256);
 
   // A fresh database with the demo schema and seed, and a role for liveql alone.
-  const std::string url = last_line_of(src + "/tools/pg.sh start " + opt.pg_dir + " liveql_bench");
+  const std::string url = start_cluster(src, opt.pg_dir, "liveql_bench");
   Conn root(url);
-  root.rows(std::string("select pg_drop_replication_slot(slot_name) from pg_replication_slots "
-                        "where database = '") +
-            kDatabase + "' and not active");
-  root.rows(std::string("drop database if exists ") + kDatabase + " with (force)");
-  root.rows(std::string("create database ") + kDatabase);
-  if (root.value(std::string("select count(*) from pg_roles where rolname = '") + kServerRole +
-                 "'") == "0")
-    root.rows(std::string("create role ") + kServerRole + " login superuser replication");
+  fresh_database(root, kDatabase, kServerRole);
   const std::string admin_url = with_user_and_db(url, "postgres", kDatabase);
   const std::string liveql_url = with_user_and_db(url, kServerRole, kDatabase);
   Conn admin(admin_url);
@@ -791,7 +501,7 @@ int main(int argc, char** argv) {
       continue;
     }
     fs::create_directories((metadata / rel).parent_path());
-    std::istringstream in(read_file(entry.path()));
+    std::istringstream in(read_file(entry.path().string()));
     std::ofstream out(metadata / rel);
     std::string line;
     while (std::getline(in, line))
@@ -810,27 +520,13 @@ int main(int argc, char** argv) {
   for (const std::string& mode : opt.modes) {
     const std::string slot = "liveql_lat_" + mode;
     const std::string log = (work / ("liveql-" + mode + ".log")).string();
-    std::vector<std::string> args{"serve",
-                                  "--database-url",
-                                  liveql_url,
-                                  "--metadata",
-                                  metadata.string(),
-                                  "--host",
-                                  "127.0.0.1",
-                                  "--port",
-                                  "0",
-                                  "--admin-secret",
-                                  kAdminSecret,
-                                  "--live-mode-default",
-                                  mode,
-                                  "--refetch-interval-ms",
-                                  std::to_string(opt.refetch_interval_ms),
-                                  "--state-dir",
-                                  (work / ("state-" + mode)).string(),
-                                  "--slot-name",
-                                  slot,
-                                  "--log-level",
-                                  "warn"};
+    const auto args = serve_args({.database_url = liveql_url,
+                                  .metadata = metadata.string(),
+                                  .admin_secret = kAdminSecret,
+                                  .mode = mode,
+                                  .state_dir = (work / ("state-" + mode)).string(),
+                                  .slot = slot,
+                                  .refetch_interval_ms = opt.refetch_interval_ms});
     Server server = start_server(opt.binary, args, log);
     std::printf("\n[%s] liveql pid %d on %s:%u (log %s)\n", mode.c_str(), server.pid,
                 server.host.c_str(), server.port, log.c_str());
@@ -862,7 +558,8 @@ int main(int argc, char** argv) {
         continue;
       }
       std::this_thread::sleep_for(1500ms);  // let first fetches and mode decisions settle
-      const std::string cohorts_body = http_get(server.host, server.port, "/v1/live/cohorts");
+      const std::string cohorts_body =
+          http_get(server.host, server.port, "/v1/live/cohorts", kAdminSecret);
       row.cohorts = cohort_modes(cohorts_body);
       std::tie(row.cohorts_total, row.cohorts_in_mode) = cohorts_in_mode(cohorts_body, mode);
       if (row.cohorts_in_mode != row.cohorts_total || row.cohorts_total == 0)
@@ -872,10 +569,10 @@ int main(int argc, char** argv) {
       std::vector<int64_t> before(static_cast<size_t>(opt.updates)),
           reply(static_cast<size_t>(opt.updates));
       const double cpu0 = cpu_seconds(server.pid);
-      const auto db0 = backend_cpu(admin);
+      const auto db0 = backend_cpu(admin, kServerRole);
       const double st0 = liveql_statements(admin);
       const auto calls0 = statement_calls(admin);
-      const std::string metrics0 = http_get(server.host, server.port, "/metrics");
+      const std::string metrics0 = http_get(server.host, server.port, "/metrics", kAdminSecret);
       const double rf0 = metric_value(metrics0, "liveql_refetch_statements_total");
       const double rc0 = metric_value(metrics0, "liveql_refetches_total");
       const auto start = Clock::now() + 200ms;
@@ -901,9 +598,9 @@ int main(int argc, char** argv) {
       while (!all_arrived() && Clock::now() < drain)
         std::this_thread::sleep_for(10ms);  // waiting for arrivals, with a deadline
       row.liveql_cpu = cpu_seconds(server.pid) - cpu0;
-      row.db_cpu = backend_cpu_delta(db0, backend_cpu(admin));
+      row.db_cpu = backend_cpu_delta(db0, backend_cpu(admin, kServerRole));
       row.statements = liveql_statements(admin) - st0;
-      const std::string metrics1 = http_get(server.host, server.port, "/metrics");
+      const std::string metrics1 = http_get(server.host, server.port, "/metrics", kAdminSecret);
       row.refetch_statements = metric_value(metrics1, "liveql_refetch_statements_total") - rf0;
       row.refetches = metric_value(metrics1, "liveql_refetches_total") - rc0;
       const std::string breakdown = statement_breakdown(calls0, statement_calls(admin));
@@ -964,28 +661,30 @@ int main(int argc, char** argv) {
       if (fleet.failed() > 0) std::printf("  first error: %s\n", fleet.first_error().c_str());
       std::fflush(stdout);
       std::this_thread::sleep_for(2s);  // let first fetches settle before the window opens
-      const std::string cohorts_body = http_get(server.host, server.port, "/v1/live/cohorts");
+      const std::string cohorts_body =
+          http_get(server.host, server.port, "/v1/live/cohorts", kAdminSecret);
       row.cohorts = cohort_modes(cohorts_body);
       std::tie(row.cohorts_total, row.cohorts_in_mode) = cohorts_in_mode(cohorts_body, mode);
       if (row.cohorts_in_mode != row.cohorts_total || row.cohorts_total == 0)
         std::printf("  WARNING: %d of %d cohorts in mode %s\n", row.cohorts_in_mode,
                     row.cohorts_total, mode.c_str());
       const double cpu0 = cpu_seconds(server.pid);
-      const auto db0 = backend_cpu(admin);
+      const auto db0 = backend_cpu(admin, kServerRole);
       const double st0 = liveql_statements(admin);
       const auto calls0 = statement_calls(admin);
-      const double rf0 = metric_value(http_get(server.host, server.port, "/metrics"),
+      const double rf0 = metric_value(http_get(server.host, server.port, "/metrics", kAdminSecret),
                                       "liveql_refetch_statements_total");
       const int64_t pings0 = fleet.pings();
       const auto t0 = Clock::now();
       std::this_thread::sleep_for(std::chrono::seconds(opt.idle_seconds));  // the idle window
       row.pings = static_cast<double>(fleet.pings() - pings0);
-      row.refetch_statements = metric_value(http_get(server.host, server.port, "/metrics"),
-                                            "liveql_refetch_statements_total") -
-                               rf0;
+      row.refetch_statements =
+          metric_value(http_get(server.host, server.port, "/metrics", kAdminSecret),
+                       "liveql_refetch_statements_total") -
+          rf0;
       row.statements = liveql_statements(admin) - st0;
       row.liveql_cpu = cpu_seconds(server.pid) - cpu0;
-      row.db_cpu = backend_cpu_delta(db0, backend_cpu(admin));
+      row.db_cpu = backend_cpu_delta(db0, backend_cpu(admin, kServerRole));
       row.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
       const std::string breakdown = statement_breakdown(calls0, statement_calls(admin));
       std::printf(
@@ -1000,16 +699,7 @@ int main(int argc, char** argv) {
       idle_rows.push_back(row);
     }
     stop_server(server);
-    for (int attempt = 0; attempt < 100; ++attempt) {
-      if (root.value("select count(*) from pg_replication_slots where slot_name = '" + slot +
-                     "' and active") == "0")
-        break;
-      std::this_thread::sleep_for(50ms);  // the walsender exits shortly after liveql
-    }
-    root.rows(
-        "select pg_drop_replication_slot(slot_name) from pg_replication_slots where "
-        "slot_name = '" +
-        slot + "' and not active");
+    drop_slot(root, slot);
   }
 
   std::printf(
