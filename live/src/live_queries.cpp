@@ -39,6 +39,11 @@ constexpr std::size_t kDurationWindow = 256;  // refetch durations kept per coho
 constexpr std::chrono::milliseconds kLostBackoffInitial{50};
 constexpr std::chrono::milliseconds kLostBackoffMax{2000};
 constexpr int kFirstFetchLostRetries = 6;  // about 3 s of backoff, then the error is pushed
+// The batch window under load: this many times the last statement's duration, at most
+// Options::refetch_interval / kWindowShare (and kMaxWindow).
+constexpr int kWindowFactor = 4;
+constexpr int kWindowShare = 10;
+constexpr std::chrono::milliseconds kMaxWindow{50};
 
 std::uint64_t hash_text(std::string_view text) { return std::hash<std::string_view>{}(text); }
 
@@ -97,6 +102,10 @@ struct Cohort {
   std::size_t running = 0;
   bool pump_posted = false;
   std::shared_ptr<Round> open_round;  // collecting this turn's requests until the next pump
+  // The batch window: under load, a partial statement waits until `window_until` (see pump).
+  Clock::time_point window_until;
+  std::unique_ptr<asio::steady_timer> window_timer;
+  bool window_armed = false;
   std::shared_ptr<Round> poll_round;  // the last poll tick's round
 
   std::uint64_t refetches = 0;
@@ -148,6 +157,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
   Metrics& metrics;
   Options options;
   std::size_t max_parallel = 1;
+  Clock::duration max_window{};
   bool stopped = false;
   SubscriberId next_subscriber = 1;
   std::uint64_t next_cohort = 1;
@@ -168,6 +178,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
   Impl(asio::any_io_executor e, PgPool& p, Metrics& m, Options o)
       : ex(std::move(e)), pool(p), metrics(m), options(o) {
     if (options.batch_size == 0) options.batch_size = 1;
+    max_window = std::min<Clock::duration>(kMaxWindow, options.refetch_interval / kWindowShare);
     max_parallel = options.max_parallel_statements > 0 ? options.max_parallel_statements
                                                        : std::max<std::size_t>(1, pool.size() / 2);
   }
@@ -243,6 +254,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     if (c->dead || !c->all.empty()) return;
     c->dead = true;
     if (c->timer) c->timer->cancel();
+    if (c->window_timer) c->window_timer->cancel();
     for (const auto& t : c->tables) {
       auto it = cohorts_by_table.find(t);
       if (it == cohorts_by_table.end()) continue;
@@ -353,8 +365,26 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
       // Adaptive batching: a partial statement waits for the running ones to return; the
       // requests arriving meanwhile join it.
       if (c->running > 0 && queue.size() < options.batch_size) break;
+      // Under load (requests arrived while the last statement ran) a partial statement also
+      // waits out the batch window, a few times the last statement's duration: fewer, fuller
+      // statements. Idle cohorts have no window: the first request starts at once.
+      if (queue.size() < options.batch_size && Clock::now() < c->window_until) {
+        arm_window(c);
+        break;
+      }
       start_statement(c, take(queue), first);
     }
+  }
+
+  void arm_window(const std::shared_ptr<Cohort>& c) {
+    if (c->window_armed) return;
+    c->window_armed = true;
+    if (!c->window_timer) c->window_timer = std::make_unique<asio::steady_timer>(ex);
+    c->window_timer->expires_at(c->window_until);
+    c->window_timer->async_wait([self = shared_from_this(), c](boost::system::error_code) {
+      c->window_armed = false;
+      self->pump(c);
+    });
   }
 
   // Up to batch_size distinct vars from the front of `queue`, marked as served by `statement`.
@@ -362,6 +392,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     Batch batch;
     std::shared_ptr<RunningStatement> statement;
     std::optional<std::uint64_t> xid;
+    Clock::time_point started = Clock::now();
   };
   Taken take(std::deque<SubscriberId>& queue) {
     Taken t;
@@ -537,7 +568,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     auto statement = t->statement;
     co_await self->serve(c, t->batch, t->xid, statement, first);
     if (self->stopped) co_return;
-    self->release(c, t->batch, *t->statement);
+    self->release(c, t->batch, *t->statement, Clock::now() - t->started);
     // A cancellation emitted just before the statement finished reaches co_spawn's handler as a
     // call posted to `ex` that still reads the handler living in `statement->signal`: keep the
     // signal alive until that call has run (the queue is FIFO, so this runs after it).
@@ -650,7 +681,8 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
 
   // The statement has returned: the in-flight rule, then its subscribers are free again (those
   // asked meanwhile wait again) and the cohort's next statements start.
-  void release(const std::shared_ptr<Cohort>& c, const Batch& batch, RunningStatement& statement) {
+  void release(const std::shared_ptr<Cohort>& c, const Batch& batch, RunningStatement& statement,
+               Clock::duration took) {
     // Commits decoded since it was sent (its snapshot may predate them), matched against the new
     // keys. Commits before that were matched when they arrived, and its snapshot sees them.
     for (std::uint64_t pos = statement.sent ? std::max(statement.log_start, log_base) : log_end();
@@ -689,6 +721,12 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
       trim_log();
     }
     if (c->running > 0) --c->running;
+    prune(c->waiting_first);
+    prune(c->waiting);
+    if (!c->waiting.empty() || !c->waiting_first.empty()) {
+      auto window = std::min<Clock::duration>(kWindowFactor * took, max_window);
+      c->window_until = std::max(c->window_until, Clock::now() + window);
+    }
     start_poll(c);  // a no-op unless it polls and has members (its first ones just joined)
     pump(c);
   }
@@ -928,6 +966,7 @@ void LiveQueries::stop() {
   for (auto& [key, c] : impl.cohorts) {
     c->dead = true;
     if (c->timer) c->timer->cancel();
+    if (c->window_timer) c->window_timer->cancel();
   }
   impl.cohorts.clear();
   impl.cohorts_by_table.clear();

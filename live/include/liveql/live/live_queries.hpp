@@ -8,8 +8,10 @@
 // newest xid8 kept); one asked while its statement runs waits again after it. The queue is
 // drained into statements of up to batch_size distinct vars, up to max_parallel_statements at
 // once per cohort. A partial statement starts only when none of the cohort's is running: under
-// load, commits that arrive while statements run accumulate into the next, fuller ones (the
-// batch window is the duration of the statements in flight, zero when idle). First fetches are
+// load, commits that arrive while statements run accumulate into the next, fuller ones; and when
+// requests arrived while a statement ran, the next partial statement also waits a batch window
+// of four times that statement's duration (at most 50 ms and a tenth of refetch_interval). An
+// idle cohort has no window: its first request starts a statement at once. First fetches are
 // batched the same way (never mixed with refetches): a connect storm costs a statement per
 // batch_size new subscribers, not one each.
 //
