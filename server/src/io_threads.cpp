@@ -40,7 +40,10 @@ void KeepaliveTicker::add(std::weak_ptr<Client> client) {
 
 void KeepaliveTicker::arm() {
   armed_ = true;
-  timer_.expires_after(period_);
+  // Ticks keep their period however long a tick's writes take (no drift), but never pile up.
+  const auto now = boost::asio::steady_timer::clock_type::now();
+  const auto due = timer_.expiry() + period_;
+  timer_.expires_at(due > now ? due : now + period_);
   timer_.async_wait([this](boost::system::error_code ec) {
     armed_ = false;
     if (!ec) tick();
