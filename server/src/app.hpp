@@ -45,14 +45,20 @@ class WebSocketRegistry {
   // Closes the session with `code` and `reason` (after the results already queued for it).
   using GoAway = std::function<void(std::uint16_t code, const std::string& reason)>;
 
+  // The gauge liveql_websocket_connections is set under the registry's lock, so that sessions
+  // of different threads never leave a stale count behind.
+  void set_gauge(live::Metrics* metrics) { metrics_ = metrics; }
+
   std::uint64_t add(GoAway go_away) {
     std::lock_guard lock(mutex_);
     sessions_.emplace(next_, std::move(go_away));
+    update_gauge();
     return next_++;
   }
   void remove(std::uint64_t id) {
     std::lock_guard lock(mutex_);
     sessions_.erase(id);
+    update_gauge();
   }
   std::size_t size() const {
     std::lock_guard lock(mutex_);
@@ -68,6 +74,9 @@ class WebSocketRegistry {
   }
 
  private:
+  void update_gauge();  // with mutex_ held (app.cpp)
+
+  live::Metrics* metrics_ = nullptr;  // set before the first session
   mutable std::mutex mutex_;
   std::uint64_t next_ = 1;                    // guarded by mutex_
   std::map<std::uint64_t, GoAway> sessions_;  // guarded by mutex_

@@ -119,6 +119,7 @@ int serve(const Config& config) {
   app.auth = &*auth;
   app.limits = config.limits;
   app.metrics = &metrics;
+  app.websockets.set_gauge(&metrics);
   int exit_code = 0;
 
   std::size_t threads = config.threads;

@@ -132,9 +132,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
         expiry_timer_(ws_.get_executor()) {}
 
   ~WsSession() override {
-    if (registry_id_ == 0) return;
-    app_.websockets.remove(registry_id_);
-    update_connections_gauge();
+    if (registry_id_ != 0) app_.websockets.remove(registry_id_);
   }
 
   void start(beast::http::request<beast::http::string_body> request) {
@@ -265,12 +263,6 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
     queued_bytes_ = 0;
   }
 
-  void update_connections_gauge() {
-    if (app_.metrics)
-      app_.metrics->set("liveql_websocket_connections",
-                        static_cast<double>(app_.websockets.size()));
-  }
-
   // Listed in app_.websockets from the accepted handshake until destruction: a stopping server
   // closes every listed session with 1001 (posted to this session's thread).
   void register_session() {
@@ -281,7 +273,6 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
         if (auto self = weak.lock()) self->go_away(code, reason);
       });
     });
-    update_connections_gauge();
   }
 
   // Server shutdown: results already queued are still sent, then the close frame.
