@@ -80,14 +80,17 @@ const std::vector<double>& Metrics::default_buckets() {
 }
 
 void Metrics::register_counter(std::string name, std::string help) {
+  std::lock_guard lock(mutex_);
   family(name, Kind::kCounter).help = std::move(help);
 }
 
 void Metrics::register_gauge(std::string name, std::string help) {
+  std::lock_guard lock(mutex_);
   family(name, Kind::kGauge).help = std::move(help);
 }
 
 void Metrics::register_histogram(std::string name, std::string help, std::vector<double> buckets) {
+  std::lock_guard lock(mutex_);
   auto& f = family(name, Kind::kHistogram);
   f.help = std::move(help);
   std::sort(buckets.begin(), buckets.end());
@@ -105,14 +108,17 @@ Metrics::Family& Metrics::family(std::string_view name, Kind kind) {
 }
 
 void Metrics::inc(std::string_view name, double by, const Labels& labels) {
+  std::lock_guard lock(mutex_);
   family(name, Kind::kCounter).values[sorted(labels)] += by;
 }
 
 void Metrics::set(std::string_view name, double value, const Labels& labels) {
+  std::lock_guard lock(mutex_);
   family(name, Kind::kGauge).values[sorted(labels)] = value;
 }
 
 void Metrics::observe(std::string_view name, double value, const Labels& labels) {
+  std::lock_guard lock(mutex_);
   auto& f = family(name, Kind::kHistogram);
   auto& h = f.histograms[sorted(labels)];
   if (h.counts.size() != f.buckets.size()) h.counts.assign(f.buckets.size(), 0);
@@ -127,6 +133,7 @@ void Metrics::observe(std::string_view name, double value, const Labels& labels)
 }
 
 double Metrics::value(std::string_view name, const Labels& labels) const {
+  std::lock_guard lock(mutex_);
   auto it = families_.find(name);
   if (it == families_.end()) return 0;
   auto key = sorted(labels);
@@ -139,6 +146,7 @@ double Metrics::value(std::string_view name, const Labels& labels) const {
 }
 
 std::string Metrics::render_prometheus() const {
+  std::lock_guard lock(mutex_);
   std::string out;
   for (const auto& [name, f] : families_) {
     const char* type = f.kind == Kind::kCounter ? "counter"

@@ -185,6 +185,10 @@ std::vector<Setting> serve_settings() {
   add("ws-keepalive-seconds", {"LIVEQL_WS_KEEPALIVE_SECONDS", "HASURA_GRAPHQL_WEBSOCKET_KEEPALIVE"},
       "websocket: seconds between keep-alive messages (default 5)",
       size(&Config::ws_keepalive_seconds, 1));
+  add("threads", {"LIVEQL_THREADS"},
+      "I/O threads running websocket and HTTP sessions; the live core has its own; 1 = "
+      "everything on one thread (default: the number of cores)",
+      size(&Config::threads, 1));
   add("query-timeout-ms", {"LIVEQL_QUERY_TIMEOUT_MS"},
       "statement_timeout of every query and live-query statement, in milliseconds; 0 = none "
       "(default 30000)",

@@ -1,9 +1,13 @@
 #include "graphql_http.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <chrono>
 
 #include "auth.hpp"
+#include "core_query.hpp"
 #include "json_limits.hpp"
 #include "liveql/base/text.hpp"
 #include "liveql/compiler/compile.hpp"
@@ -221,7 +225,7 @@ awaitable<HttpResponse> graphql(App& app, const HttpRequest& request) {
     }
     // GCC 12 cannot keep an initializer_list's array in a coroutine frame: no braces here.
     std::vector<std::optional<std::string>> params(1, std::move(op.vars));
-    auto result = co_await app.pool->query(std::move(op.sql), std::move(params));
+    auto result = co_await query_on_core(app, std::move(op.sql), std::move(params));
     parts.push_back(graphql_result(std::move(result), p.session));
   }
   if (!p.batched) co_return std::move(parts.front());
@@ -326,7 +330,7 @@ awaitable<HttpResponse> explain(App& app, const HttpRequest& request) {
       continue;
     }
     std::vector<std::optional<std::string>> params(1, p.vars);
-    auto plan = co_await app.pool->query(std::string(kExplainPrefix) + sql, std::move(params));
+    auto plan = co_await query_on_core(app, std::string(kExplainPrefix) + sql, std::move(params));
     if (!plan) co_return plain_error(400, query_error(plan.take_error(), p.session));
     out.push_back(explain_entry(field, sql, p.vars, &*plan));
   }
@@ -443,6 +447,19 @@ HttpResponse handle_simple(App& app, const HttpRequest& request) {
   return response;
 }
 
+awaitable<HttpResponse> simple(App& app, HttpRequest request) {
+  co_return handle_simple(app, request);
+}
+
+// The endpoints without a statement read or change the core's state (LiveQueries, ChangeFeed):
+// they run on the core.
+awaitable<HttpResponse> simple_on_core(App& app, HttpRequest request) {
+  auto ex = co_await boost::asio::this_coro::executor;
+  if (ex == app.core) co_return handle_simple(app, request);
+  co_return co_await boost::asio::co_spawn(app.core, simple(app, std::move(request)),
+                                           boost::asio::use_awaitable);
+}
+
 void add_cors(HttpResponse& response) {
   response.headers.emplace_back("Access-Control-Allow-Origin", "*");
 }
@@ -459,7 +476,7 @@ awaitable<HttpResponse> handle_http(App& app, HttpRequest request) {
       response = co_await explain(app, request);
       break;
     case Route::kOther:
-      response = handle_simple(app, request);
+      response = co_await simple_on_core(app, std::move(request));
       break;
   }
   add_cors(response);

@@ -157,7 +157,7 @@ awaitable<void> client_closed(tcp::socket& socket) {
   }
 }
 
-awaitable<void> http_session(App& app, beast::tcp_stream stream) {
+awaitable<void> http_session(App& app, IoThread& io, beast::tcp_stream stream) {
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
@@ -190,7 +190,7 @@ awaitable<void> http_session(App& app, beast::tcp_stream stream) {
     if (beast::websocket::is_upgrade(req)) {
       if (route_label(req.target()) == "/v1/graphql") {
         stream.expires_never();
-        start_websocket_session(app, std::move(stream), std::move(req));
+        start_websocket_session(app, io, std::move(stream), std::move(req));
         co_return;
       }
       HttpResponse r;
@@ -251,9 +251,10 @@ void log_task_exception(App& app, const char* what, std::exception_ptr e) {
   if (app.metrics) app.metrics->inc("liveql_task_exceptions_total", 1, {{"task", what}});
 }
 
-awaitable<void> run_listener(App& app, tcp::acceptor& acceptor) {
+awaitable<void> run_listener(App& app, tcp::acceptor& acceptor, IoThreads& io) {
   for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(kUseTuple);
+    IoThread& thread = io.next();
+    auto [ec, socket] = co_await acceptor.async_accept(thread.context(), kUseTuple);
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
       // Out of descriptors and the like: keep accepting, the condition is usually transient.
@@ -261,7 +262,8 @@ awaitable<void> run_listener(App& app, tcp::acceptor& acceptor) {
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    asio::co_spawn(acceptor.get_executor(), http_session(app, beast::tcp_stream(std::move(socket))),
+    asio::co_spawn(thread.executor(),
+                   http_session(app, thread, beast::tcp_stream(std::move(socket))),
                    [&app](std::exception_ptr e) { log_task_exception(app, "http session", e); });
   }
 }

@@ -1,6 +1,8 @@
 // The `liveql` binary: parses the command line, loads metadata, connects, builds the schema and
-// serves HTTP and WebSockets on one io_context thread until SIGINT/SIGTERM; or runs the
-// one-shot `slot status` / `slot drop` commands (slot_command.hpp).
+// serves HTTP and WebSockets until SIGINT/SIGTERM; or runs the one-shot `slot status` /
+// `slot drop` commands (slot_command.hpp). Threads (io_threads.hpp): the core (this thread: the
+// live core, the pool, the replication stream, signals, the listener) and --threads I/O
+// threads for the sessions (none with --threads 1: then everything runs here).
 //
 // SIGTERM/SIGINT stop gracefully: stop accepting, close every websocket with 1001 (going away),
 // save and acknowledge the replication position (ChangeFeed::stop), answer the HTTP requests in
@@ -12,6 +14,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -23,10 +26,12 @@
 #include <functional>
 #include <iostream>
 #include <optional>
+#include <thread>
 
 #include "app.hpp"
 #include "auth.hpp"
 #include "http_server.hpp"
+#include "io_threads.hpp"
 #include "liveql/live/change_feed.hpp"
 #include "liveql/live/live_queries.hpp"
 #include "liveql/live/metrics.hpp"
@@ -114,9 +119,14 @@ int serve(const Config& config) {
   app.auth = &*auth;
   app.limits = config.limits;
   app.metrics = &metrics;
+  app.websockets.set_gauge(&metrics);
   int exit_code = 0;
 
-  asio::io_context ioc(1);
+  std::size_t threads = config.threads;
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  IoThreads io(threads, std::chrono::seconds(config.ws_keepalive_seconds));
+  asio::io_context& ioc = io.core();
+  app.core = ioc.get_executor();
   std::optional<live::PgPool> pool;
   pool.emplace(ioc.get_executor(), config.database_url, config.pool_size,
                live::PgPoolOptions{.query_timeout = config.query_timeout,
@@ -147,6 +157,7 @@ int serve(const Config& config) {
     if (live) live->stop();
     pool->close();
     ioc.stop();
+    io.stop();
   };
   // Waits (bounded by kShutdownGrace) until every websocket is closed, every HTTP request in
   // flight answered and the replication stream has sent its last acknowledgement.
@@ -249,7 +260,7 @@ int serve(const Config& config) {
     std::printf("liveql listening on http://%s:%u\n", endpoint->address().to_string().c_str(),
                 static_cast<unsigned>(endpoint->port()));
     std::fflush(stdout);
-    asio::co_spawn(ioc, run_listener(app, acceptor),
+    asio::co_spawn(ioc, run_listener(app, acceptor, io),
                    [&app](std::exception_ptr e) { log_task_exception(app, "listener", e); });
   };
   asio::co_spawn(ioc, startup(), [&](std::exception_ptr e) {
@@ -259,7 +270,12 @@ int serve(const Config& config) {
     shutdown();
   });
 
+  spdlog::info("{} I/O thread{} for sessions{}", threads, threads == 1 ? "" : "s",
+               threads == 1 ? " (shared with the live core)" : ", the live core on its own");
+  io.start();
   ioc.run();
+  io.stop();
+  io.join();
   return exit_code;
 }
 

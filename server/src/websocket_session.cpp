@@ -2,8 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
@@ -18,6 +21,8 @@
 #include <string>
 
 #include "auth.hpp"
+#include "core_query.hpp"
+#include "io_threads.hpp"
 #include "liveql/base/text.hpp"
 #include "liveql/compiler/compile.hpp"
 #include "liveql/compiler/sql.hpp"
@@ -34,6 +39,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 namespace json = boost::json;
+using tcp = asio::ip::tcp;
 using std::chrono::milliseconds;
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 
@@ -75,24 +81,58 @@ Error query_error(Error e, const compiler::Session& session) {
   return e;
 }
 
-// One websocket connection. Runs on the connection's executor (the single io_context thread,
-// app.hpp); reader, writer and timers are coroutines on it, so no state needs a lock.
-class WsSession : public std::enable_shared_from_this<WsSession> {
+// One operation of a session that is a subscription. Shared with the core (the push callback
+// holds it): `id` and `prefix` are immutable; `core_id` is touched only on the core; `queued`
+// only on the session's thread.
+struct Subscription {
+  Subscription(std::string op_id, WsSubprotocol protocol)
+      : id(std::move(op_id)), prefix(ws_data_prefix(protocol, id)) {}
+  const std::string id;
+  const std::string prefix;        // {"type":"next","id":"…","payload":{"data":
+  live::SubscriberId core_id = 0;  // core only
+  bool queued = false;             // session thread only: a result of it waits in the queue
+};
+
+// One message waiting to be written: a result (prefix + shared data + suffix, no copy of the
+// data) or a whole message (owned text, or a shared prebuilt one such as the keep-alive).
+struct Outgoing {
+  std::string text;                     // owned message, when `shared` and `sub` null
+  const std::string* shared = nullptr;  // prebuilt message (static lifetime)
+  std::shared_ptr<Subscription> sub;    // a result of this subscription
+  live::LiveQueries::ResultText data;   // ... with this data
+
+  std::size_t size() const {
+    if (sub) return sub->prefix.size() + data->size() + kWsDataSuffix.size();
+    return shared ? shared->size() : text.size();
+  }
+  std::array<asio::const_buffer, 3> buffers() const {
+    if (sub)
+      return {asio::buffer(sub->prefix), asio::buffer(*data),
+              asio::buffer(kWsDataSuffix.data(), kWsDataSuffix.size())};
+    return {shared ? asio::buffer(*shared) : asio::buffer(text), asio::const_buffer(),
+            asio::const_buffer()};
+  }
+};
+
+// One websocket connection. Runs on its I/O thread (io_threads.hpp): the reader coroutine,
+// the writer (completion handlers, one write in flight) and the timers all run there, so no
+// state needs a lock. It reaches the live core by posting to App::core; pushes come back through
+// the thread's PushInbox (receive_push). Keep-alives come from the thread's KeepaliveTicker.
+class WsSession : public std::enable_shared_from_this<WsSession>,
+                  public PushReceiver,
+                  public KeepaliveTicker::Client {
  public:
-  WsSession(App& app, beast::tcp_stream stream, SubprotocolChoice choice)
+  WsSession(App& app, IoThread& io, tcp::socket socket, SubprotocolChoice choice)
       : app_(app),
-        ws_(std::move(stream)),
+        io_(io),
+        ws_(std::move(socket)),
         protocol_(choice.protocol),
         accept_(std::move(choice.accept)),
         init_timer_(ws_.get_executor()),
-        keepalive_timer_(ws_.get_executor()),
-        expiry_timer_(ws_.get_executor()),
-        writer_signal_(ws_.get_executor()) {}
+        expiry_timer_(ws_.get_executor()) {}
 
-  ~WsSession() {
-    if (registry_id_ == 0) return;
-    app_.websockets.remove(registry_id_);
-    update_connections_gauge();
+  ~WsSession() override {
+    if (registry_id_ != 0) app_.websockets.remove(registry_id_);
   }
 
   void start(beast::http::request<beast::http::string_body> request) {
@@ -104,15 +144,21 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     asio::co_spawn(ws_.get_executor(), run(std::move(request)), log_exception);
   }
 
- private:
-  struct Outgoing {
-    std::string text;
-    std::string coalesce_id;  // non-empty: a result that a newer one of the same id replaces
-  };
+  void receive_push(const std::shared_ptr<void>& subscription,
+                    Result<live::LiveQueries::ResultText> result) override {
+    on_push(std::static_pointer_cast<Subscription>(subscription), std::move(result));
+  }
 
+  void on_keepalive() override {
+    if (finished_ || close_code_ || !protocol_.acknowledged() || protocol_.closed()) return;
+    Outgoing out;
+    out.shared = &ws_keepalive_text(protocol_.protocol());
+    enqueue(std::move(out));
+  }
+
+ private:
   asio::awaitable<void> run(beast::http::request<beast::http::string_body> request) {
     auto self = shared_from_this();
-    beast::get_lowest_layer(ws_).expires_never();
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     std::string accept = accept_;
     ws_.set_option(websocket::stream_base::decorator([accept](websocket::response_type& res) {
@@ -120,13 +166,15 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
       res.set(beast::http::field::server, "liveql");
     }));
     ws_.read_message_max(0);  // no Beast limit: reader() enforces ours
+    ws_.text(true);
     auto [ec] = co_await ws_.async_accept(request, kUseTuple);
     if (ec) co_return;
     register_session();
+    accepted_ = true;
 
-    asio::co_spawn(ws_.get_executor(), writer(), log_exception);
     asio::co_spawn(ws_.get_executor(), init_watchdog(), log_exception);
     if (app_.stopping) go_away(websocket::close_code::going_away, std::string(kGoingAway));
+    write_next();
     co_await reader();
     shutdown();
   }
@@ -161,59 +209,70 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
       if (!ws_.got_text()) {
         execute(protocol_.on_text("\x01binary"));  // not JSON: a bad message either way
       } else {
-        execute(protocol_.on_text(beast::buffers_to_string(buffer.data())));
+        auto data = buffer.data();  // a flat_buffer: one contiguous piece, no copy needed
+        execute(protocol_.on_text(
+            std::string_view(static_cast<const char*>(data.data()), data.size())));
       }
       buffer.consume(buffer.size());
     }
   }
 
-  asio::awaitable<void> writer() {
-    auto self = shared_from_this();
-    while (true) {
-      if (queue_.empty()) {
-        if (close_code_) {
-          websocket::close_reason reason(static_cast<websocket::close_code>(*close_code_),
-                                         close_reason_);
-          co_await ws_.async_close(reason, kUseTuple);
-          break;
-        }
-        if (finished_) break;
-        writer_signal_.expires_at(asio::steady_timer::time_point::max());
-        co_await writer_signal_.async_wait(kUseTuple);
-        continue;
+  // The writer: one write in flight, started by enqueue() and continued from its completion;
+  // no coroutine, no timer. After the queue drains, a pending close is sent.
+  void write_next() {
+    if (writing_ || !accepted_ || finished_) return;
+    if (queue_.empty()) {
+      if (close_code_ && !close_sent_) {
+        close_sent_ = true;
+        writing_ = true;
+        websocket::close_reason reason(static_cast<websocket::close_code>(*close_code_),
+                                       close_reason_);
+        ws_.async_close(reason,
+                        [self = shared_from_this()](beast::error_code) { self->writing_ = false; });
       }
-      Outgoing out = std::move(queue_.front());
-      queue_.pop_front();
-      queued_bytes_ -= out.text.size();
-      ws_.text(true);
-      auto [ec, n] = co_await ws_.async_write(asio::buffer(out.text), kUseTuple);
-      if (ec) {
-        finished_ = true;
-        queue_.clear();
-        queued_bytes_ = 0;
-        // The peer is gone: make the reader stop too.
-        beast::get_lowest_layer(ws_).cancel();
-        break;
-      }
+      return;
     }
+    writing_ = true;
+    in_flight_ = std::move(queue_.front());
+    queue_.pop_front();
+    queued_bytes_ -= in_flight_.size();
+    if (in_flight_.sub) in_flight_.sub->queued = false;
+    ws_.async_write(
+        in_flight_.buffers(),
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_written(ec); });
   }
 
-  void wake_writer() { writer_signal_.cancel(); }
+  void on_written(beast::error_code ec) {
+    writing_ = false;
+    in_flight_ = Outgoing{};
+    if (ec) {
+      finished_ = true;
+      clear_queue();
+      // The peer is gone: make the reader stop too.
+      beast::error_code ignored;
+      beast::get_lowest_layer(ws_).cancel(ignored);
+      return;
+    }
+    write_next();
+  }
 
-  void update_connections_gauge() {
-    if (app_.metrics)
-      app_.metrics->set("liveql_websocket_connections",
-                        static_cast<double>(app_.websockets.size()));
+  void clear_queue() {
+    for (auto& q : queue_)
+      if (q.sub) q.sub->queued = false;
+    queue_.clear();
+    queued_bytes_ = 0;
   }
 
   // Listed in app_.websockets from the accepted handshake until destruction: a stopping server
-  // closes every listed session with 1001.
+  // closes every listed session with 1001 (posted to this session's thread).
   void register_session() {
     std::weak_ptr<WsSession> weak = weak_from_this();
-    registry_id_ = app_.websockets.add([weak](std::uint16_t code, const std::string& reason) {
-      if (auto self = weak.lock()) self->go_away(code, reason);
+    auto ex = ws_.get_executor();
+    registry_id_ = app_.websockets.add([weak, ex](std::uint16_t code, const std::string& reason) {
+      asio::dispatch(ex, [weak, code, reason] {
+        if (auto self = weak.lock()) self->go_away(code, reason);
+      });
     });
-    update_connections_gauge();
   }
 
   // Server shutdown: results already queued are still sent, then the close frame.
@@ -222,28 +281,44 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     protocol_closed_by_us(code, reason);
   }
 
-  void enqueue(std::string text, std::string coalesce_id = {}) {
+  void enqueue(Outgoing out) {
     if (finished_ || close_code_) return;
-    if (!coalesce_id.empty()) {
+    queued_bytes_ += out.size();
+    queue_.push_back(std::move(out));
+    if (queue_.size() > kMaxQueuedMessages || queued_bytes_ > kMaxQueuedBytes) {
+      spdlog::warn("websocket client is not reading: {} messages, {} bytes queued; closing",
+                   queue_.size(), queued_bytes_);
+      clear_queue();
+      protocol_closed_by_us(kCloseTooSlow, "Send queue overflow: the client is not reading");
+      return;
+    }
+    write_next();
+  }
+
+  void enqueue_text(std::string text) {
+    Outgoing out;
+    out.text = std::move(text);
+    enqueue(std::move(out));
+  }
+
+  // A result replaces a queued, not yet written result of the same subscription.
+  void enqueue_result(const std::shared_ptr<Subscription>& sub,
+                      live::LiveQueries::ResultText data) {
+    if (finished_ || close_code_) return;
+    if (sub->queued) {
       for (auto& q : queue_) {
-        if (q.coalesce_id == coalesce_id) {
-          queued_bytes_ = queued_bytes_ - q.text.size() + text.size();
-          q.text = std::move(text);
+        if (q.sub == sub) {
+          queued_bytes_ = queued_bytes_ - q.data->size() + data->size();
+          q.data = std::move(data);
           return;
         }
       }
     }
-    queued_bytes_ += text.size();
-    queue_.push_back(Outgoing{std::move(text), std::move(coalesce_id)});
-    if (queue_.size() > kMaxQueuedMessages || queued_bytes_ > kMaxQueuedBytes) {
-      spdlog::warn("websocket client is not reading: {} messages, {} bytes queued; closing",
-                   queue_.size(), queued_bytes_);
-      queue_.clear();
-      queued_bytes_ = 0;
-      protocol_closed_by_us(kCloseTooSlow, "Send queue overflow: the client is not reading");
-      return;
-    }
-    wake_writer();
+    Outgoing out;
+    out.sub = sub;
+    out.data = std::move(data);
+    sub->queued = true;
+    enqueue(std::move(out));
   }
 
   void protocol_closed_by_us(uint16_t code, std::string reason) {
@@ -252,14 +327,14 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     close_reason_ = std::move(reason);
     unsubscribe_all();
     cancel_timers();
-    wake_writer();
+    write_next();
   }
 
   void execute(std::vector<WsAction> actions) {
     for (auto& a : actions) {
       switch (a.kind) {
         case WsAction::Kind::kSend:
-          enqueue(std::move(a.text));
+          enqueue_text(std::move(a.text));
           break;
         case WsAction::Kind::kClose:
           protocol_closed_by_us(a.code, std::move(a.reason));
@@ -292,7 +367,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
       execute(protocol_.on_authenticated(Status(Ok{})));
       if (!keepalive_started_) {
         keepalive_started_ = true;
-        asio::co_spawn(ws_.get_executor(), keepalive(), log_exception);
+        io_.keepalive().add(std::weak_ptr<KeepaliveTicker::Client>(shared_from_this()));
       }
     } else {
       execute(protocol_.on_authenticated(Status(auth.error())));
@@ -326,13 +401,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
             id, make_error(ErrorCode::kNotSupported, "subscriptions are not available")));
         return;
       }
-      std::weak_ptr<WsSession> weak = weak_from_this();
-      auto sid = app_.live->subscribe(*op, session_.role,
-                                      [weak, id](Result<live::LiveQueries::ResultText> r) {
-                                        if (auto self = weak.lock())
-                                          self->on_push(id, std::move(r));
-                                      });
-      subscriptions_[id] = sid;
+      subscribe(id, std::move(*op));
       return;
     }
     if (op->static_data) {
@@ -349,13 +418,34 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
                    log_exception);
   }
 
+  // Registers the subscription on the core. The push callback runs on the core: on a session of
+  // the core's own thread (--threads 1) it delivers at once, otherwise through this thread's
+  // PushInbox. Unsubscribing is posted to the core after this, so it always runs after it.
+  void subscribe(const std::string& id, compiler::CompiledOperation op) {
+    auto sub = std::make_shared<Subscription>(id, protocol_.protocol());
+    subscriptions_[id] = sub;
+    std::weak_ptr<WsSession> weak = weak_from_this();
+    PushInbox* inbox = io_.is_core() ? nullptr : &io_.inbox();
+    live::LiveQueries::Push push = [weak, sub, inbox](Result<live::LiveQueries::ResultText> r) {
+      if (inbox != nullptr) {
+        inbox->post(weak, sub, std::move(r));
+      } else if (auto self = weak.lock()) {
+        self->on_push(sub, std::move(r));
+      }
+    };
+    asio::dispatch(app_.core, [live = app_.live, sub, op = std::move(op), role = session_.role,
+                               push = std::move(push)]() mutable {
+      sub->core_id = live->subscribe(op, role, std::move(push));
+    });
+  }
+
   asio::awaitable<void> run_query(std::string id, std::string sql, std::string vars) {
     auto self = shared_from_this();
     std::vector<std::optional<std::string>> params;
     params.emplace_back(std::move(vars));
     // (A braced list here would put an initializer_list array in the coroutine frame, which
     // GCC 12 rejects.)
-    auto result = co_await app_.pool->query(std::move(sql), std::move(params));
+    auto result = co_await query_on_core(app_, std::move(sql), std::move(params));
     if (!protocol_.active(id)) co_return;  // stopped, or the connection closed meanwhile
     if (!result) {
       execute(protocol_.on_error(id, query_error(result.take_error(), session_)));
@@ -371,29 +461,33 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     execute(protocol_.on_complete(id));
   }
 
-  void on_push(const std::string& id, Result<live::LiveQueries::ResultText> r) {
-    auto it = subscriptions_.find(id);
-    if (it == subscriptions_.end()) return;
+  void on_push(const std::shared_ptr<Subscription>& sub, Result<live::LiveQueries::ResultText> r) {
+    auto it = subscriptions_.find(sub->id);
+    if (it == subscriptions_.end() || it->second != sub) return;  // stopped (maybe id reused)
     if (!r) {
       subscriptions_.erase(it);  // the live manager already dropped it
-      execute(protocol_.on_error(id, query_error(r.take_error(), session_)));
+      execute(protocol_.on_error(sub->id, query_error(r.take_error(), session_)));
       return;
     }
-    for (auto& a : protocol_.on_data(id, **r)) {
-      if (a.kind == WsAction::Kind::kSend) enqueue(std::move(a.text), id);
-    }
+    if (protocol_.closed() || !protocol_.active(sub->id)) return;
+    enqueue_result(sub, std::move(*r));
+  }
+
+  void unsubscribe_on_core(std::shared_ptr<Subscription> sub) {
+    if (!app_.live) return;
+    asio::dispatch(app_.core,
+                   [live = app_.live, sub = std::move(sub)] { live->unsubscribe(sub->core_id); });
   }
 
   void stop_operation(const std::string& id) {
     auto it = subscriptions_.find(id);
     if (it == subscriptions_.end()) return;
-    if (app_.live) app_.live->unsubscribe(it->second);
+    unsubscribe_on_core(std::move(it->second));
     subscriptions_.erase(it);
   }
 
   void unsubscribe_all() {
-    if (app_.live)
-      for (const auto& [id, sid] : subscriptions_) app_.live->unsubscribe(sid);
+    for (auto& [id, sub] : subscriptions_) unsubscribe_on_core(std::move(sub));
     subscriptions_.clear();
   }
 
@@ -403,17 +497,6 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     auto [ec] = co_await init_timer_.async_wait(kUseTuple);
     if (ec || finished_) co_return;
     execute(protocol_.on_init_timeout());
-  }
-
-  asio::awaitable<void> keepalive() {
-    auto self = shared_from_this();
-    while (!finished_ && !close_code_) {
-      keepalive_timer_.expires_after(
-          std::chrono::seconds(app_.config ? app_.config->ws_keepalive_seconds : 5));
-      auto [ec] = co_await keepalive_timer_.async_wait(kUseTuple);
-      if (ec || finished_) co_return;
-      execute(protocol_.on_keepalive());
-    }
   }
 
   void start_expiry_timer(std::chrono::system_clock::time_point at) {
@@ -429,7 +512,6 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
 
   void cancel_timers() {
     init_timer_.cancel();
-    keepalive_timer_.cancel();
     expiry_timer_.cancel();
   }
 
@@ -437,36 +519,43 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   void shutdown() {
     unsubscribe_all();
     cancel_timers();
-    if (!close_code_) finished_ = true;
-    wake_writer();
+    if (!close_code_) {
+      finished_ = true;
+      clear_queue();
+    }
+    write_next();
   }
 
   App& app_;
-  websocket::stream<beast::tcp_stream> ws_;
+  IoThread& io_;
+  websocket::stream<tcp::socket> ws_;
   WsProtocol protocol_;
   std::string accept_;
   std::map<std::string, std::string> request_headers_;
   compiler::Session session_;
-  std::map<std::string, live::SubscriberId> subscriptions_;
+  std::map<std::string, std::shared_ptr<Subscription>> subscriptions_;
   std::deque<Outgoing> queue_;
+  Outgoing in_flight_;  // the message being written (its buffers must live until then)
   size_t queued_bytes_ = 0;
   std::optional<uint16_t> close_code_;
   std::string close_reason_;
+  bool accepted_ = false;
+  bool writing_ = false;  // a write or the close is in flight
+  bool close_sent_ = false;
   bool finished_ = false;
   bool keepalive_started_ = false;
   std::uint64_t registry_id_ = 0;  // in app_.websockets; 0 = not listed
   asio::steady_timer init_timer_;
-  asio::steady_timer keepalive_timer_;
   asio::steady_timer expiry_timer_;
-  asio::steady_timer writer_signal_;
 };
 
 }  // namespace
 
-void start_websocket_session(App& app, beast::tcp_stream stream,
+void start_websocket_session(App& app, IoThread& io, beast::tcp_stream stream,
                              beast::http::request<beast::http::string_body> request) {
   auto choice = choose_subprotocol(request[beast::http::field::sec_websocket_protocol]);
-  std::make_shared<WsSession>(app, std::move(stream), std::move(choice))->start(std::move(request));
+  std::make_shared<WsSession>(app, io, stream.release_socket(), std::move(choice))
+      ->start(std::move(request));
 }
 
 }  // namespace liveql::server

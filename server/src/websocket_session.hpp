@@ -7,14 +7,18 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include "app.hpp"
+#include "io_threads.hpp"
 
 namespace liveql::server {
 
 // Takes over the stream after the HTTP session has read an upgrade request for /v1/graphql.
 // Chooses the subprotocol from Sec-WebSocket-Protocol (graphql-transport-ws or graphql-ws),
 // accepts, and runs the session until close. Returns immediately; the session keeps itself
-// alive.
-void start_websocket_session(App& app, boost::beast::tcp_stream stream,
+// alive. Called on `io`'s thread, where the session then runs (io_threads.hpp). A result push
+// is written as the subscription's prefix + the shared result text + suffix (no copy), one write
+// in flight, queued results of one subscription coalescing to the latest; keep-alives come from
+// io's KeepaliveTicker as one prebuilt message.
+void start_websocket_session(App& app, IoThread& io, boost::beast::tcp_stream stream,
                              boost::beast::http::request<boost::beast::http::string_body> request);
 
 }  // namespace liveql::server

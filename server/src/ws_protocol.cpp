@@ -114,6 +114,8 @@ std::vector<WsAction> WsProtocol::start_error(const std::string& id, std::string
 
 std::vector<WsAction> WsProtocol::on_text(std::string_view text) {
   if (closed_) return {};
+  // The answer to every keep-alive ping (graphql-ws sends exactly this): no parse needed.
+  if (protocol_ == WsSubprotocol::kGraphqlTransportWs && text == R"({"type":"pong"})") return {};
   boost::json::parse_options options;
   options.max_depth = kMaxJsonDepth;
   boost::system::error_code ec;
@@ -212,11 +214,16 @@ std::vector<WsAction> WsProtocol::on_init_timeout() {
   return close(4408, "Connection initialisation timeout");
 }
 
+const std::string& ws_keepalive_text(WsSubprotocol protocol) {
+  static const std::string kApollo = ws_message("ka");
+  static const std::string kGraphqlWs = json::serialize(
+      json::object{{"type", "ping"}, {"payload", json::object{{"message", "keepalive"}}}});
+  return protocol == WsSubprotocol::kGraphqlWs ? kApollo : kGraphqlWs;
+}
+
 std::vector<WsAction> WsProtocol::on_keepalive() {
   if (closed_ || !acked_) return {};
-  if (protocol_ == WsSubprotocol::kGraphqlWs) return {send(ws_message("ka"))};
-  return {send(json::serialize(
-      json::object{{"type", "ping"}, {"payload", json::object{{"message", "keepalive"}}}}))};
+  return {send(ws_keepalive_text(protocol_))};
 }
 
 std::vector<WsAction> WsProtocol::on_credentials_expired() {
@@ -227,16 +234,21 @@ std::vector<WsAction> WsProtocol::on_message_too_big(std::size_t limit) {
   return close(1009, "Message too big: the limit is " + std::to_string(limit) + " bytes");
 }
 
-std::vector<WsAction> WsProtocol::on_data(const std::string& id, std::string_view data_json) {
-  if (closed_ || !active(id)) return {};
-  // The data text is already JSON: splice it in rather than re-parsing every push.
+std::string ws_data_prefix(WsSubprotocol protocol, const std::string& id) {
   std::string text = R"({"type":")";
-  text += protocol_ == WsSubprotocol::kGraphqlTransportWs ? "next" : "data";
+  text += protocol == WsSubprotocol::kGraphqlTransportWs ? "next" : "data";
   text += R"(","id":)";
   text += json::serialize(json::value(id));
   text += R"(,"payload":{"data":)";
+  return text;
+}
+
+std::vector<WsAction> WsProtocol::on_data(const std::string& id, std::string_view data_json) {
+  if (closed_ || !active(id)) return {};
+  // The data text is already JSON: splice it in rather than re-parsing every push.
+  std::string text = ws_data_prefix(protocol_, id);
   text += data_json;
-  text += "}}";
+  text += kWsDataSuffix;
   return {send(std::move(text))};
 }
 

@@ -117,6 +117,16 @@ class WsProtocol {
   std::set<std::string> active_;
 };
 
+// The pieces of a result message, so that a push is written as a buffer sequence without
+// copying the shared result text: ws_data_prefix(protocol, id) + data + kWsDataSuffix is exactly
+// on_data(id, data)'s text. The prefix depends only on the subscription: build it once.
+std::string ws_data_prefix(WsSubprotocol protocol, const std::string& id);
+inline constexpr std::string_view kWsDataSuffix = "}}";
+
+// The keep-alive message of `protocol` (what on_keepalive() sends): built once, immutable, safe
+// to share between sessions and threads.
+const std::string& ws_keepalive_text(WsSubprotocol protocol);
+
 // Encoders (exposed for tests).
 std::string ws_message(std::string_view type);
 std::string ws_message(std::string_view type, const std::string& id);

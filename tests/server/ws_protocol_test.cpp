@@ -327,5 +327,50 @@ TEST(ApolloGraphqlWs, InitTimeout) {
   expect_close(w.on_init_timeout(), 4408, "Connection initialisation timeout");
 }
 
+// A push is written as prefix + shared data + suffix: the pieces must make exactly on_data's
+// message, for both protocols and for ids that need escaping.
+TEST(WsFrames, DataPrefixAndSuffixMakeOnDataText) {
+  for (auto protocol : {WsSubprotocol::kGraphqlTransportWs, WsSubprotocol::kGraphqlWs}) {
+    auto w = acked(protocol);
+    const std::string start = protocol == WsSubprotocol::kGraphqlTransportWs
+                                  ? R"({"type":"subscribe","id":"a\"b\\c\u00e9","payload":)"
+                                  : R"({"type":"start","id":"a\"b\\c\u00e9","payload":)";
+    ASSERT_EQ(w.on_text(start + R"({"query":"subscription { a }"}})").size(), 1u);
+    const std::string id = "a\"b\\c\xc3\xa9";
+    ASSERT_TRUE(w.active(id));
+    const std::string data = R"({"a":[1,{"b":"x"}]})";
+    auto d = w.on_data(id, data);
+    ASSERT_EQ(d.size(), 1u);
+    const std::string pieces = ws_data_prefix(protocol, id) + data + std::string(kWsDataSuffix);
+    EXPECT_EQ(pieces, d[0].text);
+    auto parsed = json::parse(pieces).as_object();
+    EXPECT_EQ(parsed.at("id").as_string(), id);
+    EXPECT_EQ(parsed.at("payload"), json::parse(R"({"data":{"a":[1,{"b":"x"}]}})"));
+  }
+}
+
+TEST(WsFrames, KeepaliveTextIsOnKeepalives) {
+  for (auto protocol : {WsSubprotocol::kGraphqlTransportWs, WsSubprotocol::kGraphqlWs}) {
+    auto w = acked(protocol);
+    auto k = w.on_keepalive();
+    ASSERT_EQ(k.size(), 1u);
+    EXPECT_EQ(k[0].text, ws_keepalive_text(protocol));
+    EXPECT_EQ(&ws_keepalive_text(protocol), &ws_keepalive_text(protocol));  // built once
+  }
+}
+
+// The pong fast path answers nothing, like the parsed path does for any pong.
+TEST(WsFrames, PongsAreIgnoredWithOrWithoutPayload) {
+  auto w = acked(WsSubprotocol::kGraphqlTransportWs);
+  EXPECT_TRUE(w.on_text(R"({"type":"pong"})").empty());
+  EXPECT_TRUE(w.on_text(R"({ "type" : "pong", "payload": {"x": 1} })").empty());
+  EXPECT_FALSE(w.closed());
+  // Apollo has no pong: an unknown type is a bad message there (connection_error).
+  auto a = acked(WsSubprotocol::kGraphqlWs);
+  auto r = a.on_text(R"({"type":"pong"})");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(sent_json(r[0]).at("type").as_string(), "connection_error");
+}
+
 }  // namespace
 }  // namespace liveql::server

@@ -1,13 +1,16 @@
 // Metrics: counters, gauges and histograms by name (+ optional labels), rendered in the
 // Prometheus text exposition format 0.0.4 for GET /metrics.
 //
-// Not thread-safe by design: it lives on the single io_context thread (server/src/app.hpp).
-// Registration is idempotent; using a name that was never registered registers it on the fly
-// (as the kind the call implies, with empty help), so a forgotten registration is never a crash.
+// Thread-safe: the core and every I/O thread (server/src/io_threads.hpp) may call any method at
+// any time; one mutex guards everything (an update is a map lookup, far cheaper than the work it
+// counts). Registration is idempotent; using a name that was never registered registers it on the
+// fly (as the kind the call implies, with empty help), so a forgotten registration is never a
+// crash.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -52,9 +55,10 @@ class Metrics {
     std::map<Labels, double> values;
     std::map<Labels, Histogram> histograms;
   };
-  Family& family(std::string_view name, Kind kind);
+  Family& family(std::string_view name, Kind kind);  // with mutex_ held
 
-  std::map<std::string, Family, std::less<>> families_;
+  mutable std::mutex mutex_;
+  std::map<std::string, Family, std::less<>> families_;  // guarded by mutex_
 };
 
 }  // namespace liveql::live

@@ -51,6 +51,9 @@ struct Config {
   std::size_t max_ws_frame_bytes = 1 << 20;
   // Seconds between keep-alives (`ka` / `ping`) on each acknowledged websocket (Hasura: 5).
   std::size_t ws_keepalive_seconds = 5;
+  // I/O threads for websocket and HTTP sessions (the live core runs on its own thread); 1 runs
+  // everything on one thread. 0 = the number of cores (std::thread::hardware_concurrency).
+  std::size_t threads = 0;
   // PostgreSQL guards of the query pool (live::PgPoolOptions; 0 turns one off): the
   // statement_timeout of every query connection; a connection's lifetime (Hasura's
   // --conn-lifetime); and the statement duration after which its connection is closed rather

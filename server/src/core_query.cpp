@@ -1,0 +1,45 @@
+#include "core_query.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <memory>
+
+namespace liveql::server {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// co_spawn needs a default-constructible result; Result<T> is not.
+asio::awaitable<std::optional<Result<live::QueryResult>>> query_boxed(
+    live::PgPool& pool, std::string sql, std::vector<std::optional<std::string>> params) {
+  co_return co_await pool.query(std::move(sql), std::move(params));
+}
+
+}  // namespace
+
+asio::awaitable<Result<live::QueryResult>> query_on_core(
+    App& app, std::string sql, std::vector<std::optional<std::string>> params) {
+  auto ex = co_await asio::this_coro::executor;
+  if (ex == app.core) co_return co_await app.pool->query(std::move(sql), std::move(params));
+  // The statement's cancellation signal lives on the core and is shared with the forwarder in
+  // our slot, so a cancel arriving from this thread after the statement ended is harmless.
+  auto signal = std::make_shared<asio::cancellation_signal>();
+  auto slot = (co_await asio::this_coro::cancellation_state).slot();
+  if (slot.is_connected()) {
+    slot.assign([signal, core = app.core](asio::cancellation_type type) {
+      asio::post(core, [signal, type] { signal->emit(type); });
+    });
+  }
+  auto result =
+      co_await asio::co_spawn(app.core, query_boxed(*app.pool, std::move(sql), std::move(params)),
+                              asio::bind_cancellation_slot(signal->slot(), asio::use_awaitable));
+  if (slot.is_connected()) slot.clear();
+  co_return std::move(*result);
+}
+
+}  // namespace liveql::server
