@@ -651,7 +651,9 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
         auto it = subscribers.find(sid);
         if (it == subscribers.end()) continue;
         Subscriber& s = it->second;
-        if (keys) {
+        // Unchanged keys (the common case: a row's values change, not which rows) cost nothing:
+        // re-indexing them retires matcher entries, and retired entries cost rebuilds.
+        if (keys && *keys != s.keys) {
           s.keys.assign(*keys);
           if (c->deps) {
             if (!parsed) parsed.emplace(matcher::parse_result_keys(s.keys));
