@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "liveql/replication/stream.hpp"
 
 namespace {
@@ -33,27 +34,8 @@ using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
-      .count();
-}
-
-[[noreturn]] void die(const std::string& message) {
-  std::fprintf(stderr, "wal_floor_bench: %s\n", message.c_str());
-  std::exit(1);
-}
-
-std::string run_command(const std::string& command) {
-  std::string out;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) die("cannot run " + command);
-  char buf[512];
-  while (std::fgets(buf, sizeof buf, pipe)) out += buf;
-  if (::pclose(pipe) != 0) die("failed: " + command);
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  if (auto nl = out.rfind('\n'); nl != std::string::npos) out = out.substr(nl + 1);
-  return out;
-}
+using liveql::bench::die;
+using liveql::bench::now_ns;  // CLOCK_MONOTONIC, as steady_clock
 
 struct Conn {
   explicit Conn(const std::string& url) : pg(PQconnectdb(url.c_str())) {
@@ -104,6 +86,7 @@ void print_row(const char* name, const std::vector<double>& ms) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  liveql::bench::set_program_name("wal_floor_bench");
   std::string pg_dir = "/tmp/liveql-bench-pg";
   std::string url;
   int n = 500;
@@ -135,8 +118,8 @@ int main(int argc, char** argv) {
     }
   }
   if (url.empty()) {
-    url = run_command(std::string(LIVEQL_SOURCE_DIR) + "/tools/pg.sh start " + pg_dir +
-                      " liveql_bench");
+    url = liveql::bench::last_line_of(std::string(LIVEQL_SOURCE_DIR) + "/tools/pg.sh start " +
+                                      pg_dir + " liveql_bench");
   }
 
   Conn admin(url);
