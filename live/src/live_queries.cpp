@@ -235,11 +235,11 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     }
   }
 
-  bool touches_event_cohort(const Transaction& txn) const {
-    std::string key;
-    for (const auto& change : txn.changes) {
-      key.assign(change.schema).append(".").append(change.table);
-      auto it = cohorts_by_table.find(key);
+  // Whether any of these tables ("schema.table", the keys of cohorts_by_table) is read by an
+  // event-mode cohort.
+  bool any_event_cohort_reads(const std::set<std::string>& tables) const {
+    for (const auto& table : tables) {
+      auto it = cohorts_by_table.find(table);
       if (it == cohorts_by_table.end()) continue;
       for (const Cohort* c : it->second) {
         if (c->mode == CohortMode::kEvent) return true;
@@ -877,7 +877,7 @@ std::size_t LiveQueries::on_commit(Transaction txn, std::optional<std::uint64_t>
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   // Kept for the fetches pending now: their new keys may make it relevant (in-flight rule). The
   // requests below start waiting after it, so it is not matched again for them.
-  if (impl.log_needed() && impl.touches_event_cohort(txn)) {
+  if (impl.log_needed() && impl.any_event_cohort_reads(touched)) {
     impl.log.push_back({std::make_shared<const Transaction>(std::move(txn)), xid8, touched});
   }
   impl.request_ids(ids, xid8);
