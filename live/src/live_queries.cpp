@@ -134,6 +134,8 @@ struct Subscriber {
   bool again = false;
   std::optional<std::uint64_t> again_xid;
   std::shared_ptr<RunningStatement> statement;  // the statement running for it, if any
+  // LiveQueries::Impl::keys_epoch when its matcher keys last changed (0: never).
+  std::uint64_t keys_epoch = 0;
 };
 
 // One statement's worth of work: distinct vars and, per vars, the subscribers to fan out to.
@@ -142,11 +144,17 @@ struct Batch {
   std::vector<std::vector<SubscriberId>> members;
 };
 
-// A committed transaction kept for the in-flight rule, with the tables it changed.
+// A committed transaction kept for the in-flight rule, with the tables it changed and whom the
+// matcher named for it at keys epoch `matched_at`: still the answer for any subscriber whose
+// keys have not changed since (the matcher's answer for one subscriber depends only on its own
+// dependencies, vars and keys), so a returning statement matches it again only when one of its
+// subscribers got new keys.
 struct LoggedCommit {
   std::shared_ptr<const Transaction> txn;
   std::optional<std::uint64_t> xid;
-  std::set<std::string> tables;  // "schema.table"
+  std::set<std::string> tables;        // "schema.table"
+  std::vector<SubscriberId> affected;  // sorted
+  std::uint64_t matched_at = 0;
 };
 
 struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
@@ -174,6 +182,8 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
   std::deque<LoggedCommit> log;
   std::uint64_t log_base = 0;
   std::multiset<std::uint64_t> log_readers;  // log_start of the statements sent and running
+  // Counts changes of subscribers' matcher keys (see LoggedCommit).
+  std::uint64_t keys_epoch = 0;
 
   Impl(asio::any_io_executor e, PgPool& p, Metrics& m, Options o)
       : ex(std::move(e)), pool(p), metrics(m), options(o) {
@@ -659,6 +669,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
             if (!parsed) parsed.emplace(matcher::parse_result_keys(s.keys));
             if (parsed->ok()) {
               (void)matcher->set_result_keys(sid, parsed->value());  // unknown ids: nothing to do
+              s.keys_epoch = ++keys_epoch;
             } else if (c->broken_reason.empty()) {
               metrics.inc("liveql_errors_total");
               spdlog::error("live: cohort {} result keys unreadable: {}", c->id,
@@ -689,16 +700,27 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     // keys. Commits before that were matched when they arrived, and its snapshot sees them.
     for (std::uint64_t pos = statement.sent ? std::max(statement.log_start, log_base) : log_end();
          pos < log_end(); ++pos) {
-      const LoggedCommit& commit = log[pos - log_base];
+      LoggedCommit& commit = log[pos - log_base];
       bool relevant = false;
       for (const auto& t : c->tables) relevant = relevant || commit.tables.count(t) > 0;
       if (!relevant) continue;
-      for (SubscriberId id : matcher->affected(*commit.txn)) {
-        if (statement.serves.count(id) == 0) continue;
+      if (keys_changed_since(statement, commit.matched_at)) {
+        commit.affected = matcher->affected(*commit.txn);
+        commit.matched_at = keys_epoch;
+      }
+      auto mark = [&](SubscriberId id) {
         auto it = subscribers.find(id);
-        if (it == subscribers.end()) continue;
+        if (it == subscribers.end()) return;
         it->second.again = true;
         merge_xid(it->second.again_xid, commit.xid);
+      };
+      // Whichever side is smaller drives the intersection.
+      if (commit.affected.size() <= statement.serves.size()) {
+        for (SubscriberId id : commit.affected)
+          if (statement.serves.count(id) > 0) mark(id);
+      } else {
+        for (SubscriberId id : statement.serves)
+          if (std::binary_search(commit.affected.begin(), commit.affected.end(), id)) mark(id);
       }
     }
     for (const auto& members : batch.members) {
@@ -731,6 +753,16 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     }
     start_poll(c);  // a no-op unless it polls and has members (its first ones just joined)
     pump(c);
+  }
+
+  // Whether any subscriber the statement serves got new matcher keys after keys epoch `epoch`.
+  bool keys_changed_since(const RunningStatement& statement, std::uint64_t epoch) const {
+    if (keys_epoch == epoch) return false;
+    for (SubscriberId id : statement.serves) {
+      auto it = subscribers.find(id);
+      if (it != subscribers.end() && it->second.keys_epoch > epoch) return true;
+    }
+    return false;
   }
 
   // ---- modes ----
@@ -856,8 +888,9 @@ void LiveQueries::refetch(const std::vector<SubscriberId>& ids, std::optional<st
 std::size_t LiveQueries::on_commit(Transaction txn, std::optional<std::uint64_t> xid8) {
   auto& impl = *impl_;
   if (impl.stopped || !impl.event_available) return 0;
+  std::vector<SubscriberId> affected = impl.matcher->affected(txn);
   std::vector<SubscriberId> ids;
-  for (SubscriberId id : impl.matcher->affected(txn)) {
+  for (SubscriberId id : affected) {
     auto it = impl.subscribers.find(id);
     if (it == impl.subscribers.end() || !it->second.cohort) continue;
     if (it->second.cohort->mode == CohortMode::kEvent) ids.push_back(id);
@@ -878,7 +911,8 @@ std::size_t LiveQueries::on_commit(Transaction txn, std::optional<std::uint64_t>
   // Kept for the fetches pending now: their new keys may make it relevant (in-flight rule). The
   // requests below start waiting after it, so it is not matched again for them.
   if (impl.log_needed() && impl.any_event_cohort_reads(touched)) {
-    impl.log.push_back({std::make_shared<const Transaction>(std::move(txn)), xid8, touched});
+    impl.log.push_back({std::make_shared<const Transaction>(std::move(txn)), xid8, touched,
+                        std::move(affected), impl.keys_epoch});
   }
   impl.request_ids(ids, xid8);
   return ids.size();

@@ -97,6 +97,27 @@ TEST_F(MatcherTest, RowLeavingIsFoundByResultKeys) {
             Ids{1});
 }
 
+// Result keys may repeat an entry (the SQL does not deduplicate them): it is indexed once, and
+// replacing the keys retires it once.
+TEST_F(MatcherTest, RepeatedKeyEntriesCountOnce) {
+  auto d = orders_by_user();
+  ASSERT_TRUE(m_.add(1, d, vars(R"({"uid":1})")).ok());
+  ASSERT_TRUE(m_.set_result_keys(1, keys(R"([["public.orders",["id"],["10"]],
+                                            ["public.orders",["id"],["10"]],
+                                            ["public.orders",["id"],["11"]]])"))
+                  .ok());
+  auto gone = [](const char* id) {
+    return change(ChangeKind::kDelete, "orders", {}, row({{"id", id}}));
+  };
+  EXPECT_EQ(affected({gone("10")}), Ids{1});
+  EXPECT_EQ(affected({gone("11")}), Ids{1});
+  ASSERT_TRUE(m_.set_result_keys(1, keys(R"([["public.orders",["id"],["11"]],
+                                            ["public.orders",["id"],["11"]]])"))
+                  .ok());
+  EXPECT_EQ(affected({gone("10")}), Ids{});
+  EXPECT_EQ(affected({gone("11")}), Ids{1});
+}
+
 // users where {orders: {total: {_gt: $t}}} (an array relationship filter), as extracted. User 1
 // is in the result through order 10; the order moves to user 2 and drops below $t in one update.
 // With DEFAULT identity the old image holds only the order's key and the new link (user 2) is in

@@ -28,7 +28,7 @@ std::string single_query(const ir::Operation& op);
 // statement's snapshot: retry; true when $3 is NULL).
 std::string multiplexed_query(const ir::Operation& op);
 
-// Result keys, as JSON text: a deduplicated array of entries
+// Result keys, as JSON text: an array of entries (an entry may repeat)
 //   [ "schema.table", ["col", ...], ["value", ...] ]
 // meaning "a row of schema.table whose columns equal these values is part of, or linked to,
 // this result". Values are in Postgres text form (what col::text prints in the querying
