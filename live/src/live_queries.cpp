@@ -542,7 +542,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
       co_await asio::co_spawn(
           ex,
           [&]() -> asio::awaitable<void> {
-            out.emplace(co_await pool.query(c->sql, params, priority, on_connection));
+            out.emplace(co_await pool.query(c->sql, params, priority, on_connection, true));
           },
           asio::bind_cancellation_slot(statement->signal.slot(), asio::use_awaitable));
       metrics.observe("liveql_refetch_duration_seconds",

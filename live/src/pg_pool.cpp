@@ -15,6 +15,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <deque>
+#include <unordered_map>
 
 namespace liveql::live {
 
@@ -67,6 +68,8 @@ struct Conn {
   std::unique_ptr<asio::posix::stream_descriptor> socket;
   Clock::time_point opened = Clock::now();
   bool discard = false;  // close instead of reusing (a cancel may be in flight, or recycled)
+  // Statements prepared on this connection (query(..., prepare = true)): SQL -> name.
+  std::unordered_map<std::string, std::string> prepared;
 
   ~Conn() {
     socket.reset();
@@ -216,10 +219,15 @@ struct PgPool::Impl {
   asio::awaitable<Result<QueryResult>> execute(std::string sql,
                                                std::vector<std::optional<std::string>> params,
                                                asio::cancellation_state cs, QueryPriority priority,
-                                               const std::function<void()>& on_connection);
+                                               const std::function<void()>& on_connection,
+                                               bool prepare);
+  // How run() sends the statement: with its text (unnamed), as a named prepared statement
+  // (PQsendPrepare: `sql` is prepared under `name`), or by executing the prepared `name`.
+  enum class Send { kText, kPrepare, kPrepared };
   asio::awaitable<Result<QueryResult>> run(Conn& conn, const std::string& sql,
                                            const std::vector<std::optional<std::string>>& params,
-                                           const asio::cancellation_state* cs);
+                                           const asio::cancellation_state* cs,
+                                           Send send = Send::kText, std::string name = {});
 };
 
 asio::awaitable<Result<std::unique_ptr<Conn>>> PgPool::Impl::connect() {
@@ -348,7 +356,7 @@ void PgPool::Impl::send_cancel(Conn& conn) {
 
 asio::awaitable<Result<QueryResult>> PgPool::Impl::run(
     Conn& conn, const std::string& sql, const std::vector<std::optional<std::string>>& params,
-    const asio::cancellation_state* cs) {
+    const asio::cancellation_state* cs, Send send, std::string name) {
   // Why this side stopped waiting for the statement, if it did.
   enum class Stop { kNone, kTimeout, kCaller };
   Stop stop = Stop::kNone;
@@ -390,10 +398,21 @@ asio::awaitable<Result<QueryResult>> PgPool::Impl::run(
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-  if (PQsendQueryParams(conn.pg, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                        values.data(), nullptr, nullptr, 0) == 0) {
-    co_return pg_error(PQerrorMessage(conn.pg));
+  const int n = static_cast<int>(values.size());
+  int sent = 0;
+  switch (send) {
+    case Send::kText:
+      sent =
+          PQsendQueryParams(conn.pg, sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0);
+      break;
+    case Send::kPrepare:
+      sent = PQsendPrepare(conn.pg, name.c_str(), sql.c_str(), n, nullptr);
+      break;
+    case Send::kPrepared:
+      sent = PQsendQueryPrepared(conn.pg, name.c_str(), n, values.data(), nullptr, nullptr, 0);
+      break;
   }
+  if (sent == 0) co_return pg_error(PQerrorMessage(conn.pg));
   for (;;) {
     int flushed = PQflush(conn.pg);
     if (flushed < 0) co_return pg_error(PQerrorMessage(conn.pg));
@@ -484,7 +503,7 @@ asio::awaitable<Result<QueryResult>> PgPool::Impl::run(
 
 asio::awaitable<Result<QueryResult>> PgPool::Impl::execute(
     std::string sql, std::vector<std::optional<std::string>> params, asio::cancellation_state cs,
-    QueryPriority priority, const std::function<void()>& on_connection) {
+    QueryPriority priority, const std::function<void()>& on_connection, bool prepare) {
   if (cancel_requested(cs)) co_return cancelled_error();
   auto conn = co_await acquire(priority);
   if (!conn.ok()) co_return conn.take_error();
@@ -492,9 +511,30 @@ asio::awaitable<Result<QueryResult>> PgPool::Impl::execute(
     release(std::move(conn).value());
     co_return cancelled_error();
   }
+  Conn& c = **conn;
+  const std::string* name = nullptr;
+  if (prepare) {
+    if (auto it = c.prepared.find(sql); it != c.prepared.end()) {
+      name = &it->second;
+    } else if (c.prepared.size() < kMaxPrepared) {
+      // Prepared before the snapshot matters (on_connection is called after): PREPARE takes none.
+      std::string fresh = "liveql_" + std::to_string(c.prepared.size() + 1);
+      auto made = co_await run(c, sql, params, &cs, Send::kPrepare, fresh);
+      if (made.ok()) {
+        name = &c.prepared.emplace(sql, std::move(fresh)).first->second;
+      } else if (!c.healthy() || cancel_requested(cs)) {
+        release(std::move(conn).value());
+        co_return made;
+      }
+      // Otherwise the statement itself reports what is wrong with it, sent as text below.
+    }
+  }
   if (on_connection) on_connection();
   auto started = Clock::now();
-  auto result = co_await run(**conn, sql, params, &cs);
+  // Not one `?:` with a co_await in each branch: GCC 12 destroys the chosen result twice.
+  Send send = name != nullptr ? Send::kPrepared : Send::kText;
+  std::string statement_name = name != nullptr ? *name : std::string();
+  auto result = co_await run(c, sql, params, &cs, send, std::move(statement_name));
   if (!result.ok() && result.error().code != ErrorCode::kConnectionLost &&
       PQstatus((*conn)->pg) != CONNECTION_OK) {
     result = lost(result.error().message);
@@ -522,15 +562,16 @@ PgPool::~PgPool() { close(); }
 asio::awaitable<Result<QueryResult>> PgPool::query(std::string sql,
                                                    std::vector<std::optional<std::string>> params,
                                                    QueryPriority priority,
-                                                   std::function<void()> on_connection) {
+                                                   std::function<void()> on_connection,
+                                                   bool prepare) {
   auto impl = impl_;  // keeps the pool state alive across suspensions
   // Cancellation is an outcome here (an error result), not an exception: the flag is the
   // coroutine thread's, so it is put back for the caller.
   bool throw_before = co_await asio::this_coro::throw_if_cancelled();
   co_await asio::this_coro::throw_if_cancelled(false);
   asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
-  auto result =
-      co_await impl->execute(std::move(sql), std::move(params), cs, priority, on_connection);
+  auto result = co_await impl->execute(std::move(sql), std::move(params), cs, priority,
+                                       on_connection, prepare);
   co_await asio::this_coro::throw_if_cancelled(throw_before);
   co_return result;
 }

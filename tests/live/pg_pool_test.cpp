@@ -32,12 +32,14 @@ class PgPoolTest : public ::testing::Test {
 
   // Runs one query to completion on ioc_.
   Result<QueryResult> run(PgPool& pool, std::string sql,
-                          std::vector<std::optional<std::string>> params = {}) {
+                          std::vector<std::optional<std::string>> params = {},
+                          bool prepare = false) {
     std::optional<Result<QueryResult>> out;
     asio::co_spawn(
         ioc_,
         [&]() -> asio::awaitable<void> {
-          out.emplace(co_await pool.query(std::move(sql), std::move(params)));
+          out.emplace(co_await pool.query(std::move(sql), std::move(params), QueryPriority::kNormal,
+                                          {}, prepare));
         },
         testing::Rethrow{});
     EXPECT_TRUE(run_until(ioc_, [&] { return out.has_value(); }));
@@ -61,6 +63,39 @@ TEST_F(PgPoolTest, SimpleQueryAndNull) {
   EXPECT_EQ(r->column_index("c"), 2);
   EXPECT_EQ(pool.open(), 1u);
   EXPECT_EQ(pool.in_use(), 0u);
+}
+
+// prepare = true: prepared once per connection, executed by name with each call's parameters;
+// a failing execution is an error like any other and the connection goes on; a statement that
+// cannot be prepared reports its own error.
+TEST_F(PgPoolTest, PreparedStatementsArePreparedOncePerConnection) {
+  PgPool pool(ioc_.get_executor(), *url_, 1);
+  const std::string sql = "select 10 / $1::int as q";
+  auto first = run(pool, sql, {"2"}, true);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(first->rows.at(0).at(0), "5");
+  auto second = run(pool, sql, {"5"}, true);
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  EXPECT_EQ(second->rows.at(0).at(0), "2");
+  auto failed = run(pool, sql, {"0"}, true);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().code, ErrorCode::kDataException);
+  // One connection: the same backend holds exactly one such prepared statement.
+  auto listed =
+      run(pool, "select count(*) from pg_prepared_statements where statement = $1", {sql});
+  ASSERT_TRUE(listed.ok()) << listed.error().message;
+  EXPECT_EQ(listed->rows.at(0).at(0), "1");
+  auto third = run(pool, sql, {"10"}, true);
+  ASSERT_TRUE(third.ok()) << third.error().message;
+  EXPECT_EQ(third->rows.at(0).at(0), "1");
+
+  auto broken = run(pool, "select no_such_column from pg_class", {}, true);
+  ASSERT_FALSE(broken.ok());
+  EXPECT_EQ(broken.error().code, ErrorCode::kPostgresError);
+  EXPECT_NE(broken.error().message.find("no_such_column"), std::string::npos)
+      << broken.error().message;
+  auto after = run(pool, "select 1");
+  ASSERT_TRUE(after.ok()) << after.error().message;
 }
 
 TEST_F(PgPoolTest, ConcurrentQueriesBeyondSizeQueueAndComplete) {

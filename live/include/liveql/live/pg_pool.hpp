@@ -67,6 +67,8 @@ class PgPool {
   // How long the server gets to answer after its own statement_timeout fired (or after a cancel
   // request) before the connection is given up.
   static constexpr std::chrono::milliseconds kCancelGrace{1000};
+  // The most statements query(..., prepare = true) keeps prepared on one connection.
+  static constexpr std::size_t kMaxPrepared = 256;
 
   // `conninfo`: a libpq connection string or URL. `size` >= 1: the most connections open at once.
   PgPool(boost::asio::any_io_executor ex, std::string conninfo, std::size_t size,
@@ -90,10 +92,16 @@ class PgPool {
   // (poll rounds are background work; queries, first fetches and event refetches are not).
   // `on_connection` is called once a connection is lent, just before the statement is sent: the
   // statement's snapshot is taken after that moment (not called when it fails before).
+  // `prepare`: the statement is prepared once per connection (a named prepared statement, up to
+  // kMaxPrepared per connection; past that it is sent as text) and executed by name: for
+  // statements run again and again (live refetches), which then skip parsing and planning.
+  // Its result columns must not depend on the schema (a prepared statement whose result type
+  // changes fails).
   boost::asio::awaitable<Result<QueryResult>> query(std::string sql,
                                                     std::vector<std::optional<std::string>> params,
                                                     QueryPriority priority = QueryPriority::kNormal,
-                                                    std::function<void()> on_connection = {});
+                                                    std::function<void()> on_connection = {},
+                                                    bool prepare = false);
 
   // Whether `error` (from query()) is the loss of the connection rather than the statement's.
   static bool connection_lost(const Error& error) {
