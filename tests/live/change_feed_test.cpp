@@ -163,10 +163,13 @@ TEST_F(ChangeFeedTest, RowsLeavingAResultArePushed) {
   ASSERT_TRUE(run_until(ioc_, [&] { return cheap.got.size() == 1 && placed.got.size() == 1; }));
   EXPECT_EQ(cheap.last(), json::parse(R"({"orders":[{"id":2},{"id":4}]})"));
   EXPECT_EQ(placed.last(), json::parse(R"({"orders":[{"id":2}]})"));
+  // First results answer no commit: no commit -> push latency yet.
+  EXPECT_EQ(metrics_.value("liveql_commit_to_push_seconds"), 0);
 
   test::exec(url_, "update orders set total = 50 where id = 2");
   ASSERT_TRUE(run_until(ioc_, [&] { return cheap.got.size() == 2; }));
   EXPECT_EQ(cheap.last(), json::parse(R"({"orders":[{"id":4}]})"));
+  EXPECT_EQ(metrics_.value("liveql_commit_to_push_seconds"), 1);
 
   test::exec(url_, "update orders set status = 'preparing' where id = 2");
   ASSERT_TRUE(run_until(ioc_, [&] { return placed.got.size() == 2; }));

@@ -20,7 +20,9 @@
 // arrived by the end of the drain). Per cell: liveql CPU (/proc), PostgreSQL CPU (postmaster and
 // its children; separately liveql's backends and walsender), statements liveql ran
 // (pg_stat_statements of its role; liveql_refetch_statements_total), the most replication lag of
-// liveql's slot sampled each second, and liveql CPU per result received. Per N, a third liveql
+// liveql's slot sampled each second, liveql CPU per result received, and liveql's own average
+// from a commit's decoding to the push it caused (its liveql_commit_to_push_seconds histogram:
+// what the clients' latency spends outside liveql is the difference). Per N, a third liveql
 // (--idle-mode, `--ws-keepalive-seconds 1`) holds N idle subscribers for --idle-seconds: liveql
 // CPU per keep-alive ping, statements/s.
 //
@@ -680,6 +682,7 @@ struct Cell {
   double liveql_cores = 0, pg_cores = 0, pg_liveql_cores = 0;
   double statements_per_s = 0, refetch_statements_per_s = 0, max_lag_bytes = 0;
   double storm_s = 0, results_in_window = 0, us_per_push = 0;
+  double commit_to_push_ms = 0;  // liveql's own histogram: commit decoded -> push handed over
   int ready = 0;
 };
 
@@ -821,6 +824,18 @@ double refetch_statements(const Server& s) {
   return body.empty() ? std::nan("") : metric_value(body, "liveql_refetch_statements_total");
 }
 
+// liveql's counters read at both ends of a write window (NaN when /metrics did not answer).
+struct ServerCounters {
+  double refetch_statements = std::nan(""), push_sum = std::nan(""), push_count = std::nan("");
+};
+ServerCounters server_counters(const Server& s) {
+  const std::string body = http_get(s.host, s.port, "/metrics", kAdminSecret);
+  if (body.empty()) return {};
+  return {metric_value(body, "liveql_refetch_statements_total"),
+          metric_value(body, "liveql_commit_to_push_seconds_sum"),
+          metric_value(body, "liveql_commit_to_push_seconds_count")};
+}
+
 // Reads the arrival dumps of a phase and counts delivered / coalesced / missed updates; arrivals
 // after `cutoff` (the end of the drain) count as never received.
 void tally(Cell& cell, const std::vector<std::vector<int64_t>>& written,
@@ -877,7 +892,8 @@ Cell run_phase(const Options& opt, Run& run, Conn& admin, const std::string& adm
   const Server& server = run.server();
   const double cpu0 = cpu_seconds(server.pid), pg0 = cluster_cpu(postmaster);
   const auto backends0 = backend_cpu(admin, kServerRole);
-  const double st0 = liveql_statements(admin), rf0 = refetch_statements(server);
+  const double st0 = liveql_statements(admin);
+  const ServerCounters counters0 = server_counters(server);
 
   std::atomic<bool> sampling{true};
   std::atomic<int64_t> max_lag{0};
@@ -910,7 +926,11 @@ Cell run_phase(const Options& opt, Run& run, Conn& admin, const std::string& adm
   cell.pg_cores = (cluster_cpu(postmaster) - pg0) / window;
   cell.pg_liveql_cores = backend_cpu_delta(backends0, backend_cpu(admin, kServerRole)) / window;
   cell.statements_per_s = (liveql_statements(admin) - st0) / window;
-  cell.refetch_statements_per_s = (refetch_statements(server) - rf0) / window;
+  const ServerCounters counters1 = server_counters(server);
+  cell.refetch_statements_per_s =
+      (counters1.refetch_statements - counters0.refetch_statements) / window;
+  cell.commit_to_push_ms = (counters1.push_sum - counters0.push_sum) * 1000.0 /
+                           (counters1.push_count - counters0.push_count);
   sampling = false;
   sampler.join();
   cell.max_lag_bytes = static_cast<double>(max_lag.load());
@@ -949,8 +969,9 @@ Cell run_phase(const Options& opt, Run& run, Conn& admin, const std::string& adm
 std::string cell_row(const Cell& c) {
   char buf[1024];
   if (!c.error.empty()) {
-    std::snprintf(buf, sizeof buf, "| %d | %s | %s | failed: %s | | | | | | | | | | | | | | | | |",
-                  c.n, c.mode.c_str(), c.scenario.c_str(), c.error.c_str());
+    std::snprintf(buf, sizeof buf,
+                  "| %d | %s | %s | failed: %s | | | | | | | | | | | | | | | | | |", c.n,
+                  c.mode.c_str(), c.scenario.c_str(), c.error.c_str());
     return buf;
   }
   const double u = c.updates > 0 ? 100.0 / static_cast<double>(c.updates) : 0;
@@ -958,22 +979,24 @@ std::string cell_row(const Cell& c) {
       std::to_string(c.n) + (c.ready < c.n ? " (" + std::to_string(c.ready) + " ready)" : "");
   std::snprintf(buf, sizeof buf,
                 "| %s | %s | %s | %.0f (%.0f) | %zu | %.1f %% | %.1f %% | %.1f %% | %zu | %.1f | "
-                "%.1f | %.1f | %.0f | %.2f | %.2f (%.2f) | %.0f | %.0f | %.1f MB | %.2f | %.1f |",
+                "%.1f | %.1f | %.0f | %.1f | %.2f | %.2f (%.2f) | %.0f | %.0f | %.1f MB | %.2f | "
+                "%.1f |",
                 n.c_str(), c.mode.c_str(), c.scenario.c_str(), c.achieved_rate, c.target_rate,
                 c.updates, u * static_cast<double>(c.delivered),
                 u * static_cast<double>(c.coalesced), u * static_cast<double>(c.missed),
                 c.stale_clients, c.latency_ms.avg, c.latency_ms.p50, c.latency_ms.p99,
-                c.latency_ms.max, c.liveql_cores, c.pg_cores, c.pg_liveql_cores, c.statements_per_s,
-                c.refetch_statements_per_s, c.max_lag_bytes / 1e6, c.storm_s, c.us_per_push);
+                c.latency_ms.max, c.commit_to_push_ms, c.liveql_cores, c.pg_cores,
+                c.pg_liveql_cores, c.statements_per_s, c.refetch_statements_per_s,
+                c.max_lag_bytes / 1e6, c.storm_s, c.us_per_push);
   return buf;
 }
 
 constexpr const char* kCellHeader =
     "| N | mode | scenario | commits/s (target) | updates | delivered | coalesced | missed | "
-    "stale clients | avg ms | p50 ms | p99 ms | max ms | liveql cores | PG cores (liveql's "
-    "backends) | statements/s | refetch statements/s | max slot lag | connect storm s | liveql "
-    "µs/result |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
+    "stale clients | avg ms | p50 ms | p99 ms | max ms | liveql commit→push avg ms | liveql cores "
+    "| PG cores (liveql's backends) | statements/s | refetch statements/s | max slot lag | "
+    "connect storm s | liveql µs/result |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
 
 std::string idle_row(const IdleCell& c) {
   char buf[512];
@@ -1017,6 +1040,7 @@ void write_json(const std::string& path, const Options& opt, int max_n,
                                 {"p50", c.latency_ms.p50},
                                 {"p99", c.latency_ms.p99},
                                 {"max", c.latency_ms.max}}},
+                              {"liveql_commit_to_push_ms", finite(c.commit_to_push_ms)},
                               {"liveql_cores", c.liveql_cores},
                               {"pg_cores", c.pg_cores},
                               {"pg_liveql_backend_cores", c.pg_liveql_cores},
