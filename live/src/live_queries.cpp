@@ -391,7 +391,13 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
         arm_window(c);
         break;
       }
-      start_statement(c, take(queue), first);
+      // Event refetches grow under a backlog; poll rounds and first fetches keep batch_size
+      // (Hasura's multiplexed batch size, the poll baseline).
+      std::size_t capacity =
+          !first && c->mode == CohortMode::kEvent
+              ? statement_capacity(queue.size(), options.batch_size, max_parallel, c->running)
+              : options.batch_size;
+      start_statement(c, take(queue, capacity), first);
     }
   }
 
@@ -406,14 +412,14 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     });
   }
 
-  // Up to batch_size distinct vars from the front of `queue`, marked as served by `statement`.
+  // Up to `capacity` distinct vars from the front of `queue`, marked as served by `statement`.
   struct Taken {
     Batch batch;
     std::shared_ptr<RunningStatement> statement;
     std::optional<std::uint64_t> xid;
     Clock::time_point started = Clock::now();
   };
-  Taken take(std::deque<SubscriberId>& queue) {
+  Taken take(std::deque<SubscriberId>& queue, std::size_t capacity) {
     Taken t;
     t.statement = std::make_shared<RunningStatement>();
     std::unordered_map<std::string_view, std::size_t> row_of;
@@ -426,7 +432,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
       Subscriber& s = it->second;
       auto row = row_of.find(s.vars);
       if (row == row_of.end()) {
-        if (t.batch.vars.size() >= options.batch_size) break;
+        if (t.batch.vars.size() >= capacity) break;
         row = row_of.emplace(s.vars, t.batch.vars.size()).first;
         t.batch.vars.push_back(s.vars);
         t.batch.members.emplace_back();

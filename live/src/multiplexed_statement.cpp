@@ -1,5 +1,6 @@
 #include "multiplexed_statement.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace liveql::live {
@@ -21,6 +22,14 @@ std::string quoted_array_literal(const std::vector<std::string>& elements) {
   }
   out += '}';
   return out;
+}
+
+std::size_t statement_capacity(std::size_t queued, std::size_t batch_size, std::size_t max_parallel,
+                               std::size_t running) {
+  batch_size = std::max<std::size_t>(batch_size, 1);
+  std::size_t free = max_parallel > running ? max_parallel - running : 1;
+  std::size_t spread = (queued + free - 1) / free;
+  return std::clamp(spread, batch_size, batch_size * kMaxStatementGrowth);
 }
 
 StatementParams statement_params(const std::vector<std::string>& vars, bool takes_xid,
