@@ -103,6 +103,18 @@ class ChangeFeedTest : public testing::FeedFixture {
                          .at(0)
                          .at(0));
   }
+  // Calls of statements PostgreSQL ran in this database whose text is LIKE `pattern`, leaving
+  // out the counting query itself. Every statement of liveql's pool counts, whoever runs it.
+  long pg_calls(const std::string& pattern = "%") {
+    return std::stol(test::query(url_,
+                                 "select coalesce(sum(calls), 0)::bigint from pg_stat_statements "
+                                 "where dbid = (select oid from pg_database where datname = "
+                                 "current_database()) and query not like '%pg_stat_statements%' "
+                                 "and query like '" +
+                                     pattern + "'")
+                         .at(0)
+                         .at(0));
+  }
   // Waits for `n` more decoded transactions, then runs every handler that is ready (a refetch
   // the transaction caused has counted its statement by then).
   void wait_txns(double before, double n) {
@@ -151,6 +163,39 @@ TEST_F(ChangeFeedTest, UnrelatedWritesRunNoStatementOwnRowRefetchesOnlyItsSubscr
   EXPECT_EQ(pg_refetch_calls(), pg0 + 1);
   EXPECT_EQ(b.got.size(), 1u);
   EXPECT_GE(metrics_.value("liveql_matched_subscribers_total"), 1);
+}
+
+// An idle liveql with an event-mode subscriber runs no statement at all: the slot lag comes from
+// the replication protocol, and the xid epoch is read only after transactions arrived.
+TEST_F(ChangeFeedTest, IdleFeedRunsNoStatementWritesReadTheXidReference) {
+  make();
+  start_feed();
+  Sink a;
+  my_orders(a, 1);
+  ASSERT_TRUE(run_until(ioc_, [&] { return a.got.size() == 1; }));
+  ASSERT_EQ(cohort(0).at("mode").as_string(), "event");
+  const std::string reference = "%pg_snapshot_xmax%";
+  ASSERT_GE(pg_calls(reference), 1);  // read once before the stream started
+  // Statements over 2 s with nothing happening: 20 lag intervals and 10 status intervals here
+  // (the monitor used to read the xid epoch and the slot lag every lag interval). Whatever the
+  // last activity asked for is done within a lag interval; 300 ms are left for it first.
+  auto idle_statements = [&] {
+    ioc_.run_for(std::chrono::milliseconds(300));
+    long before = pg_calls();
+    ioc_.run_for(std::chrono::seconds(2));
+    return pg_calls() - before;
+  };
+  EXPECT_EQ(idle_statements(), 0);
+  EXPECT_TRUE(feed_->streaming());
+
+  // Transactions flow: the refetch, and the reference read again (the count is not blind).
+  long references = pg_calls(reference), all = pg_calls();
+  test::exec(url_, "update orders set total = 61 where id = 2");
+  ASSERT_TRUE(run_until(ioc_, [&] { return a.last_has("61"); }));
+  ASSERT_TRUE(run_until(ioc_, [&] { return pg_calls(reference) > references; }));
+  EXPECT_GE(pg_calls() - all, 3);  // the update, the refetch, the reference
+  EXPECT_EQ(idle_statements(), 0);
+  EXPECT_LE(pg_calls(reference), references + 2);  // once per lag interval at most
 }
 
 TEST_F(ChangeFeedTest, RowsLeavingAResultArePushed) {
@@ -235,12 +280,29 @@ TEST_F(ChangeFeedTest, BurstOf200WritesCoalescesAndTheSlotCatchesUp) {
   my_orders(a, 1);
   ASSERT_TRUE(run_until(ioc_, [&] { return a.got.size() == 1; }));
   double s0 = statements(), t0 = txns();
+  auto slot_lsn = [&](const std::string& column) {
+    return *parse_lsn(test::query(url_, "select " + column +
+                                            "::text from pg_replication_slots where slot_name = '" +
+                                            slot_ + "'")
+                          .at(0)
+                          .at(0));
+  };
+  const Lsn confirmed_before = slot_lsn("confirmed_flush_lsn");
   std::string burst;
   for (int i = 1; i <= 200; ++i) {
     burst += "begin; update orders set total = " + std::to_string(i) + " where id = 2; commit;\n";
   }
-  test::exec(url_, burst);
-  wait_txns(t0, 200);
+  test::exec(url_, burst);  // the feed is paused meanwhile (this thread runs its io_context)
+  // The lag gauge, from the stream, while the feed catches up: above 0 until the commits are
+  // acknowledged, and never beyond what the slot really retained.
+  double max_lag = 0;
+  ASSERT_TRUE(run_until(ioc_, [&] {
+    max_lag = std::max(max_lag, metrics_.value("liveql_replication_lag_bytes"));
+    return txns() >= t0 + 200;
+  }));
+  for (int i = 0; i < 5; ++i) ioc_.poll();
+  EXPECT_GT(max_lag, 0);
+  EXPECT_LE(max_lag, static_cast<double>(slot_lsn("pg_current_wal_lsn()") - confirmed_before));
   ASSERT_TRUE(run_until(ioc_, [&] { return a.last_has("200.00"); }));
   double refetch_statements = statements() - s0;
   EXPECT_GE(refetch_statements, 1);
