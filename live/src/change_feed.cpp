@@ -34,10 +34,6 @@ using Params = std::vector<std::optional<std::string>>;
 constexpr const char* kReferenceSql =
     "select pg_snapshot_xmax(pg_current_snapshot())::text, "
     "case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end";
-// Every assigned xid leaves WAL: a top-level one its commit or abort record, a subtransaction's at
-// least its 4 bytes in an assignment or commit record. So this much WAL holds fewer than 2^28
-// xids, far inside the 2^31 window widen_xid needs around its reference.
-constexpr Lsn kReferenceWalBytes = Lsn{1} << 30;
 
 std::string unavailable_hint(const std::string& message) {
   return "logical replication unavailable (" + message +
@@ -258,7 +254,8 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
   // The stream's slot lag (the gauge), and a reference that the WAL has left far behind.
   void on_progress(const replication::WalProgress& p) {
     metrics.set("liveql_replication_lag_bytes", static_cast<double>(p.lag_bytes));
-    if (xid_reference && p.server_wal_end >= reference_wal + kReferenceWalBytes) want_reference();
+    if (xid_reference && p.server_wal_end >= reference_wal + config.reference_wal_bytes)
+      want_reference();
   }
 
   // Asks the monitor for a fresh xid epoch reference (it reads one per lag_interval at most).
@@ -303,7 +300,7 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
 
   // Runs no statement while nothing happens. Reads the xid epoch reference before the first
   // stream start, then again (at most every lag_interval) only once transactions arrived, the
-  // stream disconnected, or the WAL moved kReferenceWalBytes past it; (re)starts the stream once
+  // stream disconnected, or the WAL moved reference_wal_bytes past it; (re)starts the stream once
   // the reference is known, and after kUnavailable every retry_interval (reading the reference
   // first when it is older than lag_interval: the stream was down). The slot lag comes from the
   // stream itself (on_progress).

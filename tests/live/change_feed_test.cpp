@@ -135,6 +135,23 @@ TEST(ChangeFeedXid, WidenXidUsesTheNearestEpoch) {
   EXPECT_EQ(ChangeFeed::widen_xid(0xFFFFFFF0u, 3), 0xFFFFFFF0u);  // epoch 0: nothing before it
 }
 
+TEST(ChangeFeedXid, AReferenceFollowingTheStreamCrossesTheEpochWrap) {
+  // The feed's rule between readings: each transaction's xid8 moves the reference forward.
+  constexpr std::uint64_t kE = std::uint64_t{1} << 32;
+  std::uint64_t reference = 7 * kE + 0xFFFFFF00u;  // read shortly before the wrap
+  auto next = [&](std::uint32_t xid) {
+    std::uint64_t xid8 = ChangeFeed::widen_xid(xid, reference);
+    reference = std::max(reference, xid8);
+    return xid8;
+  };
+  EXPECT_EQ(next(0xFFFFFF10u), 7 * kE + 0xFFFFFF10u);
+  EXPECT_EQ(next(20), 8 * kE + 20);                    // past the wrap
+  EXPECT_EQ(next(0xFFFFFF05u), 7 * kE + 0xFFFFFF05u);  // older, committed late
+  EXPECT_EQ(next(21), 8 * kE + 21);
+  EXPECT_EQ(next(1u << 30), 8 * kE + (1u << 30));  // 2^30 xids on, without a reading between
+  EXPECT_EQ(reference, 8 * kE + (1u << 30));
+}
+
 TEST_F(ChangeFeedTest, UnrelatedWritesRunNoStatementOwnRowRefetchesOnlyItsSubscriber) {
   make();
   start_feed();
@@ -196,6 +213,40 @@ TEST_F(ChangeFeedTest, IdleFeedRunsNoStatementWritesReadTheXidReference) {
   EXPECT_GE(pg_calls() - all, 3);  // the update, the refetch, the reference
   EXPECT_EQ(idle_statements(), 0);
   EXPECT_LE(pg_calls(reference), references + 2);  // once per lag interval at most
+}
+
+// xids used where the stream delivers nothing (another database here) are bounded by the WAL they
+// write: past reference_wal_bytes of it, the reference is read again, though no transaction came.
+TEST_F(ChangeFeedTest, WalWrittenElsewhereReadsTheXidReferenceAgain) {
+  const std::string other =
+      test::fresh_database("live_cf_other_" + test_name().substr(0, 20), "create table w (t text)");
+  make();
+  adjust_config_ = [](ChangeFeed::Config& c) { c.reference_wal_bytes = 256 * 1024; };
+  start_feed();
+  const std::string reference = "%pg_snapshot_xmax%";
+  ioc_.run_for(std::chrono::milliseconds(300));  // what the start asked for is done
+  long references = pg_calls(reference);
+  double t0 = txns();
+  // About 1.5 MB of WAL, in this database's cluster but not in its stream.
+  test::exec(other, "insert into w select repeat('x', 200) from generate_series(1, 5000)");
+  ASSERT_TRUE(run_until(ioc_, [&] { return pg_calls(reference) > references; }));
+  EXPECT_EQ(txns(), t0);
+}
+
+// While the stream is down xids may be used unseen: a disconnect reads the reference again, so
+// the reconnected stream's first transactions are widened with a recent one.
+TEST_F(ChangeFeedTest, DisconnectReadsTheXidReferenceAgain) {
+  make();
+  start_feed();
+  const std::string reference = "%pg_snapshot_xmax%";
+  ioc_.run_for(std::chrono::milliseconds(300));  // what the start asked for is done
+  long references = pg_calls(reference);
+  test::exec(url_,
+             "select pg_terminate_backend(active_pid) from pg_replication_slots where slot_name "
+             "= '" +
+                 slot_ + "'");
+  ASSERT_TRUE(run_until(ioc_, [&] { return pg_calls(reference) > references; }));
+  ASSERT_TRUE(run_until(ioc_, [&] { return feed_->streaming(); }));
 }
 
 TEST_F(ChangeFeedTest, RowsLeavingAResultArePushed) {

@@ -29,11 +29,11 @@
 //    reads the xid epoch reference (one statement, kReferenceSql in the .cpp) before the first
 //    stream start, then again at most every lag_interval and only after something happened:
 //    transactions arrived, the stream disconnected (xids may pass unseen), or the WAL moved 1 GiB
-//    past the last reading (a bound on the xids used meanwhile by untracked tables and other
-//    databases). Between readings each transaction's xid8 moves the reference forward. The
-//    monitor (re)starts the stream once the reference is known, and after kUnavailable. A failed
-//    query or an unreadable value is logged (once until it changes), counted in
-//    liveql_errors_total, and read again after lag_interval.
+//    past the last reading (reference_wal_bytes: a bound on the xids used meanwhile by untracked
+//    tables and other databases). Between readings each transaction's xid8 moves the reference
+//    forward. The monitor (re)starts the stream once the reference is known, and after
+//    kUnavailable. A failed query or an unreadable value is logged (once until it changes), counted
+//    in liveql_errors_total, and read again after lag_interval.
 //  - kUnavailable (wal_level, wal2json not allowed, slot of another plugin): every cohort polls;
 //    health_message() says why and how to fix; the stream is retried every retry_interval and
 //    event mode resumes (with one refetch) when it connects.
@@ -79,6 +79,12 @@ class ChangeFeed {
     std::shared_ptr<const compiler::Schema> schema;  // optional: metadata live_mode per table
     const catalog::Catalog* catalog = nullptr;       // optional: REPLICA IDENTITY FULL tables
     std::chrono::milliseconds lag_interval{2000};    // the most often the xid epoch is read
+    // WAL the server may write past the last xid epoch reading before it is read again, though
+    // no transaction arrived (untracked tables, other databases). Every assigned xid leaves WAL: a
+    // top-level one its commit or abort record, a subtransaction's at least its 4 bytes in an
+    // assignment or commit record; so 1 GiB holds fewer than 2^28 xids, far inside the 2^31
+    // window widen_xid needs around its reference.
+    std::uint64_t reference_wal_bytes = std::uint64_t{1} << 30;
     std::chrono::milliseconds save_interval{20};     // coalesces StateStore syncs
     std::chrono::milliseconds retry_interval{5000};  // restart after kUnavailable
   };
