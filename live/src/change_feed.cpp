@@ -288,14 +288,11 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
       co_return;
     }
     xid_reference = std::max<std::uint64_t>(xid_reference.value_or(0), *xid);
-    reference_wal = wal_before;
     auto wal = read_wal_lsn(*rows);
-    if (!wal.ok()) {
-      monitor_problem("xid epoch query", wal.error());
-    } else if (*wal) {
-      reference_wal = std::max(reference_wal, **wal);
-      stream->note_server_wal_end(**wal);
-    }
+    if (!wal.ok()) monitor_problem("xid epoch query", wal.error());
+    // The server's own position, read with the reference; else the stream's, read just before.
+    reference_wal = wal.ok() && *wal ? **wal : wal_before;
+    if (wal.ok() && *wal) stream->note_server_wal_end(**wal);
   }
 
   // Runs no statement while nothing happens. Reads the xid epoch reference before the first
