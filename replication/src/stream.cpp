@@ -557,6 +557,19 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
     return Ok{};
   }
 
+  // Queues a standby status update ('r': written = received, flushed = applied = `flush`) in
+  // libpq's output buffer; false when libpq refuses it.
+  bool put_feedback(Lsn flush, bool reply_requested) {
+    char msg[34];
+    msg[0] = 'r';
+    write_be64(msg + 1, std::max(received, flush));  // written
+    write_be64(msg + 9, flush);                      // flushed
+    write_be64(msg + 17, flush);                     // applied
+    write_be64(msg + 25, static_cast<uint64_t>(pg_now_micros()));
+    msg[33] = reply_requested ? 1 : 0;
+    return PQputCopyData(conn, msg, sizeof msg) == 1;
+  }
+
   asio::awaitable<Status> maybe_send_feedback() {
     const auto now = Clock::now();
     const bool interval_due = now - last_feedback >= config.status_interval;
@@ -569,15 +582,9 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
     const bool advanced = flush > flushed_sent && now - last_feedback >= kMinFeedbackGap;
     if (!interval_due && !reply_requested && !advanced) co_return Ok{};
 
-    char msg[34];
-    msg[0] = 'r';
-    write_be64(msg + 1, std::max(received, flush));  // written
-    write_be64(msg + 9, flush);                      // flushed
-    write_be64(msg + 17, flush);                     // applied
-    write_be64(msg + 25, static_cast<uint64_t>(pg_now_micros()));
-    // Ask for a keepalive when quiet, so a dead connection is noticed within receive_timeout.
-    msg[33] = now - last_receive >= config.status_interval ? 1 : 0;
-    if (PQputCopyData(conn, msg, sizeof msg) != 1)
+    // Ask for a keepalive when quiet: a dead connection is noticed within receive_timeout, and
+    // the keepalive's WAL end keeps progress() fresh on an idle connection.
+    if (!put_feedback(flush, now - last_receive >= config.status_interval))
       co_return pg_error("replication stream: cannot send feedback: " + conn_error());
     if (auto st = co_await flush_output(now + config.connect_timeout); !st.ok()) co_return st;
     reply_requested = false;
@@ -597,14 +604,7 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
   asio::awaitable<void> send_final_feedback() {
     const Lsn flush = flush_position();
     if (!conn || flush == 0) co_return;
-    char msg[34];
-    msg[0] = 'r';
-    write_be64(msg + 1, std::max(received, flush));
-    write_be64(msg + 9, flush);
-    write_be64(msg + 17, flush);
-    write_be64(msg + 25, static_cast<uint64_t>(pg_now_micros()));
-    msg[33] = 0;
-    if (PQputCopyData(conn, msg, sizeof msg) != 1) {
+    if (!put_feedback(flush, false)) {
       spdlog::warn("replication: final feedback not sent: {}", conn_error());
       co_return;
     }
