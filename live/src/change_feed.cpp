@@ -28,8 +28,12 @@ namespace {
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 using Params = std::vector<std::optional<std::string>>;
-// Does not assign a transaction id (pg_current_xact_id() would): the next xid8 to be assigned.
-constexpr const char* kXidReferenceSql = "select pg_snapshot_xmax(pg_current_snapshot())::text";
+// The xid epoch reference: the next xid8 to be assigned (pg_current_xact_id() would assign one),
+// and the server's WAL position, which tells the slot lag what the walsender cannot while it is
+// behind (NULL on a standby, where pg_current_wal_lsn() fails).
+constexpr const char* kReferenceSql =
+    "select pg_snapshot_xmax(pg_current_snapshot())::text, "
+    "case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end";
 
 std::string unavailable_hint(const std::string& message) {
   return "logical replication unavailable (" + message +
@@ -67,6 +71,8 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
   bool flush_armed = false;
   asio::steady_timer monitor_timer;
   std::optional<std::uint64_t> xid_reference;
+  Lsn reference_wal = 0;          // the server's WAL was at least here when it was read
+  bool reference_wanted = false;  // something happened since: read it again
   std::string health = "replication not connected yet";
   std::uint64_t gaps = 0;
   std::uint64_t last_xid8 = 0;
@@ -114,6 +120,9 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
   void on_event(const replication::StreamEvent& ev) {
     using K = replication::StreamEventKind;
     if (ev.kind == K::kDisconnected) {
+      // While the stream is down, xids may be used up unseen: the reconnected stream's first
+      // transactions need a recent reference.
+      want_reference();
       metrics.set("liveql_replication_connected", 0);
       health = "replication reconnecting: " + ev.message;
       spdlog::warn("live: replication disconnected ({}), retrying in {} ms", ev.message,
@@ -127,6 +136,7 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
       unavailable_since = Clock::now();
       spdlog::error("live: {}", health);
       live.set_event_source(false, "replication unavailable: " + ev.message);
+      monitor_timer.cancel();  // schedules the retry
       return;
     }
     // kConnected: could changes have been lost since the record was written?
@@ -189,6 +199,7 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
       // Keeps the reference close to the stream between refreshes.
       xid_reference = std::max(*xid_reference, last_xid8);
     }
+    want_reference();
     Lsn end = txn.end_lsn;
     auto named = live.on_commit(std::move(txn), xid8);
     metrics.inc("liveql_matched_subscribers_total", static_cast<double>(named));
@@ -240,9 +251,21 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
     }
   }
 
-  // The xid epoch reference and slot lag every lag_interval; (re)starts the stream once the
-  // reference is known, and after kUnavailable every retry_interval.
-  // Logs a monitor failure once until it changes (it would repeat every lag_interval).
+  // The stream's slot lag (the gauge), and a reference that the WAL has left far behind.
+  void on_progress(const replication::WalProgress& p) {
+    metrics.set("liveql_replication_lag_bytes", static_cast<double>(p.lag_bytes));
+    if (xid_reference && p.server_wal_end >= reference_wal + config.reference_wal_bytes)
+      want_reference();
+  }
+
+  // Asks the monitor for a fresh xid epoch reference (it reads one per lag_interval at most).
+  void want_reference() {
+    if (reference_wanted) return;
+    reference_wanted = true;
+    monitor_timer.cancel();  // the monitor recomputes when to wake
+  }
+
+  // Logs a monitor failure once until it changes (a failing read is retried every lag_interval).
   void monitor_problem(const std::string& what, const Error& error) {
     metrics.inc("liveql_errors_total");
     std::string message = what + ": " + error.message;
@@ -251,37 +274,60 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
     spdlog::warn("live: {}", message);
   }
 
+  // Reads the xid epoch reference and the server's WAL position (one statement). A failure asks
+  // again.
+  asio::awaitable<void> read_reference() {
+    reference_wanted = false;
+    const Lsn wal_before = stream->progress().server_wal_end;
+    auto rows = co_await pool.query(std::string(kReferenceSql), Params{});
+    if (stopped) co_return;
+    auto xid = rows.ok() ? read_xid_reference(*rows) : Result<std::uint64_t>(rows.error());
+    if (!xid.ok()) {
+      monitor_problem("xid epoch query", xid.error());
+      reference_wanted = true;
+      co_return;
+    }
+    xid_reference = std::max<std::uint64_t>(xid_reference.value_or(0), *xid);
+    auto wal = read_wal_lsn(*rows);
+    if (!wal.ok()) monitor_problem("xid epoch query", wal.error());
+    // The server's own position, read with the reference; else the stream's, read just before.
+    reference_wal = wal.ok() && *wal ? **wal : wal_before;
+    if (wal.ok() && *wal) stream->note_server_wal_end(**wal);
+  }
+
+  // Runs no statement while nothing happens. Reads the xid epoch reference before the first
+  // stream start, then again (at most every lag_interval) only once transactions arrived, the
+  // stream disconnected, or the WAL moved reference_wal_bytes past it; (re)starts the stream once
+  // the reference is known, and after kUnavailable every retry_interval (reading the reference
+  // first when it is older than lag_interval: the stream was down). The slot lag comes from the
+  // stream itself (on_progress).
   static asio::awaitable<void> monitor(std::shared_ptr<Impl> self) {
+    const Config& c = self->config;
     bool launched = false;
+    std::optional<Clock::time_point> last_read;
     while (!self->stopped) {
-      auto ref = co_await self->pool.query(std::string(kXidReferenceSql), Params{});
-      if (self->stopped) break;
-      auto xid = ref.ok() ? read_xid_reference(*ref) : Result<std::uint64_t>(ref.error());
-      if (xid.ok()) {
-        self->xid_reference = std::max<std::uint64_t>(self->xid_reference.value_or(0), *xid);
-      } else {
-        self->monitor_problem("xid epoch query", xid.error());
-      }
-      if (self->xid_reference && !self->stream->running()) {
-        bool retry = self->unavailable &&
-                     Clock::now() - self->unavailable_since >= self->config.retry_interval;
-        if (!launched || retry) {
-          launched = true;
-          self->start_stream();
-        }
-      }
-      if (self->stream->streaming()) {
-        Params slot{self->config.stream.slot_name};
-        auto rows = co_await self->pool.query(std::string(replication::kSlotLagSql), slot);
+      const auto now = Clock::now();
+      const bool read_allowed = !last_read || now - *last_read >= c.lag_interval;
+      const bool relaunch = launched && self->unavailable && !self->stream->running() &&
+                            now - self->unavailable_since >= c.retry_interval;
+      if (read_allowed && (!self->xid_reference || self->reference_wanted || relaunch)) {
+        last_read = now;
+        co_await self->read_reference();
         if (self->stopped) break;
-        auto lag = rows.ok() ? read_lag_bytes(*rows) : Result<std::int64_t>(rows.error());
-        if (lag.ok()) {
-          self->metrics.set("liveql_replication_lag_bytes", static_cast<double>(*lag));
-        } else {
-          self->monitor_problem("slot lag query", lag.error());
-        }
       }
-      self->monitor_timer.expires_after(self->config.lag_interval);
+      if (self->xid_reference && !self->stream->running() && (!launched || relaunch)) {
+        launched = true;
+        self->unavailable_since = now;  // a start that fails at once is retried later, not now
+        self->start_stream();
+      }
+      auto wake = Clock::time_point::max();
+      if (!self->xid_reference || self->reference_wanted) {
+        wake = last_read.value_or(now) + c.lag_interval;
+      }
+      if (launched && self->unavailable && !self->stream->running()) {
+        wake = std::min(wake, self->unavailable_since + c.retry_interval);
+      }
+      self->monitor_timer.expires_at(wake);
       co_await self->monitor_timer.async_wait(kTuple);
     }
   }
@@ -305,10 +351,17 @@ Result<std::uint64_t> ChangeFeed::read_xid_reference(const QueryResult& rows) {
   return replication::parse_pg_integer<std::uint64_t>(*text, "xid8");
 }
 
-Result<std::int64_t> ChangeFeed::read_lag_bytes(const QueryResult& rows) {
-  auto text = first_value(rows);
-  if (!text.ok()) return text.take_error();
-  return replication::parse_pg_integer<std::int64_t>(*text, "slot lag");
+Result<std::optional<Lsn>> ChangeFeed::read_wal_lsn(const QueryResult& rows) {
+  if (rows.rows.empty()) return make_error(ErrorCode::kUnexpected, "no row");
+  if (rows.rows[0].size() < 2) return make_error(ErrorCode::kUnexpected, "no WAL position column");
+  const auto& text = rows.rows[0][1];
+  if (!text) return std::optional<Lsn>();
+  auto lsn = parse_lsn(*text);
+  if (!lsn) {
+    return make_error(ErrorCode::kUnexpected,
+                      "WAL position: not an LSN: \"" + text->substr(0, 40) + "\"");
+  }
+  return std::optional<Lsn>(*lsn);
 }
 
 ChangeFeed::ChangeFeed(asio::any_io_executor ex, LiveQueries& live, PgPool& pool, Metrics& metrics,
@@ -323,7 +376,8 @@ ChangeFeed::ChangeFeed(asio::any_io_executor ex, LiveQueries& live, PgPool& pool
   metrics.register_gauge("liveql_replication_acknowledged_lsn",
                          "LSN saved and acknowledged to PostgreSQL.");
   metrics.register_gauge("liveql_replication_lag_bytes",
-                         "WAL bytes retained by the slot beyond its confirmed position.");
+                         "WAL bytes between the server's end of WAL and the slot's confirmed "
+                         "position, as the replication stream reports them.");
   metrics.register_gauge("liveql_replication_connected", "1 while the stream is connected.");
 }
 
@@ -365,6 +419,9 @@ Status ChangeFeed::start() {
   };
   callbacks.on_idle_position = [weak](Lsn lsn) {
     if (auto self = weak.lock(); self && !self->stopped) self->note_position(lsn);
+  };
+  callbacks.on_progress = [weak](const replication::WalProgress& p) {
+    if (auto self = weak.lock(); self && !self->stopped) self->on_progress(p);
   };
   impl.stream =
       std::make_unique<replication::ReplicationStream>(impl.ex, impl.config.stream, callbacks);

@@ -141,6 +141,9 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
   Lsn usable_idle = 0;    // idle position with every earlier delivery acknowledged
   std::optional<std::pair<Lsn, Lsn>> pending_idle;  // (position, delivered_end when seen)
   Lsn flushed_sent = 0;
+  Lsn server_end = 0;            // progress().server_wal_end
+  Lsn slot_confirmed = 0;        // progress().slot_confirmed_lsn
+  WalProgress reported;          // the last progress given to on_progress
   std::string positions_system;  // where the positions above were taken
   uint32_t positions_timeline = 0;
   bool reply_requested = false;
@@ -169,6 +172,8 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
       usable_idle = 0;
       pending_idle.reset();
       flushed_sent = 0;
+      server_end = 0;
+      slot_confirmed = 0;
     }
     positions_system = system;
     positions_timeline = timeline;
@@ -191,6 +196,20 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
       pending_idle.reset();
     }
     if (streaming && flush_position() > flushed_sent) timer.cancel();  // wake the loop
+  }
+
+  WalProgress progress() const {
+    WalProgress p{server_end, slot_confirmed, 0};
+    if (slot_confirmed != 0 && server_end > slot_confirmed)
+      p.lag_bytes = server_end - slot_confirmed;
+    return p;
+  }
+
+  void report_progress() {
+    WalProgress p = progress();
+    if (p == reported) return;
+    reported = p;
+    if (callbacks.on_progress && !stop_requested) callbacks.on_progress(p);
   }
 
   Lsn flush_position() const {
@@ -378,6 +397,7 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
       connected.database = PQgetvalue(res, 0, 3);
     }
     forget_foreign_positions(connected.system_identifier, connected.timeline);
+    server_end = std::max(server_end, connected.server_lsn);
     {
       auto r = co_await exec("SELECT setting FROM pg_settings WHERE name = 'wal_level'");
       if (!r.ok()) co_return fail(r.take_error());
@@ -452,6 +472,8 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
     last_receive = Clock::now();
     last_feedback = Clock::now();
     flushed_sent = 0;  // force the first feedback to carry our position
+    slot_confirmed = connected.slot_confirmed_lsn;
+    report_progress();
     emit(connected);
     if (stop_requested) co_return fail(pg_error("stopped"));
 
@@ -479,6 +501,7 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
         if (!st.ok()) co_return st;
         if (stop_requested) co_return pg_error("stopped");
       }
+      report_progress();
 
       if (auto st = co_await maybe_send_feedback(); !st.ok()) co_return st;
       if (stop_requested) co_return pg_error("stopped");
@@ -504,6 +527,7 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
     if (!parsed.ok()) return parsed.take_error();
     if (auto* k = std::get_if<Keepalive>(&*parsed)) {
       received = std::max(received, k->wal_end);
+      server_end = std::max(server_end, k->wal_end);
       ++stats.keepalives;
       if (!decoder.in_transaction()) note_idle(k->wal_end);
       if (k->reply_requested) reply_requested = true;
@@ -511,6 +535,7 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
     }
     const auto& w = std::get<XLogData>(*parsed);
     received = std::max(received, w.data_start);
+    server_end = std::max({server_end, w.data_start, w.wal_end});
     stats.bytes += w.payload.size();
     committed_.clear();
     if (auto st = decoder.feed(w.payload, committed_); !st.ok()) return st;
@@ -532,6 +557,19 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
     return Ok{};
   }
 
+  // Queues a standby status update ('r': written = received, flushed = applied = `flush`) in
+  // libpq's output buffer; false when libpq refuses it.
+  bool put_feedback(Lsn flush, bool reply_requested) {
+    char msg[34];
+    msg[0] = 'r';
+    write_be64(msg + 1, std::max(received, flush));  // written
+    write_be64(msg + 9, flush);                      // flushed
+    write_be64(msg + 17, flush);                     // applied
+    write_be64(msg + 25, static_cast<uint64_t>(pg_now_micros()));
+    msg[33] = reply_requested ? 1 : 0;
+    return PQputCopyData(conn, msg, sizeof msg) == 1;
+  }
+
   asio::awaitable<Status> maybe_send_feedback() {
     const auto now = Clock::now();
     const bool interval_due = now - last_feedback >= config.status_interval;
@@ -544,21 +582,17 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
     const bool advanced = flush > flushed_sent && now - last_feedback >= kMinFeedbackGap;
     if (!interval_due && !reply_requested && !advanced) co_return Ok{};
 
-    char msg[34];
-    msg[0] = 'r';
-    write_be64(msg + 1, std::max(received, flush));  // written
-    write_be64(msg + 9, flush);                      // flushed
-    write_be64(msg + 17, flush);                     // applied
-    write_be64(msg + 25, static_cast<uint64_t>(pg_now_micros()));
-    // Ask for a keepalive when quiet, so a dead connection is noticed within receive_timeout.
-    msg[33] = now - last_receive >= config.status_interval ? 1 : 0;
-    if (PQputCopyData(conn, msg, sizeof msg) != 1)
+    // Ask for a keepalive when quiet: a dead connection is noticed within receive_timeout, and
+    // the keepalive's WAL end keeps progress() fresh on an idle connection.
+    if (!put_feedback(flush, now - last_receive >= config.status_interval))
       co_return pg_error("replication stream: cannot send feedback: " + conn_error());
     if (auto st = co_await flush_output(now + config.connect_timeout); !st.ok()) co_return st;
     reply_requested = false;
     last_feedback = now;
     flushed_sent = flush;
+    slot_confirmed = std::max(slot_confirmed, flush);
     ++stats.feedback_sent;
+    report_progress();
     co_return Ok{};
   }
 
@@ -570,14 +604,7 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
   asio::awaitable<void> send_final_feedback() {
     const Lsn flush = flush_position();
     if (!conn || flush == 0) co_return;
-    char msg[34];
-    msg[0] = 'r';
-    write_be64(msg + 1, std::max(received, flush));
-    write_be64(msg + 9, flush);
-    write_be64(msg + 17, flush);
-    write_be64(msg + 25, static_cast<uint64_t>(pg_now_micros()));
-    msg[33] = 0;
-    if (PQputCopyData(conn, msg, sizeof msg) != 1) {
+    if (!put_feedback(flush, false)) {
       spdlog::warn("replication: final feedback not sent: {}", conn_error());
       co_return;
     }
@@ -596,6 +623,7 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
       (void)ec;
     }
     flushed_sent = flush;
+    slot_confirmed = std::max(slot_confirmed, flush);
     ++stats.feedback_sent;
     spdlog::info("replication: stopped; acknowledged {} to the slot", format_lsn(flush));
   }
@@ -693,5 +721,12 @@ Lsn ReplicationStream::acknowledged_lsn() const { return impl_->acked; }
 Lsn ReplicationStream::flushed_lsn() const { return impl_->flushed_sent; }
 Lsn ReplicationStream::usable_idle_lsn() const { return impl_->usable_idle; }
 const StreamStats& ReplicationStream::stats() const { return impl_->stats; }
+WalProgress ReplicationStream::progress() const { return impl_->progress(); }
+
+void ReplicationStream::note_server_wal_end(Lsn lsn) {
+  if (lsn <= impl_->server_end) return;
+  impl_->server_end = lsn;
+  impl_->report_progress();
+}
 
 }  // namespace liveql::replication

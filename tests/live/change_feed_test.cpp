@@ -103,6 +103,18 @@ class ChangeFeedTest : public testing::FeedFixture {
                          .at(0)
                          .at(0));
   }
+  // Calls of statements PostgreSQL ran in this database whose text is LIKE `pattern`, leaving
+  // out the counting query itself. Every statement of liveql's pool counts, whoever runs it.
+  long pg_calls(const std::string& pattern = "%") {
+    return std::stol(test::query(url_,
+                                 "select coalesce(sum(calls), 0)::bigint from pg_stat_statements "
+                                 "where dbid = (select oid from pg_database where datname = "
+                                 "current_database()) and query not like '%pg_stat_statements%' "
+                                 "and query like '" +
+                                     pattern + "'")
+                         .at(0)
+                         .at(0));
+  }
   // Waits for `n` more decoded transactions, then runs every handler that is ready (a refetch
   // the transaction caused has counted its statement by then).
   void wait_txns(double before, double n) {
@@ -121,6 +133,23 @@ TEST(ChangeFeedXid, WidenXidUsesTheNearestEpoch) {
   // A stale reference just before a wrap, the transaction just after it.
   EXPECT_EQ(ChangeFeed::widen_xid(5, 4 * kE + 0xFFFFFFF0u), 5 * kE + 5);
   EXPECT_EQ(ChangeFeed::widen_xid(0xFFFFFFF0u, 3), 0xFFFFFFF0u);  // epoch 0: nothing before it
+}
+
+TEST(ChangeFeedXid, AReferenceFollowingTheStreamCrossesTheEpochWrap) {
+  // The feed's rule between readings: each transaction's xid8 moves the reference forward.
+  constexpr std::uint64_t kE = std::uint64_t{1} << 32;
+  std::uint64_t reference = 7 * kE + 0xFFFFFF00u;  // read shortly before the wrap
+  auto next = [&](std::uint32_t xid) {
+    std::uint64_t xid8 = ChangeFeed::widen_xid(xid, reference);
+    reference = std::max(reference, xid8);
+    return xid8;
+  };
+  EXPECT_EQ(next(0xFFFFFF10u), 7 * kE + 0xFFFFFF10u);
+  EXPECT_EQ(next(20), 8 * kE + 20);                    // past the wrap
+  EXPECT_EQ(next(0xFFFFFF05u), 7 * kE + 0xFFFFFF05u);  // older, committed late
+  EXPECT_EQ(next(21), 8 * kE + 21);
+  EXPECT_EQ(next(1u << 30), 8 * kE + (1u << 30));  // 2^30 xids on, without a reading between
+  EXPECT_EQ(reference, 8 * kE + (1u << 30));
 }
 
 TEST_F(ChangeFeedTest, UnrelatedWritesRunNoStatementOwnRowRefetchesOnlyItsSubscriber) {
@@ -151,6 +180,73 @@ TEST_F(ChangeFeedTest, UnrelatedWritesRunNoStatementOwnRowRefetchesOnlyItsSubscr
   EXPECT_EQ(pg_refetch_calls(), pg0 + 1);
   EXPECT_EQ(b.got.size(), 1u);
   EXPECT_GE(metrics_.value("liveql_matched_subscribers_total"), 1);
+}
+
+// An idle liveql with an event-mode subscriber runs no statement at all: the slot lag comes from
+// the replication protocol, and the xid epoch is read only after transactions arrived.
+TEST_F(ChangeFeedTest, IdleFeedRunsNoStatementWritesReadTheXidReference) {
+  make();
+  start_feed();
+  Sink a;
+  my_orders(a, 1);
+  ASSERT_TRUE(run_until(ioc_, [&] { return a.got.size() == 1; }));
+  ASSERT_EQ(cohort(0).at("mode").as_string(), "event");
+  const std::string reference = "%pg_snapshot_xmax%";
+  ASSERT_GE(pg_calls(reference), 1);  // read once before the stream started
+  // Statements over 2 s with nothing happening: 20 lag intervals and 10 status intervals here
+  // (the monitor used to read the xid epoch and the slot lag every lag interval). Whatever the
+  // last activity asked for is done within a lag interval; 300 ms are left for it first.
+  auto idle_statements = [&] {
+    ioc_.run_for(std::chrono::milliseconds(300));
+    long before = pg_calls();
+    ioc_.run_for(std::chrono::seconds(2));
+    return pg_calls() - before;
+  };
+  EXPECT_EQ(idle_statements(), 0);
+  EXPECT_TRUE(feed_->streaming());
+
+  // Transactions flow: the refetch, and the reference read again (the count is not blind).
+  long references = pg_calls(reference), all = pg_calls();
+  test::exec(url_, "update orders set total = 61 where id = 2");
+  ASSERT_TRUE(run_until(ioc_, [&] { return a.last_has("61"); }));
+  ASSERT_TRUE(run_until(ioc_, [&] { return pg_calls(reference) > references; }));
+  EXPECT_GE(pg_calls() - all, 3);  // the update, the refetch, the reference
+  EXPECT_EQ(idle_statements(), 0);
+  EXPECT_LE(pg_calls(reference), references + 2);  // once per lag interval at most
+}
+
+// xids used where the stream delivers nothing (another database here) are bounded by the WAL they
+// write: past reference_wal_bytes of it, the reference is read again, though no transaction came.
+TEST_F(ChangeFeedTest, WalWrittenElsewhereReadsTheXidReferenceAgain) {
+  const std::string other =
+      test::fresh_database("live_cf_other_" + test_name().substr(0, 20), "create table w (t text)");
+  make();
+  adjust_config_ = [](ChangeFeed::Config& c) { c.reference_wal_bytes = 256 * 1024; };
+  start_feed();
+  const std::string reference = "%pg_snapshot_xmax%";
+  ioc_.run_for(std::chrono::milliseconds(300));  // what the start asked for is done
+  long references = pg_calls(reference);
+  double t0 = txns();
+  // About 1.5 MB of WAL, in this database's cluster but not in its stream.
+  test::exec(other, "insert into w select repeat('x', 200) from generate_series(1, 5000)");
+  ASSERT_TRUE(run_until(ioc_, [&] { return pg_calls(reference) > references; }));
+  EXPECT_EQ(txns(), t0);
+}
+
+// While the stream is down xids may be used unseen: a disconnect reads the reference again, so
+// the reconnected stream's first transactions are widened with a recent one.
+TEST_F(ChangeFeedTest, DisconnectReadsTheXidReferenceAgain) {
+  make();
+  start_feed();
+  const std::string reference = "%pg_snapshot_xmax%";
+  ioc_.run_for(std::chrono::milliseconds(300));  // what the start asked for is done
+  long references = pg_calls(reference);
+  test::exec(url_,
+             "select pg_terminate_backend(active_pid) from pg_replication_slots where slot_name "
+             "= '" +
+                 slot_ + "'");
+  ASSERT_TRUE(run_until(ioc_, [&] { return pg_calls(reference) > references; }));
+  ASSERT_TRUE(run_until(ioc_, [&] { return feed_->streaming(); }));
 }
 
 TEST_F(ChangeFeedTest, RowsLeavingAResultArePushed) {
@@ -238,12 +334,29 @@ TEST_F(ChangeFeedTest, BurstOf200WritesCoalescesAndTheSlotCatchesUp) {
   my_orders(a, 1);
   ASSERT_TRUE(run_until(ioc_, [&] { return a.got.size() == 1; }));
   double s0 = statements(), t0 = txns();
+  auto slot_lsn = [&](const std::string& column) {
+    return *parse_lsn(test::query(url_, "select " + column +
+                                            "::text from pg_replication_slots where slot_name = '" +
+                                            slot_ + "'")
+                          .at(0)
+                          .at(0));
+  };
+  const Lsn confirmed_before = slot_lsn("confirmed_flush_lsn");
   std::string burst;
   for (int i = 1; i <= 200; ++i) {
     burst += "begin; update orders set total = " + std::to_string(i) + " where id = 2; commit;\n";
   }
-  test::exec(url_, burst);
-  wait_txns(t0, 200);
+  test::exec(url_, burst);  // the feed is paused meanwhile (this thread runs its io_context)
+  // The lag gauge, from the stream, while the feed catches up: above 0 until the commits are
+  // acknowledged, and never beyond what the slot really retained.
+  double max_lag = 0;
+  ASSERT_TRUE(run_until(ioc_, [&] {
+    max_lag = std::max(max_lag, metrics_.value("liveql_replication_lag_bytes"));
+    return txns() >= t0 + 200;
+  }));
+  for (int i = 0; i < 5; ++i) ioc_.poll();
+  EXPECT_GT(max_lag, 0);
+  EXPECT_LE(max_lag, static_cast<double>(slot_lsn("pg_current_wal_lsn()") - confirmed_before));
   ASSERT_TRUE(run_until(ioc_, [&] { return a.last_has("200.00"); }));
   double refetch_statements = statements() - s0;
   EXPECT_GE(refetch_statements, 1);

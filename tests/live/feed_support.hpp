@@ -16,6 +16,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -115,9 +116,10 @@ class FeedFixture : public ::testing::Test {
       ASSERT_TRUE(s.ok()) << s.error().message;
       store_ = std::move(s.value());
     }
-    feed_ = std::make_unique<ChangeFeed>(
-        ioc_.get_executor(), *live_, *pool_, metrics_,
-        fast_feed_config(url_, slot_, store_.get(), schema_, &catalog_));
+    auto config = fast_feed_config(url_, slot_, store_.get(), schema_, &catalog_);
+    if (adjust_config_) adjust_config_(config);
+    feed_ = std::make_unique<ChangeFeed>(ioc_.get_executor(), *live_, *pool_, metrics_,
+                                         std::move(config));
     ASSERT_TRUE(feed_->start().ok());
     if (wait) {
       ASSERT_TRUE(run_until(ioc_, [&] { return live_->event_source_available(); }));
@@ -144,6 +146,7 @@ class FeedFixture : public ::testing::Test {
   std::unique_ptr<LiveQueries> live_;
   std::unique_ptr<state::StateStore> store_;
   std::unique_ptr<ChangeFeed> feed_;
+  std::function<void(ChangeFeed::Config&)> adjust_config_;  // applied by start_feed()
 };
 
 }  // namespace liveql::live::testing

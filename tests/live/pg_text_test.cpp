@@ -38,13 +38,25 @@ TEST(PgText, IntegersParseWholeTextOnly) {
   EXPECT_LT(long_junk.error().message.size(), 100u);
 }
 
+QueryResult reference_row(std::optional<std::string> xid, std::optional<std::string> wal) {
+  QueryResult r;
+  r.columns = {"xid", "wal"};
+  r.rows.push_back({std::move(xid), std::move(wal)});
+  return r;
+}
+
 TEST(PgText, MonitorReadingsSurviveAnything) {
-  auto xid = ChangeFeed::read_xid_reference(one_value("4294967301"));
+  auto row = reference_row("4294967301", "16/B374D848");
+  auto xid = ChangeFeed::read_xid_reference(row);
   ASSERT_TRUE(xid.ok()) << xid.error().message;
   EXPECT_EQ(*xid, 4294967301u);
-  auto lag = ChangeFeed::read_lag_bytes(one_value("1024"));
-  ASSERT_TRUE(lag.ok());
-  EXPECT_EQ(*lag, 1024);
+  auto wal = ChangeFeed::read_wal_lsn(row);
+  ASSERT_TRUE(wal.ok()) << wal.error().message;
+  EXPECT_EQ(*wal, parse_lsn("16/B374D848"));
+  // A standby has no WAL insert position: no reading, not an error.
+  auto standby = ChangeFeed::read_wal_lsn(reference_row("5", std::nullopt));
+  ASSERT_TRUE(standby.ok());
+  EXPECT_FALSE(standby->has_value());
 
   EXPECT_FALSE(ChangeFeed::read_xid_reference(one_value("garbage")).ok());
   EXPECT_FALSE(ChangeFeed::read_xid_reference(one_value(std::nullopt)).ok());
@@ -52,9 +64,13 @@ TEST(PgText, MonitorReadingsSurviveAnything) {
   QueryResult no_columns;
   no_columns.rows.emplace_back();
   EXPECT_FALSE(ChangeFeed::read_xid_reference(no_columns).ok());
-  EXPECT_FALSE(ChangeFeed::read_lag_bytes(one_value("1.5e10")).ok());
-  EXPECT_FALSE(ChangeFeed::read_lag_bytes(one_value("")).ok());
-  auto none = ChangeFeed::read_lag_bytes(QueryResult{});
+  for (const char* bad : {"16", "", "1.5e10", "G/0", "1/2/3"}) {
+    auto r = ChangeFeed::read_wal_lsn(reference_row("5", bad));
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::kUnexpected);
+  }
+  EXPECT_FALSE(ChangeFeed::read_wal_lsn(one_value("5")).ok());  // no second column
+  auto none = ChangeFeed::read_wal_lsn(QueryResult{});
   ASSERT_FALSE(none.ok());
   EXPECT_EQ(none.error().message, "no row");
 }

@@ -257,6 +257,62 @@ TEST(ReplicationStream, IdleSlotAdvancesWithUnrelatedWrites) {
   drop_slot(url, slot);
 }
 
+// The slot lag from the protocol alone: the server's end of WAL (IDENTIFY_SYSTEM, XLogData,
+// keepalives) minus the slot's confirmed position. Above 0 while a writer outpaced a consumer
+// that acknowledged nothing yet, never beyond what the slot retains, 0 once everything is
+// acknowledged; and on an idle connection the server answers the status updates' reply requests
+// with keepalives, so the reading stays fresh without a statement.
+TEST(ReplicationStream, ProgressGivesTheSlotLagWithoutSql) {
+  const std::string url = test::fresh_database("liveql_repl_lag", kSchema);
+  const std::string slot = "liveql_repl_lag";
+  Harness h(url, slot);
+  std::vector<WalProgress> reports;
+  h.callbacks.on_progress = [&](const WalProgress& p) { reports.push_back(p); };
+  h.start();
+  ASSERT_TRUE(h.run_until([&] { return h.connected(); }));
+  EXPECT_GE(h.stream->progress().server_wal_end, h.events[0].server_lsn);
+  EXPECT_GE(h.stream->progress().slot_confirmed_lsn, h.events[0].slot_confirmed_lsn);
+  ASSERT_FALSE(reports.empty());
+  EXPECT_EQ(reports.back(), h.stream->progress());
+
+  // The consumer is paused (this thread runs its io_context) while the writer commits.
+  const Lsn confirmed = slot_confirmed(url, slot);
+  for (int i = 1; i <= 50; ++i)
+    exec(url, "insert into items (id, name) values (" + std::to_string(i) + ", repeat('x', 500))");
+  ASSERT_TRUE(h.run_until([&] { return h.txns.size() == 50; }));
+  const Lsn first = h.txns.front().end_lsn, last = h.txns.back().end_lsn;
+  ASSERT_TRUE(h.run_until([&] { return h.stream->progress().server_wal_end >= last; }));
+  WalProgress p = h.stream->progress();
+  EXPECT_GE(p.lag_bytes, last - first)
+      << format_lsn(p.server_wal_end) << " " << format_lsn(p.slot_confirmed_lsn);
+  EXPECT_LE(p.lag_bytes, current_wal(url) - confirmed);
+  EXPECT_EQ(reports.back(), p);
+
+  h.stream->acknowledge(last);
+  ASSERT_TRUE(h.run_until([&] { return h.stream->progress().lag_bytes == 0; }));
+  EXPECT_GE(slot_confirmed(url, slot), last);
+
+  // Idle: keepalives keep coming, answering the reply requests.
+  const uint64_t keepalives = h.stream->stats().keepalives;
+  ASSERT_TRUE(h.run_until([&] { return h.stream->stats().keepalives >= keepalives + 2; }, 10s));
+  EXPECT_LT(h.stream->progress().lag_bytes, 64u * 1024);
+
+  // A position learnt elsewhere (pg_current_wal_lsn()) raises the end; an older one is ignored.
+  const Lsn end = h.stream->progress().server_wal_end;
+  const std::size_t n = reports.size();
+  h.stream->note_server_wal_end(end - 1);
+  EXPECT_EQ(reports.size(), n);
+  h.stream->note_server_wal_end(end + 4096);
+  EXPECT_EQ(h.stream->progress().server_wal_end, end + 4096);
+  EXPECT_GE(h.stream->progress().lag_bytes, 4096u);
+  ASSERT_EQ(reports.size(), n + 1);
+  EXPECT_EQ(reports.back(), h.stream->progress());
+
+  h.stream->stop();
+  ASSERT_TRUE(h.run_until([&] { return !h.stream->running(); }));
+  drop_slot(url, slot);
+}
+
 TEST(ReplicationStream, ReconnectsAfterTheWalsenderIsKilledAndLosesNothing) {
   const std::string url = test::fresh_database("liveql_repl_kill", kSchema);
   const std::string slot = "liveql_repl_kill";

@@ -6,8 +6,8 @@
 // thread, server/src/app.hpp); no method may be called from another thread.
 //
 // Owns the ReplicationStream (config.stream: conninfo, slot name, tables filter = tracked tables).
-// Uses, without owning: LiveQueries, PgPool (xid epoch and slot-lag queries), Metrics, and the
-// optional StateStore (--state-dir). Wiring in main, after the pool, metrics and LiveQueries:
+// Uses, without owning: LiveQueries, PgPool (the xid epoch query), Metrics, and the optional
+// StateStore (--state-dir). Wiring in main, after the pool, metrics and LiveQueries:
 //
 //   live::ChangeFeed feed(ioc.get_executor(), live, pool, metrics,
 //                         {.stream = {.conninfo = url, .slot_name = slot, .tables = tracked},
@@ -25,16 +25,23 @@
 //  - each Transaction: matched at once (in LSN order), refetch with xid8 = the 32-bit xid widened
 //    with the epoch (rule 8), then its end LSN is saved (sync) and only then acknowledged. Saves
 //    are coalesced to one per save_interval; idle positions (on_idle_position) likewise.
-//  - the monitor (every lag_interval: xid epoch reference, slot lag, stream (re)start) survives
-//    failed queries and unreadable values: each is logged (once until it changes) and counted
-//    in liveql_errors_total, and the loop goes on.
+//  - the monitor runs no statement while nothing happens (idle subscribers cost nothing). It
+//    reads the xid epoch reference (one statement, kReferenceSql in the .cpp) before the first
+//    stream start, then again at most every lag_interval and only after something happened:
+//    transactions arrived, the stream disconnected (xids may pass unseen), or the WAL moved 1 GiB
+//    past the last reading (reference_wal_bytes: a bound on the xids used meanwhile by untracked
+//    tables and other databases). Between readings each transaction's xid8 moves the reference
+//    forward. The monitor (re)starts the stream once the reference is known, and after
+//    kUnavailable. A failed query or an unreadable value is logged (once until it changes), counted
+//    in liveql_errors_total, and read again after lag_interval.
 //  - kUnavailable (wal_level, wal2json not allowed, slot of another plugin): every cohort polls;
 //    health_message() says why and how to fix; the stream is retried every retry_interval and
 //    event mode resumes (with one refetch) when it connects.
 //  - Metrics: liveql_transactions_total, liveql_matched_subscribers_total,
 //    liveql_replication_gaps_total, liveql_replication_acknowledged_lsn,
-//    liveql_replication_lag_bytes (replication::kSlotLagSql every lag_interval),
-//    liveql_replication_connected (0/1).
+//    liveql_replication_lag_bytes (the stream's WalProgress: the server's end of WAL from
+//    keepalives and XLogData, raised by the reference query's pg_current_wal_lsn(), minus the
+//    slot's confirmed position; no statement of its own), liveql_replication_connected (0/1).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -71,7 +78,13 @@ class ChangeFeed {
     state::StateStore* store = nullptr;              // optional; must outlive this object
     std::shared_ptr<const compiler::Schema> schema;  // optional: metadata live_mode per table
     const catalog::Catalog* catalog = nullptr;       // optional: REPLICA IDENTITY FULL tables
-    std::chrono::milliseconds lag_interval{2000};    // slot lag and xid epoch refresh
+    std::chrono::milliseconds lag_interval{2000};    // the most often the xid epoch is read
+    // WAL the server may write past the last xid epoch reading before it is read again, though
+    // no transaction arrived (untracked tables, other databases). Every assigned xid leaves WAL: a
+    // top-level one its commit or abort record, a subtransaction's at least its 4 bytes in an
+    // assignment or commit record; so 1 GiB holds fewer than 2^28 xids, far inside the 2^31
+    // window widen_xid needs around its reference.
+    std::uint64_t reference_wal_bytes = std::uint64_t{1} << 30;
     std::chrono::milliseconds save_interval{20};     // coalesces StateStore syncs
     std::chrono::milliseconds retry_interval{5000};  // restart after kUnavailable
   };
@@ -120,11 +133,12 @@ class ChangeFeed {
   // transaction, an xid above the reference's low 32 bits belongs to the previous epoch.
   static std::uint64_t widen_xid(std::uint32_t xid, std::uint64_t reference);
 
-  // The monitor's readings, from the rows of its queries (first row, first column): the xid8
-  // reference, and the slot's lag in bytes. Pure. No row, NULL, or text that is not an integer
-  // is an error value (kUnexpected), which the monitor logs, counts and survives.
+  // The monitor's readings, from the row of its query: the xid8 reference (first column), and
+  // the server's WAL position (second column; NULL, as on a standby, is nullopt). Pure. No row,
+  // a missing column, a NULL reference, or text that is not an integer (an LSN) is an error value
+  // (kUnexpected), which the monitor logs, counts and survives.
   static Result<std::uint64_t> read_xid_reference(const QueryResult& rows);
-  static Result<std::int64_t> read_lag_bytes(const QueryResult& rows);
+  static Result<std::optional<Lsn>> read_wal_lsn(const QueryResult& rows);
 
  private:
   struct Impl;

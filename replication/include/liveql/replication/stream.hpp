@@ -46,7 +46,13 @@
 // whether the slot was just created, and the slot's confirmed_flush_lsn before streaming; compare
 // them with the StateStore's SlotRecord (missing slot / other system / slot past the record).
 //
-// Slot lag for /metrics: run kSlotLagSql with the slot name as $1 on an ordinary connection.
+// Slot lag, from the protocol alone (no SQL): progress() = the server's WAL end as the stream
+// learns it (IDENTIFY_SYSTEM's xlogpos, every keepalive's and XLogData's position, and
+// note_server_wal_end() for a position read elsewhere) minus the slot's confirmed position (read
+// at connect, then every flushed position sent). For logical replication the walsender reports
+// the position it has decoded up to, which is the end of WAL whenever it is caught up. On a quiet
+// connection the stream asks for a reply with its status update (every status_interval), and the
+// server answers with a keepalive: the reading is never older than about two status intervals.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -61,11 +67,6 @@
 #include "liveql/base/row_change.hpp"
 
 namespace liveql::replication {
-
-// Bytes of WAL the slot retains beyond its confirmed position; NULL when the slot is missing.
-inline constexpr const char* kSlotLagSql =
-    "select pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint "
-    "from pg_replication_slots where slot_name = $1";
 
 struct TableRef {
   std::string schema;
@@ -124,10 +125,23 @@ struct StreamStats {
   uint64_t bytes = 0;  // XLogData payload bytes
 };
 
+// Where the server's WAL is, as far as the stream knows, and how far the slot is behind it.
+struct WalProgress {
+  Lsn server_wal_end = 0;      // highest WAL position the server reported (0 before connecting)
+  Lsn slot_confirmed_lsn = 0;  // the slot's confirmed position: read at connect, then as sent
+  // server_wal_end - slot_confirmed_lsn; 0 when not ahead, or while the slot's position is
+  // unknown (before the first connect).
+  uint64_t lag_bytes = 0;
+  bool operator==(const WalProgress&) const = default;
+};
+
 struct StreamCallbacks {
   std::function<void(Transaction&&)> on_transaction;  // required
   std::function<void(const StreamEvent&)> on_event;   // optional
   std::function<void(Lsn)> on_idle_position;          // optional; see "Acknowledgement"
+  // Optional: progress() each time it changes (after a batch of messages, a status update sent,
+  // a connect, or note_server_wal_end()).
+  std::function<void(const WalProgress&)> on_progress;
 };
 
 class ReplicationStream {
@@ -161,6 +175,13 @@ class ReplicationStream {
   // ticks can save and acknowledge it instead of waiting for the callback.
   Lsn usable_idle_lsn() const;
   const StreamStats& stats() const;
+
+  // The slot lag as the protocol reports it (see "Slot lag" above).
+  WalProgress progress() const;
+  // A WAL position of the same server learnt elsewhere (e.g. pg_current_wal_lsn() on an ordinary
+  // connection): raises progress().server_wal_end while the walsender is behind the WAL and
+  // cannot report its end. Smaller values are ignored.
+  void note_server_wal_end(Lsn lsn);
 
  private:
   struct Impl;
