@@ -5,12 +5,15 @@
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <map>
 #include <set>
+#include <utility>
 
 #include "liveql/compiler/compile.hpp"
 #include "liveql/live/live_queries.hpp"
@@ -69,6 +72,8 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
   Lsn saved_lsn = 0;
   asio::steady_timer flush_timer;
   bool flush_armed = false;
+  bool saving = false;  // a save runs on save_thread
+  bool resave = false;  // flush() was called meanwhile: flush again when it returns
   asio::steady_timer monitor_timer;
   std::optional<std::uint64_t> xid_reference;
   Lsn reference_wal = 0;          // the server's WAL was at least here when it was read
@@ -83,6 +88,9 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
   bool unavailable = false;
   Clock::time_point unavailable_since{};
   std::string last_monitor_problem;
+  // The store's synced writes (a disk sync each) run here, off the event loop. Last member:
+  // destroyed first, its destructor waits for a save in progress while everything it uses lives.
+  std::unique_ptr<asio::thread_pool> save_thread;
 
   Impl(asio::any_io_executor e, LiveQueries& l, PgPool& p, Metrics& m, Config c)
       : ex(std::move(e)),
@@ -224,23 +232,58 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
     });
   }
 
-  void flush() {
-    if (pending_lsn <= saved_lsn || !record || !stream) return;
-    if (config.store) {
-      state::SlotRecord r = *record;
-      r.confirmed_lsn = pending_lsn;
-      auto saved = config.store->save(r);
-      if (!saved.ok()) {  // not acknowledged: retried with the next position
-        metrics.inc("liveql_errors_total");
-        spdlog::error("live: saving position {} failed: {}", format_lsn(pending_lsn),
-                      saved.error().message);
-        return;
-      }
+  // Saves pending_lsn (on save_thread), then acknowledges it. With `wait` (stopping) the save
+  // runs here, after any save in progress, so the last position saved is the newest.
+  void flush(bool wait = false) {
+    if (wait && saving) {  // its completion, posted or not, is dropped: saving is false
+      save_thread->join();
+      saving = false;
     }
-    record->confirmed_lsn = pending_lsn;
-    saved_lsn = pending_lsn;
-    stream->acknowledge(pending_lsn);  // only after the save (Restart safety)
-    metrics.set("liveql_replication_acknowledged_lsn", static_cast<double>(pending_lsn));
+    if (pending_lsn <= saved_lsn || !record || !stream) return;
+    state::SlotRecord r = *record;
+    r.confirmed_lsn = pending_lsn;
+    if (!config.store) {
+      saved(r.confirmed_lsn);
+      return;
+    }
+    if (wait) {
+      finish_save(r.confirmed_lsn, config.store->save(r));
+      return;
+    }
+    if (saving) {
+      resave = true;
+      return;
+    }
+    saving = true;
+    if (!save_thread) save_thread = std::make_unique<asio::thread_pool>(1);
+    asio::post(*save_thread, [weak = weak_from_this(), store = config.store, r, ex = ex] {
+      Status status = store->save(r);
+      asio::post(ex, [weak, lsn = r.confirmed_lsn, status = std::move(status)]() mutable {
+        auto self = weak.lock();
+        if (!self || !self->saving) return;  // stopped meanwhile: flush(true) saved after it
+        self->saving = false;
+        self->finish_save(lsn, std::move(status));
+        if (std::exchange(self->resave, false) && !self->stopped) self->flush();
+      });
+    });
+  }
+
+  void finish_save(Lsn lsn, Status status) {
+    if (!status.ok()) {  // not acknowledged: retried with the next position
+      metrics.inc("liveql_errors_total");
+      spdlog::error("live: saving position {} failed: {}", format_lsn(lsn), status.error().message);
+      return;
+    }
+    saved(lsn);
+  }
+
+  // `lsn` is durable (or there is no store): acknowledge it (Restart safety: only now).
+  void saved(Lsn lsn) {
+    if (lsn <= saved_lsn || !record || !stream) return;
+    record->confirmed_lsn = lsn;
+    saved_lsn = lsn;
+    stream->acknowledge(lsn);
+    metrics.set("liveql_replication_acknowledged_lsn", static_cast<double>(lsn));
   }
 
   void start_stream() {
@@ -441,14 +484,13 @@ Status ChangeFeed::start() {
 void ChangeFeed::stop() {
   auto& impl = *impl_;
   if (impl.stopped) return;
-  impl.flush();  // every matched transaction: saved, then acknowledged
   if (impl.stream) {
     // Idle positions (keepalives, transactions of untracked tables) seen since the last status
     // tick: saved and acknowledged too, so a stopped liveql leaves the slot where it stopped
     // reading rather than at its last relevant commit.
     impl.pending_lsn = std::max(impl.pending_lsn, impl.stream->usable_idle_lsn());
-    impl.flush();
   }
+  impl.flush(true);  // every matched transaction: saved, then acknowledged
   impl.stopped = true;
   impl.flush_timer.cancel();
   impl.monitor_timer.cancel();

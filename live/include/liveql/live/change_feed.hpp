@@ -24,7 +24,9 @@
 //    mode becomes available: cohorts switching to event are refetched once.
 //  - each Transaction: matched at once (in LSN order), refetch with xid8 = the 32-bit xid widened
 //    with the epoch (rule 8), then its end LSN is saved (sync) and only then acknowledged. Saves
-//    are coalesced to one per save_interval; idle positions (on_idle_position) likewise.
+//    are coalesced to one per save_interval (and to one at a time) and run on a thread of their
+//    own, off the event loop; idle positions (on_idle_position) likewise. stop() saves the last
+//    position on the calling thread, after any save in progress.
 //  - the monitor runs no statement while nothing happens (idle subscribers cost nothing). It
 //    reads the xid epoch reference (one statement, kReferenceSql in the .cpp) before the first
 //    stream start, then again at most every lag_interval and only after something happened:

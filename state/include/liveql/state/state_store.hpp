@@ -10,8 +10,10 @@
 // - save() and the other writes use WriteOptions.sync = true: when they return ok the record
 //   survives a crash of the process or the machine. DESIGN.md: save the LSN *before* acknowledging
 //   it to PostgreSQL.
-// - Not thread-safe by contract (liveql calls it from its single event-loop thread). Calls block
-//   on a disk sync (a few ms at most); callers batch rather than saving per change.
+// - Calls may come from several threads at once (the store keeps no state besides RocksDB's
+//   DB, which is thread-safe): liveql saves positions on a thread of its own, off the event loop,
+//   because writes block on a disk sync (a few ms at most); callers batch rather than saving per
+//   change.
 #pragma once
 
 #include <map>
