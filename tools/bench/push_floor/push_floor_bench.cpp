@@ -354,6 +354,7 @@ struct LiveqlRow {
   int n = 0;
   bool ok = false;
   double push_cpu = 0, results = 0;      // latency table: liveql CPU s, samples
+  double missing = 0;                    // ... updates a client never saw (coalesced or lost)
   double idle_cpu_pct = 0, pings_s = 0;  // idle table
   double us_per_push() const { return results > 0 ? push_cpu * 1e6 / results : 0; }
   double us_per_ping() const { return pings_s > 0 ? idle_cpu_pct / 100 * 1e6 / pings_s : 0; }
@@ -391,6 +392,7 @@ LiveqlRow measure_liveql(int n, const Options& opt) {
       auto c = table_cells(s);
       if (c.size() >= 16 && !latency_seen) {
         row.results = std::atof(c[9].c_str());
+        row.missing = std::atof(c[10].c_str());
         row.push_cpu = std::atof(c[11].c_str());
         latency_seen = true;
       } else if (c.size() >= 11 && c.size() < 16) {
@@ -406,9 +408,9 @@ LiveqlRow measure_liveql(int n, const Options& opt) {
   const int status = pclose(p);
   row.ok = latency_seen && idle_seen && status == 0;
   std::printf(
-      "  liveql N=%d: %.2f s CPU / %.0f results = %.1f us per push; idle %.1f %% CPU / %.0f "
-      "pings/s = %.1f us per ping%s\n",
-      n, row.push_cpu, row.results, row.us_per_push(), row.idle_cpu_pct, row.pings_s,
+      "  liveql N=%d: %.2f s CPU / %.0f results (%.0f missing) = %.1f us per push; idle %.1f %% "
+      "CPU / %.0f pings/s = %.1f us per ping%s\n",
+      n, row.push_cpu, row.results, row.missing, row.us_per_push(), row.idle_cpu_pct, row.pings_s,
       row.us_per_ping(), row.ok ? "" : " (latency_bench failed: figures incomplete)");
   std::fflush(stdout);
   return row;
