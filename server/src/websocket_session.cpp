@@ -231,9 +231,16 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
     asio::co_spawn(ws_.get_executor(), run(std::move(request)), log_exception);
   }
 
+  // A burst from the PushInbox: results are only queued, then written together.
   void receive_push(const std::shared_ptr<void>& subscription,
                     Result<live::LiveQueries::ResultText> result) override {
+    holding_ = true;
     on_push(std::static_pointer_cast<Subscription>(subscription), std::move(result));
+  }
+
+  void end_of_pushes() override {
+    holding_ = false;
+    write_next();
   }
 
   void on_keepalive() override {
@@ -345,7 +352,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
   // close arrives while a direct batch is cut mid-frame, the reply would land inside our frame:
   // the connection is dropped instead (control_frame()).
   void write_next() {
-    while (!writing_ && accepted_ && !finished_) {
+    while (!writing_ && !holding_ && accepted_ && !finished_) {
       if (queue_.empty()) {
         if (close_code_ && !close_sent_) {
           close_sent_ = true;
@@ -514,7 +521,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
 
   void enqueue(Outgoing out) {
     if (finished_ || close_code_) return;
-    if (!writing_ && queue_.empty() && accepted_ && direct_ok() &&
+    if (!writing_ && !holding_ && queue_.empty() && accepted_ && direct_ok() &&
         out.size() <= kMaxDirectMessage) {
       // Nothing queued or in flight: one sendmsg, usually the whole message (write_next).
       if (out.sub) out.sub->queued = false;
@@ -788,6 +795,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
   std::string close_reason_;
   bool accepted_ = false;
   bool writing_ = false;  // a write (Beast's or a direct batch's rest) or the close is in flight
+  bool holding_ = false;  // inside a PushInbox burst: queue, write at end_of_pushes()
   bool close_sent_ = false;
   bool finished_ = false;
   bool keepalive_started_ = false;
