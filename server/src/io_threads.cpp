@@ -27,10 +27,20 @@ void PushInbox::drain() {
     wake_posted_ = false;
   }
   for (auto& item : draining_) {
-    if (auto receiver = item.receiver.lock())
-      receiver->receive_push(item.subscription, std::move(item.result));
+    auto receiver = item.receiver.lock();
+    if (!receiver) continue;
+    receiver->receive_push(item.subscription, std::move(item.result));
+    if (!receiver->in_burst_) {
+      receiver->in_burst_ = true;
+      burst_.push_back(std::move(receiver));
+    }
   }
   draining_.clear();  // keeps its capacity: the next burst allocates nothing
+  for (auto& receiver : burst_) {
+    receiver->in_burst_ = false;
+    receiver->end_of_pushes();
+  }
+  burst_.clear();
 }
 
 void KeepaliveTicker::add(std::weak_ptr<Client> client) {

@@ -35,9 +35,16 @@ namespace liveql::server {
 class PushReceiver {
  public:
   virtual ~PushReceiver() = default;
-  // On the receiver's I/O thread. `subscription` is what the receiver gave with the push.
+  // On the receiver's I/O thread. `subscription` is what the receiver gave with the push. Within
+  // one burst the receiver should only queue: end_of_pushes() follows, once per receiver and
+  // burst, to write what it queued (several results of one session in one write).
   virtual void receive_push(const std::shared_ptr<void>& subscription,
                             Result<live::LiveQueries::ResultText> result) = 0;
+  virtual void end_of_pushes() = 0;
+
+ private:
+  friend class PushInbox;
+  bool in_burst_ = false;  // I/O thread only: listed in the inbox's current burst
 };
 
 // Pushes for the sessions of one I/O thread. post() is called on the core; the pushes are
@@ -61,9 +68,10 @@ class PushInbox {
 
   boost::asio::io_context::executor_type ex_;
   std::mutex mutex_;
-  std::vector<Item> items_;     // guarded by mutex_
-  bool wake_posted_ = false;    // guarded by mutex_
-  std::vector<Item> draining_;  // I/O thread only
+  std::vector<Item> items_;                           // guarded by mutex_
+  bool wake_posted_ = false;                          // guarded by mutex_
+  std::vector<Item> draining_;                        // I/O thread only
+  std::vector<std::shared_ptr<PushReceiver>> burst_;  // I/O thread only: receivers of a drain
 };
 
 // Sends every registered session its keep-alive once per period, from one timer per I/O

@@ -1,6 +1,8 @@
 #include "websocket_session.hpp"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <array>
 #include <boost/asio/as_tuple.hpp>
@@ -13,12 +15,14 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <deque>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "auth.hpp"
 #include "core_query.hpp"
@@ -48,6 +52,10 @@ constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 constexpr size_t kMaxQueuedMessages = 1024;
 constexpr size_t kMaxQueuedBytes = 64u << 20;
 constexpr uint16_t kCloseTooSlow = 1008;  // policy violation
+// The direct writer (see WsSession::write_next): messages up to this size are framed by us and
+// written with sendmsg, up to kMaxBatch of them per call; a larger one goes through Beast.
+constexpr size_t kMaxDirectMessage = 64u << 10;
+constexpr size_t kMaxBatch = 64;
 // Named, not literal, inside coroutines: GCC 12 miscompiles string literals there.
 const char* const kNull = "null";
 const char* const kBadShape = "unexpected query result shape";
@@ -62,6 +70,17 @@ void log_exception(std::exception_ptr e) {
   } catch (...) {
     spdlog::error("websocket session task failed with a non-standard exception");
   }
+}
+
+// No data from the peer for half of this: a websocket ping; for all of it: the connection is
+// dropped (Beast's suggested server timeout, which we take over: see WsSession::run).
+std::chrono::steady_clock::duration idle_timeout() {
+  static const auto timeout = [] {
+    if (const char* env = std::getenv("LIVEQL_WS_IDLE_TIMEOUT_SECONDS"); env && *env)
+      return std::chrono::seconds(std::max(2LL, std::strtoll(env, nullptr, 10)));
+    return std::chrono::seconds(300);
+  }();
+  return timeout;
 }
 
 std::chrono::milliseconds init_timeout(const App& app) {
@@ -94,12 +113,14 @@ struct Subscription {
 };
 
 // One message waiting to be written: a result (prefix + shared data + suffix, no copy of the
-// data) or a whole message (owned text, or a shared prebuilt one such as the keep-alive).
+// data) or a whole message (owned text, or a shared prebuilt one such as the keep-alive), or a
+// websocket ping (`ping`: empty payload).
 struct Outgoing {
   std::string text;                     // owned message, when `shared` and `sub` null
   const std::string* shared = nullptr;  // prebuilt message (static lifetime)
   std::shared_ptr<Subscription> sub;    // a result of this subscription
   live::LiveQueries::ResultText data;   // ... with this data
+  bool ping = false;                    // a websocket ping frame instead of a text message
 
   std::size_t size() const {
     if (sub) return sub->prefix.size() + data->size() + kWsDataSuffix.size();
@@ -111,6 +132,72 @@ struct Outgoing {
               asio::buffer(kWsDataSuffix.data(), kWsDataSuffix.size())};
     return {shared ? asio::buffer(*shared) : asio::buffer(text), asio::const_buffer(),
             asio::const_buffer()};
+  }
+};
+
+// The header of an unmasked server frame (FIN set) with `opcode` and `size` bytes of payload:
+// RFC 6455 5.2. Returns its length (2, 4 or 10).
+std::size_t frame_header(std::array<unsigned char, 10>& h, unsigned char opcode, std::size_t size) {
+  h[0] = static_cast<unsigned char>(0x80 | opcode);
+  if (size < 126) {
+    h[1] = static_cast<unsigned char>(size);
+    return 2;
+  }
+  if (size <= 0xffff) {
+    h[1] = 126;
+    h[2] = static_cast<unsigned char>(size >> 8);
+    h[3] = static_cast<unsigned char>(size);
+    return 4;
+  }
+  h[1] = 127;
+  for (int i = 0; i < 8; ++i) h[2 + i] = static_cast<unsigned char>(uint64_t(size) >> (56 - 8 * i));
+  return 10;
+}
+
+// Messages written directly (WsSession::write_next): the frames of a batch as one iovec list,
+// and how much of it the socket took so far. At most kMaxBatch messages, whose storage is
+// reserved once: the iovecs point into `messages` and `headers`, which therefore never move, and
+// a write allocates nothing.
+struct DirectBatch {
+  DirectBatch() {
+    messages.reserve(kMaxBatch);
+    headers.reserve(kMaxBatch);
+    iov.reserve(4 * kMaxBatch);
+  }
+  std::vector<Outgoing> messages;
+  std::vector<std::array<unsigned char, 10>> headers;
+  std::vector<iovec> iov;
+  std::size_t next_iov = 0;  // first iovec not completely written
+  std::size_t written = 0;   // bytes written so far
+
+  bool empty() const { return messages.empty(); }
+  // Some but not all of the batch is on the wire: a frame is cut.
+  bool partial() const { return written > 0 && next_iov < iov.size(); }
+
+  // Only with fewer than kMaxBatch messages.
+  void add(Outgoing out) {
+    const std::size_t size = out.size();
+    auto& header = headers.emplace_back();
+    iov.push_back(iovec{header.data(), frame_header(header, out.ping ? 0x9 : 0x1, size)});
+    const Outgoing& stored = messages.emplace_back(std::move(out));
+    for (const auto& b : stored.buffers())
+      if (b.size() > 0) iov.push_back(iovec{const_cast<void*>(b.data()), b.size()});
+  }
+  // Accounts `n` more bytes written; true when the whole batch is.
+  bool advance(std::size_t n) {
+    written += n;
+    while (next_iov < iov.size() && n >= iov[next_iov].iov_len) n -= iov[next_iov++].iov_len;
+    if (next_iov < iov.size()) {
+      iov[next_iov].iov_base = static_cast<char*>(iov[next_iov].iov_base) + n;
+      iov[next_iov].iov_len -= n;
+    }
+    return next_iov == iov.size();
+  }
+  void clear() {
+    messages.clear();
+    headers.clear();
+    iov.clear();
+    next_iov = written = 0;
   }
 };
 
@@ -144,13 +231,36 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
     asio::co_spawn(ws_.get_executor(), run(std::move(request)), log_exception);
   }
 
+  // A burst from the PushInbox: results are only queued, then written together.
   void receive_push(const std::shared_ptr<void>& subscription,
                     Result<live::LiveQueries::ResultText> result) override {
+    holding_ = true;
     on_push(std::static_pointer_cast<Subscription>(subscription), std::move(result));
   }
 
+  void end_of_pushes() override {
+    holding_ = false;
+    write_next();
+  }
+
   void on_keepalive() override {
-    if (finished_ || close_code_ || !protocol_.acknowledged() || protocol_.closed()) return;
+    if (finished_ || close_code_ || protocol_.closed()) return;
+    // Beast's idle timeout, done here (see run()): a ping after half of it without data from the
+    // peer, the connection dropped after all of it.
+    const auto idle = std::chrono::steady_clock::now() - last_read_;
+    if (idle >= idle_timeout()) {
+      spdlog::info("websocket peer sent nothing for {} s: dropping it",
+                   std::chrono::duration_cast<std::chrono::seconds>(idle).count());
+      fail_connection();
+      return;
+    }
+    if (idle >= idle_timeout() / 2 && !idle_ping_sent_) {
+      idle_ping_sent_ = true;
+      Outgoing ping;
+      ping.ping = true;
+      enqueue(std::move(ping));
+    }
+    if (!protocol_.acknowledged()) return;
     Outgoing out;
     out.shared = &ws_keepalive_text(protocol_.protocol());
     enqueue(std::move(out));
@@ -169,6 +279,16 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
     ws_.text(true);
     auto [ec] = co_await ws_.async_accept(request, kUseTuple);
     if (ec) co_return;
+    // Beast's idle pings would be written behind the direct writer's back (write_next): the
+    // idle timeout is ours (on_keepalive); Beast keeps the timeout of the closing handshake.
+    websocket::stream_base::timeout timeouts =
+        websocket::stream_base::timeout::suggested(beast::role_type::server);
+    timeouts.idle_timeout = websocket::stream_base::none();
+    timeouts.keep_alive_pings = false;
+    ws_.set_option(timeouts);
+    ws_.control_callback(
+        [this](websocket::frame_type kind, beast::string_view) { control_frame(kind); });
+    note_read();
     register_session();
     accepted_ = true;
 
@@ -194,6 +314,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
       do {
         auto [ec, n] = co_await ws_.async_read_some(buffer, kChunk, kUseTuple);
         if (ec) co_return;
+        note_read();
         total += n;
         if (total > limit) {
           too_big = true;
@@ -219,27 +340,144 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
 
   // The writer: one write in flight, started by enqueue() and continued from its completion;
   // no coroutine, no timer. After the queue drains, a pending close is sent.
+  //
+  // Direct writes: while the stream is open and the peer has sent no websocket ping, messages of
+  // up to kMaxDirectMessage are framed here (unmasked text frames, as Beast would) and written
+  // with one non-blocking sendmsg for everything queued (up to kMaxBatch messages): when the
+  // socket takes it all, nothing is posted and nothing waits. What it does not take waits for
+  // writability (socket async_wait) and is retried. Beast writes by itself only replies: the pong
+  // to a peer's ping and the close reply (and the close of a failed connection). Its own idle
+  // pings are off (we send them: on_keepalive). So on a peer's ping the session goes to Beast's
+  // writes for good (Beast's pong write may still be in flight, unseen); and when a ping or a
+  // close arrives while a direct batch is cut mid-frame, the reply would land inside our frame:
+  // the connection is dropped instead (control_frame()).
   void write_next() {
-    if (writing_ || !accepted_ || finished_) return;
-    if (queue_.empty()) {
-      if (close_code_ && !close_sent_) {
-        close_sent_ = true;
-        writing_ = true;
-        websocket::close_reason reason(static_cast<websocket::close_code>(*close_code_),
-                                       close_reason_);
-        ws_.async_close(reason,
-                        [self = shared_from_this()](beast::error_code) { self->writing_ = false; });
+    while (!writing_ && !holding_ && accepted_ && !finished_) {
+      if (queue_.empty()) {
+        if (close_code_ && !close_sent_) {
+          close_sent_ = true;
+          writing_ = true;
+          websocket::close_reason reason(static_cast<websocket::close_code>(*close_code_),
+                                         close_reason_);
+          ws_.async_close(
+              reason, [self = shared_from_this()](beast::error_code) { self->writing_ = false; });
+        }
+        return;
       }
-      return;
+      if (!direct_ok() || queue_.front().size() > kMaxDirectMessage) {
+        write_with_beast();
+        return;
+      }
+      while (!queue_.empty() && batch_.messages.size() < kMaxBatch &&
+             queue_.front().size() <= kMaxDirectMessage) {
+        Outgoing& out = queue_.front();
+        queued_bytes_ -= out.size();
+        if (out.sub) out.sub->queued = false;
+        batch_.add(std::move(out));
+        queue_.pop_front();
+      }
+      send_batch();
     }
+  }
+
+  bool direct_ok() const { return direct_ && ws_.is_open(); }
+
+  // One message through Beast (one write in flight; a ping as Beast's ping).
+  void write_with_beast() {
     writing_ = true;
     in_flight_ = std::move(queue_.front());
     queue_.pop_front();
     queued_bytes_ -= in_flight_.size();
     if (in_flight_.sub) in_flight_.sub->queued = false;
-    ws_.async_write(
-        in_flight_.buffers(),
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_written(ec); });
+    auto done = [self = shared_from_this()](beast::error_code ec, std::size_t = 0) {
+      self->on_written(ec);
+    };
+    if (in_flight_.ping)
+      ws_.async_ping({}, [done](beast::error_code ec) mutable { done(ec); });
+    else
+      ws_.async_write(in_flight_.buffers(), std::move(done));
+  }
+
+  // Writes what the socket takes of batch_ now; the rest waits for writability.
+  void send_batch() {
+    const int fd = ws_.next_layer().native_handle();
+    for (;;) {
+      msghdr msg{};
+      msg.msg_iov = batch_.iov.data() + batch_.next_iov;
+      msg.msg_iovlen = batch_.iov.size() - batch_.next_iov;
+      const ssize_t n = ::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n >= 0) {
+        if (batch_.advance(static_cast<std::size_t>(n))) {
+          batch_.clear();
+          return;
+        }
+        continue;  // the socket took part of it: try once more (usually EAGAIN next)
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      fail_connection();
+      return;
+    }
+    writing_ = true;
+    ws_.next_layer().async_wait(tcp::socket::wait_write,
+                                [self = shared_from_this()](beast::error_code ec) {
+                                  self->writing_ = false;
+                                  if (ec || self->finished_) {
+                                    self->batch_.clear();
+                                    if (ec) self->fail_connection();
+                                    return;
+                                  }
+                                  // Beast writes from now on (a peer's ping meanwhile): give it
+                                  // the batch, unless a frame of it is cut (then the stream is
+                                  // failing anyway: finish it).
+                                  if (!self->direct_ok() && !self->batch_.partial())
+                                    self->requeue_batch();
+                                  else
+                                    self->send_batch();
+                                  self->write_next();
+                                });
+  }
+
+  // Puts a batch none of which was written back at the head of the queue (for Beast's writes).
+  // A result superseded by a newer one of its subscription meanwhile is dropped.
+  void requeue_batch() {
+    for (auto it = batch_.messages.rbegin(); it != batch_.messages.rend(); ++it) {
+      if (it->sub) {
+        if (it->sub->queued) continue;
+        it->sub->queued = true;
+      }
+      queued_bytes_ += it->size();
+      queue_.push_front(std::move(*it));
+    }
+    batch_.clear();
+  }
+
+  // Beast calls this for every ping, pong and close frame of the peer, before it replies.
+  void control_frame(websocket::frame_type kind) {
+    note_read();
+    if (kind == websocket::frame_type::pong) return;
+    direct_ = false;  // Beast replies by itself from now on: only its writes, serialized
+    if (batch_.partial()) {
+      spdlog::info("websocket peer sent a control frame while a frame to it was cut; dropping it");
+      fail_connection();
+    }
+  }
+
+  // Ends the connection at once (write error, idle timeout, a reply that cannot be written): the
+  // reader stops too.
+  void fail_connection() {
+    finished_ = true;
+    clear_queue();
+    batch_.clear();
+    beast::error_code ignored;
+    auto& socket = beast::get_lowest_layer(ws_);
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.cancel(ignored);
+  }
+
+  void note_read() {
+    last_read_ = std::chrono::steady_clock::now();
+    idle_ping_sent_ = false;
   }
 
   void on_written(beast::error_code ec) {
@@ -283,6 +521,14 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
 
   void enqueue(Outgoing out) {
     if (finished_ || close_code_) return;
+    if (!writing_ && !holding_ && queue_.empty() && accepted_ && direct_ok() &&
+        out.size() <= kMaxDirectMessage) {
+      // Nothing queued or in flight: one sendmsg, usually the whole message (write_next).
+      if (out.sub) out.sub->queued = false;
+      batch_.add(std::move(out));
+      send_batch();
+      return;
+    }
     queued_bytes_ += out.size();
     queue_.push_back(std::move(out));
     if (queue_.size() > kMaxQueuedMessages || queued_bytes_ > kMaxQueuedBytes) {
@@ -522,6 +768,10 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
     if (!close_code_) {
       finished_ = true;
       clear_queue();
+      if (!batch_.empty()) {  // a direct write waits for writability: end the wait
+        beast::error_code ignored;
+        beast::get_lowest_layer(ws_).cancel(ignored);
+      }
     }
     write_next();
   }
@@ -535,12 +785,17 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
   compiler::Session session_;
   std::map<std::string, std::shared_ptr<Subscription>> subscriptions_;
   std::deque<Outgoing> queue_;
-  Outgoing in_flight_;  // the message being written (its buffers must live until then)
+  Outgoing in_flight_;  // the message Beast is writing (its buffers must live until then)
+  DirectBatch batch_;   // the messages being written directly (write_next)
   size_t queued_bytes_ = 0;
+  bool direct_ = true;  // direct writes allowed: the peer has sent no ping (write_next)
+  std::chrono::steady_clock::time_point last_read_;  // data (or a control frame) from the peer
+  bool idle_ping_sent_ = false;                      // ... and since then, an idle ping
   std::optional<uint16_t> close_code_;
   std::string close_reason_;
   bool accepted_ = false;
-  bool writing_ = false;  // a write or the close is in flight
+  bool writing_ = false;  // a write (Beast's or a direct batch's rest) or the close is in flight
+  bool holding_ = false;  // inside a PushInbox burst: queue, write at end_of_pushes()
   bool close_sent_ = false;
   bool finished_ = false;
   bool keepalive_started_ = false;

@@ -17,7 +17,11 @@ namespace liveql::server {
 // alive. Called on `io`'s thread, where the session then runs (io_threads.hpp). A result push
 // is written as the subscription's prefix + the shared result text + suffix (no copy), one write
 // in flight, queued results of one subscription coalescing to the latest; keep-alives come from
-// io's KeepaliveTicker as one prebuilt message.
+// io's KeepaliveTicker as one prebuilt message. Messages up to 64 KB are framed by the session
+// and written directly: one non-blocking sendmsg for everything queued, Beast's writes after the
+// peer's first websocket ping. The idle timeout (a websocket ping after 150 s without data from
+// the peer, the connection dropped after 300 s; LIVEQL_WS_IDLE_TIMEOUT_SECONDS) runs from the
+// KeepaliveTicker too.
 void start_websocket_session(App& app, IoThread& io, boost::beast::tcp_stream stream,
                              boost::beast::http::request<boost::beast::http::string_body> request);
 
