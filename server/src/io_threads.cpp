@@ -51,9 +51,11 @@ void KeepaliveTicker::add(std::weak_ptr<Client> client) {
 void KeepaliveTicker::arm() {
   armed_ = true;
   // Ticks keep their period however long a tick's writes take (no drift), but never pile up.
+  const auto tick_period =
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(period_) / kSlices;
   const auto now = boost::asio::steady_timer::clock_type::now();
-  const auto due = timer_.expiry() + period_;
-  timer_.expires_at(due > now ? due : now + period_);
+  const auto due = timer_.expiry() + tick_period;
+  timer_.expires_at(due > now ? due : now + tick_period);
   timer_.async_wait([this](boost::system::error_code ec) {
     armed_ = false;
     if (!ec) tick();
@@ -61,15 +63,21 @@ void KeepaliveTicker::arm() {
 }
 
 void KeepaliveTicker::tick() {
-  std::size_t kept = 0;
-  for (std::size_t i = 0; i < clients_.size(); ++i) {
-    auto client = clients_[i].lock();
-    if (!client) continue;
+  // A slice: every client once per kSlices ticks. A dead client is replaced by the last one,
+  // which is then kept alive now (at worst one extra keep-alive for it this period).
+  const std::size_t slice = (clients_.size() + kSlices - 1) / kSlices;
+  for (std::size_t done = 0; done < slice && !clients_.empty();) {
+    if (cursor_ >= clients_.size()) cursor_ = 0;
+    auto client = clients_[cursor_].lock();
+    if (!client) {
+      clients_[cursor_] = std::move(clients_.back());
+      clients_.pop_back();
+      continue;
+    }
     client->on_keepalive();
-    if (kept != i) clients_[kept] = std::move(clients_[i]);
-    ++kept;
+    ++cursor_;
+    ++done;
   }
-  clients_.resize(kept);
   if (!clients_.empty() && !armed_) arm();
 }
 

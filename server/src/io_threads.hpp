@@ -75,8 +75,11 @@ class PushInbox {
 };
 
 // Sends every registered session its keep-alive once per period, from one timer per I/O
-// thread (not one timer and coroutine wake-up per connection). I/O thread only. Holds its
-// clients weakly: a destroyed client simply drops out at the next tick.
+// thread (not one timer and coroutine wake-up per connection). The timer ticks kSlices times
+// per period and each tick keeps the next slice of the clients alive (a round-robin cursor):
+// at 10,000 sessions a thread writes a few hundred keep-alives at a time, not all of them in one
+// burst that every push queued behind it would wait out. I/O thread only. Holds its clients
+// weakly: a destroyed client drops out when the cursor reaches it.
 class KeepaliveTicker {
  public:
   class Client {
@@ -88,6 +91,8 @@ class KeepaliveTicker {
 
   KeepaliveTicker(boost::asio::io_context::executor_type ex, std::chrono::seconds period)
       : timer_(ex), period_(period) {}
+
+  static constexpr int kSlices = 50;
 
   // A client gets its first keep-alive within one period, then one per period until it is
   // destroyed. The timer runs only while there are clients.
@@ -101,6 +106,7 @@ class KeepaliveTicker {
   boost::asio::steady_timer timer_;
   std::chrono::seconds period_;
   std::vector<std::weak_ptr<Client>> clients_;
+  std::size_t cursor_ = 0;  // the next client to keep alive
   bool armed_ = false;
 };
 
