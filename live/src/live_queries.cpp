@@ -39,16 +39,33 @@ constexpr std::size_t kDurationWindow = 256;  // refetch durations kept per coho
 constexpr std::chrono::milliseconds kLostBackoffInitial{50};
 constexpr std::chrono::milliseconds kLostBackoffMax{2000};
 constexpr int kFirstFetchLostRetries = 6;  // about 3 s of backoff, then the error is pushed
-// The batch window under load: this many times the last statement's duration, at most
-// Options::refetch_interval / kWindowShare (and kMaxWindow).
+// The batch window under load: this many times the last statement's duration, at least
+// kMinWindow (a cohort under a sustained stream of commits runs at most ~100 statements/s
+// instead of one per few commits), at most Options::refetch_interval / kWindowShare (and
+// kMaxWindow).
 constexpr int kWindowFactor = 4;
 constexpr int kWindowShare = 10;
+constexpr std::chrono::milliseconds kMinWindow{10};
 constexpr std::chrono::milliseconds kMaxWindow{50};
 
 std::uint64_t hash_text(std::string_view text) { return std::hash<std::string_view>{}(text); }
 
-void merge_xid(std::optional<std::uint64_t>& into, std::optional<std::uint64_t> xid) {
-  if (xid && (!into || *into < *xid)) into = xid;
+// The transactions a fetch must see (rule 8), sorted, without duplicates. All of them, not the
+// newest: transactions become visible in no particular order. At most kMaxXids per subscriber
+// (the newest: an older one is all but certainly visible by the time a newer one was decoded).
+using Xids = std::vector<std::uint64_t>;
+constexpr std::size_t kMaxXids = 256;
+
+void merge_xid(Xids& into, std::optional<std::uint64_t> xid) {
+  if (!xid) return;
+  auto pos = std::lower_bound(into.begin(), into.end(), *xid);
+  if (pos != into.end() && *pos == *xid) return;
+  into.insert(pos, *xid);
+  if (into.size() > kMaxXids) into.erase(into.begin());
+}
+
+void merge_xids(Xids& into, const Xids& from) {
+  for (std::uint64_t x : from) merge_xid(into, x);
 }
 
 }  // namespace
@@ -128,11 +145,11 @@ struct Subscriber {
   std::string keys;
   // In the cohort's queue, for a statement not started yet; xid: the newest asked for.
   bool waiting = false;
-  std::optional<std::uint64_t> xid;
+  Xids xids;
   std::shared_ptr<Round> round;  // the refetch it waits in, until its result is applied
   // Asked again while its statement runs: waits again once it returns.
   bool again = false;
-  std::optional<std::uint64_t> again_xid;
+  Xids again_xids;
   std::shared_ptr<RunningStatement> statement;  // the statement running for it, if any
   // LiveQueries::Impl::keys_epoch when its matcher keys last changed (0: never).
   std::uint64_t keys_epoch = 0;
@@ -313,14 +330,19 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
   // `changed`: when the commit that asks for it was decoded (none for polls and catch-ups).
   void request(Subscriber& s, std::optional<std::uint64_t> xid,
                std::optional<Clock::time_point> changed = std::nullopt) {
+    Xids xids;
+    merge_xid(xids, xid);
+    request(s, xids, changed);
+  }
+  void request(Subscriber& s, const Xids& xids, std::optional<Clock::time_point> changed) {
     if (!s.cohort || s.cohort->dead) return;
     if (s.statement) {
       s.again = true;
-      merge_xid(s.again_xid, xid);
+      merge_xids(s.again_xids, xids);
       if (!s.again_changed_at) s.again_changed_at = changed;
       return;
     }
-    merge_xid(s.xid, xid);
+    merge_xids(s.xids, xids);
     if (!s.changed_at) s.changed_at = changed;
     if (s.waiting) return;
     s.waiting = true;
@@ -416,7 +438,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
   struct Taken {
     Batch batch;
     std::shared_ptr<RunningStatement> statement;
-    std::optional<std::uint64_t> xid;
+    Xids xids;
     Clock::time_point started = Clock::now();
   };
   Taken take(std::deque<SubscriberId>& queue, std::size_t capacity) {
@@ -440,8 +462,8 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
       t.batch.members[row->second].push_back(s.id);
       queue.pop_front();
       s.waiting = false;
-      merge_xid(t.xid, s.xid);
-      s.xid.reset();
+      merge_xids(t.xids, s.xids);
+      s.xids.clear();
       s.statement = t.statement;
       t.statement->serves.insert(s.id);
     }
@@ -527,9 +549,9 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
   // otherwise (a first fetch then fails with the error).
   asio::awaitable<Result<QueryResult>> run_statement(std::shared_ptr<Cohort> c,
                                                      const std::vector<std::string>& vars,
-                                                     std::optional<std::uint64_t> xid, bool persist,
+                                                     Xids xids, bool persist,
                                                      std::shared_ptr<RunningStatement> statement) {
-    StatementParams params = statement_params(vars, c->takes_xid, xid);
+    StatementParams params = statement_params(vars, c->takes_xid, xids);
     // Poll rounds yield the pool to first fetches, event refetches and queries: they are bounded
     // by their interval anyway, and would otherwise delay everyone else's statements.
     QueryPriority priority = c->mode == CohortMode::kPoll && persist ? QueryPriority::kBackground
@@ -578,7 +600,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
         --attempt;  // not a visibility retry
         continue;
       }
-      if (!r.ok() || !xid || attempt >= options.visibility_retries) co_return r;
+      if (!r.ok() || xids.empty() || attempt >= options.visibility_retries) co_return r;
       if (StatementRows(*r).all_visible()) co_return r;
       asio::steady_timer t(ex, options.visibility_retry_delay);
       co_await t.async_wait(kTuple);
@@ -591,7 +613,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
   static asio::awaitable<void> run_batch(std::shared_ptr<Impl> self, std::shared_ptr<Cohort> c,
                                          std::shared_ptr<Taken> t, bool first) {
     auto statement = t->statement;
-    co_await self->serve(c, t->batch, t->xid, statement, first);
+    co_await self->serve(c, t->batch, t->xids, statement, first);
     if (self->stopped) co_return;
     self->release(c, t->batch, *t->statement, Clock::now() - t->started);
     // A cancellation emitted just before the statement finished reaches co_spawn's handler as a
@@ -600,22 +622,22 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     asio::post(self->ex, [statement = t->statement] {});
   }
 
-  asio::awaitable<void> serve(std::shared_ptr<Cohort> c, const Batch& planned,
-                              std::optional<std::uint64_t> xid,
+  asio::awaitable<void> serve(std::shared_ptr<Cohort> c, const Batch& planned, Xids xids,
                               std::shared_ptr<RunningStatement> statement, bool first) {
     Batch batch = still_waiting(planned, *statement);
     if (batch.vars.empty() || c->dead) co_return;
-    auto r = co_await run_statement(c, batch.vars, xid, !first, statement);
+    auto r = co_await run_statement(c, batch.vars, xids, !first, statement);
     if (stopped || c->dead) co_return;
     if (!r.ok() && !first && r.error().code != ErrorCode::kQueryTimeout &&
         !still_waiting(batch, *statement).vars.empty()) {
       spdlog::warn("live: cohort {} refetch failed, retrying: {}", c->id, r.error().message);
       batch = still_waiting(batch, *statement);  // row ids index the vars of the statement that ran
-      r = co_await run_statement(c, batch.vars, xid, true, statement);
+      r = co_await run_statement(c, batch.vars, xids, true, statement);
       if (stopped || c->dead) co_return;
     }
     if (r.ok()) {
       apply(c, batch, *r);
+      if (!xids.empty() && !StatementRows(*r).all_visible()) refetch_unseen(*c, batch, *statement);
       co_return;
     }
     if (r.error().code == ErrorCode::kQueryTimeout) {
@@ -636,7 +658,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
       if (batch.vars.size() > 1) {
         one = still_waiting(one, *statement);
         if (one.vars.empty()) continue;
-        single = co_await run_statement(c, one.vars, xid, !first, statement);
+        single = co_await run_statement(c, one.vars, xids, !first, statement);
       }
       if (stopped || c->dead) co_return;
       if (single.ok()) {
@@ -645,6 +667,25 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
       }
       for (SubscriberId sid : one.members[0]) {
         if (statement->serves.count(sid) > 0) remove(sid, single.error());
+      }
+    }
+  }
+
+  // The statement's snapshot still did not see the transaction it was run for after every
+  // visibility retry (a very busy server): its result may predate the commit. Its subscribers
+  // are fetched once more after it returns, without a visibility check (by then the commit is
+  // long visible; a bogus xid cannot loop), rather than left on a result that may be stale.
+  void refetch_unseen(Cohort& c, const Batch& batch, const RunningStatement& statement) {
+    metrics.inc("liveql_visibility_retries_exhausted_total");
+    spdlog::warn(
+        "live: cohort {}: a refetch did not see its transaction after {} retries; "
+        "fetching again",
+        c.id, options.visibility_retries);
+    for (const auto& members : batch.members) {
+      for (SubscriberId id : members) {
+        auto it = subscribers.find(id);
+        if (it == subscribers.end() || it->second.statement.get() != &statement) continue;
+        it->second.again = true;
       }
     }
   }
@@ -732,7 +773,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
         auto it = subscribers.find(id);
         if (it == subscribers.end()) return;
         it->second.again = true;
-        merge_xid(it->second.again_xid, commit.xid);
+        merge_xid(it->second.again_xids, commit.xid);
       };
       // Whichever side is smaller drives the intersection.
       if (commit.affected.size() <= statement.serves.size()) {
@@ -752,9 +793,9 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
         leave_round(*c, s.round);
         if (s.again) {
           s.again = false;
-          auto xid = s.again_xid;
-          s.again_xid.reset();
-          request(s, xid, std::exchange(s.again_changed_at, std::nullopt));
+          Xids xids = std::move(s.again_xids);
+          s.again_xids.clear();
+          request(s, xids, std::exchange(s.again_changed_at, std::nullopt));
         }
       }
     }
@@ -768,7 +809,8 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     prune(c->waiting_first);
     prune(c->waiting);
     if (!c->waiting.empty() || !c->waiting_first.empty()) {
-      auto window = std::min<Clock::duration>(kWindowFactor * took, max_window);
+      auto window = std::min<Clock::duration>(
+          std::max<Clock::duration>(kWindowFactor * took, kMinWindow), max_window);
       c->window_until = std::max(c->window_until, Clock::now() + window);
     }
     start_poll(c);  // a no-op unless it polls and has members (its first ones just joined)
@@ -826,6 +868,8 @@ LiveQueries::LiveQueries(asio::any_io_executor ex, PgPool& pool, Metrics& metric
   metrics.register_histogram("liveql_refetch_duration_seconds",
                              "Duration of one live-query statement (refetch or first fetch).");
   metrics.register_counter("liveql_pushes_total", "Changed results pushed to subscribers.");
+  metrics.register_counter("liveql_visibility_retries_exhausted_total",
+                           "Refetches whose snapshot never saw their transaction (fetched again).");
   metrics.register_histogram(
       "liveql_commit_to_push_seconds",
       "Event mode: from a commit's decoding to the push of a result it changed (handed to the "

@@ -33,7 +33,7 @@ std::size_t statement_capacity(std::size_t queued, std::size_t batch_size, std::
 }
 
 StatementParams statement_params(const std::vector<std::string>& vars, bool takes_xid,
-                                 std::optional<std::uint64_t> xid) {
+                                 const std::vector<std::uint64_t>& xids) {
   std::string ids = "{";
   for (std::size_t i = 0; i < vars.size(); ++i) {
     if (i > 0) ids += ',';
@@ -42,7 +42,16 @@ StatementParams statement_params(const std::vector<std::string>& vars, bool take
   ids += '}';
   StatementParams params{std::move(ids), quoted_array_literal(vars)};
   if (takes_xid) {
-    params.emplace_back(xid ? std::optional<std::string>(std::to_string(*xid)) : std::nullopt);
+    if (xids.empty()) {
+      params.emplace_back(std::nullopt);
+    } else {
+      std::string list = "{";
+      for (std::size_t i = 0; i < xids.size(); ++i) {
+        if (i > 0) list += ',';
+        list += std::to_string(xids[i]);
+      }
+      params.emplace_back(list + '}');
+    }
   }
   return params;
 }

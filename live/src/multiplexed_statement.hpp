@@ -1,6 +1,6 @@
 // The multiplexed statement of a cohort (compiler/sql.hpp builds its text): one row per distinct
 // variable set. Parameters: $1 bigint[] row ids 1..n, $2 json[] the n variable sets, and, when
-// the SQL takes it, $3 xid8 (the transaction whose visibility the statement checks). Rows: id,
+// the SQL takes it, $3 xid8[] (the transactions whose visibility the statement checks). Rows: id,
 // data (the result's JSON text), keys (result keys, matcher/result_keys.hpp), and with $3
 // `visible`. Pure: building parameters and reading rows, no I/O.
 #pragma once
@@ -18,9 +18,10 @@ namespace liveql::live {
 
 using StatementParams = std::vector<std::optional<std::string>>;
 
-// $1, $2 (and $3 when `takes_xid`: the xid8 in decimal, or NULL) for these variable sets.
+// $1, $2 (and $3 when `takes_xid`: the xids as an array literal, or NULL when there are none)
+// for these variable sets.
 StatementParams statement_params(const std::vector<std::string>& vars, bool takes_xid,
-                                 std::optional<std::uint64_t> xid);
+                                 const std::vector<std::uint64_t>& xids);
 
 // How many distinct variable sets the next statement of a cohort takes: `batch_size`, unless
 // more are queued than the free statement slots (`max_parallel - running`) take at that size;

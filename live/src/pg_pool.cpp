@@ -191,6 +191,7 @@ struct PgPool::Impl {
   bool closed = false;
   std::uint64_t recycled = 0;
   std::uint64_t cancelled = 0;
+  std::uint64_t statements = 0;
   asio::thread_pool cancel_thread{1};  // PQcancel only (see the header)
 
   asio::awaitable<Result<std::unique_ptr<Conn>>> connect();
@@ -530,6 +531,7 @@ asio::awaitable<Result<QueryResult>> PgPool::Impl::execute(
     }
   }
   if (on_connection) on_connection();
+  ++statements;
   auto started = Clock::now();
   // Not one `?:` with a co_await in each branch: GCC 12 destroys the chosen result twice.
   Send send = name != nullptr ? Send::kPrepared : Send::kText;
@@ -584,6 +586,7 @@ std::size_t PgPool::waiting() const {
 }
 std::uint64_t PgPool::recycled() const { return impl_->recycled; }
 std::uint64_t PgPool::cancelled() const { return impl_->cancelled; }
+std::uint64_t PgPool::statements() const { return impl_->statements; }
 
 void PgPool::close() {
   if (impl_->closed) return;

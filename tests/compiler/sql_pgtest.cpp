@@ -710,18 +710,23 @@ TEST_F(SqlGenTest, MultiplexedDataKeysAndVisibility) {
   EXPECT_EQ(empty[0].data, json::parse(R"({"u":[]})"));
   EXPECT_EQ(empty[0].keys, json::array());
 
-  // Visibility guard: a committed transaction is visible, one still open is not.
+  // Visibility guard ($3 the xids the fetch must see): committed transactions are visible, one
+  // still open is not, and one open transaction among committed ones makes the row not visible.
   auto committed = test::query(url_, "select pg_current_xact_id()::text").at(0).at(0);
-  EXPECT_TRUE(run_multi(op, {{1, a}}, committed).at(0).visible);
+  auto committed2 = test::query(url_, "select pg_current_xact_id()::text").at(0).at(0);
+  EXPECT_TRUE(run_multi(op, {{1, a}}, "{" + committed + "," + committed2 + "}").at(0).visible);
   PGconn* other = PQconnectdb(url_.c_str());
   ASSERT_EQ(PQstatus(other), CONNECTION_OK);
   PQclear(PQexec(other, "BEGIN"));
   PGresult* x = PQexec(other, "select pg_current_xact_id()::text");
   std::string open_xid = PQgetvalue(x, 0, 0);
   PQclear(x);
-  EXPECT_FALSE(run_multi(op, {{1, a}}, open_xid).at(0).visible);
+  EXPECT_FALSE(run_multi(op, {{1, a}}, "{" + open_xid + "}").at(0).visible);
+  // The open one is older than a committed one: the newest being visible proves nothing.
+  auto newer = test::query(url_, "select pg_current_xact_id()::text").at(0).at(0);
+  EXPECT_FALSE(run_multi(op, {{1, a}}, "{" + open_xid + "," + newer + "}").at(0).visible);
   PQclear(PQexec(other, "COMMIT"));
-  EXPECT_TRUE(run_multi(op, {{1, a}}, open_xid).at(0).visible);
+  EXPECT_TRUE(run_multi(op, {{1, a}}, "{" + open_xid + "," + newer + "}").at(0).visible);
   PQfinish(other);
 }
 

@@ -192,26 +192,28 @@ TEST_F(ChangeFeedTest, IdleFeedRunsNoStatementWritesReadTheXidReference) {
   ASSERT_TRUE(run_until(ioc_, [&] { return a.got.size() == 1; }));
   ASSERT_EQ(cohort(0).at("mode").as_string(), "event");
   const std::string reference = "%pg_snapshot_xmax%";
-  ASSERT_GE(pg_calls(reference), 1);  // read once before the stream started
   // Statements over 2 s with nothing happening: 20 lag intervals and 10 status intervals here
   // (the monitor used to read the xid epoch and the slot lag every lag interval). Whatever the
-  // last activity asked for is done within a lag interval; 300 ms are left for it first.
+  // last activity asked for is done within a lag interval; 300 ms are left for it first. Counted
+  // by the pool every statement goes through (pg_stat_statements may evict a rare entry while
+  // other tests fill it).
   auto idle_statements = [&] {
     ioc_.run_for(std::chrono::milliseconds(300));
-    long before = pg_calls();
+    auto before = pool_->statements();
     ioc_.run_for(std::chrono::seconds(2));
-    return pg_calls() - before;
+    return pool_->statements() - before;
   };
-  EXPECT_EQ(idle_statements(), 0);
+  EXPECT_EQ(idle_statements(), 0u);
   EXPECT_TRUE(feed_->streaming());
 
   // Transactions flow: the refetch, and the reference read again (the count is not blind).
-  long references = pg_calls(reference), all = pg_calls();
+  long references = pg_calls(reference);
+  auto all = pool_->statements();
   test::exec(url_, "update orders set total = 61 where id = 2");
   ASSERT_TRUE(run_until(ioc_, [&] { return a.last_has("61"); }));
   ASSERT_TRUE(run_until(ioc_, [&] { return pg_calls(reference) > references; }));
-  EXPECT_GE(pg_calls() - all, 3);  // the update, the refetch, the reference
-  EXPECT_EQ(idle_statements(), 0);
+  EXPECT_GE(pool_->statements() - all, 2u);  // the refetch, the reference
+  EXPECT_EQ(idle_statements(), 0u);
   EXPECT_LE(pg_calls(reference), references + 2);  // once per lag interval at most
 }
 

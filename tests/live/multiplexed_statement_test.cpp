@@ -7,20 +7,22 @@ namespace liveql::live {
 namespace {
 
 TEST(MultiplexedStatement, ParamsNumberTheVarsAndQuoteEachAsAnArrayElement) {
-  auto p = statement_params({R"({"id":1})", R"({"s":"a\"b\\c"})"}, false, std::nullopt);
+  auto p = statement_params({R"({"id":1})", R"({"s":"a\"b\\c"})"}, false, {});
   ASSERT_EQ(p.size(), 2u);
   EXPECT_EQ(p[0], "{1,2}");
   EXPECT_EQ(p[1], R"({"{\"id\":1}","{\"s\":\"a\\\"b\\\\c\"}"})");
 }
 
 TEST(MultiplexedStatement, XidParamOnlyWhenTheSqlTakesIt) {
-  auto with = statement_params({"{}"}, true, 42);
+  auto with = statement_params({"{}"}, true, {42});
   ASSERT_EQ(with.size(), 3u);
-  EXPECT_EQ(with[2], "42");
-  auto null_xid = statement_params({"{}"}, true, std::nullopt);
+  EXPECT_EQ(with[2], "{42}");
+  auto several = statement_params({"{}"}, true, {7, 42, 4294967396});
+  EXPECT_EQ(several[2], "{7,42,4294967396}");
+  auto null_xid = statement_params({"{}"}, true, {});
   ASSERT_EQ(null_xid.size(), 3u);
   EXPECT_FALSE(null_xid[2].has_value());
-  EXPECT_EQ(statement_params({"{}"}, false, 42).size(), 2u);
+  EXPECT_EQ(statement_params({"{}"}, false, {42}).size(), 2u);
 }
 
 TEST(MultiplexedStatement, CapacityIsTheBatchSizeUnlessABacklogOutgrowsTheFreeSlots) {

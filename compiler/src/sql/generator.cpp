@@ -591,8 +591,12 @@ std::string multiplexed_query(const ir::Operation& op) {
   Generator gen(true);
   std::string tail, data, keys;
   gen.root(op, tail, data, keys);
+  // Every transaction the statement was asked for must be visible: transactions become visible
+  // in no particular order (not in commit order), so one visible xid says nothing of another's.
+  // An uncorrelated subquery: evaluated once per statement.
   return "SELECT s.id, r.data, r.keys, "
-         "coalesce(pg_visible_in_snapshot($3::xid8, pg_current_snapshot()), true) AS visible "
+         "coalesce((SELECT bool_and(pg_visible_in_snapshot(x, pg_current_snapshot())) "
+         "FROM unnest($3::xid8[]) AS x), true) AS visible "
          "FROM unnest($1::bigint[], $2::json[]) AS s(id, vars) LEFT JOIN LATERAL (SELECT " +
          data + " AS data, " + keys + " AS keys FROM (SELECT 1) AS z" + tail + ") AS r ON true";
 }

@@ -22,7 +22,7 @@ namespace liveql::sql {
 std::string single_query(const ir::Operation& op);
 
 // The multiplexed form for live queries. Parameters: $1::bigint[] (subscriber ids), $2::json[]
-// (their vars, same length), $3::xid8 (may be NULL: the transaction the refetch must see,
+// (their vars, same length), $3::xid8[] (may be NULL: the transactions the refetch must see,
 // DESIGN.md rule 8). Returns one row per id: `id` bigint, `data` text (as single_query's), `keys`
 // text (the result keys, see below), `visible` boolean (false when $3 is not yet visible to the
 // statement's snapshot: retry; true when $3 is NULL).

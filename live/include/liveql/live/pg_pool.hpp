@@ -116,6 +116,8 @@ class PgPool {
   // (timeout or caller), since construction.
   std::uint64_t recycled() const;
   std::uint64_t cancelled() const;
+  // Statements sent to the server by query() since construction (a re-run counts again).
+  std::uint64_t statements() const;
 
   // Closes idle connections, fails queued callers, and closes busy connections as their
   // queries finish. Idempotent.
