@@ -209,6 +209,18 @@ Phase run_phase(Kind kind, const std::vector<int>& fds, int seconds, int slot_ms
   const std::string& frame = kind == Kind::kPush || kind == Kind::kWritev2 ? push : ping;
   std::vector<char> buf(1 << 16);
   std::vector<epoll_event> events(256);
+  // Reads every pong that has arrived, waiting at most timeout_ms for the first.
+  auto read_replies = [&](int timeout_ms) {
+    const int k = epoll_wait(ep, events.data(), static_cast<int>(events.size()), timeout_ms);
+    for (int e = 0; e < k; ++e) {
+      const int fd = events[static_cast<size_t>(e)].data.fd;
+      for (;;) {
+        const ssize_t r = read(fd, buf.data(), buf.size());
+        if (r <= 0) break;
+        ph.replies += r;
+      }
+    }
+  };
   const size_t n = fds.size();
   const int64_t slot_ns = static_cast<int64_t>(slot_ms) * 1000000;
   const int64_t slots = static_cast<int64_t>(seconds) * 1000 / slot_ms;
@@ -239,17 +251,7 @@ Phase run_phase(Kind kind, const std::vector<int>& fds, int seconds, int slot_ms
       if (w < 0) ++ph.would_block;
       ++sent_units;
     }
-    if (kind == Kind::kPingPong) {
-      const int k = epoll_wait(ep, events.data(), static_cast<int>(events.size()), 0);
-      for (int e = 0; e < k; ++e) {
-        const int fd = events[static_cast<size_t>(e)].data.fd;
-        for (;;) {
-          const ssize_t r = read(fd, buf.data(), buf.size());
-          if (r <= 0) break;
-          ph.replies += r;
-        }
-      }
-    }
+    if (kind == Kind::kPingPong) read_replies(0);
     ph.send_cpu += thread_cpu_seconds() - burst0;
     // Sleep to the start of the next slot (sleeping costs no CPU).
     const int64_t wake = t0 + (s + 1) * slot_ns;
@@ -258,17 +260,7 @@ Phase run_phase(Kind kind, const std::vector<int>& fds, int seconds, int slot_ms
   }
   if (kind == Kind::kPingPong) {  // the last answers
     const int64_t end = now_ns() + 200000000;
-    while (now_ns() < end) {
-      const int k = epoll_wait(ep, events.data(), static_cast<int>(events.size()), 20);
-      for (int e = 0; e < k; ++e) {
-        const int fd = events[static_cast<size_t>(e)].data.fd;
-        for (;;) {
-          const ssize_t r = read(fd, buf.data(), buf.size());
-          if (r <= 0) break;
-          ph.replies += r;
-        }
-      }
-    }
+    while (now_ns() < end) read_replies(20);
   }
   ph.cpu = thread_cpu_seconds() - cpu0;
   return ph;
