@@ -58,29 +58,14 @@ struct Conn {
   PGconn* pg;
 };
 
-struct Percentiles {
-  double p50, p90, p99, max, mean;
-};
-
-Percentiles percentiles(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  auto at = [&](double q) {
-    size_t i = static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5);
-    return v[std::min(i, v.size() - 1)];
-  };
-  double sum = 0;
-  for (double x : v) sum += x;
-  return {at(0.50), at(0.90), at(0.99), v.back(), sum / static_cast<double>(v.size())};
-}
-
 void print_row(const char* name, const std::vector<double>& ms) {
   if (ms.empty()) {
     std::printf("%-28s no samples\n", name);
     return;
   }
-  auto p = percentiles(ms);
+  auto p = liveql::bench::summarize(ms);
   std::printf("%-28s n=%zu p50=%.3f p90=%.3f p99=%.3f max=%.3f mean=%.3f ms\n", name, ms.size(),
-              p.p50, p.p90, p.p99, p.max, p.mean);
+              p.p50, p.p90, p.p99, p.max, p.avg);
 }
 
 }  // namespace
