@@ -16,6 +16,7 @@
 #include <deque>
 #include <map>
 #include <set>
+#include <span>
 #include <unordered_map>
 
 #include "liveql/compiler/dependencies.hpp"
@@ -64,7 +65,7 @@ void merge_xid(Xids& into, std::optional<std::uint64_t> xid) {
   if (into.size() > kMaxXids) into.erase(into.begin());
 }
 
-void merge_xids(Xids& into, const Xids& from) {
+void merge_xids(Xids& into, std::span<const std::uint64_t> from) {
   for (std::uint64_t x : from) merge_xid(into, x);
 }
 
@@ -330,11 +331,12 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
   // `changed`: when the commit that asks for it was decoded (none for polls and catch-ups).
   void request(Subscriber& s, std::optional<std::uint64_t> xid,
                std::optional<Clock::time_point> changed = std::nullopt) {
-    Xids xids;
-    merge_xid(xids, xid);
-    request(s, xids, changed);
+    // A view of the one xid, not a vector: this runs per matched subscriber of every commit.
+    request(s, xid ? std::span<const std::uint64_t>(&*xid, 1) : std::span<const std::uint64_t>(),
+            changed);
   }
-  void request(Subscriber& s, const Xids& xids, std::optional<Clock::time_point> changed) {
+  void request(Subscriber& s, std::span<const std::uint64_t> xids,
+               std::optional<Clock::time_point> changed) {
     if (!s.cohort || s.cohort->dead) return;
     if (s.statement) {
       s.again = true;
