@@ -121,6 +121,14 @@ bool still_alive(Conn& conn) {
          PQtransactionStatus(conn.pg) == PQTRANS_IDLE;
 }
 
+// A statement failed on `conn`: when the connection is gone, whatever stage it failed at (a
+// send, a flush, a read that met EOF with no result, a PREPARE) it lost the connection, the
+// outcome callers retry, not an error of the statement.
+Error as_connection_loss(const Conn& conn, Error error) {
+  if (error.code == ErrorCode::kConnectionLost || PQstatus(conn.pg) == CONNECTION_OK) return error;
+  return lost(std::move(error.message));
+}
+
 // The connection itself failed (as opposed to the statement): SQLSTATE class 08 (connection
 // exception), 57P01-57P03 (terminated, crash shutdown, cannot connect now).
 bool connection_sqlstate(const char* state) {
@@ -524,8 +532,9 @@ asio::awaitable<Result<QueryResult>> PgPool::Impl::execute(
       if (made.ok()) {
         name = &c.prepared.emplace(sql, std::move(fresh)).first->second;
       } else if (!c.healthy() || cancel_requested(cs)) {
+        Error error = as_connection_loss(c, made.take_error());
         release(std::move(conn).value());
-        co_return made;
+        co_return error;
       }
       // Otherwise the statement itself reports what is wrong with it, sent as text below.
     }
@@ -537,10 +546,7 @@ asio::awaitable<Result<QueryResult>> PgPool::Impl::execute(
   Send send = name != nullptr ? Send::kPrepared : Send::kText;
   std::string statement_name = name != nullptr ? *name : std::string();
   auto result = co_await run(c, sql, params, &cs, send, std::move(statement_name));
-  if (!result.ok() && result.error().code != ErrorCode::kConnectionLost &&
-      PQstatus((*conn)->pg) != CONNECTION_OK) {
-    result = lost(result.error().message);
-  }
+  if (!result.ok()) result = as_connection_loss(c, result.take_error());
   if (options.recycle_after.count() > 0 && Clock::now() - started >= options.recycle_after &&
       (*conn)->healthy()) {
     (*conn)->discard = true;
