@@ -22,7 +22,10 @@
 // (pg_stat_statements of its role; liveql_refetch_statements_total), the most replication lag of
 // liveql's slot sampled each second, liveql CPU per result received, and liveql's own average
 // from a commit's decoding to the push it caused (its liveql_commit_to_push_seconds histogram:
-// what the clients' latency spends outside liveql is the difference). Per N, a third liveql
+// what the clients' latency spends outside liveql is the difference), the writers' average from
+// sending a statement to its commit being acknowledged (their own wait in a busy PostgreSQL, in
+// every update's latency whatever the mode) and liveql's paced rounds per second (event cohorts
+// that fell behind, liveql_paced_rounds_total). Per N, a third liveql
 // (--idle-mode, `--ws-keepalive-seconds 1`) holds N idle subscribers for --idle-seconds: liveql
 // CPU per keep-alive ping, statements/s.
 //
@@ -63,6 +66,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -555,6 +559,9 @@ struct Write {
 struct WriterResult {
   std::vector<Write> log;
   int64_t committed = 0, errors = 0;
+  // Send -> commit acknowledged, summed over committed statements: the writer's own wait in
+  // PostgreSQL, part of every update's latency whatever liveql does.
+  double commit_ms_sum = 0;
   std::string first_error;
 };
 
@@ -586,6 +593,7 @@ WriterResult run_writer(PGconn* pg, const Scenario& s, int n, int w, int writers
   }
   constexpr int64_t kMaxOutstanding = 4000;
   int64_t k = 0, outstanding = 0;
+  std::deque<int64_t> sent_at;  // of the statements not acknowledged yet, in order
   auto drain_results = [&] {
     int nulls = 0;
     while (outstanding > 0 && !PQisBusy(pg) && nulls < 2) {
@@ -599,6 +607,10 @@ WriterResult run_writer(PGconn* pg, const Scenario& s, int n, int w, int writers
       if (status == PGRES_PIPELINE_SYNC) {
         --outstanding;
         ++out.committed;
+        if (!sent_at.empty()) {
+          out.commit_ms_sum += static_cast<double>(now_ns() - sent_at.front()) / 1e6;
+          sent_at.pop_front();
+        }
       } else if (status != PGRES_COMMAND_OK) {
         ++out.errors;
         if (out.first_error.empty()) out.first_error = PQresultErrorMessage(r);
@@ -627,6 +639,7 @@ WriterResult run_writer(PGconn* pg, const Scenario& s, int n, int w, int writers
         return out;
       }
       out.log.push_back({first, last, value});
+      sent_at.push_back(value);
       ++outstanding;
       ++k;
       due = t0 + offset + static_cast<int64_t>(static_cast<double>(k) * gap_ns);
@@ -682,7 +695,9 @@ struct Cell {
   double liveql_cores = 0, pg_cores = 0, pg_liveql_cores = 0;
   double statements_per_s = 0, refetch_statements_per_s = 0, max_lag_bytes = 0;
   double storm_s = 0, results_in_window = 0, us_per_push = 0;
-  double commit_to_push_ms = 0;  // liveql's own histogram: commit decoded -> push handed over
+  double commit_to_push_ms = 0;   // liveql's own histogram: commit decoded -> push handed over
+  double writer_commit_ms = 0;    // the writers' send -> commit acknowledged, average
+  double paced_rounds_per_s = 0;  // liveql_paced_rounds_total: event cohorts behind
   int ready = 0;
 };
 
@@ -827,13 +842,15 @@ double refetch_statements(const Server& s) {
 // liveql's counters read at both ends of a write window (NaN when /metrics did not answer).
 struct ServerCounters {
   double refetch_statements = std::nan(""), push_sum = std::nan(""), push_count = std::nan("");
+  double paced_rounds = std::nan("");
 };
 ServerCounters server_counters(const Server& s) {
   const std::string body = http_get(s.host, s.port, "/metrics", kAdminSecret);
   if (body.empty()) return {};
   return {metric_value(body, "liveql_refetch_statements_total"),
           metric_value(body, "liveql_commit_to_push_seconds_sum"),
-          metric_value(body, "liveql_commit_to_push_seconds_count")};
+          metric_value(body, "liveql_commit_to_push_seconds_count"),
+          metric_value(body, "liveql_paced_rounds_total")};
 }
 
 // Reads the arrival dumps of a phase and counts delivered / coalesced / missed updates; arrivals
@@ -931,17 +948,21 @@ Cell run_phase(const Options& opt, Run& run, Conn& admin, const std::string& adm
       (counters1.refetch_statements - counters0.refetch_statements) / window;
   cell.commit_to_push_ms = (counters1.push_sum - counters0.push_sum) * 1000.0 /
                            (counters1.push_count - counters0.push_count);
+  cell.paced_rounds_per_s = (counters1.paced_rounds - counters0.paced_rounds) / window;
   sampling = false;
   sampler.join();
   cell.max_lag_bytes = static_cast<double>(max_lag.load());
   int64_t committed = 0;
+  double commit_ms_sum = 0;
   for (const auto& r : results) {
     committed += r.committed;
+    commit_ms_sum += r.commit_ms_sum;
     cell.writer_errors += r.errors;
     if (!r.first_error.empty())
       std::printf("  writer error: %s\n", r.first_error.substr(0, 300).c_str());
   }
   cell.achieved_rate = static_cast<double>(committed) / window;
+  if (committed > 0) cell.writer_commit_ms = commit_ms_sum / static_cast<double>(committed);
 
   // Results that arrive after the drain do not count, however long the bookkeeping above took.
   const int64_t drain_end = t1 + static_cast<int64_t>(opt.drain_seconds) * 1'000'000'000;
@@ -970,7 +991,7 @@ std::string cell_row(const Cell& c) {
   char buf[1024];
   if (!c.error.empty()) {
     std::snprintf(buf, sizeof buf,
-                  "| %d | %s | %s | failed: %s | | | | | | | | | | | | | | | | | |", c.n,
+                  "| %d | %s | %s | failed: %s | | | | | | | | | | | | | | | | | | | |", c.n,
                   c.mode.c_str(), c.scenario.c_str(), c.error.c_str());
     return buf;
   }
@@ -979,24 +1000,24 @@ std::string cell_row(const Cell& c) {
       std::to_string(c.n) + (c.ready < c.n ? " (" + std::to_string(c.ready) + " ready)" : "");
   std::snprintf(buf, sizeof buf,
                 "| %s | %s | %s | %.0f (%.0f) | %zu | %.1f %% | %.1f %% | %.1f %% | %zu | %.1f | "
-                "%.1f | %.1f | %.0f | %.1f | %.2f | %.2f (%.2f) | %.0f | %.0f | %.1f MB | %.2f | "
-                "%.1f |",
+                "%.1f | %.1f | %.0f | %.1f | %.1f | %.2f | %.2f (%.2f) | %.0f | %.0f | %.1f | "
+                "%.1f MB | %.2f | %.1f |",
                 n.c_str(), c.mode.c_str(), c.scenario.c_str(), c.achieved_rate, c.target_rate,
                 c.updates, u * static_cast<double>(c.delivered),
                 u * static_cast<double>(c.coalesced), u * static_cast<double>(c.missed),
                 c.stale_clients, c.latency_ms.avg, c.latency_ms.p50, c.latency_ms.p99,
-                c.latency_ms.max, c.commit_to_push_ms, c.liveql_cores, c.pg_cores,
-                c.pg_liveql_cores, c.statements_per_s, c.refetch_statements_per_s,
-                c.max_lag_bytes / 1e6, c.storm_s, c.us_per_push);
+                c.latency_ms.max, c.writer_commit_ms, c.commit_to_push_ms, c.liveql_cores,
+                c.pg_cores, c.pg_liveql_cores, c.statements_per_s, c.refetch_statements_per_s,
+                c.paced_rounds_per_s, c.max_lag_bytes / 1e6, c.storm_s, c.us_per_push);
   return buf;
 }
 
 constexpr const char* kCellHeader =
     "| N | mode | scenario | commits/s (target) | updates | delivered | coalesced | missed | "
-    "stale clients | avg ms | p50 ms | p99 ms | max ms | liveql commit→push avg ms | liveql cores "
-    "| PG cores (liveql's backends) | statements/s | refetch statements/s | max slot lag | "
-    "connect storm s | liveql µs/result |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
+    "stale clients | avg ms | p50 ms | p99 ms | max ms | writer commit avg ms | liveql "
+    "commit→push avg ms | liveql cores | PG cores (liveql's backends) | statements/s | refetch "
+    "statements/s | paced rounds/s | max slot lag | connect storm s | liveql µs/result |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
 
 std::string idle_row(const IdleCell& c) {
   char buf[512];
@@ -1041,6 +1062,8 @@ void write_json(const std::string& path, const Options& opt, int max_n,
                                 {"p99", c.latency_ms.p99},
                                 {"max", c.latency_ms.max}}},
                               {"liveql_commit_to_push_ms", finite(c.commit_to_push_ms)},
+                              {"writer_commit_ms", finite(c.writer_commit_ms)},
+                              {"paced_rounds_per_s", finite(c.paced_rounds_per_s)},
                               {"liveql_cores", c.liveql_cores},
                               {"pg_cores", c.pg_cores},
                               {"pg_liveql_backend_cores", c.pg_liveql_cores},
