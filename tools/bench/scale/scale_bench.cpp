@@ -20,7 +20,8 @@
 // arrived by the end of the drain). Per cell: liveql CPU (/proc), PostgreSQL CPU (postmaster and
 // its children; separately liveql's backends and walsender), statements liveql ran
 // (pg_stat_statements of its role; liveql_refetch_statements_total), the most replication lag of
-// liveql's slot sampled each second, liveql CPU per result received, and liveql's own average
+// liveql's slot sampled each second (bytes, and seconds: pg_stat_replication.write_lag), liveql
+// CPU per result received, and liveql's own average
 // from a commit's decoding to the push it caused (its liveql_commit_to_push_seconds histogram:
 // what the clients' latency spends outside liveql is the difference), the writers' average from
 // sending a statement to its commit being acknowledged (their own wait in a busy PostgreSQL, in
@@ -694,6 +695,9 @@ struct Cell {
   Summary latency_ms;
   double liveql_cores = 0, pg_cores = 0, pg_liveql_cores = 0;
   double statements_per_s = 0, refetch_statements_per_s = 0, max_lag_bytes = 0;
+  // pg_stat_replication's write_lag of liveql's walsender, the most sampled: from the WAL being
+  // flushed to liveql reporting it received (at its next status update), in seconds.
+  double max_lag_s = 0;
   double storm_s = 0, results_in_window = 0, us_per_push = 0;
   double commit_to_push_ms = 0;   // liveql's own histogram: commit decoded -> push handed over
   double writer_commit_ms = 0;    // the writers' send -> commit acknowledged, average
@@ -914,14 +918,20 @@ Cell run_phase(const Options& opt, Run& run, Conn& admin, const std::string& adm
 
   std::atomic<bool> sampling{true};
   std::atomic<int64_t> max_lag{0};
+  std::atomic<double> max_lag_s{0};
   std::thread sampler([&] {
     Conn lag(admin_url);
     const std::string sql =
         "select coalesce(max(pg_current_wal_lsn() - confirmed_flush_lsn), 0)::bigint from "
         "pg_replication_slots where slot_name = '" +
         run.slot() + "'";
+    const std::string lag_s_sql =
+        "select coalesce(extract(epoch from max(write_lag)), 0) from pg_stat_replication where "
+        "pid = (select active_pid from pg_replication_slots where slot_name = '" +
+        run.slot() + "')";
     while (sampling) {
       max_lag = std::max<int64_t>(max_lag, std::atoll(lag.value(sql).c_str()));
+      max_lag_s = std::max(max_lag_s.load(), std::atof(lag.value(lag_s_sql).c_str()));
       for (int i = 0; i < 20 && sampling; ++i)
         std::this_thread::sleep_for(50ms);  // one sample a second
     }
@@ -952,6 +962,7 @@ Cell run_phase(const Options& opt, Run& run, Conn& admin, const std::string& adm
   sampling = false;
   sampler.join();
   cell.max_lag_bytes = static_cast<double>(max_lag.load());
+  cell.max_lag_s = max_lag_s.load();
   int64_t committed = 0;
   double commit_ms_sum = 0;
   for (const auto& r : results) {
@@ -991,7 +1002,7 @@ std::string cell_row(const Cell& c) {
   char buf[1024];
   if (!c.error.empty()) {
     std::snprintf(buf, sizeof buf,
-                  "| %d | %s | %s | failed: %s | | | | | | | | | | | | | | | | | | | |", c.n,
+                  "| %d | %s | %s | failed: %s | | | | | | | | | | | | | | | | | | | | |", c.n,
                   c.mode.c_str(), c.scenario.c_str(), c.error.c_str());
     return buf;
   }
@@ -1001,14 +1012,14 @@ std::string cell_row(const Cell& c) {
   std::snprintf(buf, sizeof buf,
                 "| %s | %s | %s | %.0f (%.0f) | %zu | %.1f %% | %.1f %% | %.1f %% | %zu | %.1f | "
                 "%.1f | %.1f | %.0f | %.1f | %.1f | %.2f | %.2f (%.2f) | %.0f | %.0f | %.1f | "
-                "%.1f MB | %.2f | %.1f |",
+                "%.1f MB | %.2f | %.2f | %.1f |",
                 n.c_str(), c.mode.c_str(), c.scenario.c_str(), c.achieved_rate, c.target_rate,
                 c.updates, u * static_cast<double>(c.delivered),
                 u * static_cast<double>(c.coalesced), u * static_cast<double>(c.missed),
                 c.stale_clients, c.latency_ms.avg, c.latency_ms.p50, c.latency_ms.p99,
                 c.latency_ms.max, c.writer_commit_ms, c.commit_to_push_ms, c.liveql_cores,
                 c.pg_cores, c.pg_liveql_cores, c.statements_per_s, c.refetch_statements_per_s,
-                c.paced_rounds_per_s, c.max_lag_bytes / 1e6, c.storm_s, c.us_per_push);
+                c.paced_rounds_per_s, c.max_lag_bytes / 1e6, c.max_lag_s, c.storm_s, c.us_per_push);
   return buf;
 }
 
@@ -1016,8 +1027,10 @@ constexpr const char* kCellHeader =
     "| N | mode | scenario | commits/s (target) | updates | delivered | coalesced | missed | "
     "stale clients | avg ms | p50 ms | p99 ms | max ms | writer commit avg ms | liveql "
     "commit→push avg ms | liveql cores | PG cores (liveql's backends) | statements/s | refetch "
-    "statements/s | paced rounds/s | max slot lag | connect storm s | liveql µs/result |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
+    "statements/s | paced rounds/s | max slot lag | max write lag s | connect storm s | liveql "
+    "µs/result |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|-"
+    "--|";
 
 std::string idle_row(const IdleCell& c) {
   char buf[512];
@@ -1070,6 +1083,7 @@ void write_json(const std::string& path, const Options& opt, int max_n,
                               {"statements_per_s", c.statements_per_s},
                               {"refetch_statements_per_s", finite(c.refetch_statements_per_s)},
                               {"max_slot_lag_bytes", c.max_lag_bytes},
+                              {"max_write_lag_s", c.max_lag_s},
                               {"connect_storm_s", c.storm_s},
                               {"results_in_window", c.results_in_window},
                               {"liveql_us_per_result", c.us_per_push}});
