@@ -636,6 +636,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
       }
       if (!r.ok() || xids.empty() || attempt >= options.visibility_retries) co_return r;
       if (StatementRows(*r).all_visible()) co_return r;
+      metrics.inc("liveql_visibility_retries_total");
       asio::steady_timer t(ex, options.visibility_retry_delay);
       co_await t.async_wait(kTuple);
       if (stopped || c->dead) co_return r;
@@ -910,6 +911,9 @@ LiveQueries::LiveQueries(asio::any_io_executor ex, PgPool& pool, Metrics& metric
   metrics.register_histogram("liveql_refetch_duration_seconds",
                              "Duration of one live-query statement (refetch or first fetch).");
   metrics.register_counter("liveql_pushes_total", "Changed results pushed to subscribers.");
+  metrics.register_counter("liveql_visibility_retries_total",
+                           "Refetch statements run again because their snapshot did not see "
+                           "every transaction they were run for yet.");
   metrics.register_counter("liveql_visibility_retries_exhausted_total",
                            "Refetches whose snapshot never saw their transaction (fetched again).");
   metrics.register_histogram(
