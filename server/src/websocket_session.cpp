@@ -665,12 +665,12 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
 
   // On the core. Dependencies are extracted only for a new cohort (same role and SQL: same
   // dependencies): LivePlan::dependencies() runs when LiveQueries asks.
-  static live::SubscriberId subscribe_plan(live::LiveQueries& live, const compiler::Plan& plan,
+  static live::SubscriberId subscribe_plan(live::LiveQueries& live, compiler::Plan& plan,
                                            const std::string& role, live::LiveQueries::Push push) {
     if (auto data = static_result(plan))
       return live.subscribe_static(std::move(*data), std::move(push));
     const compiler::LivePlan& statement = *plan.live;
-    return live.subscribe_tracked(statement.sql, role, plan.root_field_name, plan.vars,
+    return live.subscribe_tracked(std::move(plan.live->sql), role, plan.root_field_name, plan.vars,
                                   std::move(push),
                                   [&statement] { return statement.dependencies(); });
   }
