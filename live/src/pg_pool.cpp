@@ -49,6 +49,12 @@ Error lost(std::string message) {
                     "database connection failed: " + trimmed(std::move(message)));
 }
 
+// Named, not literals: GCC 12 miscompiles a literal bound to a reference parameter of a
+// coroutine (run() takes the SQL by reference).
+const std::string kBegin = "BEGIN";
+const std::string kCommit = "COMMIT";
+const std::string kRollback = "ROLLBACK";
+
 Error cancelled_error() { return pg_error("the statement was cancelled"); }
 
 Error timeout_error(std::chrono::milliseconds timeout) {
@@ -230,6 +236,8 @@ struct PgPool::Impl {
                                                asio::cancellation_state cs, QueryPriority priority,
                                                const std::function<void()>& on_connection,
                                                bool prepare);
+  asio::awaitable<Result<std::vector<QueryResult>>> transaction(
+      std::vector<PgPool::Statement> batch, asio::cancellation_state cs, QueryPriority priority);
   // How run() sends the statement: with its text (unnamed), as a named prepared statement
   // (PQsendPrepare: `sql` is prepared under `name`), or by executing the prepared `name`.
   enum class Send { kText, kPrepare, kPrepared };
@@ -556,6 +564,63 @@ asio::awaitable<Result<QueryResult>> PgPool::Impl::execute(
   co_return result;
 }
 
+asio::awaitable<Result<std::vector<QueryResult>>> PgPool::Impl::transaction(
+    std::vector<PgPool::Statement> batch, asio::cancellation_state cs, QueryPriority priority) {
+  if (cancel_requested(cs)) co_return cancelled_error();
+  auto conn = co_await acquire(priority);
+  if (!conn.ok()) co_return conn.take_error();
+  Conn& c = **conn;
+  auto started = Clock::now();
+  const std::vector<std::optional<std::string>> no_params;
+  std::vector<QueryResult> results;
+  results.reserve(batch.size());
+  std::optional<Error> error;
+  ++statements;
+  auto begun = co_await run(c, kBegin, no_params, &cs);
+  if (!begun.ok()) error = as_connection_loss(c, begun.take_error());
+  for (auto& statement : batch) {
+    if (error) break;
+    ++statements;
+    auto result = co_await run(c, statement.sql, statement.params, &cs);
+    if (!result.ok()) {
+      error = as_connection_loss(c, result.take_error());
+    } else {
+      results.push_back(std::move(*result));
+    }
+  }
+  if (!error) {
+    ++statements;
+    // Not cancellable by the caller: a cancel racing the commit would leave its outcome unknown.
+    auto committed = co_await run(c, kCommit, no_params, nullptr);
+    if (!committed.ok()) {
+      error = as_connection_loss(c, committed.take_error());
+      if (error->code == ErrorCode::kConnectionLost) {
+        error = pg_error(
+            "the connection was lost during COMMIT: the transaction may or may not "
+            "have been committed (" +
+            error->message + ")");
+      }
+    }
+  }
+  // A failed statement leaves the transaction aborted (or, if this side gave up waiting, maybe
+  // still running): roll it back, or close the connection when that cannot be confirmed
+  // (release() closes any connection not idle outside a transaction).
+  if (error && !c.discard && PQstatus(c.pg) == CONNECTION_OK &&
+      PQtransactionStatus(c.pg) != PQTRANS_IDLE) {
+    ++statements;
+    auto rolled_back = co_await run(c, kRollback, no_params, nullptr);
+    if (!rolled_back.ok()) c.discard = true;
+  }
+  if (options.recycle_after.count() > 0 && Clock::now() - started >= options.recycle_after &&
+      c.healthy()) {
+    c.discard = true;
+    ++recycled;
+  }
+  release(std::move(conn).value());
+  if (error) co_return std::move(*error);
+  co_return results;
+}
+
 PgPool::PgPool(asio::any_io_executor ex, std::string conninfo, std::size_t size,
                PgPoolOptions options)
     : impl_(std::make_shared<Impl>()) {
@@ -580,6 +645,17 @@ asio::awaitable<Result<QueryResult>> PgPool::query(std::string sql,
   asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
   auto result = co_await impl->execute(std::move(sql), std::move(params), cs, priority,
                                        on_connection, prepare);
+  co_await asio::this_coro::throw_if_cancelled(throw_before);
+  co_return result;
+}
+
+asio::awaitable<Result<std::vector<QueryResult>>> PgPool::transaction(
+    std::vector<Statement> statements, QueryPriority priority) {
+  auto impl = impl_;
+  bool throw_before = co_await asio::this_coro::throw_if_cancelled();
+  co_await asio::this_coro::throw_if_cancelled(false);
+  asio::cancellation_state cs = co_await asio::this_coro::cancellation_state;
+  auto result = co_await impl->transaction(std::move(statements), cs, priority);
   co_await asio::this_coro::throw_if_cancelled(throw_before);
   co_return result;
 }

@@ -1,5 +1,5 @@
-// Running a statement from a session's thread: PgPool lives on the core (io_threads.hpp), so
-// the statement hops to the core and its result back to the caller's executor.
+// Running statements from a session's thread: PgPool lives on the core (io_threads.hpp), so
+// the statements hop to the core and their result back to the caller's executor.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -18,5 +18,9 @@ namespace liveql::server {
 // (PgPool::query's cancellation). On the core itself it calls the pool directly.
 boost::asio::awaitable<Result<live::QueryResult>> query_on_core(
     App& app, std::string sql, std::vector<std::optional<std::string>> params);
+
+// app.pool->transaction(statements), the same way.
+boost::asio::awaitable<Result<std::vector<live::QueryResult>>> transaction_on_core(
+    App& app, std::vector<live::PgPool::Statement> statements);
 
 }  // namespace liveql::server

@@ -7,17 +7,15 @@
 #include <chrono>
 
 #include "auth.hpp"
-#include "core_query.hpp"
 #include "json_limits.hpp"
 #include "liveql/base/text.hpp"
 #include "liveql/compiler/compile.hpp"
-#include "liveql/compiler/sql.hpp"
 #include "liveql/live/change_feed.hpp"
 #include "liveql/live/live_queries.hpp"
 #include "liveql/live/metrics.hpp"
-#include "liveql/live/pg_pool.hpp"
 #include "liveql/server/config.hpp"
 #include "liveql/state/state_store.hpp"
+#include "operation_runner.hpp"
 
 namespace liveql::server {
 namespace {
@@ -26,7 +24,6 @@ namespace json = boost::json;
 using boost::asio::awaitable;
 
 constexpr const char* kVersion = "0.1.0";
-constexpr std::string_view kExplainPrefix = "EXPLAIN ";
 
 HttpResponse json_response(unsigned status, std::string body) {
   HttpResponse r;
@@ -41,14 +38,8 @@ HttpResponse plain_error(unsigned status, const Error& e) {
   return json_response(status, plain_error_body(e));
 }
 
-struct GraphqlBody {
-  std::string query;
-  json::object variables;
-  std::optional<std::string> operation_name;
-};
-
 // Reads {query, variables, operationName} with Hasura's errors for missing or mistyped keys.
-Result<GraphqlBody> read_graphql_body(const json::value& v, const std::string& path) {
+Result<OperationRequest> read_graphql_body(const json::value& v, const std::string& path) {
   if (!v.is_object()) {
     return make_error(
         ErrorCode::kParseFailed,
@@ -58,7 +49,7 @@ Result<GraphqlBody> read_graphql_body(const json::value& v, const std::string& p
         path);
   }
   const auto& o = v.get_object();
-  GraphqlBody out;
+  OperationRequest out;
   const json::value* q = o.if_contains("query");
   if (q == nullptr) return make_error(ErrorCode::kParseFailed, "key \"query\" not found", path);
   if (!q->is_string()) {
@@ -82,59 +73,21 @@ Result<GraphqlBody> read_graphql_body(const json::value& v, const std::string& p
   return out;
 }
 
-// What a client sees of a failed statement: data exceptions (bad input values) verbatim, other
-// database errors only as a generic message unless the caller is admin, since they can reveal
-// the schema or the generated SQL.
-Error query_error(Error e, const compiler::Session& session) {
-  e.path = "$";
-  if ((e.code == ErrorCode::kPostgresError || e.code == ErrorCode::kConnectionLost) &&
-      !session.is_admin) {
-    e.message = "database query error";
-  }
-  return e;
-}
-
 bool path_is(const std::string& target, std::string_view path) {
   std::string_view t = target;
   if (auto q = t.find('?'); q != std::string_view::npos) t = t.substr(0, q);
   return t == path;
 }
 
-// One /v1/graphql operation up to the point where it needs the database: either the answer, or
-// the statement to run. Kept out of the coroutine (GCC 12 miscompiles string literals bound to
-// reference parameters inside coroutine bodies).
-struct PreparedGraphql {
-  std::optional<HttpResponse> answer;
-  std::string sql;
-  std::string vars;
-};
-
-PreparedGraphql prepare_operation(App& app, GraphqlBody gql, const compiler::Session& session) {
-  PreparedGraphql p;
-  compiler::Request req{gql.query, std::move(gql.variables), gql.operation_name};
-  auto op = compiler::compile(*app.schema, req, session, app.limits);
-  if (!op) {
-    p.answer = graphql_error(op.error());
-  } else if (op->type == gql::OperationType::kSubscription) {
-    p.answer = graphql_error(make_error(
-        ErrorCode::kNotSupported, "subscriptions are not supported over HTTP, use websockets"));
-  } else if (op->static_data) {
-    p.answer = json_response(200, json::serialize(json::object{{"data", *op->static_data}}));
-  } else {
-    p.sql = sql::single_query(op->ir);
-    p.vars = json::serialize(op->vars);
-  }
-  return p;
-}
-
 // A whole POST /v1/graphql body: one operation (an object) or a batch (an array of them, as
 // Hasura and apollo-link-batch-http send). `answer` is set when the request fails as a whole
 // (not JSON, a malformed element, over --max-batch-size, bad credentials): one error object,
-// not an array, as Hasura answers.
+// not an array, as Hasura answers. Kept out of the coroutine (GCC 12 miscompiles string
+// literals bound to reference parameters inside coroutine bodies).
 struct PreparedRequest {
   std::optional<HttpResponse> answer;
   bool batched = false;
-  std::vector<PreparedGraphql> operations;
+  std::vector<OperationRequest> operations;
   compiler::Session session;
 };
 
@@ -145,7 +98,6 @@ PreparedRequest prepare_request(App& app, const HttpRequest& request) {
     p.answer = graphql_error(body.error());
     return p;
   }
-  std::vector<GraphqlBody> bodies;
   if (const json::array* batch = body->if_array()) {
     p.batched = true;
     const size_t limit = app.config ? app.config->max_batch_size : 20;
@@ -162,7 +114,7 @@ PreparedRequest prepare_request(App& app, const HttpRequest& request) {
         p.answer = graphql_error(gql.error());
         return p;
       }
-      bodies.push_back(std::move(*gql));
+      p.operations.push_back(std::move(*gql));
     }
   } else {
     auto gql = read_graphql_body(*body, "$");
@@ -170,7 +122,7 @@ PreparedRequest prepare_request(App& app, const HttpRequest& request) {
       p.answer = graphql_error(gql.error());
       return p;
     }
-    bodies.push_back(std::move(*gql));
+    p.operations.push_back(std::move(*gql));
   }
   auto session = resolve_session(request.headers, *app.auth);
   if (!session) {
@@ -178,23 +130,16 @@ PreparedRequest prepare_request(App& app, const HttpRequest& request) {
     return p;
   }
   p.session = std::move(*session);
-  for (auto& gql : bodies)
-    p.operations.push_back(prepare_operation(app, std::move(gql), p.session));
   return p;
 }
 
-HttpResponse graphql_result(Result<live::QueryResult> result, const compiler::Session& session) {
-  if (!result) return graphql_error(query_error(result.take_error(), session));
-  int data_col = result->column_index("data");
-  if (result->rows.size() != 1 || data_col < 0) {
-    return graphql_error(make_error(ErrorCode::kUnexpected, "unexpected query result shape"));
-  }
-  const auto& data = result->rows[0][static_cast<size_t>(data_col)];
-  // Postgres already produced the JSON text of `data`: splice it instead of re-serializing.
+// {"data": <data>} around the runner's `data` text, or its error.
+HttpResponse graphql_result(const Result<std::string>& data) {
+  if (!data) return graphql_error(data.error());
   std::string out;
-  out.reserve((data ? data->size() : 4) + 16);
+  out.reserve(data->size() + 16);
   out += "{\"data\":";
-  out += data ? *data : std::string("null");
+  out += *data;
   out += '}';
   return json_response(200, std::move(out));
 }
@@ -219,14 +164,8 @@ awaitable<HttpResponse> graphql(App& app, const HttpRequest& request) {
   std::vector<HttpResponse> parts;
   parts.reserve(p.operations.size());
   for (auto& op : p.operations) {
-    if (op.answer) {
-      parts.push_back(std::move(*op.answer));
-      continue;
-    }
-    // GCC 12 cannot keep an initializer_list's array in a coroutine frame: no braces here.
-    std::vector<std::optional<std::string>> params(1, std::move(op.vars));
-    auto result = co_await query_on_core(app, std::move(op.sql), std::move(params));
-    parts.push_back(graphql_result(std::move(result), p.session));
+    auto data = co_await run_operation(app, p.session, std::move(op));
+    parts.push_back(graphql_result(data));
   }
   if (!p.batched) co_return std::move(parts.front());
   co_return batch_response(parts);
@@ -243,12 +182,11 @@ Error admin_only() {
   return make_error(ErrorCode::kAccessDenied, "restricted access : admin only");
 }
 
-// An explain request compiled: the statements to EXPLAIN, one per root field (empty sql for
-// fields that need none), or the answer when it failed early.
+// An explain request up to compiling: the operation and the session to explain it for, or the
+// answer when it failed early.
 struct PreparedExplain {
   std::optional<HttpResponse> answer;
-  std::vector<std::pair<std::string, std::string>> fields;  // (response key, sql)
-  std::string vars;
+  OperationRequest operation;
   compiler::Session session;
 };
 
@@ -270,6 +208,7 @@ PreparedExplain prepare_explain(App& app, const HttpRequest& request) {
   }
   auto gql = read_graphql_body(body.get_object().at("query"), "$.query");
   if (!gql) return fail(400, gql.error());
+  p.operation = std::move(*gql);
 
   // The session to explain for comes from `user` (trusted: the caller is admin).
   compiler::Session& session = p.session;
@@ -290,51 +229,15 @@ PreparedExplain prepare_explain(App& app, const HttpRequest& request) {
       }
     }
   }
-
-  compiler::Request req{gql->query, std::move(gql->variables), gql->operation_name};
-  auto op = compiler::compile(*app.schema, req, session, app.limits);
-  if (!op) return fail(400, op.error());
-  p.vars = json::serialize(op->vars);
-  for (const auto& field : op->ir.fields) {
-    std::string sql;
-    if (field.kind != ir::RootField::Kind::kStatic) {
-      ir::Operation one;
-      one.fields.push_back(field);
-      sql = sql::single_query(one);
-    }
-    p.fields.emplace_back(field.alias, std::move(sql));
-  }
   return p;
-}
-
-json::object explain_entry(const std::string& field, const std::string& sql,
-                           const std::string& vars, const live::QueryResult* plan) {
-  json::array lines;
-  if (plan) {
-    for (const auto& row : plan->rows) {
-      if (!row.empty() && row[0]) lines.push_back(json::string(*row[0]));
-    }
-  }
-  json::array params;
-  if (!sql.empty()) params.push_back(json::string(vars));
-  return json::object{{"field", field}, {"sql", sql}, {"params", params}, {"plan", lines}};
 }
 
 awaitable<HttpResponse> explain(App& app, const HttpRequest& request) {
   PreparedExplain p = prepare_explain(app, request);
   if (p.answer) co_return std::move(*p.answer);
-  json::array out;
-  for (const auto& [field, sql] : p.fields) {
-    if (sql.empty()) {
-      out.push_back(explain_entry(field, sql, p.vars, nullptr));
-      continue;
-    }
-    std::vector<std::optional<std::string>> params(1, p.vars);
-    auto plan = co_await query_on_core(app, std::string(kExplainPrefix) + sql, std::move(params));
-    if (!plan) co_return plain_error(400, query_error(plan.take_error(), p.session));
-    out.push_back(explain_entry(field, sql, p.vars, &*plan));
-  }
-  co_return json_response(200, json::serialize(out));
+  auto out = co_await explain_operation(app, std::move(p.session), std::move(p.operation));
+  if (!out) co_return plain_error(400, out.error());
+  co_return json_response(200, std::move(*out));
 }
 
 }  // namespace

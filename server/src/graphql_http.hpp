@@ -1,7 +1,7 @@
 // The HTTP endpoints, free of Beast: a request (method, target, lower-cased headers, body) in,
 // a response (status, headers, body) out. http_server.cpp does the socket side.
 //
-// Runs on the session's I/O thread (io_threads.hpp); statements (query_on_core) and the
+// Runs on the session's I/O thread (io_threads.hpp); operations (operation_runner.hpp) and the
 // endpoints that read the live core (/healthz, /v1/live/*) hop to the core and back. Errors follow
 // Hasura v2: /v1/graphql answers 200 with {"errors":[{"message","extensions":{"path","code"}}]} for
 // every GraphQL, JSON and auth error; other endpoints answer {"path","error","code"} with a 4xx

@@ -25,15 +25,13 @@
 #include <vector>
 
 #include "auth.hpp"
-#include "core_query.hpp"
 #include "io_threads.hpp"
 #include "liveql/base/text.hpp"
 #include "liveql/compiler/compile.hpp"
-#include "liveql/compiler/sql.hpp"
 #include "liveql/live/live_queries.hpp"
 #include "liveql/live/metrics.hpp"
-#include "liveql/live/pg_pool.hpp"
 #include "liveql/server/config.hpp"
+#include "operation_runner.hpp"
 #include "ws_protocol.hpp"
 
 namespace liveql::server {
@@ -57,8 +55,6 @@ constexpr uint16_t kCloseTooSlow = 1008;  // policy violation
 constexpr size_t kMaxDirectMessage = 64u << 10;
 constexpr size_t kMaxBatch = 64;
 // Named, not literal, inside coroutines: GCC 12 miscompiles string literals there.
-const char* const kNull = "null";
-const char* const kBadShape = "unexpected query result shape";
 const char* const kGoingAway = "server shutting down";
 
 void log_exception(std::exception_ptr e) {
@@ -88,16 +84,6 @@ std::chrono::milliseconds init_timeout(const App& app) {
     return milliseconds(std::strtoll(env, nullptr, 10));
   if (app.config) return app.config->ws_init_timeout;
   return milliseconds(10'000);
-}
-
-// What a client sees of a failed statement: database errors only generically unless admin,
-// since they can reveal the schema or the generated SQL (as on HTTP).
-Error query_error(Error e, const compiler::Session& session) {
-  e.path = "$";
-  if ((e.code == ErrorCode::kPostgresError || e.code == ErrorCode::kConnectionLost) &&
-      !session.is_admin)
-    e.message = "database query error";
-  return e;
 }
 
 // One operation of a session that is a subscription. Shared with the core (the push callback
@@ -624,50 +610,42 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
     return server::authenticate(headers, *app_.auth, std::chrono::system_clock::now());
   }
 
+  // Compiles and runs one operation: a subscription goes to LiveQueries with the plan's live
+  // statement; a query whose answer is static is answered at once, any other runs through the
+  // operation runner.
   void start_operation(const std::string& id, const json::object& payload) {
-    if (!app_.schema) {
-      execute(protocol_.on_error(id, make_error(ErrorCode::kUnexpected, "schema not loaded")));
-      return;
-    }
-    compiler::Request req;
-    std::string query(payload.at("query").get_string());
-    req.query = query;
+    OperationRequest request;
+    request.query = std::string(payload.at("query").get_string());
     if (auto* v = payload.if_contains("variables"); v && v->is_object())
-      req.variables = v->get_object();
+      request.variables = v->get_object();
     if (auto* n = payload.if_contains("operationName"); n && n->is_string())
-      req.operation_name = std::string(n->get_string());
-    auto op = compiler::compile(*app_.schema, req, session_, app_.limits);
-    if (!op) {
-      execute(protocol_.on_error(id, op.error()));
+      request.operation_name = std::string(n->get_string());
+    auto plan = plan_request(app_, session_, request);
+    if (!plan) {
+      execute(protocol_.on_error(id, plan.error()));
       return;
     }
-    if (op->type == gql::OperationType::kSubscription) {
+    if (plan->type == gql::OperationType::kSubscription) {
       if (!app_.live) {
         execute(protocol_.on_error(
             id, make_error(ErrorCode::kNotSupported, "subscriptions are not available")));
         return;
       }
-      subscribe(id, std::move(*op));
+      subscribe(id, std::move(*plan));
       return;
     }
-    if (op->static_data) {
-      execute(protocol_.on_data(id, json::serialize(*op->static_data)));
+    if (auto data = static_result(*plan)) {
+      execute(protocol_.on_data(id, *data));
       execute(protocol_.on_complete(id));
       return;
     }
-    if (!app_.pool) {
-      execute(protocol_.on_error(id, make_error(ErrorCode::kUnexpected, "no database pool")));
-      return;
-    }
-    asio::co_spawn(ws_.get_executor(),
-                   run_query(id, sql::single_query(op->ir), json::serialize(op->vars)),
-                   log_exception);
+    asio::co_spawn(ws_.get_executor(), run_query(id, std::move(*plan)), log_exception);
   }
 
   // Registers the subscription on the core. The push callback runs on the core: on a session of
   // the core's own thread (--threads 1) it delivers at once, otherwise through this thread's
   // PushInbox. Unsubscribing is posted to the core after this, so it always runs after it.
-  void subscribe(const std::string& id, compiler::CompiledOperation op) {
+  void subscribe(const std::string& id, compiler::Plan plan) {
     auto sub = std::make_shared<Subscription>(id, protocol_.protocol());
     subscriptions_[id] = sub;
     std::weak_ptr<WsSession> weak = weak_from_this();
@@ -679,31 +657,33 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
         self->on_push(sub, std::move(r));
       }
     };
-    asio::dispatch(app_.core, [live = app_.live, sub, op = std::move(op), role = session_.role,
+    asio::dispatch(app_.core, [live = app_.live, sub, plan = std::move(plan), role = session_.role,
                                push = std::move(push)]() mutable {
-      sub->core_id = live->subscribe(op, role, std::move(push));
+      sub->core_id = subscribe_plan(*live, plan, role, std::move(push));
     });
   }
 
-  asio::awaitable<void> run_query(std::string id, std::string sql, std::string vars) {
+  // On the core. Dependencies are extracted only for a new cohort (same role and SQL: same
+  // dependencies): LivePlan::dependencies() runs when LiveQueries asks.
+  static live::SubscriberId subscribe_plan(live::LiveQueries& live, compiler::Plan& plan,
+                                           const std::string& role, live::LiveQueries::Push push) {
+    if (auto data = static_result(plan))
+      return live.subscribe_static(std::move(*data), std::move(push));
+    const compiler::LivePlan& statement = *plan.live;
+    return live.subscribe_tracked(std::move(plan.live->sql), role, plan.root_field_name, plan.vars,
+                                  std::move(push),
+                                  [&statement] { return statement.dependencies(); });
+  }
+
+  asio::awaitable<void> run_query(std::string id, compiler::Plan plan) {
     auto self = shared_from_this();
-    std::vector<std::optional<std::string>> params;
-    params.emplace_back(std::move(vars));
-    // (A braced list here would put an initializer_list array in the coroutine frame, which
-    // GCC 12 rejects.)
-    auto result = co_await query_on_core(app_, std::move(sql), std::move(params));
+    auto data = co_await execute_plan(app_, session_, std::move(plan));
     if (!protocol_.active(id)) co_return;  // stopped, or the connection closed meanwhile
-    if (!result) {
-      execute(protocol_.on_error(id, query_error(result.take_error(), session_)));
+    if (!data) {
+      execute(protocol_.on_error(id, data.error()));
       co_return;
     }
-    int col = result->column_index("data");
-    if (result->rows.size() != 1 || col < 0) {
-      execute(protocol_.on_error(id, make_error(ErrorCode::kUnexpected, std::string(kBadShape))));
-      co_return;
-    }
-    const auto& data = result->rows[0][size_t(col)];
-    execute(protocol_.on_data(id, data ? std::string_view(*data) : std::string_view(kNull)));
+    execute(protocol_.on_data(id, *data));
     execute(protocol_.on_complete(id));
   }
 
@@ -712,7 +692,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
     if (it == subscriptions_.end() || it->second != sub) return;  // stopped (maybe id reused)
     if (!r) {
       subscriptions_.erase(it);  // the live manager already dropped it
-      execute(protocol_.on_error(sub->id, query_error(r.take_error(), session_)));
+      execute(protocol_.on_error(sub->id, visible_error(r.take_error(), session_)));
       return;
     }
     if (protocol_.closed() || !protocol_.active(sub->id)) return;

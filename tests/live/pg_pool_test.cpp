@@ -508,5 +508,165 @@ TEST_F(PgPoolTest, HeavyStatementDoesNotStayLargeInThePool) {
   EXPECT_LT(next, kept.after);
 }
 
+// ---- transaction() ----
+
+using Batch = std::vector<PgPool::Statement>;
+
+// Runs a transaction to completion on `ioc`, optionally with a cancellation slot.
+Result<std::vector<QueryResult>> run_transaction(asio::io_context& ioc, PgPool& pool, Batch batch,
+                                                 asio::cancellation_signal* signal = nullptr) {
+  std::optional<Result<std::vector<QueryResult>>> out;
+  auto body = [&]() -> asio::awaitable<void> {
+    out.emplace(co_await pool.transaction(std::move(batch)));
+  };
+  if (signal != nullptr) {
+    asio::co_spawn(ioc, body, asio::bind_cancellation_slot(signal->slot(), testing::Rethrow{}));
+  } else {
+    asio::co_spawn(ioc, body, testing::Rethrow{});
+  }
+  EXPECT_TRUE(run_until(ioc, [&] { return out.has_value(); }));
+  if (!out) return make_error(ErrorCode::kUnexpected, "timed out");
+  return std::move(*out);
+}
+
+std::string count_of(const std::string& url, const std::string& table) {
+  return test::query(url, "select count(*) from " + table).at(0).at(0);
+}
+
+TEST_F(PgPoolTest, TransactionRunsItsStatementsInOrderOnOneConnectionAndCommits) {
+  test::exec(*url_, "create table tx_commit (id int primary key, note text)");
+  PgPool pool(ioc_.get_executor(), *url_, 2);
+  const auto statements_before = pool.statements();
+  auto r = run_transaction(
+      ioc_, pool,
+      Batch{{"insert into tx_commit values ($1::int, $2::text)", {"1", "a"}},
+            {"insert into tx_commit values ($1::int, $2::text) returning id", {"2", std::nullopt}},
+            {"select count(*), count(distinct pg_backend_pid()), "
+             "pg_current_xact_id_if_assigned() is not null from tx_commit",
+             {}}});
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->size(), 3u);
+  EXPECT_TRUE((*r)[0].rows.empty());
+  EXPECT_EQ((*r)[1].rows.at(0).at(0), "2");
+  // The third statement sees the first two: same transaction (it has an xid), one backend.
+  EXPECT_EQ((*r)[2].rows.at(0).at(0), "2");
+  EXPECT_EQ((*r)[2].rows.at(0).at(2), "t");
+  EXPECT_EQ(count_of(*url_, "tx_commit"), "2");          // committed: another session sees it
+  EXPECT_EQ(pool.statements() - statements_before, 5u);  // BEGIN, three, COMMIT
+  EXPECT_EQ(pool.open(), 1u);
+  EXPECT_EQ(pool.in_use(), 0u);
+  // The connection went back idle, outside any transaction.
+  auto after = run(pool, "select pg_current_xact_id_if_assigned() is null");
+  ASSERT_TRUE(after.ok()) << after.error().message;
+  EXPECT_EQ(after->rows.at(0).at(0), "t");
+  // No statements: BEGIN and COMMIT only.
+  auto empty = run_transaction(ioc_, pool, Batch{});
+  ASSERT_TRUE(empty.ok()) << empty.error().message;
+  EXPECT_TRUE(empty->empty());
+}
+
+// Any failing statement rolls back everything before it, and its error keeps query()'s codes;
+// the connection is rolled back and reused, not left in an aborted transaction.
+TEST_F(PgPoolTest, TransactionRollsBackOnTheFirstErrorAndTheConnectionGoesOn) {
+  test::exec(*url_, "create table tx_rollback (id int primary key)");
+  PgPool pool(ioc_.get_executor(), *url_, 1);
+  auto pid = run(pool, "select pg_backend_pid()");
+  ASSERT_TRUE(pid.ok()) << pid.error().message;
+
+  auto duplicate = run_transaction(ioc_, pool,
+                                   Batch{{"insert into tx_rollback values ($1::int)", {"1"}},
+                                         {"insert into tx_rollback values ($1::int)", {"1"}},
+                                         {"insert into tx_rollback values ($1::int)", {"3"}}});
+  ASSERT_FALSE(duplicate.ok());
+  EXPECT_EQ(duplicate.error().code, ErrorCode::kPostgresError);
+  EXPECT_NE(duplicate.error().message.find("duplicate key"), std::string::npos)
+      << duplicate.error().message;
+  EXPECT_EQ(count_of(*url_, "tx_rollback"), "0");
+
+  auto bad_value = run_transaction(ioc_, pool,
+                                   Batch{{"insert into tx_rollback values ($1::int)", {"1"}},
+                                         {"insert into tx_rollback values ($1::int)", {"x"}}});
+  ASSERT_FALSE(bad_value.ok());
+  EXPECT_EQ(bad_value.error().code, ErrorCode::kDataException);
+  EXPECT_EQ(count_of(*url_, "tx_rollback"), "0");
+
+  // The first statement failing: nothing runs after it.
+  auto first = run_transaction(
+      ioc_, pool,
+      Batch{{"select * from no_such_table", {}}, {"insert into tx_rollback values (9)", {}}});
+  ASSERT_FALSE(first.ok());
+  EXPECT_EQ(first.error().message, "relation \"no_such_table\" does not exist");
+  EXPECT_EQ(count_of(*url_, "tx_rollback"), "0");
+
+  // Same backend throughout: rolled back, not replaced.
+  auto again = run(pool, "select pg_backend_pid(), pg_current_xact_id_if_assigned() is null");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->rows.at(0).at(0), pid->rows.at(0).at(0));
+  EXPECT_EQ(again->rows.at(0).at(1), "t");
+  EXPECT_EQ(pool.open(), 1u);
+  auto ok = run_transaction(ioc_, pool, Batch{{"insert into tx_rollback values (7)", {}}});
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(count_of(*url_, "tx_rollback"), "1");
+}
+
+TEST_F(PgPoolTest, TransactionStatementPastTheTimeoutRollsBack) {
+  test::exec(*url_, "create table tx_timeout (id int primary key)");
+  PgPool pool(ioc_.get_executor(), *url_, 1, PgPoolOptions{.query_timeout = 200ms});
+  auto r = run_transaction(
+      ioc_, pool, Batch{{"insert into tx_timeout values (1)", {}}, {"select pg_sleep(30)", {}}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kQueryTimeout);
+  EXPECT_EQ(r.error().message, "the query exceeded the timeout of 200 ms (--query-timeout-ms)");
+  EXPECT_EQ(count_of(*url_, "tx_timeout"), "0");
+  auto ok = run(pool, "select 1");
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(pool.open(), 1u);
+}
+
+TEST_F(PgPoolTest, TransactionCancelledByItsCallerRollsBack) {
+  test::exec(*url_, "create table tx_cancel (id int primary key)");
+  PgPool pool(ioc_.get_executor(), *url_, 1);
+  asio::cancellation_signal signal;
+  std::optional<Result<std::vector<QueryResult>>> out;
+  // (Built outside the coroutine: GCC 12 cannot keep an initializer_list's array in its frame.)
+  Batch batch{{"insert into tx_cancel values (1)", {}},
+              {"select pg_sleep(30) /* tx-cancel */", {}},
+              {"insert into tx_cancel values (2)", {}}};
+  asio::co_spawn(
+      ioc_,
+      [&]() -> asio::awaitable<void> { out.emplace(co_await pool.transaction(std::move(batch))); },
+      asio::bind_cancellation_slot(signal.slot(), testing::Rethrow{}));
+  ASSERT_TRUE(run_until(ioc_, [&] { return running_with(*url_, "tx-cancel") == 1; }));
+  signal.emit(asio::cancellation_type::terminal);
+  ASSERT_TRUE(run_until(ioc_, [&] { return out.has_value(); }));
+  ASSERT_FALSE(out->ok());
+  EXPECT_EQ(out->error().message, "the statement was cancelled");
+  EXPECT_EQ(count_of(*url_, "tx_cancel"), "0");
+  auto ok = run(pool, "select pg_current_xact_id_if_assigned() is null");
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(ok->rows.at(0).at(0), "t");
+}
+
+TEST_F(PgPoolTest, TransactionWhoseBackendIsTerminatedIsAConnectionLossAndCommitsNothing) {
+  test::exec(*url_, "create table tx_lost (id int primary key)");
+  PgPool pool(ioc_.get_executor(), *url_, 1);
+  std::optional<Result<std::vector<QueryResult>>> out;
+  Batch batch{{"insert into tx_lost values (1)", {}}, {"select pg_sleep(30) /* tx-lost */", {}}};
+  asio::co_spawn(
+      ioc_,
+      [&]() -> asio::awaitable<void> { out.emplace(co_await pool.transaction(std::move(batch))); },
+      testing::Rethrow{});
+  ASSERT_TRUE(run_until(ioc_, [&] { return running_with(*url_, "tx-lost") == 1; }));
+  test::exec(*url_,
+             "select pg_terminate_backend(pid) from pg_stat_activity where query like "
+             "'%/* tx-lost */%' and pid <> pg_backend_pid()");
+  ASSERT_TRUE(run_until(ioc_, [&] { return out.has_value(); }));
+  ASSERT_FALSE(out->ok());
+  EXPECT_EQ(out->error().code, ErrorCode::kConnectionLost) << out->error().message;
+  EXPECT_EQ(count_of(*url_, "tx_lost"), "0");
+  auto ok = run(pool, "select 1");
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+}
+
 }  // namespace
 }  // namespace liveql::live

@@ -103,6 +103,23 @@ class PgPool {
                                                     std::function<void()> on_connection = {},
                                                     bool prepare = false);
 
+  // One statement of a transaction(): SQL with its text parameters, as query() takes them.
+  struct Statement {
+    std::string sql;
+    std::vector<std::optional<std::string>> params;
+  };
+
+  // Runs `statements` in order on one pooled connection, between BEGIN and COMMIT, and returns
+  // each one's rows in order. The first statement that fails ends it: the transaction is rolled
+  // back (nothing of it is committed) and that statement's error returned, with query()'s codes.
+  // A connection whose rollback is not confirmed is closed, never lent again. Timeout and
+  // cancellation apply to each statement as in query(); once COMMIT is sent the caller can no
+  // longer cancel it. A connection lost during COMMIT leaves the outcome unknown: that is
+  // kPostgresError "the connection was lost during COMMIT ...", never kConnectionLost (whose
+  // callers retry). BEGIN, COMMIT and ROLLBACK count in statements().
+  boost::asio::awaitable<Result<std::vector<QueryResult>>> transaction(
+      std::vector<Statement> statements, QueryPriority priority = QueryPriority::kNormal);
+
   // Whether `error` (from query()) is the loss of the connection rather than the statement's.
   static bool connection_lost(const Error& error) {
     return error.code == ErrorCode::kConnectionLost;

@@ -1,0 +1,73 @@
+#include "liveql/compiler/plan.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include "liveql/compiler/sql.hpp"
+
+namespace liveql::compiler {
+
+std::shared_ptr<const deps::Dependencies> LivePlan::dependencies() const {
+  if (!dependencies_ && ir_) {
+    dependencies_ = std::make_shared<const deps::Dependencies>(deps::extract_dependencies(*ir_));
+  }
+  return dependencies_;
+}
+
+Plan plan_operation(CompiledOperation op) {
+  Plan plan;
+  plan.type = op.type;
+  plan.root_field_name = std::move(op.root_field_name);
+  plan.vars_text = boost::json::serialize(op.vars);
+  plan.vars = std::move(op.vars);
+  if (op.static_data) {
+    plan.static_data = std::move(op.static_data);
+    return plan;
+  }
+  if (op.type == gql::OperationType::kSubscription) {
+    // The multiplexed statement always reads $3 (NULL when no transaction must be visible).
+    std::string sql = sql::multiplexed_query(op.ir);
+    plan.live.emplace(std::move(sql), true,
+                      std::make_shared<const ir::Operation>(std::move(op.ir)));
+    return plan;
+  }
+  Statement statement;
+  statement.sql = sql::single_query(op.ir);
+  for (const auto& field : op.ir.fields) statement.response_keys.push_back(field.alias);
+  plan.statements.push_back(std::move(statement));
+  return plan;
+}
+
+Result<Plan> compile_plan(const Schema& schema, const Request& request, const Session& session,
+                          const Limits& limits) {
+  auto op = compile(schema, request, session, limits);
+  if (!op) return op.take_error();
+  return plan_operation(std::move(*op));
+}
+
+std::vector<ExplainedField> explain_fields(const CompiledOperation& op) {
+  std::vector<ExplainedField> out;
+  out.reserve(op.ir.fields.size());
+  for (const auto& field : op.ir.fields) {
+    ExplainedField e;
+    e.response_key = field.alias;
+    if (field.kind != ir::RootField::Kind::kStatic) {
+      ir::Operation one;
+      one.fields.push_back(field);
+      e.sql = sql::single_query(one);
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+Result<ExplainPlan> compile_explain(const Schema& schema, const Request& request,
+                                    const Session& session, const Limits& limits) {
+  auto op = compile(schema, request, session, limits);
+  if (!op) return op.take_error();
+  ExplainPlan plan;
+  plan.fields = explain_fields(*op);
+  plan.vars_text = boost::json::serialize(op->vars);
+  return plan;
+}
+
+}  // namespace liveql::compiler

@@ -1,0 +1,161 @@
+#include "operation_runner.hpp"
+
+#include <boost/json.hpp>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core_query.hpp"
+#include "liveql/live/pg_pool.hpp"
+
+namespace liveql::server {
+namespace {
+
+namespace json = boost::json;
+using boost::asio::awaitable;
+
+constexpr std::string_view kExplainPrefix = "EXPLAIN ";
+// Named, not literal, inside coroutines: GCC 12 miscompiles string literals there.
+const char* const kNoPool = "no database pool";
+const char* const kBadShape = "unexpected query result shape";
+const char* const kSubscriptionPlan = "a subscription runs in LiveQueries, not as a statement";
+const char* const kHttpSubscription = "subscriptions are not supported over HTTP, use websockets";
+
+// The `data` column of a statement's single row, or kUnexpected.
+Result<std::string> data_of(live::QueryResult& result) {
+  int col = result.column_index("data");
+  if (result.rows.size() != 1 || col < 0) {
+    return make_error(ErrorCode::kUnexpected, std::string(kBadShape));
+  }
+  auto& data = result.rows[0][static_cast<size_t>(col)];
+  return data ? std::move(*data) : std::string("null");
+}
+
+// The `data` object of several statements, each answering its own response keys: their objects'
+// members, in statement order, in one object (no re-serialization: Postgres' text is spliced).
+Result<std::string> merged_data(std::vector<live::QueryResult>& results) {
+  if (results.size() == 1) return data_of(results[0]);
+  std::string out = "{";
+  for (auto& result : results) {
+    auto data = data_of(result);
+    if (!data) return data.take_error();
+    std::string_view members = *data;
+    auto open = members.find('{');
+    auto close = members.rfind('}');
+    if (open == std::string_view::npos || close == std::string_view::npos || close < open) {
+      return make_error(ErrorCode::kUnexpected, std::string(kBadShape));
+    }
+    members = members.substr(open + 1, close - open - 1);
+    if (members.find_first_not_of(" \t\n") == std::string_view::npos) continue;
+    if (out.size() > 1) out += ',';
+    out += members;
+  }
+  out += '}';
+  return out;
+}
+
+// (Outside the coroutines: see kNoPool.)
+Error unexpected(const char* message) { return make_error(ErrorCode::kUnexpected, message); }
+
+std::vector<std::optional<std::string>> vars_param(std::string vars) {
+  std::vector<std::optional<std::string>> params;
+  params.emplace_back(std::move(vars));
+  return params;
+}
+
+json::object explain_entry(const compiler::ExplainedField& field, const std::string& vars,
+                           const live::QueryResult* plan) {
+  json::array lines;
+  if (plan) {
+    for (const auto& row : plan->rows) {
+      if (!row.empty() && row[0]) lines.push_back(json::string(*row[0]));
+    }
+  }
+  json::array params;
+  if (!field.sql.empty()) params.push_back(json::string(vars));
+  return json::object{
+      {"field", field.response_key}, {"sql", field.sql}, {"params", params}, {"plan", lines}};
+}
+
+Result<compiler::ExplainPlan> explain_request(const App& app, const compiler::Session& session,
+                                              const OperationRequest& request) {
+  if (!app.schema) return unexpected("schema not loaded");
+  compiler::Request req{request.query, request.variables, request.operation_name};
+  return compiler::compile_explain(*app.schema, req, session, app.limits);
+}
+
+}  // namespace
+
+Error visible_error(Error e, const compiler::Session& session) {
+  e.path = "$";
+  if ((e.code == ErrorCode::kPostgresError || e.code == ErrorCode::kConnectionLost) &&
+      !session.is_admin) {
+    e.message = "database query error";
+  }
+  return e;
+}
+
+Result<compiler::Plan> plan_request(const App& app, const compiler::Session& session,
+                                    const OperationRequest& request) {
+  if (!app.schema) return unexpected("schema not loaded");
+  compiler::Request req{request.query, request.variables, request.operation_name};
+  return compiler::compile_plan(*app.schema, req, session, app.limits);
+}
+
+std::optional<std::string> static_result(const compiler::Plan& plan) {
+  if (!plan.static_data) return std::nullopt;
+  return json::serialize(*plan.static_data);
+}
+
+awaitable<Result<std::string>> execute_plan(App& app, compiler::Session session,
+                                            compiler::Plan plan) {
+  if (auto data = static_result(plan)) co_return std::move(*data);
+  if (plan.live) co_return unexpected(kSubscriptionPlan);
+  if (app.pool == nullptr) co_return unexpected(kNoPool);
+  if (!plan.transaction && plan.statements.size() == 1) {
+    auto result = co_await query_on_core(app, std::move(plan.statements.front().sql),
+                                         vars_param(std::move(plan.vars_text)));
+    if (!result) co_return visible_error(result.take_error(), session);
+    co_return data_of(*result);
+  }
+  // Otherwise one transaction: the statements of one operation see each other's effects and
+  // commit (or roll back) together.
+  std::vector<live::PgPool::Statement> statements;
+  statements.reserve(plan.statements.size());
+  for (auto& s : plan.statements)
+    statements.push_back({std::move(s.sql), vars_param(plan.vars_text)});
+  auto results = co_await transaction_on_core(app, std::move(statements));
+  if (!results) co_return visible_error(results.take_error(), session);
+  co_return merged_data(*results);
+}
+
+awaitable<Result<std::string>> run_operation(App& app, compiler::Session session,
+                                             OperationRequest request) {
+  auto plan = plan_request(app, session, request);
+  if (!plan) co_return plan.take_error();
+  if (plan->type == gql::OperationType::kSubscription) {
+    co_return make_error(ErrorCode::kNotSupported, kHttpSubscription);
+  }
+  co_return co_await execute_plan(app, std::move(session), std::move(*plan));
+}
+
+awaitable<Result<std::string>> explain_operation(App& app, compiler::Session session,
+                                                 OperationRequest request) {
+  auto plan = explain_request(app, session, request);
+  if (!plan) co_return plan.take_error();
+  json::array out;
+  for (const auto& field : plan->fields) {
+    if (field.sql.empty()) {
+      out.push_back(explain_entry(field, plan->vars_text, nullptr));
+      continue;
+    }
+    if (app.pool == nullptr) co_return unexpected(kNoPool);
+    auto lines = co_await query_on_core(app, std::string(kExplainPrefix) + field.sql,
+                                        vars_param(plan->vars_text));
+    if (!lines) co_return visible_error(lines.take_error(), session);
+    out.push_back(explain_entry(field, plan->vars_text, &*lines));
+  }
+  co_return json::serialize(out);
+}
+
+}  // namespace liveql::server
