@@ -249,8 +249,15 @@ describe('soak', () => {
       `RSS grew: first half peak ${peak(first, 'rss')} kB, second half ${peak(second, 'rss')} kB`);
     assert.ok(peak(second, 'backends') <= peak(first, 'backends') + 1);
     assert.ok(peak(second, 'ws') <= peak(first, 'ws') + WORKERS);
-    assert.ok(peak(second, 'lag') <= Math.max(4 * peak(first, 'lag'), 4 << 20),
-      `slot lag grew: first half peak ${peak(first, 'lag')}, second ${peak(second, 'lag')}`);
+    // The slot lag by its median: the cluster is shared with the tests running beside this one,
+    // and a burst of their WAL is a lag spike every slot shows until its walsender has read past
+    // it (seen: 4.4 MB for one sample). Positions that stop being acknowledged raise the median.
+    const median = (xs, k) => {
+      const v = xs.map((s) => s[k]).sort((a, b) => a - b);
+      return v[Math.floor(v.length / 2)];
+    };
+    assert.ok(median(second, 'lag') <= Math.max(4 * median(first, 'lag'), 1 << 20),
+      `slot lag grew: first half median ${median(first, 'lag')}, second ${median(second, 'lag')}`);
 
     // A clean exit: with detect_leaks=1, LeakSanitizer would fail it for leaked memory.
     server.signal('SIGTERM');
