@@ -439,6 +439,37 @@ TEST_F(MutationSqlTest, UpsertReturningSeesTheNewVersionOnce) {
       {"title": "Upserted", "author": {"tenant": "new"}}]})"));
 }
 
+TEST_F(MutationSqlTest, NestedInsertUnderAnUpsertThatDidNothingFails) {
+  // The object row conflicts and is not written: the parent has no author to link to.
+  Vars v;
+  ir::InsertRow article = row({v.value("title", "Orphan")});
+  auto author = nested("authors", {row({v.value("name", "Ann")})});
+  std::const_pointer_cast<ir::Insert>(author)->on_conflict =
+      ir::OnConflict{"authors_name_key", {}, {}, nullptr, nullptr};
+  article.object_relationships.push_back({article_author(), author});
+  Outcome o = run(insert_field("articles", {article}, {affected()}), v.obj);
+  ASSERT_TRUE(o.error);
+  EXPECT_EQ(o.error->code, ErrorCode::kNotSupported);
+  EXPECT_EQ(o.error->message,
+            "cannot proceed to insert object relation \"author\" since insert to table "
+            "\"authors\" affects zero rows");
+
+  // The parent conflicts and is not written: its articles have no author.
+  Vars w;
+  ir::InsertRow parent = row({w.value("name", "Ben")});
+  parent.array_relationships.push_back(
+      {author_articles(), nested("articles", {row({w.value("title", "Orphan too")})})});
+  auto f = insert_field("authors", {parent}, {affected()});
+  f.insert.on_conflict = ir::OnConflict{"authors_name_key", {}, {}, nullptr, nullptr};
+  o = run(f, w.obj);
+  ASSERT_TRUE(o.error);
+  EXPECT_EQ(o.error->code, ErrorCode::kNotSupported);
+  EXPECT_EQ(o.error->message,
+            "cannot proceed to insert array relations since insert to table \"authors\" affects "
+            "zero rows");
+  EXPECT_EQ(sql_json("select count(*) from articles where title like 'Orphan%'"), json::value(0));
+}
+
 TEST_F(MutationSqlTest, InsertCheckPassesAndFailsPerRow) {
   Vars v;
   auto f = insert_field("authors",

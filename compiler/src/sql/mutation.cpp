@@ -164,22 +164,36 @@ class MutationWriter {
         if (!rel.insert) continue;
         const std::vector<std::string> parent = insert_level(*rel.insert, {});
         if (parent.empty()) continue;
+        const std::string why = "cannot proceed to insert object relation \"" + rel.join.name +
+                                "\" since insert to table \"" + rel.insert->table.name +
+                                "\" affects zero rows";
         for (const auto& [mine, theirs] : rel.join.mapping)
-          own.emplace_back(mine, "(SELECT (" + parent.front() + ".w)." + quote_identifier(theirs) +
-                                     " FROM " + parent.front() + " LIMIT 1)");
+          own.emplace_back(mine, linked_value(parent.front(), theirs, why));
       }
       const std::string w = insert_rows(ins, {&row}, {own});
       out.push_back(w);
       for (const auto& rel : row.array_relationships) {
         if (!rel.insert) continue;
         Linked children;
+        const std::string why =
+            "cannot proceed to insert array relations since insert to table \"" + ins.table.name +
+            "\" affects zero rows";
         for (const auto& [mine, theirs] : rel.join.mapping)
-          children.emplace_back(
-              theirs, "(SELECT (" + w + ".w)." + quote_identifier(mine) + " FROM " + w + ")");
+          children.emplace_back(theirs, linked_value(w, mine, why));
         insert_level(*rel.insert, children);
       }
     }
     return out;
+  }
+
+  // `column` of the one row of cte. When cte holds no row (an on_conflict that did nothing),
+  // the linked rows cannot be written: the cast of the reason raises (see finish()).
+  static std::string linked_value(const std::string& cte, const std::string& column,
+                                  const std::string& why) {
+    return "(SELECT (" + cte + ".w)." + quote_identifier(column) +
+           " FROM (SELECT count(*) AS n FROM " + cte + ") AS liveql_n LEFT JOIN " + cte +
+           " ON true WHERE (CASE WHEN liveql_n.n = 0 THEN " +
+           quote_literal(std::string(kRaisedPrefix) + why) + " END)::integer IS NULL LIMIT 1)";
   }
 
   static bool has_values(const std::vector<ir::InsertRow>& rows) {

@@ -11,10 +11,20 @@ std::optional<Error> mutation_error(std::string_view sqlstate, std::string_view 
     return make_error(code, std::string(prefix) + std::string(message));
   };
   if (sqlstate.size() != 5) return std::nullopt;
-  // Raised by the statement itself (sql_mutation.hpp): the marker is in the cast's message.
-  if (sqlstate == "22P02" && message.find(kCheckViolationMarker) != std::string_view::npos)
-    return make_error(ErrorCode::kPermissionError,
-                      "check constraint of an insert/update permission has failed");
+  // Raised by the statement itself (sql_mutation.hpp): the reason is the cast's input.
+  if (sqlstate == "22P02") {
+    if (message.find(kCheckViolationMarker) != std::string_view::npos)
+      return make_error(ErrorCode::kPermissionError,
+                        "check constraint of an insert/update permission has failed");
+    const std::string zero_rows = "\"" + std::string(kRaisedPrefix) + "cannot proceed to insert ";
+    const size_t at = message.find(zero_rows);
+    if (at != std::string_view::npos && message.size() > at + zero_rows.size() &&
+        message.back() == '"') {
+      const size_t from = at + 1 + kRaisedPrefix.size();
+      return make_error(ErrorCode::kNotSupported,
+                        std::string(message.substr(from, message.size() - 1 - from)));
+    }
+  }
   if (sqlstate == "23502") return with(ErrorCode::kConstraintViolation, "Not-NULL violation. ");
   if (sqlstate == "23503") return with(ErrorCode::kConstraintViolation, "Foreign key violation. ");
   if (sqlstate == "23505") return with(ErrorCode::kConstraintViolation, "Uniqueness violation. ");

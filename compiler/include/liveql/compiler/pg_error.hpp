@@ -12,6 +12,8 @@ namespace liveql::sql {
 // `message` (PG_DIAG_MESSAGE_PRIMARY):
 //  - a failed insert/update permission check (the error sql_mutation.hpp's statements raise):
 //    permission-error "check constraint of an insert/update permission has failed";
+//  - a nested insert whose parent (or object) row was not written: not-supported "cannot
+//    proceed to insert ... affects zero rows";
 //  - 23502 / 23503 / 23505 / 23P01 / 23001: constraint-violation, the message prefixed with
 //    "Not-NULL violation. ", "Foreign key violation. ", "Uniqueness violation. ",
 //    "Exclusion violation. ", "Can not delete or update due to data being referred. ";

@@ -12,8 +12,8 @@
 // taking its linked columns from it, then the array relationships' rows taking theirs from the
 // parent. affected_rows counts the rows of every level. Insert and update permission checks are
 // evaluated on the written rows in the same statement; when a row fails, the statement raises
-// an error whose message holds kCheckViolationMarker (mutation_error() in pg_error.hpp maps it
-// to Hasura's permission-error), so the caller's transaction rolls back.
+// an error (see kRaisedPrefix; mutation_error() in pg_error.hpp maps it to Hasura's
+// permission-error), so the caller's transaction rolls back.
 #pragma once
 
 #include <string>
@@ -30,8 +30,13 @@ namespace liveql::sql {
 // what an earlier one wrote, as in Hasura): the caller gathers their `data` into a JSON array.
 std::vector<std::string> mutation_statements(const ir::MutationField& field);
 
-// Part of the message of the error raised when a row fails an insert or update permission
-// check (SQLSTATE 22P02: the text is cast to integer, which needs no function in the database).
+// The statements raise their own errors by casting a text starting with kRaisedPrefix to
+// integer, which needs no function in the database: SQLSTATE 22P02, message
+// `invalid input syntax for type integer: "liveql: <reason>"`. Reasons: kCheckViolationMarker
+// (a row failed an insert or update permission check), and "cannot proceed to insert object
+// relation .. / array relations since insert to table .. affects zero rows" (a nested insert's
+// parent or object row was not written, its on_conflict did nothing).
+inline constexpr std::string_view kRaisedPrefix = "liveql: ";
 inline constexpr std::string_view kCheckViolationMarker =
     "liveql: check constraint of an insert/update permission has failed";
 
