@@ -363,6 +363,34 @@ TEST_F(MutationSqlTest, NestedObjectRelationshipIsInsertedFirst) {
             json::parse(R"(["Nested author"])"));
 }
 
+TEST_F(MutationSqlTest, ReturningWalksBackIntoTheRowsJustInserted) {
+  // article -> its new author -> the author's articles and their count: the root row is there.
+  Vars v;
+  ir::InsertRow article = row({v.value("title", "Only article")});
+  article.object_relationships.push_back(
+      {article_author(), nested("authors", {row({v.value("name", "Fresh author")})})});
+  ir::Field count;
+  count.kind = ir::Field::Kind::kAggregate;
+  count.alias = "articles_aggregate";
+  count.join = author_articles();
+  count.aggregate = std::make_shared<ir::Aggregate>();
+  count.aggregate->rows = sel("articles", {});
+  count.aggregate->has_aggregate = true;
+  count.aggregate->aggregate_alias = "aggregate";
+  ir::AggregateField n;
+  n.alias = "count";
+  count.aggregate->aggregate_fields.push_back(n);
+  auto author = sel(
+      "authors",
+      {col("name"), rel("articles", author_articles(), sel("articles", {col("title")})), count});
+  auto f = insert_field(
+      "articles", {article},
+      {returning(sel("articles", {col("title"), rel("author", article_author(), author)}))});
+  EXPECT_EQ(data(f, v.obj), json::parse(R"({"returning": [{"title": "Only article",
+      "author": {"name": "Fresh author", "articles": [{"title": "Only article"}],
+                 "articles_aggregate": {"aggregate": {"count": 1}}}}]})"));
+}
+
 TEST_F(MutationSqlTest, NestedArrayRelationshipsAreInsertedAfterTheirParent) {
   Vars v;
   ir::InsertRow first = row({v.value("title", "First")});
