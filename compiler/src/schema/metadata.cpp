@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <boost/json.hpp>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 
@@ -220,36 +221,97 @@ Result<ArrayRelationship> array_rel(const json::value& v, const std::string& pat
   return r;
 }
 
-Result<SelectPermission> select_permission(const json::value& v, const std::string& path) {
+// The role and the `permission` object of a permission entry.
+Result<std::pair<std::string, const json::object*>> permission_entry(const json::value& v,
+                                                                     const std::string& path) {
   if (!v.is_object()) return bad("expected an object", path);
   const auto& o = v.get_object();
-  SelectPermission p;
   const json::value* role = o.if_contains("role");
   if (!role) return bad("missing key \"role\"", path);
   auto r = string_at(*role, path + ".role");
   if (!r) return r.take_error();
   if (r->empty()) return bad("empty role name", path + ".role");
-  p.role = *r;
   const json::value* perm = o.if_contains("permission");
-  std::string ppath = path + ".permission";
-  if (!perm || !perm->is_object()) return bad("expected an object", ppath);
-  const auto& po = perm->get_object();
+  if (!perm || !perm->is_object()) return bad("expected an object", path + ".permission");
+  return std::pair<std::string, const json::object*>{*r, &perm->get_object()};
+}
+
+// `columns`: "*" or a list. A missing key is an error unless missing_means_all.
+Status columns_of(const json::object& po, const std::string& ppath, bool missing_means_all,
+                  bool& all_columns, std::vector<std::string>& columns) {
   const json::value* cols = po.if_contains("columns");
-  if (!cols) return bad("missing key \"columns\"", ppath);
+  if (!cols || cols->is_null()) {
+    if (!missing_means_all) return bad("missing key \"columns\"", ppath);
+    all_columns = true;
+    return Ok{};
+  }
   if (cols->is_string() && cols->get_string() == "*") {
-    p.all_columns = true;
-  } else {
-    if (!cols->is_array()) return bad("expected a list of columns or \"*\"", ppath + ".columns");
-    auto list = string_list(*cols, ppath + ".columns");
-    if (!list) return list.take_error();
-    p.columns = *list;
+    all_columns = true;
+    return Ok{};
   }
-  if (const json::value* f = po.if_contains("filter"); f && !f->is_null()) {
-    if (!f->is_object()) return bad("expected a boolean expression object", ppath + ".filter");
-    p.filter = *f;
-  } else {
-    p.filter = json::object();
+  if (!cols->is_array()) return bad("expected a list of columns or \"*\"", ppath + ".columns");
+  auto list = string_list(*cols, ppath + ".columns");
+  if (!list) return list.take_error();
+  columns = std::move(*list);
+  return Ok{};
+}
+
+// A bool_exp under `key`; {} when absent or null.
+Result<json::value> bool_exp_of(const json::object& po, std::string_view key,
+                                const std::string& ppath) {
+  const json::value* f = po.if_contains(key);
+  if (!f || f->is_null()) return json::value(json::object());
+  if (!f->is_object())
+    return bad("expected a boolean expression object", ppath + "." + std::string(key));
+  return *f;
+}
+
+Result<bool> backend_only_of(const json::object& po, const std::string& ppath) {
+  const json::value* b = po.if_contains("backend_only");
+  if (!b || b->is_null()) return false;
+  if (!b->is_bool()) return bad("expected a boolean", ppath + ".backend_only");
+  return b->get_bool();
+}
+
+bool is_session_variable_name(std::string_view s) {
+  constexpr std::string_view kPrefix = "x-hasura-";
+  if (s.size() < kPrefix.size()) return false;
+  for (size_t i = 0; i < kPrefix.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(s[i])) != kPrefix[i]) return false;
+  return true;
+}
+
+Result<std::vector<ColumnPreset>> presets_of(const json::object& po, const std::string& ppath) {
+  std::vector<ColumnPreset> out;
+  const json::value* set = po.if_contains("set");
+  if (!set || set->is_null()) return out;
+  if (!set->is_object()) return bad("expected an object {column: value}", ppath + ".set");
+  for (const auto& kv : set->get_object()) {
+    ColumnPreset p;
+    p.column = std::string(kv.key());
+    if (kv.value().is_string() && is_session_variable_name(kv.value().get_string())) {
+      std::string name(kv.value().get_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      p.session_variable = std::move(name);
+    } else {
+      p.value = kv.value();
+    }
+    out.push_back(std::move(p));
   }
+  return out;
+}
+
+Result<SelectPermission> select_permission(const json::value& v, const std::string& path) {
+  auto entry = permission_entry(v, path);
+  if (!entry) return entry.take_error();
+  const json::object& po = *entry->second;
+  const std::string ppath = path + ".permission";
+  SelectPermission p;
+  p.role = entry->first;
+  if (auto s = columns_of(po, ppath, false, p.all_columns, p.columns); !s) return s.take_error();
+  auto filter = bool_exp_of(po, "filter", ppath);
+  if (!filter) return filter.take_error();
+  p.filter = std::move(*filter);
   if (const json::value* l = po.if_contains("limit"); l && !l->is_null()) {
     if (!l->is_int64() || l->get_int64() < 0)
       return bad("expected a non-negative integer", ppath + ".limit");
@@ -260,6 +322,104 @@ Result<SelectPermission> select_permission(const json::value& v, const std::stri
     p.allow_aggregations = a->get_bool();
   }
   return p;
+}
+
+Result<InsertPermission> insert_permission(const json::value& v, const std::string& path) {
+  auto entry = permission_entry(v, path);
+  if (!entry) return entry.take_error();
+  const json::object& po = *entry->second;
+  const std::string ppath = path + ".permission";
+  InsertPermission p;
+  p.role = entry->first;
+  if (auto s = columns_of(po, ppath, true, p.all_columns, p.columns); !s) return s.take_error();
+  auto check = bool_exp_of(po, "check", ppath);
+  if (!check) return check.take_error();
+  p.check = std::move(*check);
+  auto set = presets_of(po, ppath);
+  if (!set) return set.take_error();
+  p.set = std::move(*set);
+  auto backend_only = backend_only_of(po, ppath);
+  if (!backend_only) return backend_only.take_error();
+  p.backend_only = *backend_only;
+  return p;
+}
+
+Result<UpdatePermission> update_permission(const json::value& v, const std::string& path) {
+  auto entry = permission_entry(v, path);
+  if (!entry) return entry.take_error();
+  const json::object& po = *entry->second;
+  const std::string ppath = path + ".permission";
+  UpdatePermission p;
+  p.role = entry->first;
+  if (auto s = columns_of(po, ppath, false, p.all_columns, p.columns); !s) return s.take_error();
+  auto filter = bool_exp_of(po, "filter", ppath);
+  if (!filter) return filter.take_error();
+  p.filter = std::move(*filter);
+  auto check = bool_exp_of(po, "check", ppath);
+  if (!check) return check.take_error();
+  p.check = std::move(*check);
+  auto set = presets_of(po, ppath);
+  if (!set) return set.take_error();
+  p.set = std::move(*set);
+  auto backend_only = backend_only_of(po, ppath);
+  if (!backend_only) return backend_only.take_error();
+  p.backend_only = *backend_only;
+  return p;
+}
+
+Result<DeletePermission> delete_permission(const json::value& v, const std::string& path) {
+  auto entry = permission_entry(v, path);
+  if (!entry) return entry.take_error();
+  const json::object& po = *entry->second;
+  const std::string ppath = path + ".permission";
+  DeletePermission p;
+  p.role = entry->first;
+  auto filter = bool_exp_of(po, "filter", ppath);
+  if (!filter) return filter.take_error();
+  p.filter = std::move(*filter);
+  auto backend_only = backend_only_of(po, ppath);
+  if (!backend_only) return backend_only.take_error();
+  p.backend_only = *backend_only;
+  return p;
+}
+
+// A name, or {name, comment} (Hasura 2.x); null or a missing name leaves the default.
+Status custom_root_fields_of(const json::value& v, const std::string& path, CustomRootFields& out) {
+  if (v.is_null()) return Ok{};
+  if (!v.is_object()) return bad("expected an object", path);
+  const std::pair<std::string_view, std::optional<std::string>*> kFields[] = {
+      {"select", &out.select},
+      {"select_by_pk", &out.select_by_pk},
+      {"select_aggregate", &out.select_aggregate},
+      {"select_stream", &out.select_stream},
+      {"insert", &out.insert},
+      {"insert_one", &out.insert_one},
+      {"update", &out.update},
+      {"update_by_pk", &out.update_by_pk},
+      {"update_many", &out.update_many},
+      {"delete", &out.delete_},
+      {"delete_by_pk", &out.delete_by_pk},
+  };
+  for (const auto& kv : v.get_object()) {
+    const std::string fpath = path + "." + std::string(kv.key());
+    std::optional<std::string>* slot = nullptr;
+    for (const auto& [name, field] : kFields)
+      if (name == kv.key()) slot = field;
+    if (!slot) return bad("unknown root field \"" + std::string(kv.key()) + "\"", fpath);
+    const json::value* name = &kv.value();
+    std::string npath = fpath;
+    if (name->is_object()) {
+      name = name->get_object().if_contains("name");
+      npath += ".name";
+      if (!name) continue;
+    }
+    if (name->is_null()) continue;
+    auto s = string_at(*name, npath);
+    if (!s) return s.take_error();
+    if (s->empty()) return bad("empty root field name", npath);
+    *slot = std::move(*s);
+  }
+  return Ok{};
 }
 
 template <class T, class F>
@@ -303,6 +463,10 @@ Result<TableMetadata> table_entry(const json::value& v, const std::string& path)
         t.custom_column_names[std::string(kv.key())] = *s;
       }
     }
+    if (const json::value* rf = co.if_contains("custom_root_fields"))
+      if (auto st = custom_root_fields_of(*rf, cpath + ".custom_root_fields", t.custom_root_fields);
+          !st)
+        return st.take_error();
     // Hasura 2.x also accepts column_config: {col: {custom_name}}.
     if (const json::value* cc = co.if_contains("column_config"); cc && cc->is_object()) {
       for (const auto& kv : cc->get_object()) {
@@ -318,6 +482,12 @@ Result<TableMetadata> table_entry(const json::value& v, const std::string& path)
   if (auto s = each(o, "array_relationships", path, t.array_relationships, array_rel); !s)
     return s.take_error();
   if (auto s = each(o, "select_permissions", path, t.select_permissions, select_permission); !s)
+    return s.take_error();
+  if (auto s = each(o, "insert_permissions", path, t.insert_permissions, insert_permission); !s)
+    return s.take_error();
+  if (auto s = each(o, "update_permissions", path, t.update_permissions, update_permission); !s)
+    return s.take_error();
+  if (auto s = each(o, "delete_permissions", path, t.delete_permissions, delete_permission); !s)
     return s.take_error();
   if (const json::value* lm = o.if_contains("live_mode"); lm && !lm->is_null()) {
     if (lm->is_string() && lm->get_string() == "event") {

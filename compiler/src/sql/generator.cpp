@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "liveql/compiler/sql.hpp"
+#include "sql/selection.hpp"
 
 namespace liveql::sql {
 namespace {
@@ -35,10 +36,6 @@ std::string json_string(std::string_view s) {
   }
   out += '"';
   return out;
-}
-
-std::string qualified(const catalog::QualifiedName& n) {
-  return quote_identifier(n.schema) + "." + quote_identifier(n.name);
 }
 
 std::string join_strings(const std::vector<std::string>& parts, std::string_view sep) {
@@ -91,7 +88,10 @@ std::string concat_keys(const std::vector<std::string>& parts) {
   return concat_keys(groups);
 }
 
-std::string vars_field(const std::string& key) { return "s.vars->" + quote_literal(key); }
+// vars: the SQL expression of the request's vars object ("s.vars" in queries).
+std::string vars_field(const std::string& vars, const std::string& key) {
+  return vars + "->" + quote_literal(key);
+}
 
 bool is_json_type(const std::string& t) { return t == "json" || t == "jsonb"; }
 
@@ -102,9 +102,9 @@ bool ends_with(const std::string& s, std::string_view suffix) {
 
 // The value of a Param, cast to its type. JSON strings arrive unquoted through ->>, numbers and
 // booleans as their text, so one cast covers every scalar type, enums included.
-std::string param_value(const ir::Param& p, bool force_list = false) {
+std::string param_value(const std::string& vars, const ir::Param& p, bool force_list = false) {
   const std::string type = p.pg_type.empty() ? "text" : p.pg_type;
-  const std::string v = vars_field(p.key);
+  const std::string v = vars_field(vars, p.key);
   if (p.is_list || force_list) {
     if (is_json_type(type)) return "ARRAY(SELECT json_array_elements(" + v + "))::" + type + "[]";
     return "ARRAY(SELECT json_array_elements_text(" + v + "))::" + type + "[]";
@@ -114,9 +114,9 @@ std::string param_value(const ir::Param& p, bool force_list = false) {
     // An array column's value may come as a JSON list or as a Postgres array literal string.
     return "(CASE WHEN json_typeof(" + v +
            ") = 'array' THEN ARRAY(SELECT json_array_elements_text(" + v + "))::" + type +
-           " ELSE (s.vars->>" + quote_literal(p.key) + ")::" + type + " END)";
+           " ELSE (" + vars + "->>" + quote_literal(p.key) + ")::" + type + " END)";
   }
-  return "(s.vars->>" + quote_literal(p.key) + ")::" + type;
+  return "(" + vars + "->>" + quote_literal(p.key) + ")::" + type;
 }
 
 // Columns a level needs from its base row set, projected as c0, c1, ... so that table column
@@ -149,9 +149,26 @@ std::string link_condition(const std::string& child,
   return join_strings(conds, " AND ");
 }
 
+}  // namespace
+
+namespace detail {
+
+std::string qualified(const catalog::QualifiedName& n) {
+  return quote_identifier(n.schema) + "." + quote_identifier(n.name);
+}
+
 class Generator {
  public:
-  explicit Generator(bool with_keys) : with_keys_(with_keys) {}
+  Generator(bool with_keys, std::string vars = "s.vars", const TableSources* sources = nullptr)
+      : with_keys_(with_keys), vars_(std::move(vars)), sources_(sources) {}
+
+  std::string rows_json(const ir::Select& sel, bool object, const std::string& from) {
+    return select(sel, object, nullptr, nullptr, &from);
+  }
+  std::string condition(const ir::BoolExp& e, const std::string& alias) {
+    return bool_exp(e, alias);
+  }
+  std::string value(const ir::Param& p) const { return param_value(vars_, p); }
 
   // Fills the FROM tail (LEFT JOIN LATERALs after the relation `s` that holds vars), the data
   // expression (text) and the keys expression (text).
@@ -171,7 +188,7 @@ class Generator {
           sub = aggregate(rf.aggregate, nullptr, nullptr);
           break;
         case ir::RootField::Kind::kStatic:
-          pairs.emplace_back(quote_literal(rf.alias), "(" + vars_field(rf.param.key) + ")");
+          pairs.emplace_back(quote_literal(rf.alias), "(" + vars_field(vars_, rf.param.key) + ")");
           continue;
       }
       const std::string f = next("f");
@@ -195,7 +212,8 @@ class Generator {
 
   // Rows of sel, linked to the parent level by join when given. object: the first row's JSON
   // or no row at all; otherwise the JSON array of rows (one row always).
-  std::string select(const ir::Select& sel, bool object, const ir::Join* join, Projection* parent) {
+  std::string select(const ir::Select& sel, bool object, const ir::Join* join, Projection* parent,
+                     const std::string* rows_from = nullptr) {
     const std::string t = next("t");
     Projection proj(next("b"));
     std::string laterals;
@@ -204,8 +222,8 @@ class Generator {
     level_keys(sel, proj, key_parts);
     const std::string keys = with_keys_ ? concat_keys(key_parts) : "NULL::text";
     const bool numbered = !object && has_order(sel);
-    const std::string from =
-        "(" + base(sel, t, proj, join, parent, numbered) + ") AS " + proj.rel() + laterals;
+    const std::string from = "(" + base(sel, t, proj, join, parent, numbered, rows_from) + ") AS " +
+                             proj.rel() + laterals;
     if (object) return "SELECT " + row + " AS d, " + keys + " AS k FROM " + from + " LIMIT 1";
     return "SELECT coalesce(json_agg(" + row + (numbered ? " ORDER BY " + proj.rel() + ".n" : "") +
            "), '[]'::json) AS d, string_agg(" + keys + ", " + kKeySep + ") AS k FROM " + from;
@@ -301,7 +319,7 @@ class Generator {
           pairs.emplace_back(key, quote_literal(f.typename_) + "::text");
           break;
         case ir::Field::Kind::kStatic:
-          pairs.emplace_back(key, "(" + vars_field(f.param.key) + ")");
+          pairs.emplace_back(key, "(" + vars_field(vars_, f.param.key) + ")");
           break;
         case ir::Field::Kind::kObjectRel:
         case ir::Field::Kind::kArrayRel:
@@ -388,7 +406,8 @@ class Generator {
   // The rows of the level: filtered, linked, ordered, limited; projected to proj's columns
   // (plus n, the position, when numbered).
   std::string base(const ir::Select& sel, const std::string& t, Projection& proj,
-                   const ir::Join* join, Projection* parent, bool numbered) {
+                   const ir::Join* join, Projection* parent, bool numbered,
+                   const std::string* from = nullptr) {
     std::vector<std::string> conds;
     if (join && parent)
       for (const auto& [p, c] : join->mapping)
@@ -408,7 +427,7 @@ class Generator {
     if (numbered) items.push_back("row_number() OVER (ORDER BY " + order + ") AS n");
     if (items.empty()) items.push_back("NULL AS x");
     out += join_strings(items, ", ");
-    out += " FROM " + qualified(sel.table) + " AS " + t;
+    out += " FROM " + (from ? *from : source(sel.table)) + " AS " + t;
     if (!conds.empty()) out += " WHERE " + join_strings(conds, " AND ");
     // The parent aggregates in n order, so the base needs an order only to pick the rows of a
     // limit/offset (by n: the order expressions are evaluated once) or for DISTINCT ON.
@@ -420,14 +439,14 @@ class Generator {
       out += " ORDER BY " + order;
     }
     if (sel.limit && sel.permission_limit) {
-      out += " LIMIT LEAST(" + param_value(*sel.limit) + ", " + param_value(*sel.permission_limit) +
-             ")";
+      out += " LIMIT LEAST(" + param_value(vars_, *sel.limit) + ", " +
+             param_value(vars_, *sel.permission_limit) + ")";
     } else if (sel.limit) {
-      out += " LIMIT " + param_value(*sel.limit);
+      out += " LIMIT " + param_value(vars_, *sel.limit);
     } else if (sel.permission_limit) {
-      out += " LIMIT " + param_value(*sel.permission_limit);
+      out += " LIMIT " + param_value(vars_, *sel.permission_limit);
     }
-    if (sel.offset) out += " OFFSET " + param_value(*sel.offset);
+    if (sel.offset) out += " OFFSET " + param_value(vars_, *sel.offset);
     return out;
   }
 
@@ -469,11 +488,11 @@ class Generator {
       const ir::Join& j = o.path[i];
       const std::string a = next("o");
       if (i == 0) {
-        from = qualified(j.target) + " AS " + a;
+        from = source(j.target) + " AS " + a;
         where = link_condition(a, j.mapping, prev);
       } else {
-        from += " JOIN " + qualified(j.target) + " AS " + a + " ON " +
-                link_condition(a, j.mapping, prev);
+        from +=
+            " JOIN " + source(j.target) + " AS " + a + " ON " + link_condition(a, j.mapping, prev);
       }
       prev = a;
     }
@@ -502,24 +521,24 @@ class Generator {
         return compare(e, t);
       case K::kRelationship: {
         const std::string a = next("e");
-        return "EXISTS (SELECT 1 FROM " + qualified(e.join.target) + " AS " + a + " WHERE " +
+        return "EXISTS (SELECT 1 FROM " + source(e.join.target) + " AS " + a + " WHERE " +
                link_condition(a, e.join.mapping, t) +
                (e.inner ? " AND " + bool_exp(*e.inner, a) : "") + ")";
       }
       case K::kExists: {
         const std::string a = next("e");
-        return "EXISTS (SELECT 1 FROM " + qualified(e.table) + " AS " + a + " WHERE " +
+        return "EXISTS (SELECT 1 FROM " + source(e.table) + " AS " + a + " WHERE " +
                (e.inner ? bool_exp(*e.inner, a) : "true") + ")";
       }
     }
     return "false";
   }
 
-  static std::string compare(const ir::BoolExp& e, const std::string& t) {
+  std::string compare(const ir::BoolExp& e, const std::string& t) const {
     using O = ir::CompareOp;
     const std::string c = t + "." + quote_identifier(e.column);
     auto binary = [&](std::string_view op) {
-      return "(" + c + " " + std::string(op) + " " + param_value(e.param) + ")";
+      return "(" + c + " " + std::string(op) + " " + param_value(vars_, e.param) + ")";
     };
     switch (e.op) {
       case O::kEq:
@@ -535,11 +554,12 @@ class Generator {
       case O::kLte:
         return binary("<=");
       case O::kIn:
-        return "(" + c + " = ANY(" + param_value(e.param, true) + "))";
+        return "(" + c + " = ANY(" + param_value(vars_, e.param, true) + "))";
       case O::kNin:
-        return "(" + c + " <> ALL(" + param_value(e.param, true) + "))";
+        return "(" + c + " <> ALL(" + param_value(vars_, e.param, true) + "))";
       case O::kIsNull:
-        return "((" + c + " IS NULL) = (s.vars->>" + quote_literal(e.param.key) + ")::boolean)";
+        return "((" + c + " IS NULL) = (" + vars_ + "->>" + quote_literal(e.param.key) +
+               ")::boolean)";
       case O::kLike:
         return binary("LIKE");
       case O::kNlike:
@@ -567,18 +587,47 @@ class Generator {
       case O::kHasKey:
         return binary("?");
       case O::kHasKeysAny:
-        return "(" + c + " ?| " + param_value(e.param, true) + ")";
+        return "(" + c + " ?| " + param_value(vars_, e.param, true) + ")";
       case O::kHasKeysAll:
-        return "(" + c + " ?& " + param_value(e.param, true) + ")";
+        return "(" + c + " ?& " + param_value(vars_, e.param, true) + ")";
     }
     return "false";
   }
 
+  std::string source(const catalog::QualifiedName& table) const {
+    if (sources_) {
+      auto it = sources_->find(table);
+      if (it != sources_->end()) return it->second;
+    }
+    return qualified(table);
+  }
+
   bool with_keys_;
+  std::string vars_;
+  const TableSources* sources_;
   int n_ = 0;
 };
 
-}  // namespace
+SelectionWriter::SelectionWriter(std::string vars, const TableSources* sources)
+    : gen_(std::make_unique<Generator>(false, std::move(vars), sources)) {}
+SelectionWriter::~SelectionWriter() = default;
+
+std::string SelectionWriter::rows_json(const ir::Select& sel, bool object,
+                                       const std::string& from) {
+  return gen_->rows_json(sel, object, from);
+}
+std::string SelectionWriter::condition(const ir::BoolExp& e, const std::string& alias) {
+  return gen_->condition(e, alias);
+}
+std::string SelectionWriter::value(const ir::Param& p) { return gen_->value(p); }
+
+std::string json_object_sql(const std::vector<std::pair<std::string, std::string>>& pairs) {
+  return json_object(pairs);
+}
+
+}  // namespace detail
+
+using detail::Generator;
 
 std::string single_query(const ir::Operation& op) {
   Generator gen(false);

@@ -23,6 +23,9 @@ enum class ErrorCode {
   kInvalidHeaders,        // "invalid-headers"
   kNotSupported,          // "not-supported"
   kDataException,         // "data-exception"    a value Postgres rejected
+  kConstraintViolation,   // "constraint-violation" a write broke a unique/foreign key/not-null
+  kConstraintError,       // "constraint-error"  on_conflict names no usable constraint
+  kPermissionError,       // "permission-error"  a written row failed a permission check
   kPostgresError,         // "postgres-error"
   // "postgres-error" too: the database connection failed (cannot connect, terminated backend,
   // server restart), not the statement; the statement may be retried on a new connection.
@@ -114,6 +117,12 @@ inline const char* error_code_name(ErrorCode code) {
       return "not-supported";
     case ErrorCode::kDataException:
       return "data-exception";
+    case ErrorCode::kConstraintViolation:
+      return "constraint-violation";
+    case ErrorCode::kConstraintError:
+      return "constraint-error";
+    case ErrorCode::kPermissionError:
+      return "permission-error";
     case ErrorCode::kPostgresError:
     case ErrorCode::kConnectionLost:
     case ErrorCode::kQueryTimeout:

@@ -1,6 +1,7 @@
-// Hasura v2 metadata, as liveql reads it: tracked tables, relationships, select permissions, and
-// liveql's own per-table `live_mode`. Parsed from YAML/JSON text; reading the directory is the
-// caller's business (load_metadata_path in server/ does it) so this stays pure.
+// Hasura v2 metadata, as liveql reads it: tracked tables, relationships, select, insert, update
+// and delete permissions, custom root field names, and liveql's own per-table `live_mode`. Parsed
+// from YAML/JSON text; reading the directory is the caller's business (load_metadata_path in
+// server/ does it) so this stays pure.
 #pragma once
 
 #include <boost/json/value.hpp>
@@ -47,13 +48,67 @@ struct SelectPermission {
   bool allow_aggregations = false;
 };
 
+// A `set` preset of an insert or update permission: the column always gets this value, whatever
+// the request says. A string starting with "x-hasura-" (any case) names a session variable
+// (stored lower-cased in session_variable, value then null); anything else is a literal.
+struct ColumnPreset {
+  std::string column;
+  boost::json::value value;
+  std::optional<std::string> session_variable;
+};
+
+struct InsertPermission {
+  std::string role;
+  boost::json::value check;  // a bool_exp on the inserted row; {} when absent
+  bool all_columns = false;  // columns: "*", or no `columns` key (Hasura's default for insert)
+  std::vector<std::string> columns;
+  std::vector<ColumnPreset> set;
+  bool backend_only = false;
+};
+
+struct UpdatePermission {
+  std::string role;
+  bool all_columns = false;  // columns: "*"
+  std::vector<std::string> columns;
+  boost::json::value filter;  // a bool_exp on the row before the update; {} when absent
+  boost::json::value check;   // a bool_exp on the row after the update; {} when absent
+  std::vector<ColumnPreset> set;
+  bool backend_only = false;
+};
+
+struct DeletePermission {
+  std::string role;
+  boost::json::value filter;  // {} when absent
+  bool backend_only = false;
+};
+
+// configuration.custom_root_fields: the GraphQL name of each root field, when renamed. Hasura
+// accepts a name or {name, comment}; only the name is kept.
+struct CustomRootFields {
+  std::optional<std::string> select;
+  std::optional<std::string> select_by_pk;
+  std::optional<std::string> select_aggregate;
+  std::optional<std::string> select_stream;
+  std::optional<std::string> insert;
+  std::optional<std::string> insert_one;
+  std::optional<std::string> update;
+  std::optional<std::string> update_by_pk;
+  std::optional<std::string> update_many;
+  std::optional<std::string> delete_;  // "delete"
+  std::optional<std::string> delete_by_pk;
+};
+
 struct TableMetadata {
   catalog::QualifiedName table;
   std::optional<std::string> custom_name;  // configuration.custom_name
   std::map<std::string, std::string> custom_column_names;
+  CustomRootFields custom_root_fields;
   std::vector<ObjectRelationship> object_relationships;
   std::vector<ArrayRelationship> array_relationships;
   std::vector<SelectPermission> select_permissions;
+  std::vector<InsertPermission> insert_permissions;
+  std::vector<UpdatePermission> update_permissions;
+  std::vector<DeletePermission> delete_permissions;
   LiveMode live_mode = LiveMode::kDefault;
 };
 
