@@ -140,7 +140,9 @@ Error as_connection_loss(const Conn& conn, Error error) {
 bool connection_sqlstate(const char* state) {
   if (state == nullptr) return false;
   std::string_view s(state);
-  return s.starts_with("08") || s == "57P01" || s == "57P02" || s == "57P03";
+  // 08P01 (protocol violation) also answers a statement's own mistake on a healthy connection,
+  // e.g. a wrong number of parameters; a connection it really broke fails PQstatus instead.
+  return (s.starts_with("08") && s != "08P01") || s == "57P01" || s == "57P02" || s == "57P03";
 }
 
 // A deadline for the waits of one statement: when it passes, the pending wait on the

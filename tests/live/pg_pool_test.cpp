@@ -156,6 +156,23 @@ TEST_F(PgPoolTest, SqlErrorsMapToCodes) {
   EXPECT_EQ(pool.open(), 1u);
 }
 
+// A statement sent with the wrong number of parameters gets SQLSTATE 08P01 (protocol
+// violation) on a connection that stays healthy: the statement's error, never a connection loss
+// (which the live core would retry forever).
+TEST_F(PgPoolTest, WrongParameterCountIsTheStatementsErrorNotAConnectionLoss) {
+  PgPool pool(ioc_.get_executor(), *url_, 1);
+  auto r = run(pool, "select $1::int + $2::int", {"1"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kPostgresError) << r.error().message;
+  EXPECT_FALSE(PgPool::connection_lost(r.error()));
+  auto prepared = run(pool, "select $1::int * $2::int", {"2"}, true);
+  ASSERT_FALSE(prepared.ok());
+  EXPECT_FALSE(PgPool::connection_lost(prepared.error())) << prepared.error().message;
+  auto ok = run(pool, "select 1");
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(pool.open(), 1u);
+}
+
 TEST_F(PgPoolTest, ParamsAreBoundNotInlined) {
   PgPool pool(ioc_.get_executor(), *url_, 1);
   std::string evil = "'); select pg_sleep(10); --";
