@@ -16,6 +16,8 @@
 namespace liveql::sql {
 namespace {
 
+using detail::join_strings;
+
 using Pairs = std::vector<std::pair<std::string, std::string>>;  // key literal, value expression
 
 std::string json_string(std::string_view s) {
@@ -35,15 +37,6 @@ std::string json_string(std::string_view s) {
     }
   }
   out += '"';
-  return out;
-}
-
-std::string join_strings(const std::vector<std::string>& parts, std::string_view sep) {
-  std::string out;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    if (i) out += sep;
-    out += parts[i];
-  }
   return out;
 }
 

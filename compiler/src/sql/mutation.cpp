@@ -15,6 +15,8 @@
 namespace liveql::sql {
 namespace {
 
+using detail::join_strings;
+
 using detail::qualified;
 using detail::TableSources;
 
@@ -22,15 +24,6 @@ constexpr const char* kVars = "$1::json";
 // The alias of the written table in every write CTE. A whole-row reference: it must not be
 // the name of one of the table's columns, hence the prefix.
 constexpr const char* kRow = "liveql_w";
-
-std::string join_strings(const std::vector<std::string>& parts, std::string_view sep) {
-  std::string out;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    if (i) out += sep;
-    out += parts[i];
-  }
-  return out;
-}
 
 // A CTE holding written rows.
 struct Written {

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -14,6 +15,16 @@
 #include "liveql/compiler/ir.hpp"
 
 namespace liveql::sql::detail {
+
+// `parts` with `sep` between them.
+inline std::string join_strings(const std::vector<std::string>& parts, std::string_view sep) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i) out += sep;
+    out += parts[i];
+  }
+  return out;
+}
 
 // table -> a relation expression with the table's columns to read instead of the table, e.g.
 // "(SELECT * FROM t UNION ALL SELECT (w1.r).* FROM w1)" for rows a statement inserted.
