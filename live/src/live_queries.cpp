@@ -26,7 +26,6 @@
 #include "liveql/matcher/result_keys.hpp"
 #include "mode_policy.hpp"
 #include "multiplexed_statement.hpp"
-#include "refetch_pacer.hpp"
 
 namespace liveql::live {
 
@@ -126,8 +125,6 @@ struct Cohort {
   std::unique_ptr<asio::steady_timer> window_timer;
   bool window_armed = false;
   std::shared_ptr<Round> poll_round;  // the last poll tick's round
-  // Event mode under overload: paced rounds instead of a refetch per commit (refetch_pacer.hpp).
-  RefetchPacer pacer{std::chrono::seconds(1)};
 
   std::uint64_t refetches = 0;
   std::uint64_t statements = 0;
@@ -408,56 +405,31 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
       bool first = !c->waiting_first.empty();
       auto& queue = first ? c->waiting_first : c->waiting;
       if (queue.empty()) break;
-      const bool event_refetch = !first && c->mode == CohortMode::kEvent;
-      auto now = Clock::now();
-      // Behind: a paced round takes everything queued at its start, then waits (refetch_pacer).
-      bool paced = false;
-      if (event_refetch && c->pacer.behind()) {
-        Clock::time_point until;
-        std::size_t rounds = c->pacer.rounds();
-        if (!c->pacer.may_start(now, c->running, until)) {
-          if (until != Clock::time_point::max()) arm_window(c, until);
-          break;
-        }
-        if (c->pacer.rounds() != rounds) metrics.inc("liveql_paced_rounds_total");
-        paced = true;
-      }
       // Adaptive batching: a partial statement waits for the running ones to return; the
       // requests arriving meanwhile join it.
-      if (!paced && c->running > 0 && queue.size() < options.batch_size) break;
+      if (c->running > 0 && queue.size() < options.batch_size) break;
       // Under load (requests arrived while the last statement ran) a partial statement also
       // waits out the batch window, a few times the last statement's duration: fewer, fuller
       // statements. Idle cohorts have no window: the first request starts at once.
-      if (!paced && queue.size() < options.batch_size && now < c->window_until) {
-        arm_window(c, c->window_until);
+      if (queue.size() < options.batch_size && Clock::now() < c->window_until) {
+        arm_window(c);
         break;
       }
       // Event refetches grow under a backlog; poll rounds and first fetches keep batch_size
       // (Hasura's multiplexed batch size, the poll baseline).
-      std::size_t capacity = event_refetch ? statement_capacity(queue.size(), options.batch_size,
-                                                                max_parallel, c->running)
-                                           : options.batch_size;
-      Taken t = take(queue, capacity);
-      if (event_refetch && t.oldest_change) {
-        std::size_t rounds = c->pacer.rounds();
-        c->pacer.started(now, *t.oldest_change);
-        if (c->pacer.rounds() != rounds) {
-          metrics.inc("liveql_paced_rounds_total");
-          spdlog::info("live: cohort {} is behind (a refetch waited {} ms): paced rounds", c->id,
-                       std::chrono::duration_cast<std::chrono::milliseconds>(now - *t.oldest_change)
-                           .count());
-        }
-      }
-      start_statement(c, std::move(t), first);
+      std::size_t capacity =
+          !first && c->mode == CohortMode::kEvent
+              ? statement_capacity(queue.size(), options.batch_size, max_parallel, c->running)
+              : options.batch_size;
+      start_statement(c, take(queue, capacity), first);
     }
-    c->pacer.taken();
   }
 
-  void arm_window(const std::shared_ptr<Cohort>& c, Clock::time_point until) {
+  void arm_window(const std::shared_ptr<Cohort>& c) {
     if (c->window_armed) return;
     c->window_armed = true;
     if (!c->window_timer) c->window_timer = std::make_unique<asio::steady_timer>(ex);
-    c->window_timer->expires_at(until);
+    c->window_timer->expires_at(c->window_until);
     c->window_timer->async_wait([self = shared_from_this(), c](boost::system::error_code) {
       c->window_armed = false;
       self->pump(c);
@@ -470,7 +442,6 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     std::shared_ptr<RunningStatement> statement;
     Xids xids;
     Clock::time_point started = Clock::now();
-    std::optional<Clock::time_point> oldest_change;  // the oldest commit it answers (decoded)
   };
   Taken take(std::deque<SubscriberId>& queue, std::size_t capacity) {
     Taken t;
@@ -495,9 +466,6 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
       s.waiting = false;
       merge_xids(t.xids, s.xids);
       s.xids.clear();
-      if (s.changed_at && (!t.oldest_change || *s.changed_at < *t.oldest_change)) {
-        t.oldest_change = s.changed_at;
-      }
       s.statement = t.statement;
       t.statement->serves.insert(s.id);
     }
@@ -841,13 +809,6 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
       trim_log();
     }
     if (c->running > 0) --c->running;
-    if (c->running == 0) {
-      bool was_behind = c->pacer.behind();
-      c->pacer.idle(Clock::now());
-      if (was_behind && !c->pacer.behind()) {
-        spdlog::info("live: cohort {} caught up: refetches on every commit again", c->id);
-      }
-    }
     prune(c->waiting_first);
     prune(c->waiting);
     if (!c->waiting.empty() || !c->waiting_first.empty()) {
@@ -883,7 +844,6 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     c->mode_reason = std::move(d.reason);
     if (c->mode == d.mode) return;
     c->mode = d.mode;
-    c->pacer.reset();
     if (d.mode == CohortMode::kPoll) {
       start_poll(c);
       return;
@@ -922,9 +882,6 @@ LiveQueries::LiveQueries(asio::any_io_executor ex, PgPool& pool, Metrics& metric
       "subscriber's session; per pushed result, from the oldest commit it answers).",
       {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
   metrics.register_counter("liveql_errors_total", "Errors pushed to subscribers or logged.");
-  metrics.register_counter("liveql_paced_rounds_total",
-                           "Event mode: refetch rounds of cohorts that fell behind (paced like "
-                           "polling, one per refetch interval at most).");
   impl_->update_gauges();
 }
 
@@ -967,7 +924,6 @@ SubscriberId LiveQueries::subscribe_tracked(
     c->id = impl.next_cohort++;
     c->role = role;
     c->takes_xid = sql.find("$3") != std::string::npos;
-    c->pacer = RefetchPacer(impl.options.refetch_interval);
     c->sql = std::move(sql);
     c->root_field = std::move(root_field);
     if (dependencies) c->deps = dependencies();
@@ -1107,8 +1063,6 @@ boost::json::value LiveQueries::cohorts_json() const {
         {"refetches", c->refetches},
         {"statements", c->statements},
         {"last_refetch_ms", c->last_refetch_ms},
-        {"paced", c->pacer.behind()},
-        {"paced_rounds", c->pacer.rounds()},
         {"p99_refetch_ms", p99},
         {"tables", boost::json::value_from(c->tables)},
     });

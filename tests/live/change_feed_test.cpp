@@ -11,11 +11,9 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <filesystem>
-#include <thread>
 
 #include "feed_support.hpp"
 #include "liveql/compiler/compile.hpp"
-#include "liveql/compiler/dependencies.hpp"
 #include "liveql/compiler/sql.hpp"
 #include "liveql/live/live_queries.hpp"
 #include "liveql/live/metrics.hpp"
@@ -382,80 +380,6 @@ TEST_F(ChangeFeedTest, BurstOf200WritesCoalescesAndTheSlotCatchesUp) {
   auto saved = store_->load(slot_);
   ASSERT_TRUE(saved.ok() && saved.value());
   EXPECT_GT(saved.value()->confirmed_lsn, 0u);
-}
-
-// A cohort whose refetches cannot keep up with its commits falls behind and refetches in paced
-// rounds, as polling would: at most one round per refetch interval, each taking whatever is
-// queued. Here each statement takes 300 ms (pg_sleep on a control table), a commit arrives every
-// 20 ms and the interval is 800 ms: free running, a commit's refetch would start up to 350 ms
-// after it (a statement, then the batch window), past a quarter of the interval, and the cohort
-// would run a statement every ~350 ms. Once statements are fast again, a round finishes within
-// an eighth of the interval and the cohort runs free. The subscriber ends on the last value.
-TEST_F(ChangeFeedTest, ACohortThatFallsBehindRefetchesInPacedRounds) {
-  test::exec(url_, "create table slow (delay float8 not null); insert into slow values (0.3)");
-  LiveQueries::Options options;
-  options.refetch_interval = std::chrono::milliseconds(800);
-  make(options);
-  start_feed();
-  Sink a;
-  auto o = op(kMyOrders, "", json::object{{"u", 1}});
-  std::string sql = "SELECT q.* FROM (" + sql::multiplexed_query(o.ir) +
-                    ") AS q, LATERAL (SELECT pg_sleep((SELECT delay FROM slow))) AS z";
-  live_->subscribe_tracked(sql, "admin", o.root_field_name, o.vars, a.push(), [&o] {
-    return std::make_shared<const deps::Dependencies>(deps::extract_dependencies(o.ir));
-  });
-  ASSERT_TRUE(run_until(ioc_, [&] { return a.got.size() == 1; }));
-
-  // The writer: a commit every 20 ms (a thread of its own; this one runs the io_context).
-  std::atomic<bool> stop{false};
-  std::atomic<int> written{0};
-  std::thread writer([&] {
-    PGconn* conn = PQconnectdb(url_.c_str());
-    for (int i = 1; !stop; ++i) {
-      std::string sql = "update orders set total = " + std::to_string(i) + " where id = 2";
-      PQclear(PQexec(conn, sql.c_str()));
-      written = i;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    PQfinish(conn);
-  });
-  struct Join {
-    std::thread& t;
-    std::atomic<bool>& stop;
-    ~Join() {
-      stop = true;
-      if (t.joinable()) t.join();
-    }
-  } join{writer, stop};
-
-  ASSERT_TRUE(run_until(ioc_, [&] { return cohort(0).at("paced") == true; }));
-  EXPECT_GE(metrics_.value("liveql_paced_rounds_total"), 1);
-  // Four seconds behind: one round (one statement: one subscriber) per 800 ms at most.
-  double s0 = statements();
-  EXPECT_FALSE(run_until(
-      ioc_, [&] { return cohort(0).at("paced") != true; }, std::chrono::seconds(4)))
-      << "ran free again while statements were slow";
-  double paced_statements = statements() - s0;
-  std::printf("4 s behind: %.0f statements (free running: about 11)\n", paced_statements);
-  EXPECT_LE(paced_statements, 4000 / 800 + 1);
-  EXPECT_GE(paced_statements, 3);
-
-  // Fast statements again: the next round is quick, and the cohort runs free.
-  test::exec(url_, "update slow set delay = 0");
-  ASSERT_TRUE(run_until(ioc_, [&] { return cohort(0).at("paced") == false; }));
-  stop = true;
-  writer.join();
-  const double last = written.load();
-  auto total_of_order_2 = [&]() -> double {
-    if (a.got.empty() || !a.got.back().ok()) return -1;
-    json::value result = a.last();
-    for (const auto& order : result.at("orders").as_array()) {
-      if (order.at("id").to_number<int>() == 2) return order.at("total").to_number<double>();
-    }
-    return -1;
-  };
-  ASSERT_TRUE(run_until(ioc_, [&] { return total_of_order_2() == last; }))
-      << "last written " << last << ", last pushed " << a.got.back().value();
 }
 
 TEST_F(ChangeFeedTest, CommitsBeforeTheRefetchStartsCostOneRefetch) {

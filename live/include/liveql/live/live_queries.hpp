@@ -15,13 +15,6 @@
 // batched the same way (never mixed with refetches): a connect storm costs a statement per
 // batch_size new subscribers, not one each.
 //
-// Pacing (event mode under overload, refetch_pacer.hpp): when a refetch starts for a commit
-// decoded more than a quarter of refetch_interval ago, the cohort is behind and refetches in
-// paced rounds, at most one per refetch_interval, each taking everything queued (only the
-// subscribers commits affected): it then costs at most what polling would, and a commit waits at
-// most an interval plus the round, as under polling. A round whose statements all return within
-// an eighth of the interval puts the cohort back to refetching on every commit.
-//
 // In-flight rule (exact): while any fetch is waiting or running, the commits that touch an
 // event-mode cohort's tables are kept in a log. When a statement returns, its subscribers' new
 // result keys are installed in the matcher and the commits logged since the earliest request it
@@ -182,10 +175,10 @@ class LiveQueries {
   std::size_t cohort_count() const;
 
   // [{id, role, root_field, mode, mode_reason, subscribers, distinct_variables, refetches,
-  //   statements, last_refetch_ms, paced, paced_rounds, p99_refetch_ms, tables}]. A refetch is
-  // the work asked in one turn of the loop (a commit, a poll tick), done when each of its
-  // subscribers has its result (duration: last_refetch_ms); statements counts every statement,
-  // first fetches included; paced: behind, refetching in paced rounds (see "Pacing").
+  //   statements, last_refetch_ms, p99_refetch_ms, tables}]. A refetch is the work asked in one
+  //   turn
+  // of the loop (a commit, a poll tick), done when each of its subscribers has its result
+  // (duration: last_refetch_ms); statements counts every statement, first fetches included.
   boost::json::value cohorts_json() const;
 
   // Cancels timers and drops every subscriber without pushing. Idempotent.
