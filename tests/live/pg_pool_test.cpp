@@ -246,8 +246,8 @@ TEST_F(PgPoolTest, BackendTerminatedBeforeAPreparedStatementIsAConnectionLoss) {
     auto r = run(pool, "select " + std::to_string(round) + " + $1::int", {"1"}, true);
     if (r.ok()) continue;
     ++lost;
-    EXPECT_EQ(r.error().code, ErrorCode::kConnectionLost) << "round " << round << ": "
-                                                           << r.error().message;
+    EXPECT_EQ(r.error().code, ErrorCode::kConnectionLost)
+        << "round " << round << ": " << r.error().message;
   }
   // The pool replaced the connection each time; a statement now runs.
   auto ok = run(pool, "select 1");
