@@ -63,10 +63,32 @@ enum class FieldRole {
   kAggColumn,        // <t>_<fn>_fields.<col>: column
   kSchema,           // __schema
   kType,             // __type
+  // mutation_root (FieldDef::table: the table written)
+  kInsert,        // insert_<t>(objects, on_conflict): <t>_mutation_response
+  kInsertOne,     // insert_<t>_one(object, on_conflict): <t>
+  kUpdate,        // update_<t>(where, _set, _inc, _append, ...): <t>_mutation_response
+  kUpdateByPk,    // update_<t>_by_pk(pk_columns, _set, ...): <t>
+  kUpdateMany,    // update_<t>_many(updates: [<t>_updates!]!): [<t>_mutation_response]
+  kDelete,        // delete_<t>(where): <t>_mutation_response
+  kDeleteByPk,    // delete_<t>_by_pk(<pk columns>): <t>
+  kAffectedRows,  // <t>_mutation_response.affected_rows
+  kReturning,     // <t>_mutation_response.returning: [<t>!]!
 };
 
 // The meaning of an input object type, for reading arguments.
-enum class InputRole { kNone, kBoolExp, kComparison, kOrderBy };
+enum class InputRole {
+  kNone,
+  kBoolExp,
+  kComparison,
+  kOrderBy,
+  kInsertInput,     // <t>_insert_input (TypeDef::table)
+  kObjRelInsert,    // <t>_obj_rel_insert_input {data, on_conflict}
+  kArrRelInsert,    // <t>_arr_rel_insert_input {data, on_conflict}
+  kOnConflict,      // <t>_on_conflict {constraint, update_columns, where}
+  kUpdateOperator,  // <t>_set_input, <t>_inc_input, <t>_append_input, ... (one per operator)
+  kPkColumns,       // <t>_pk_columns_input
+  kUpdates,         // <t>_updates {where, _set, _inc, ...}
+};
 
 struct InputValueDef {
   std::string name;
@@ -103,14 +125,24 @@ struct TypeDef {
   const InputValueDef* input_field(const std::string& n) const;
 };
 
-// What one role may see of one table.
+// What one role may see and write of one table. The mutation parts are null/empty when the role
+// may not do that (admin: every column, no filter, no check, no preset).
 struct RoleTable {
   size_t table = 0;
   std::vector<std::string> columns;        // visible Postgres columns, in table order
-  const Permission* permission = nullptr;  // null for admin
+  const Permission* permission = nullptr;  // select; null for admin
   bool aggregations = false;
   bool by_pk = false;
   bool sees(const std::string& column) const;
+
+  // Mutations. For admin, insert/update/del are all set (to metadata-less permissions owned by
+  // the schema) and every column is writable. Columns with a `set` preset are not writable
+  // (Hasura drops them from the input types); presets are applied by the compiler.
+  const metadata::InsertPermission* insert = nullptr;
+  const metadata::UpdatePermission* update = nullptr;
+  const metadata::DeletePermission* del = nullptr;
+  std::vector<std::string> insert_columns;  // Postgres columns the request may set on insert
+  std::vector<std::string> update_columns;  // Postgres columns the request may set on update
 };
 
 struct RoleSchema {
@@ -129,7 +161,12 @@ class Schema {
  public:
   std::vector<TrackedTable> tables;
   std::map<std::string, RoleSchema> roles;  // "admin" included
-  const RoleSchema* role(const std::string& name) const;
+  // Roles with a backend_only insert/update/delete permission, as seen by a request with
+  // x-hasura-use-backend-only-permissions: true (and the admin secret): their type system with
+  // those mutations. roles[] holds the frontend view, without them (Hasura's behaviour).
+  std::map<std::string, RoleSchema> backend_roles;
+  // backend: Session::backend_only. Falls back to roles[] when the role has no backend view.
+  const RoleSchema* role(const std::string& name, bool backend = false) const;
 };
 
 // Hasura's GraphQL scalar name for a column type.

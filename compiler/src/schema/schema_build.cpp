@@ -82,7 +82,11 @@ const RoleTable* RoleSchema::table(size_t index) const {
   auto it = tables.find(index);
   return it == tables.end() ? nullptr : &it->second;
 }
-const RoleSchema* Schema::role(const std::string& name) const {
+const RoleSchema* Schema::role(const std::string& name, bool backend) const {
+  if (backend) {
+    auto it = backend_roles.find(name);
+    if (it != backend_roles.end()) return &it->second;
+  }
   auto it = roles.find(name);
   return it == roles.end() ? nullptr : &it->second;
 }

@@ -37,6 +37,9 @@ struct Session {
   std::string role = "admin";
   bool is_admin = true;                          // admin sees every table and column, no filters
   std::map<std::string, std::string> variables;  // keys lower-cased, "x-hasura-user-id"
+  // x-hasura-use-backend-only-permissions: true on a request with the admin secret: the role's
+  // backend_only insert/update/delete permissions apply (Schema::backend_roles).
+  bool backend_only = false;
 };
 
 struct Request {
