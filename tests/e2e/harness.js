@@ -288,6 +288,19 @@ function connectClient(protocol, url, headers, { onClose } = {}) {
   throw new Error('unknown protocol ' + protocol);
 }
 
+// POST /v1/graphql {query, variables} with `headers`; the parsed answer (HTTP 200 expected, as
+// Hasura answers GraphQL errors too).
+async function graphql(server, query, variables = {}, headers = {}) {
+  const res = await fetch(server.http + '/v1/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = await res.json();
+  if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${JSON.stringify(body)}`);
+  return body;
+}
+
 async function getJson(url, headers = {}) {
   const res = await fetch(url, { headers });
   return { status: res.status, body: await res.json() };
@@ -310,6 +323,6 @@ function rawWs(url, protocol) {
 
 module.exports = {
   ADMIN_SECRET, JWT_KEY, SOURCE_DIR, clusterUrl, databaseUrl, freshDatabase, sql, jwt,
-  startLiveql, Collector, waitFor, getJson,
+  startLiveql, Collector, waitFor, getJson, graphql,
   liveqlBin, uniqueSlot, runLiveql, metrics, rssKb, lsn, connectClient, rawWs,
 };

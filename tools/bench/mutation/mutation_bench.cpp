@@ -1,0 +1,355 @@
+// mutation_bench: what liveql costs as a data access layer (issue 10). For each of two writes,
+//  - insert: `insert_orders_one(object: {total: $t}) { id }`
+//  - update: `update_orders_by_pk(pk_columns: {id: $id}, _set: {notes: $n}) { id notes }`
+// run as role `user` of the demo metadata (tools/demo: the insert presets user_id from the
+// session and checks it; the update is filtered to the user's own orders), it measures
+// operations per second of C concurrent clients (default 16, each its own user and its own
+// orders, so that no two clients wait on one row lock):
+//  - libpq: each client a libpq connection sending the statement a hand-written data layer would,
+//    prepared once: INSERT INTO orders (user_id, total) VALUES ($1, $2) RETURNING id, and
+//    UPDATE orders SET notes = $3 WHERE id = $1 AND user_id = $2 RETURNING id, notes;
+//  - liveql: each client one HTTP/1.1 keep-alive connection to `liveql serve` posting the
+//    mutation with the admin secret, x-hasura-role: user and x-hasura-user-id (a service's
+//    headers), every answer checked for errors.
+// Both phases run in the same process against the same cluster with liveql running (its
+// replication stream decodes the baseline's commits too), alternating libpq / liveql for
+// --rounds rounds; the ratio is liveql's ops/s over libpq's in the same round. Also: latency
+// percentiles, liveql's CPU per operation, and the CPU of liveql's PostgreSQL backends per
+// operation.
+//
+//   cmake --build build/bench --target mutation_bench liveql
+//   build/bench/tools/bench/mutation/mutation_bench [--clients 16] [--seconds 10] [--rounds 2]
+//       [--pg-dir /tmp/liveql-bench-pg] [--liveql PATH]
+#include <libpq-fe.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench_support.hpp"
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+namespace fs = std::filesystem;
+using asio::ip::tcp;
+using namespace std::chrono_literals;
+using namespace liveql::bench;
+
+constexpr const char* kAdminSecret = "bench-admin-secret";
+constexpr const char* kDatabase = "liveql_bench_mut";
+constexpr const char* kServerRole = "liveql_bench_srv";  // liveql's own role, to count its CPU
+constexpr const char* kBaselineRole = "liveql_bench_libpq";  // the baseline's connections
+constexpr int kOrdersPerClient = 200;
+
+struct Options {
+  std::string pg_dir = "/tmp/liveql-bench-pg";
+  std::string binary = LIVEQL_BINARY;
+  int clients = 16;
+  int seconds = 10;
+  int rounds = 2;
+};
+
+enum class Kind { kInsert, kUpdate };
+const char* name_of(Kind k) { return k == Kind::kInsert ? "insert_orders_one" : "update_orders_by_pk"; }
+
+// One bench client's identity: its user and the orders it updates.
+struct Identity {
+  int user_id = 0;
+  std::vector<int> orders;
+};
+
+// What one phase measured, summed over its clients.
+struct Phase {
+  size_t ops = 0;
+  size_t errors = 0;
+  std::string first_error;
+  std::vector<double> latency_us;
+  double seconds = 0;
+};
+
+// The k-th operation's values of one client: a total, and for updates the order and its notes.
+struct Values {
+  std::string total;
+  int order = 0;
+  std::string notes;
+};
+Values values_for(const Identity& who, size_t k) {
+  Values v;
+  v.total = std::to_string(k % 1000) + ".25";
+  v.order = who.orders[k % who.orders.size()];
+  v.notes = "{\"n\": " + std::to_string(k) + "}";
+  return v;
+}
+
+// Runs one client per identity, each on its own thread with its own state made by `make` (an
+// operation: false on an error, with a message), until the deadline. `at_end` runs once every
+// client has stopped and before any closes its connection (backends' CPU is read from /proc).
+template <typename Make, typename AtEnd>
+Phase run_clients(const std::vector<Identity>& who, int seconds, Make make, AtEnd at_end) {
+  std::atomic<bool> go{false};
+  std::atomic<bool> stop{false};
+  std::atomic<size_t> stopped{0};
+  std::atomic<bool> release{false};
+  std::vector<Phase> per(who.size());
+  std::vector<std::thread> threads;
+  for (size_t c = 0; c < who.size(); ++c) {
+    threads.emplace_back([&, c] {
+      auto op = make(who[c]);  // connects before the clock starts
+      while (!go.load()) std::this_thread::yield();
+      Phase& mine = per[c];
+      for (size_t k = 0; !stop.load(std::memory_order_relaxed); ++k) {
+        const int64_t t0 = now_ns();
+        std::string error;
+        const bool ok = op(values_for(who[c], k), error);
+        mine.latency_us.push_back(static_cast<double>(now_ns() - t0) / 1e3);
+        if (ok) {
+          ++mine.ops;
+        } else if (mine.errors++ == 0) {
+          mine.first_error = error;
+        }
+      }
+      ++stopped;
+      while (!release.load()) std::this_thread::yield();
+    });
+  }
+  std::this_thread::sleep_for(500ms);  // connections made (they are not timed)
+  const int64_t start = now_ns();
+  go = true;
+  std::this_thread::sleep_for(std::chrono::seconds(seconds));
+  stop = true;
+  while (stopped.load() < who.size()) std::this_thread::yield();
+  const double elapsed = static_cast<double>(now_ns() - start) / 1e9;
+  at_end();
+  release = true;
+  for (auto& t : threads) t.join();
+  Phase all;
+  all.seconds = elapsed;
+  for (auto& p : per) {
+    all.ops += p.ops;
+    all.errors += p.errors;
+    if (all.first_error.empty()) all.first_error = p.first_error;
+    all.latency_us.insert(all.latency_us.end(), p.latency_us.begin(), p.latency_us.end());
+  }
+  return all;
+}
+
+// The libpq client of one identity: one connection, the statement prepared once.
+auto libpq_client(const std::string& url, Kind kind) {
+  return [url, kind](const Identity& who) {
+    auto conn = std::make_shared<Conn>(url);
+    const char* sql = kind == Kind::kInsert
+                          ? "INSERT INTO orders (user_id, total) VALUES ($1, $2) RETURNING id"
+                          : "UPDATE orders SET notes = $3 WHERE id = $1 AND user_id = $2 "
+                            "RETURNING id, notes";
+    PGresult* prepared = PQprepare(conn->pg(), "w", sql, 0, nullptr);
+    if (PQresultStatus(prepared) != PGRES_COMMAND_OK) die(PQerrorMessage(conn->pg()));
+    PQclear(prepared);
+    const std::string user = std::to_string(who.user_id);
+    return [conn, kind, user](const Values& v, std::string& error) {
+      const std::string order = std::to_string(v.order);
+      std::vector<const char*> params;
+      if (kind == Kind::kInsert) {
+        params = {user.c_str(), v.total.c_str()};
+      } else {
+        params = {order.c_str(), user.c_str(), v.notes.c_str()};
+      }
+      PGresult* r = PQexecPrepared(conn->pg(), "w", static_cast<int>(params.size()),
+                                   params.data(), nullptr, nullptr, 0);
+      const bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+      if (!ok) error = PQerrorMessage(conn->pg());
+      PQclear(r);
+      return ok;
+    };
+  };
+}
+
+// The HTTP client of one identity: one keep-alive connection to liveql.
+auto http_client(const Server& server, Kind kind) {
+  return [&server, kind](const Identity& who) {
+    struct State {
+      asio::io_context ioc;
+      beast::tcp_stream stream{ioc};
+      beast::flat_buffer buffer;
+    };
+    auto state = std::make_shared<State>();
+    state->stream.connect(tcp::endpoint(asio::ip::make_address(server.host), server.port));
+    const std::string user = std::to_string(who.user_id);
+    const std::string host = server.host;
+    return [state, kind, user, host](const Values& v, std::string& error) {
+      json::object body;
+      if (kind == Kind::kInsert) {
+        body["query"] =
+            "mutation ($t: numeric!) { insert_orders_one(object: {total: $t}) { id } }";
+        body["variables"] = json::object{{"t", json::parse(v.total)}};
+      } else {
+        body["query"] =
+            "mutation ($id: Int!, $n: jsonb!) { update_orders_by_pk(pk_columns: {id: $id}, "
+            "_set: {notes: $n}) { id notes } }";
+        body["variables"] = json::object{{"id", v.order}, {"n", json::parse(v.notes)}};
+      }
+      http::request<http::string_body> req{http::verb::post, "/v1/graphql", 11};
+      req.set(http::field::host, host);
+      req.set(http::field::content_type, "application/json");
+      req.set("x-hasura-admin-secret", kAdminSecret);
+      req.set("x-hasura-role", "user");
+      req.set("x-hasura-user-id", user);
+      req.keep_alive(true);
+      req.body() = json::serialize(body);
+      req.prepare_payload();
+      http::response<http::string_body> res;
+      beast::error_code ec;
+      state->stream.expires_after(10s);
+      http::write(state->stream, req, ec);
+      if (!ec) http::read(state->stream, state->buffer, res, ec);
+      if (ec) {
+        error = ec.message();
+        return false;
+      }
+      const std::string& text = res.body();
+      if (res.result() != http::status::ok || text.find("\"errors\"") != std::string::npos ||
+          text.find("null") != std::string::npos) {
+        error = std::to_string(res.result_int()) + " " + text.substr(0, 300);
+        return false;
+      }
+      return true;
+    };
+  };
+}
+
+void print_phase(const char* what, const Phase& p, double cpu_s, double pg_cpu_s) {
+  const auto s = summarize(p.latency_us);
+  const double ops = static_cast<double>(p.ops) / p.seconds;
+  std::printf("  %-7s %8.0f ops/s  latency p50 %6.0f us  p99 %6.0f us  max %7.0f us", what, ops,
+              s.p50, s.p99, s.max);
+  if (cpu_s >= 0) std::printf("  liveql %5.1f us/op", cpu_s * 1e6 / std::max<size_t>(p.ops, 1));
+  std::printf("  pg %5.1f us/op", pg_cpu_s * 1e6 / std::max<size_t>(p.ops, 1));
+  if (p.errors) std::printf("  ERRORS %zu (first: %s)", p.errors, p.first_error.c_str());
+  std::printf("\n");
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  set_program_name("mutation_bench");
+  Options opt;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) die("missing value for " + a);
+      return argv[++i];
+    };
+    if (a == "--pg-dir") {
+      opt.pg_dir = next();
+    } else if (a == "--liveql") {
+      opt.binary = next();
+    } else if (a == "--clients") {
+      opt.clients = std::clamp(std::atoi(next().c_str()), 1, 256);
+    } else if (a == "--seconds") {
+      opt.seconds = std::clamp(std::atoi(next().c_str()), 1, 600);
+    } else if (a == "--rounds") {
+      opt.rounds = std::clamp(std::atoi(next().c_str()), 1, 20);
+    } else {
+      die("unknown argument " + a + " (see the header of mutation_bench.cpp)");
+    }
+  }
+  const std::string src = LIVEQL_SOURCE_DIR;
+  if (!fs::exists(opt.binary)) die("no liveql binary at " + opt.binary);
+
+  // A fresh database with the demo schema and seed, a user and its orders per client.
+  const std::string url = start_cluster(src, opt.pg_dir, "liveql_bench");
+  Conn root(url);
+  fresh_database(root, kDatabase, kServerRole);
+  const std::string admin_url = with_user_and_db(url, "postgres", kDatabase);
+  const std::string liveql_url = with_user_and_db(url, kServerRole, kDatabase);
+  const std::string bench_url = with_user_and_db(url, kBaselineRole, kDatabase);
+  Conn admin(admin_url);
+  if (admin.value(std::string("select count(*) from pg_roles where rolname = '") + kBaselineRole +
+                  "'") == "0")
+    admin.rows(std::string("create role ") + kBaselineRole + " login superuser");
+  admin.rows(read_file(src + "/tools/demo/schema.sql"));
+  admin.rows(read_file(src + "/tools/demo/seed.sql"));
+  std::vector<Identity> who(static_cast<size_t>(opt.clients));
+  for (int c = 0; c < opt.clients; ++c) {
+    auto& id = who[static_cast<size_t>(c)];
+    id.user_id = std::stoi(admin.value(
+        "insert into users (name, email) values ('bench " + std::to_string(c) + "', 'bench" +
+        std::to_string(c) + "@example.com') returning id"));
+    for (const auto& row : admin.rows("insert into orders (user_id) select " +
+                                      std::to_string(id.user_id) + " from generate_series(1, " +
+                                      std::to_string(kOrdersPerClient) + ") returning id"))
+      id.orders.push_back(std::stoi(row[0]));
+  }
+  admin.rows("analyze");
+
+  const fs::path work =
+      fs::temp_directory_path() / ("liveql-mutation-bench-" + std::to_string(::getpid()));
+  fs::remove_all(work);
+  fs::create_directories(work);
+  const std::string log = (work / "liveql.log").string();
+  Server server = start_server(opt.binary,
+                               serve_args({.database_url = liveql_url,
+                                           .metadata = src + "/tools/demo/metadata",
+                                           .admin_secret = kAdminSecret,
+                                           .mode = "event",
+                                           .state_dir = (work / "state").string(),
+                                           .slot = "liveql_mutation_bench"}),
+                               log);
+  std::printf("mutation_bench: PostgreSQL %s (fsync=%s, synchronous_commit=%s), %d clients, %d s "
+              "per phase, %u cores; liveql pid %d (log %s)\n",
+              admin.value("show server_version").c_str(), admin.value("show fsync").c_str(),
+              admin.value("show synchronous_commit").c_str(), opt.clients, opt.seconds,
+              std::thread::hardware_concurrency(), server.pid, log.c_str());
+
+  for (Kind kind : {Kind::kInsert, Kind::kUpdate}) {
+    std::vector<double> ratios;
+    for (int round = 1; round <= opt.rounds; ++round) {
+      std::printf("%s, round %d\n", name_of(kind), round);
+      // The baseline's backends start with the phase: their whole CPU time is the phase's.
+      double pg_cpu = 0;
+      const Phase base = run_clients(who, opt.seconds, libpq_client(bench_url, kind), [&] {
+        pg_cpu = backend_cpu_delta({}, backend_cpu(admin, kBaselineRole));
+      });
+      print_phase("libpq", base, -1, pg_cpu);
+
+      const auto pg_before = backend_cpu(admin, kServerRole);
+      const double cpu_before = cpu_seconds(server.pid);
+      double cpu = 0;
+      const Phase gql = run_clients(who, opt.seconds, http_client(server, kind), [&] {
+        cpu = cpu_seconds(server.pid) - cpu_before;
+        pg_cpu = backend_cpu_delta(pg_before, backend_cpu(admin, kServerRole));
+      });
+      print_phase("liveql", gql, cpu, pg_cpu);
+      if (gql.errors || base.errors) die("errors in the run (see above)");
+      const double ratio = (static_cast<double>(gql.ops) / gql.seconds) /
+                           (static_cast<double>(base.ops) / base.seconds);
+      ratios.push_back(ratio);
+      std::printf("  ratio liveql / libpq: %.2f\n", ratio);
+    }
+    double sum = 0;
+    for (double r : ratios) sum += r;
+    std::printf("%s: mean ratio over %d rounds %.2f\n\n", name_of(kind), opt.rounds,
+                sum / static_cast<double>(ratios.size()));
+    std::fflush(stdout);
+  }
+  stop_server(server);
+  fs::remove_all(work);
+  return 0;
+}
