@@ -188,15 +188,16 @@ double backend_cpu_delta(const std::vector<std::pair<int, double>>& before,
   return total;
 }
 
-std::string http_get(const std::string& host, uint16_t port, const std::string& target,
-                     const std::string& admin_secret) {
-  // Asynchronous under one deadline: a busy server must not hold up the tool.
+namespace {
+
+// One request on a new connection under one deadline (asynchronous: a busy server must not hold
+// up the tool); the response body, or "".
+template <typename Body>
+std::string http_exchange(const std::string& host, uint16_t port, http::request<Body>& req) {
   asio::io_context ioc;
   beast::tcp_stream stream(ioc);
   stream.expires_after(5s);
-  http::request<http::empty_body> req{http::verb::get, target, 11};
   req.set(http::field::host, host);
-  req.set("x-hasura-admin-secret", admin_secret);
   beast::flat_buffer buffer;
   http::response<http::string_body> res;
   std::string body;
@@ -211,6 +212,25 @@ std::string http_get(const std::string& host, uint16_t port, const std::string& 
   });
   ioc.run();
   return body;
+}
+
+}  // namespace
+
+std::string http_get(const std::string& host, uint16_t port, const std::string& target,
+                     const std::string& admin_secret) {
+  http::request<http::empty_body> req{http::verb::get, target, 11};
+  req.set("x-hasura-admin-secret", admin_secret);
+  return http_exchange(host, port, req);
+}
+
+std::string http_post(const std::string& host, uint16_t port, const std::string& target,
+                      const std::string& body, const std::string& admin_secret) {
+  http::request<http::string_body> req{http::verb::post, target, 11};
+  req.set("x-hasura-admin-secret", admin_secret);
+  req.set(http::field::content_type, "application/json");
+  req.body() = body;
+  req.prepare_payload();
+  return http_exchange(host, port, req);
 }
 
 double metric_value(const std::string& text, const std::string& name) {

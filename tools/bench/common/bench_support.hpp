@@ -69,6 +69,10 @@ double backend_cpu_delta(const std::vector<std::pair<int, double>>& before,
 // more than 5 s.
 std::string http_get(const std::string& host, uint16_t port, const std::string& target,
                      const std::string& admin_secret);
+// POST http://host:port/target with a JSON `body` and x-hasura-admin-secret, on a new
+// connection; the response body, or "" when it failed or took more than 5 s.
+std::string http_post(const std::string& host, uint16_t port, const std::string& target,
+                      const std::string& body, const std::string& admin_secret);
 // The sum of the samples of Prometheus metric `name` in `text`.
 double metric_value(const std::string& text, const std::string& name);
 

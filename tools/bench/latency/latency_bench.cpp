@@ -24,6 +24,10 @@
 //   latency_bench [--pg-dir DIR] [--modes poll,event] [--subscribers 1,100,1000]
 //                 [--distinct K] [--updates 30] [--interval-ms 1000] [--idle 10000]
 //                 [--idle-seconds 30] [--refetch-interval-ms 1000] [--liveql PATH]
+//                 [--writer sql|graphql]
+//
+// --writer graphql sends each update as an `update_orders` mutation through liveql (HTTP, admin)
+// and times arrivals from the mutation's response: "mutation response -> push".
 //
 // Everything runs against 127.0.0.1, with bounded counts and deadlines, and stops by itself.
 #include <fcntl.h>
@@ -369,6 +373,10 @@ struct Options {
   int idle = 10000;
   int idle_seconds = 30;
   int refetch_interval_ms = 1000;
+  // "sql": each update is a transaction on a libpq connection, timed from its COMMIT reply;
+  // "graphql": an `update_orders` mutation posted to liveql itself (admin, HTTP), timed from the
+  // mutation's response — what a client that writes through liveql sees.
+  std::string writer = "sql";
 };
 
 // Bench users 1..count with one order each (ids returned), in a fresh database.
@@ -459,6 +467,9 @@ int main(int argc, char** argv) {
       opt.idle = std::clamp(std::atoi(next().c_str()), 0, 15'000);
     } else if (a == "--idle-seconds") {
       opt.idle_seconds = std::clamp(std::atoi(next().c_str()), 1, 600);
+    } else if (a == "--writer") {
+      opt.writer = next();
+      if (opt.writer != "sql" && opt.writer != "graphql") die("--writer: sql or graphql");
     } else if (a == "--refetch-interval-ms") {
       opt.refetch_interval_ms = std::clamp(std::atoi(next().c_str()), 10, 60'000);
     } else {
@@ -537,8 +548,10 @@ int main(int argc, char** argv) {
       std::vector<std::pair<int, int>> subs;
       for (int i = 0; i < n; ++i) subs.push_back(bench_rows[static_cast<size_t>(i % distinct)]);
       std::string ids;
-      for (int k = 0; k < distinct; ++k)
-        ids += (k ? "," : "") + std::to_string(bench_rows[static_cast<size_t>(k)].second);
+      for (int k = 0; k < distinct; ++k) {
+        if (k) ids += ',';
+        ids += std::to_string(bench_rows[static_cast<size_t>(k)].second);
+      }
       writer.rows("update orders set total = 0 where id in (" + ids + ")");
 
       LatencyRow row;
@@ -580,6 +593,19 @@ int main(int argc, char** argv) {
         std::this_thread::sleep_until(start + u * std::chrono::milliseconds(opt.interval_ms));
         // Totals are reset to 0 before each phase, so an earlier result never counts.
         const int total = kTotalBase + u;
+        if (opt.writer == "graphql") {
+          const std::string mutation = json::serialize(
+              json::object{{"query", "mutation { update_orders(where: {id: {_in: [" + ids +
+                                         "]}}, _set: {total: " + std::to_string(total) +
+                                         "}) { affected_rows } }"}});
+          before[static_cast<size_t>(u)] = now_ns();
+          const std::string answer =
+              http_post(server.host, server.port, "/v1/graphql", mutation, kAdminSecret);
+          reply[static_cast<size_t>(u)] = now_ns();
+          if (answer.find("affected_rows") == std::string::npos)
+            die("the mutation failed: " + answer.substr(0, 300));
+          continue;
+        }
         writer.rows("begin");
         writer.rows("update orders set total = " + std::to_string(total) + " where id in (" + ids +
                     ")");
@@ -634,16 +660,16 @@ int main(int argc, char** argv) {
       row.from_reply = summarize(from_reply);
       row.from_before = summarize(from_before);
       std::printf(
-          "[%s] N=%d K=%d: commit reply -> client p50=%.2f p90=%.2f p99=%.2f max=%.2f ms "
+          "[%s] N=%d K=%d: %s -> client p50=%.2f p90=%.2f p99=%.2f max=%.2f ms "
           "(n=%zu, missing %zu); liveql CPU %.2f s, its DB backends %.2f s, %0.f statements "
           "(/metrics: %.0f refetch statements, %.0f refetches); cohorts: %s\n  first client per "
           "update: "
           "p50=%.2f p90=%.2f p99=%.2f max=%.2f ms\n  statements by text:\n    %s\n",
-          mode.c_str(), n, distinct, row.from_reply.p50, row.from_reply.p90, row.from_reply.p99,
-          row.from_reply.max, row.from_reply.n, row.missing, row.liveql_cpu, row.db_cpu,
-          row.statements, row.refetch_statements, row.refetches, row.cohorts.c_str(),
-          first_summary.p50, first_summary.p90, first_summary.p99, first_summary.max,
-          breakdown.c_str());
+          mode.c_str(), n, distinct, opt.writer == "graphql" ? "mutation response" : "commit reply",
+          row.from_reply.p50, row.from_reply.p90, row.from_reply.p99, row.from_reply.max,
+          row.from_reply.n, row.missing, row.liveql_cpu, row.db_cpu, row.statements,
+          row.refetch_statements, row.refetches, row.cohorts.c_str(), first_summary.p50,
+          first_summary.p90, first_summary.p99, first_summary.max, breakdown.c_str());
       std::fflush(stdout);
       latency_rows.push_back(row);
     }

@@ -54,7 +54,7 @@ using namespace liveql::bench;
 
 constexpr const char* kAdminSecret = "bench-admin-secret";
 constexpr const char* kDatabase = "liveql_bench_mut";
-constexpr const char* kServerRole = "liveql_bench_srv";  // liveql's own role, to count its CPU
+constexpr const char* kServerRole = "liveql_bench_srv";      // liveql's own role, to count its CPU
 constexpr const char* kBaselineRole = "liveql_bench_libpq";  // the baseline's connections
 constexpr int kOrdersPerClient = 200;
 
@@ -67,7 +67,9 @@ struct Options {
 };
 
 enum class Kind { kInsert, kUpdate };
-const char* name_of(Kind k) { return k == Kind::kInsert ? "insert_orders_one" : "update_orders_by_pk"; }
+const char* name_of(Kind k) {
+  return k == Kind::kInsert ? "insert_orders_one" : "update_orders_by_pk";
+}
 
 // One bench client's identity: its user and the orders it updates.
 struct Identity {
@@ -170,8 +172,8 @@ auto libpq_client(const std::string& url, Kind kind) {
       } else {
         params = {order.c_str(), user.c_str(), v.notes.c_str()};
       }
-      PGresult* r = PQexecPrepared(conn->pg(), "w", static_cast<int>(params.size()),
-                                   params.data(), nullptr, nullptr, 0);
+      PGresult* r = PQexecPrepared(conn->pg(), "w", static_cast<int>(params.size()), params.data(),
+                                   nullptr, nullptr, 0);
       const bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
       if (!ok) error = PQerrorMessage(conn->pg());
       PQclear(r);
@@ -195,8 +197,7 @@ auto http_client(const Server& server, Kind kind) {
     return [state, kind, user, host](const Values& v, std::string& error) {
       json::object body;
       if (kind == Kind::kInsert) {
-        body["query"] =
-            "mutation ($t: numeric!) { insert_orders_one(object: {total: $t}) { id } }";
+        body["query"] = "mutation ($t: numeric!) { insert_orders_one(object: {total: $t}) { id } }";
         body["variables"] = json::object{{"t", json::parse(v.total)}};
       } else {
         body["query"] =
@@ -289,9 +290,9 @@ int main(int argc, char** argv) {
   std::vector<Identity> who(static_cast<size_t>(opt.clients));
   for (int c = 0; c < opt.clients; ++c) {
     auto& id = who[static_cast<size_t>(c)];
-    id.user_id = std::stoi(admin.value(
-        "insert into users (name, email) values ('bench " + std::to_string(c) + "', 'bench" +
-        std::to_string(c) + "@example.com') returning id"));
+    id.user_id = std::stoi(admin.value("insert into users (name, email) values ('bench " +
+                                       std::to_string(c) + "', 'bench" + std::to_string(c) +
+                                       "@example.com') returning id"));
     for (const auto& row : admin.rows("insert into orders (user_id) select " +
                                       std::to_string(id.user_id) + " from generate_series(1, " +
                                       std::to_string(kOrdersPerClient) + ") returning id"))
@@ -312,11 +313,12 @@ int main(int argc, char** argv) {
                                            .state_dir = (work / "state").string(),
                                            .slot = "liveql_mutation_bench"}),
                                log);
-  std::printf("mutation_bench: PostgreSQL %s (fsync=%s, synchronous_commit=%s), %d clients, %d s "
-              "per phase, %u cores; liveql pid %d (log %s)\n",
-              admin.value("show server_version").c_str(), admin.value("show fsync").c_str(),
-              admin.value("show synchronous_commit").c_str(), opt.clients, opt.seconds,
-              std::thread::hardware_concurrency(), server.pid, log.c_str());
+  std::printf(
+      "mutation_bench: PostgreSQL %s (fsync=%s, synchronous_commit=%s), %d clients, %d s "
+      "per phase, %u cores; liveql pid %d (log %s)\n",
+      admin.value("show server_version").c_str(), admin.value("show fsync").c_str(),
+      admin.value("show synchronous_commit").c_str(), opt.clients, opt.seconds,
+      std::thread::hardware_concurrency(), server.pid, log.c_str());
 
   for (Kind kind : {Kind::kInsert, Kind::kUpdate}) {
     std::vector<double> ratios;
