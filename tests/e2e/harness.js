@@ -13,6 +13,8 @@ const SOURCE_DIR = path.resolve(__dirname, '..', '..');
 const PSQL = process.env.LIVEQL_PSQL || '/usr/lib/postgresql/15/bin/psql';
 const ADMIN_SECRET = 'e2e-admin-secret';
 const JWT_KEY = 'e2e-jwt-secret-0123456789abcdef-0123456789';
+// The first line of a report of ASan, LSan, TSan, or UBSan (which goes on after reporting).
+const SANITIZER_REPORT = /(ERROR|WARNING): (Address|Leak|Thread)Sanitizer|runtime error: /;
 
 function clusterUrl() {
   if (process.env.LIVEQL_TEST_DATABASE_URL) return process.env.LIVEQL_TEST_DATABASE_URL;
@@ -121,7 +123,16 @@ async function startLiveql(dbUrl, { extraArgs = [], timeoutMs = 60000, slot, sta
     env: env ? { ...process.env, ...env } : process.env,
   });
   let stderr = '';
-  child.stderr.on('data', (d) => { stderr += d; if (stderr.length > 1e6) stderr = stderr.slice(-5e5); });
+  let sanitizer = '';  // the first sanitizer report (ASan, UBSan, LSan, TSan) liveql printed
+  child.stderr.on('data', (d) => {
+    const from = Math.max(0, stderr.length - 100);  // a marker split across two chunks
+    stderr += d;
+    if (!sanitizer) {
+      const at = stderr.slice(from).search(SANITIZER_REPORT);
+      if (at >= 0) sanitizer = stderr.slice(from + at, from + at + 20000);
+    }
+    if (stderr.length > 1e6) stderr = stderr.slice(-5e5);
+  });
   const address = await new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error('liveql did not start in time:\n' + stderr)), timeoutMs);
@@ -156,6 +167,8 @@ async function startLiveql(dbUrl, { extraArgs = [], timeoutMs = 60000, slot, sta
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
     },
+    // Stops liveql (SIGTERM, SIGKILL after 10 s); throws when it printed a sanitizer report at
+    // any time, so that a report fails the test file even when every assertion held.
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
@@ -164,7 +177,9 @@ async function startLiveql(dbUrl, { extraArgs = [], timeoutMs = 60000, slot, sta
         clearTimeout(t);
       }
       if (ownStateDir) fs.rmSync(stateDir, { recursive: true, force: true });
+      if (sanitizer) throw new Error('liveql printed a sanitizer report:\n' + sanitizer);
     },
+    sanitizerReport: () => sanitizer,
   };
 }
 
