@@ -229,8 +229,9 @@ describe('mutations', () => {
     test('backend_only: only with x-hasura-use-backend-only-permissions', async () => {
       const service = { ...admin, 'x-hasura-role': 'service' };
       const query = 'mutation { insert_users(objects: [{name: "Zed", email: "zed@example.com"}]) { affected_rows } }';
+      // Without the header the role has no mutation at all (its only one is backend_only).
       const front = await q(query, {}, service);
-      assertError(front, 'validation-failed', /insert_users/);
+      assertError(front, 'validation-failed', 'no mutations exist');
       const back = await q(query, {}, { ...service, 'x-hasura-use-backend-only-permissions': 'true' });
       assert.equal(back.errors, undefined, JSON.stringify(back));
       assert.equal(back.data.insert_users.affected_rows, 1);
