@@ -14,8 +14,8 @@
 // Both phases run in the same process against the same cluster with liveql running (its
 // replication stream decodes the baseline's commits too), alternating libpq / liveql for
 // --rounds rounds; the ratio is liveql's ops/s over libpq's in the same round. Also: latency
-// percentiles, liveql's CPU per operation, and the CPU of liveql's PostgreSQL backends per
-// operation.
+// percentiles, and CPU per operation of liveql, of the phase's PostgreSQL client backends (the
+// baseline's connections, or liveql's pool) and of liveql's walsender (decoding the commits).
 //
 //   cmake --build build/bench --target mutation_bench liveql
 //   build/bench/tools/bench/mutation/mutation_bench [--clients 16] [--seconds 10] [--rounds 2]
@@ -234,13 +234,45 @@ auto http_client(const Server& server, Kind kind) {
   };
 }
 
-void print_phase(const char* what, const Phase& p, double cpu_s, double pg_cpu_s) {
+// CPU seconds of the backends connected as `role` by pid: its client backends, or its
+// walsender (liveql's replication stream, which decodes every commit of both phases).
+std::vector<std::pair<int, double>> role_cpu(Conn& admin, const std::string& role, bool walsender) {
+  std::vector<std::pair<int, double>> out;
+  for (const auto& row :
+       admin.rows("select pid from pg_stat_activity where usename = '" + role +
+                  "' and backend_type " + (walsender ? "=" : "<>") + " 'walsender'")) {
+    const int pid = std::atoi(row[0].c_str());
+    out.emplace_back(pid, cpu_seconds(pid));
+  }
+  return out;
+}
+
+// The statements `role` ran since the last pg_stat_statements_reset(), by total time: calls,
+// mean execution and planning time (planning is counted when track_planning is on).
+void print_statements(Conn& admin, const std::string& role) {
+  for (const auto& row : admin.rows(
+           "select calls, round(mean_exec_time::numeric, 3), round(mean_plan_time::numeric, 3), "
+           "left(regexp_replace(query, '\\s+', ' ', 'g'), 100) from pg_stat_statements s join "
+           "pg_roles r on r.oid = s.userid where r.rolname = '" +
+           role + "' order by total_exec_time desc limit 4"))
+    std::printf("    %8s calls  exec %7s ms  plan %7s ms  %s\n", row[0].c_str(), row[1].c_str(),
+                row[2].c_str(), row[3].c_str());
+}
+
+// CPU of liveql, of the phase's client backends, and of liveql's walsender, in seconds.
+struct PhaseCpu {
+  double liveql = -1, backends = 0, walsender = 0;
+};
+
+void print_phase(const char* what, const Phase& p, const PhaseCpu& cpu) {
   const auto s = summarize(p.latency_us);
   const double ops = static_cast<double>(p.ops) / p.seconds;
   std::printf("  %-7s %8.0f ops/s  latency p50 %6.0f us  p99 %6.0f us  max %7.0f us", what, ops,
               s.p50, s.p99, s.max);
-  if (cpu_s >= 0) std::printf("  liveql %5.1f us/op", cpu_s * 1e6 / std::max<size_t>(p.ops, 1));
-  std::printf("  pg %5.1f us/op", pg_cpu_s * 1e6 / std::max<size_t>(p.ops, 1));
+  const double per_op = 1e6 / static_cast<double>(std::max<size_t>(p.ops, 1));
+  if (cpu.liveql >= 0) std::printf("  liveql %5.1f us/op", cpu.liveql * per_op);
+  std::printf("  backends %5.1f us/op  walsender %5.1f us/op", cpu.backends * per_op,
+              cpu.walsender * per_op);
   if (p.errors) std::printf("  ERRORS %zu (first: %s)", p.errors, p.first_error.c_str());
   std::printf("\n");
   std::fflush(stdout);
@@ -285,6 +317,7 @@ int main(int argc, char** argv) {
   if (admin.value(std::string("select count(*) from pg_roles where rolname = '") + kBaselineRole +
                   "'") == "0")
     admin.rows(std::string("create role ") + kBaselineRole + " login superuser");
+  admin.rows("create extension if not exists pg_stat_statements");
   admin.rows(read_file(src + "/tools/demo/schema.sql"));
   admin.rows(read_file(src + "/tools/demo/seed.sql"));
   std::vector<Identity> who(static_cast<size_t>(opt.clients));
@@ -305,14 +338,16 @@ int main(int argc, char** argv) {
   fs::remove_all(work);
   fs::create_directories(work);
   const std::string log = (work / "liveql.log").string();
-  Server server = start_server(opt.binary,
-                               serve_args({.database_url = liveql_url,
-                                           .metadata = src + "/tools/demo/metadata",
-                                           .admin_secret = kAdminSecret,
-                                           .mode = "event",
-                                           .state_dir = (work / "state").string(),
-                                           .slot = "liveql_mutation_bench"}),
-                               log);
+  // As many pooled connections as the baseline has clients: "from the same number of
+  // connections".
+  auto args = serve_args({.database_url = liveql_url,
+                          .metadata = src + "/tools/demo/metadata",
+                          .admin_secret = kAdminSecret,
+                          .mode = "event",
+                          .state_dir = (work / "state").string(),
+                          .slot = "liveql_mutation_bench"});
+  args.insert(args.end(), {"--pool-size", std::to_string(opt.clients)});
+  Server server = start_server(opt.binary, args, log);
   std::printf(
       "mutation_bench: PostgreSQL %s (fsync=%s, synchronous_commit=%s), %d clients, %d s "
       "per phase, %u cores; liveql pid %d (log %s)\n",
@@ -325,21 +360,29 @@ int main(int argc, char** argv) {
     for (int round = 1; round <= opt.rounds; ++round) {
       std::printf("%s, round %d\n", name_of(kind), round);
       // The baseline's backends start with the phase: their whole CPU time is the phase's.
-      double pg_cpu = 0;
+      PhaseCpu base_cpu, gql_cpu;
+      admin.rows("select pg_stat_statements_reset()");
+      auto wal_before = role_cpu(admin, kServerRole, true);
       const Phase base = run_clients(who, opt.seconds, libpq_client(bench_url, kind), [&] {
-        pg_cpu = backend_cpu_delta({}, backend_cpu(admin, kBaselineRole));
+        base_cpu.backends = backend_cpu_delta({}, role_cpu(admin, kBaselineRole, false));
+        base_cpu.walsender = backend_cpu_delta(wal_before, role_cpu(admin, kServerRole, true));
       });
-      print_phase("libpq", base, -1, pg_cpu);
+      print_phase("libpq", base, base_cpu);
 
-      const auto pg_before = backend_cpu(admin, kServerRole);
-      const double cpu_before = cpu_seconds(server.pid);
-      double cpu = 0;
+      const auto pool_before = role_cpu(admin, kServerRole, false);
+      wal_before = role_cpu(admin, kServerRole, true);
+      const double liveql_before = cpu_seconds(server.pid);
       const Phase gql = run_clients(who, opt.seconds, http_client(server, kind), [&] {
-        cpu = cpu_seconds(server.pid) - cpu_before;
-        pg_cpu = backend_cpu_delta(pg_before, backend_cpu(admin, kServerRole));
+        gql_cpu.liveql = cpu_seconds(server.pid) - liveql_before;
+        gql_cpu.backends = backend_cpu_delta(pool_before, role_cpu(admin, kServerRole, false));
+        gql_cpu.walsender = backend_cpu_delta(wal_before, role_cpu(admin, kServerRole, true));
       });
-      print_phase("liveql", gql, cpu, pg_cpu);
-      if (gql.errors || base.errors) die("errors in the run (see above)");
+      print_phase("liveql", gql, gql_cpu);
+      print_statements(admin, kServerRole);
+      if (gql.errors || base.errors) {
+        stop_server(server);
+        die("errors in the run (see above)");
+      }
       const double ratio = (static_cast<double>(gql.ops) / gql.seconds) /
                            (static_cast<double>(base.ops) / base.seconds);
       ratios.push_back(ratio);
