@@ -1,7 +1,7 @@
 // The operation runner (server/src/operation_runner.hpp) against a real PostgreSQL, with plans
-// built by hand: what no compiled operation produces yet (several statements in one
-// transaction, as mutations will) must already commit together, roll back together, and show a
-// client only what its role may see.
+// built by hand: several statements in one transaction commit together, roll back together,
+// a mutation's answer is assembled in request order, and a client sees only what its role may
+// (database errors mapped as Hasura maps a mutation's).
 #include "operation_runner.hpp"
 
 #include <gtest/gtest.h>
@@ -27,6 +27,25 @@ compiler::Statement statement(std::string sql, std::vector<std::string> keys) {
   return s;
 }
 
+compiler::Statement mutation(std::string sql, std::string key, std::string error_path = "$") {
+  compiler::Statement s;
+  s.kind = compiler::Statement::Kind::kMutation;
+  s.sql = std::move(sql);
+  s.response_keys = {std::move(key)};
+  s.error_path = std::move(error_path);
+  return s;
+}
+
+compiler::ResponseField from_statements(std::string key, size_t first, size_t count,
+                                        bool list = false) {
+  compiler::ResponseField f;
+  f.key = std::move(key);
+  f.first_statement = first;
+  f.statement_count = count;
+  f.list = list;
+  return f;
+}
+
 compiler::Session role(std::string name) {
   compiler::Session s;
   s.role = std::move(name);
@@ -39,6 +58,9 @@ class OperationRunnerTest : public ::testing::Test {
   static void SetUpTestSuite() {
     url_ = new std::string(test::fresh_database("server_operation_runner"));
     test::exec(*url_, "create table notes (id int primary key, body text)");
+    test::exec(*url_,
+               "create table tags (id int primary key, label text not null unique check "
+               "(label <> ''), note_id int references notes (id))");
   }
   static void TearDownTestSuite() { delete url_; }
 
@@ -132,6 +154,105 @@ TEST_F(OperationRunnerTest, AFailingStatementRollsTheWholePlanBackAndHidesDetail
   auto x = execute(std::move(ok));
   ASSERT_TRUE(x.ok()) << x.error().message;
   EXPECT_EQ(boost::json::parse(*x), boost::json::parse(R"({"x": 1, "vars": {}})"));
+}
+
+// A mutation's data object: static fields, one statement's value and update_many's list of
+// several statements' values, in request order; every statement in one transaction.
+TEST_F(OperationRunnerTest, AMutationPlanAnswersItsRootFieldsInRequestOrder) {
+  compiler::Plan plan;
+  plan.type = gql::OperationType::kMutation;
+  plan.vars_text = "{}";
+  plan.transaction = true;
+  plan.statements.push_back(mutation(
+      "with w as (insert into notes values (200, 'a') returning id) select json_build_object("
+      "'affected_rows', (select count(*) from w))::text as data",
+      "ins"));
+  plan.statements.push_back(
+      mutation("with w as (update notes set body = 'b' where id = 200 returning id) select "
+               "json_build_object('affected_rows', (select count(*) from w))::text as data",
+               "many"));
+  plan.statements.push_back(
+      mutation("select json_build_object('body', (select body from notes where id = 200))::text "
+               "as data",
+               "many"));
+  compiler::ResponseField typename_field;
+  typename_field.key = "__typename";
+  typename_field.static_json = R"("mutation_root")";
+  plan.response = {typename_field, from_statements("ins", 0, 1),
+                   from_statements("many", 1, 2, true)};
+  auto data = execute(std::move(plan), role("user"));
+  ASSERT_TRUE(data.ok()) << data.error().message;
+  EXPECT_EQ(*data, R"({"__typename":"mutation_root","ins":{"affected_rows" : 1},)"
+                   R"("many":[{"affected_rows" : 1},{"body" : "b"}]})");
+}
+
+// PostgreSQL's errors of a mutation as Hasura answers them, for any role (they name no more
+// than the constraint), at the failing statement's path; the first statement rolls back.
+TEST_F(OperationRunnerTest, MutationErrorsAreMappedAtTheFailingStatementsPath) {
+  test::exec(*url_, "insert into notes values (300, 'taken')");
+  test::exec(*url_, "insert into tags values (1, 'one', 300)");
+  struct Case {
+    const char* name;
+    std::string sql;
+    ErrorCode code;
+    std::string message;
+  };
+  const Case cases[] = {
+      {"unique", "insert into tags values (2, 'one', null)", ErrorCode::kConstraintViolation,
+       "Uniqueness violation. duplicate key value violates unique constraint "
+       "\"tags_label_key\""},
+      {"not null", "insert into tags values (3, null, null)", ErrorCode::kConstraintViolation,
+       "Not-NULL violation. null value in column \"label\" of relation \"tags\" violates "
+       "not-null constraint"},
+      {"foreign key", "insert into tags values (4, 'four', 999)", ErrorCode::kConstraintViolation,
+       "Foreign key violation. insert or update on table \"tags\" violates foreign key "
+       "constraint \"tags_note_id_fkey\""},
+      {"check constraint", "insert into tags values (5, '', null)", ErrorCode::kPermissionError,
+       "Check constraint violation. new row for relation \"tags\" violates check constraint "
+       "\"tags_label_check\""},
+      {"permission check",
+       "select (case when $1::json->>'x' = 'abc' then 'liveql: check constraint of an "
+       "insert/update permission has failed' end)::integer",
+       ErrorCode::kPermissionError, "check constraint of an insert/update permission has failed"},
+      {"data exception", "insert into tags values (6, 'six', ($1::json->>'x')::int)",
+       ErrorCode::kDataException, "invalid input syntax for type integer: \"abc\""},
+  };
+  for (const auto& c : cases) {
+    compiler::Plan plan;
+    plan.type = gql::OperationType::kMutation;
+    plan.vars_text = R"({"x":"abc"})";
+    plan.transaction = true;
+    plan.statements.push_back(
+        mutation("with w as (insert into notes values (301, 'first') returning id) select "
+                 "json_build_object('affected_rows', (select count(*) from w))::text as data",
+                 "a", "$.selectionSet.a.args.objects"));
+    const std::string sql = c.sql.starts_with("insert")
+                                ? "with w as (" + c.sql + ") select 'null' as data"
+                                : "select " + c.sql.substr(7) + "::text as data";
+    plan.statements.push_back(mutation(sql, "b", "$.selectionSet.b.args.objects"));
+    plan.response = {from_statements("a", 0, 1), from_statements("b", 1, 1)};
+    auto data = execute(std::move(plan), role("user"));
+    ASSERT_FALSE(data.ok()) << c.name;
+    EXPECT_EQ(data.error().code, c.code) << c.name;
+    EXPECT_EQ(data.error().message, c.message) << c.name;
+    EXPECT_EQ(data.error().path, "$.selectionSet.b.args.objects") << c.name;
+    EXPECT_EQ(test::query(*url_, "select count(*) from notes where id = 301").at(0).at(0), "0")
+        << c.name;
+  }
+  // An error Hasura does not map is still hidden from a non-admin.
+  compiler::Plan plan;
+  plan.type = gql::OperationType::kMutation;
+  plan.vars_text = "{}";
+  plan.transaction = true;
+  plan.statements.push_back(mutation("select no_such_column as data from notes", "a"));
+  plan.response = {from_statements("a", 0, 1)};
+  auto hidden = execute(plan, role("user"));
+  ASSERT_FALSE(hidden.ok());
+  EXPECT_EQ(hidden.error().code, ErrorCode::kPostgresError);
+  EXPECT_EQ(hidden.error().message, "database query error");
+  auto shown = execute(std::move(plan), role("admin"));
+  ASSERT_FALSE(shown.ok());
+  EXPECT_NE(shown.error().message.find("no_such_column"), std::string::npos);
 }
 
 TEST_F(OperationRunnerTest, StaticPlansNeedNoDatabaseAndSubscriptionsAreNotStatements) {
