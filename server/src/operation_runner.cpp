@@ -155,12 +155,19 @@ awaitable<Result<std::string>> execute_plan(App& app, compiler::Session session,
   if (auto data = static_result(plan)) co_return std::move(*data);
   if (plan.live) co_return unexpected(kSubscriptionPlan);
   if (app.pool == nullptr) co_return unexpected(kNoPool);
-  if (!plan.transaction && plan.statements.size() == 1 &&
-      plan.type != gql::OperationType::kMutation) {
-    auto result = co_await query_on_core(app, std::move(plan.statements.front().sql),
+  const bool mutation = plan.type == gql::OperationType::kMutation;
+  // One statement is atomic on its own: no BEGIN / COMMIT round trips around it.
+  if (plan.statements.size() == 1 && (!plan.transaction || mutation)) {
+    auto result = co_await query_on_core(app, plan.statements.front().sql,
                                          vars_param(std::move(plan.vars_text)));
-    if (!result) co_return visible_error(result.take_error(), session);
-    co_return data_of(*result);
+    if (!result) {
+      if (mutation) co_return mutation_visible_error(result.take_error(), plan, session);
+      co_return visible_error(result.take_error(), session);
+    }
+    if (!mutation) co_return data_of(*result);
+    std::vector<live::QueryResult> results;
+    results.push_back(std::move(*result));
+    co_return mutation_data(plan, results);
   }
   // Otherwise one transaction: the statements of one operation see each other's effects and
   // commit (or roll back) together.
@@ -169,7 +176,7 @@ awaitable<Result<std::string>> execute_plan(App& app, compiler::Session session,
   for (auto& s : plan.statements)
     statements.push_back({std::move(s.sql), vars_param(plan.vars_text)});
   auto results = co_await transaction_on_core(app, std::move(statements));
-  if (plan.type == gql::OperationType::kMutation) {
+  if (mutation) {
     if (!results) co_return mutation_visible_error(results.take_error(), plan, session);
     co_return mutation_data(plan, *results);
   }

@@ -50,7 +50,8 @@ Result<compiler::Plan> plan_request(const App& app, const compiler::Session& ses
 std::optional<std::string> static_result(const compiler::Plan& plan);
 
 // Runs a query or mutation plan: static data without a round trip, otherwise its statements in
-// order on the pool, in one transaction when plan.transaction (a mutation always is). Returns
+// order on the pool, in one transaction when plan.transaction (a mutation's; a plan of one
+// statement runs it alone, atomic by itself, without BEGIN / COMMIT round trips). Returns
 // the JSON text of `data` (Postgres' own text, spliced, never re-serialized; a mutation's
 // assembled as Plan::response says). Errors: visible_error() of the database's, for a mutation
 // mutation_visible_error(); kUnexpected for a result of another shape, "no database pool", or a

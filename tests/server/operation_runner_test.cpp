@@ -12,6 +12,8 @@
 #include <chrono>
 #include <exception>
 
+#include "liveql/compiler/catalog.hpp"
+#include "liveql/compiler/metadata.hpp"
 #include "liveql/live/pg_pool.hpp"
 #include "support/test_db.hpp"
 
@@ -165,15 +167,17 @@ TEST_F(OperationRunnerTest, AMutationPlanAnswersItsRootFieldsInRequestOrder) {
   plan.transaction = true;
   plan.statements.push_back(mutation(
       "with w as (insert into notes values (200, 'a') returning id) select json_build_object("
-      "'affected_rows', (select count(*) from w))::text as data",
+      "'affected_rows', (select count(*) from w))::text as data "
+      "where $1::json is not null",
       "ins"));
   plan.statements.push_back(
       mutation("with w as (update notes set body = 'b' where id = 200 returning id) select "
-               "json_build_object('affected_rows', (select count(*) from w))::text as data",
+               "json_build_object('affected_rows', (select count(*) from w))::text as data "
+               "where $1::json is not null",
                "many"));
   plan.statements.push_back(
       mutation("select json_build_object('body', (select body from notes where id = 200))::text "
-               "as data",
+               "as data where $1::json is not null",
                "many"));
   compiler::ResponseField typename_field;
   typename_field.key = "__typename";
@@ -224,11 +228,13 @@ TEST_F(OperationRunnerTest, MutationErrorsAreMappedAtTheFailingStatementsPath) {
     plan.transaction = true;
     plan.statements.push_back(
         mutation("with w as (insert into notes values (301, 'first') returning id) select "
-                 "json_build_object('affected_rows', (select count(*) from w))::text as data",
+                 "json_build_object('affected_rows', (select count(*) from w))::text as data "
+                 "where $1::json is not null",
                  "a", "$.selectionSet.a.args.objects"));
-    const std::string sql = c.sql.starts_with("insert")
-                                ? "with w as (" + c.sql + ") select 'null' as data"
-                                : "select " + c.sql.substr(7) + "::text as data";
+    const std::string sql =
+        c.sql.starts_with("insert")
+            ? "with w as (" + c.sql + ") select 'null' as data where $1::json is not null"
+            : "select " + c.sql.substr(7) + "::text as data";
     plan.statements.push_back(mutation(sql, "b", "$.selectionSet.b.args.objects"));
     plan.response = {from_statements("a", 0, 1), from_statements("b", 1, 1)};
     auto data = execute(std::move(plan), role("user"));
@@ -244,7 +250,8 @@ TEST_F(OperationRunnerTest, MutationErrorsAreMappedAtTheFailingStatementsPath) {
   plan.type = gql::OperationType::kMutation;
   plan.vars_text = "{}";
   plan.transaction = true;
-  plan.statements.push_back(mutation("select no_such_column as data from notes", "a"));
+  plan.statements.push_back(
+      mutation("select no_such_column as data from notes where $1::json is not null", "a"));
   plan.response = {from_statements("a", 0, 1)};
   auto hidden = execute(plan, role("user"));
   ASSERT_FALSE(hidden.ok());
@@ -288,6 +295,163 @@ TEST_F(OperationRunnerTest, AResultOfAnotherShapeIsAnError) {
   auto data = execute(std::move(plan));
   ASSERT_FALSE(data.ok());
   EXPECT_EQ(data.error().message, "unexpected query result shape");
+}
+
+// Mutation documents compiled against the database's own catalog and run by the runner: the
+// whole path a client's mutation takes, minus the transport.
+const char* kBlogMetadata = R"YAML(
+version: 3
+sources:
+- name: default
+  kind: postgres
+  tables:
+  - table: {schema: public, name: authors}
+    array_relationships:
+    - name: articles
+      using:
+        foreign_key_constraint_on: {column: author_id, table: {schema: public, name: articles}}
+    select_permissions:
+    - role: user
+      permission: {columns: [id, name], filter: {}}
+    insert_permissions:
+    - role: user
+      permission: {check: {}, columns: [name]}
+  - table: {schema: public, name: articles}
+    object_relationships:
+    - name: author
+      using: {foreign_key_constraint_on: author_id}
+    select_permissions:
+    - role: user
+      permission:
+        columns: [id, title, author_id, rating]
+        filter: {author_id: {_eq: X-Hasura-User-Id}, title: {_neq: hidden}}
+    insert_permissions:
+    - role: user
+      permission:
+        check: {author_id: {_eq: X-Hasura-User-Id}}
+        columns: [title, author_id, rating]
+    update_permissions:
+    - role: user
+      permission:
+        columns: [title, rating]
+        filter: {author_id: {_eq: X-Hasura-User-Id}}
+        check: {rating: {_lte: 5}}
+)YAML";
+
+class CompiledMutationTest : public OperationRunnerTest {
+ protected:
+  static void SetUpTestSuite() {
+    OperationRunnerTest::SetUpTestSuite();
+    test::exec(*url_,
+               "create table authors (id serial primary key, name text not null unique);"
+               "create table articles (id serial primary key, title text not null, author_id int "
+               "not null references authors (id), rating int)");
+    auto rows = test::query(*url_, std::string(catalog::catalog_query()));
+    auto cat = catalog::parse_catalog(rows.at(0).at(0));
+    ASSERT_TRUE(cat.ok()) << cat.error().message;
+    auto md = metadata::parse_metadata(kBlogMetadata);
+    ASSERT_TRUE(md.ok()) << md.error().message;
+    auto schema = compiler::build_schema(*cat, *md);
+    ASSERT_TRUE(schema.ok()) << schema.error().message;
+    schema_ = new std::shared_ptr<const compiler::Schema>(*schema);
+  }
+  static void TearDownTestSuite() {
+    delete schema_;
+    OperationRunnerTest::TearDownTestSuite();
+  }
+  void SetUp() override {
+    OperationRunnerTest::SetUp();
+    app_.schema = *schema_;
+    test::exec(*url_, "truncate authors, articles restart identity cascade");
+  }
+  static compiler::Session user(std::string id) {
+    compiler::Session s = role("user");
+    s.variables["x-hasura-user-id"] = std::move(id);
+    return s;
+  }
+  Result<std::string> mutate(std::string query, compiler::Session session = role("admin")) {
+    OperationRequest request;
+    request.query = std::move(query);
+    auto plan = plan_request(app_, session, request);
+    if (!plan) return plan.take_error();
+    return execute(std::move(*plan), std::move(session));
+  }
+  static std::string count(const std::string& table) {
+    return test::query(*url_, "select count(*) from " + table).at(0).at(0);
+  }
+  static std::shared_ptr<const compiler::Schema>* schema_;
+};
+std::shared_ptr<const compiler::Schema>* CompiledMutationTest::schema_ = nullptr;
+
+TEST_F(CompiledMutationTest, RootFieldsRunInOrderAndAnswerInRequestOrder) {
+  auto data = mutate(R"(mutation {
+      a: insert_authors_one(object: {name: "Ann", articles: {data: [{title: "A1", rating: 2}]}}) {
+        name articles { title } }
+      t: __typename
+      u: update_articles(where: {title: {_eq: "A1"}}, _inc: {rating: 1}) {
+        affected_rows returning { rating } }
+      d: delete_articles_by_pk(id: 1) { title author { name } } })");
+  ASSERT_TRUE(data.ok()) << data.error().message;
+  EXPECT_EQ(boost::json::parse(*data), boost::json::parse(R"({
+      "a": {"name": "Ann", "articles": [{"title": "A1"}]},
+      "t": "mutation_root",
+      "u": {"affected_rows": 1, "returning": [{"rating": 3}]},
+      "d": {"title": "A1", "author": {"name": "Ann"}}})"));
+  EXPECT_EQ(count("authors"), "1");
+  EXPECT_EQ(count("articles"), "0");
+}
+
+// The second root field's insert fails its permission check: the first one's row is rolled
+// back too, and the error is Hasura's, at the failing field's rows argument.
+TEST_F(CompiledMutationTest, AFailedCheckRollsBackEveryRootField) {
+  test::exec(*url_, "insert into authors (name) values ('Ann'), ('Ben')");
+  auto data = mutate(R"(mutation {
+      insert_authors(objects: [{name: "Cleo"}]) { affected_rows }
+      insert_articles(objects: [{title: "mine", author_id: 1}, {title: "not", author_id: 2}]) {
+        affected_rows } })",
+                     user("1"));
+  ASSERT_FALSE(data.ok());
+  EXPECT_EQ(data.error().code, ErrorCode::kPermissionError);
+  EXPECT_EQ(data.error().message, "check constraint of an insert/update permission has failed");
+  EXPECT_EQ(data.error().path, "$.selectionSet.insert_articles.args.objects");
+  EXPECT_EQ(count("authors"), "2");
+  EXPECT_EQ(count("articles"), "0");
+
+  // An update whose result fails the update check: path "$", nothing written.
+  test::exec(*url_, "insert into articles (title, author_id, rating) values ('x', 1, 1)");
+  auto update = mutate(R"(mutation { update_articles(where: {}, _set: {rating: 9}) {
+                            affected_rows } })",
+                       user("1"));
+  ASSERT_FALSE(update.ok());
+  EXPECT_EQ(update.error().code, ErrorCode::kPermissionError);
+  EXPECT_EQ(update.error().path, "$");
+  EXPECT_EQ(test::query(*url_, "select rating from articles").at(0).at(0), "1");
+}
+
+TEST_F(CompiledMutationTest, AUniqueViolationIsAConstraintViolation) {
+  test::exec(*url_, "insert into authors (name) values ('Ann')");
+  auto data = mutate(R"(mutation { insert_authors(objects: [{name: "Ann"}]) { affected_rows } })",
+                     user("1"));
+  ASSERT_FALSE(data.ok());
+  EXPECT_EQ(data.error().code, ErrorCode::kConstraintViolation);
+  EXPECT_EQ(data.error().message,
+            "Uniqueness violation. duplicate key value violates unique constraint "
+            "\"authors_name_key\"");
+  EXPECT_EQ(data.error().path, "$.selectionSet.insert_authors.args.objects");
+}
+
+// `returning` shows the written rows only as far as the select permission lets the role see.
+TEST_F(CompiledMutationTest, ReturningIsLimitedByTheSelectPermission) {
+  test::exec(*url_, "insert into authors (name) values ('Ann'), ('Ben')");
+  test::exec(*url_,
+             "insert into articles (title, author_id) values ('a', 1), ('b', 2), ('hidden', 2)");
+  auto data = mutate(R"(mutation { update_articles(where: {}, _set: {rating: 1}) {
+                          affected_rows returning { title } } })",
+                     user("2"));
+  ASSERT_TRUE(data.ok()) << data.error().message;
+  EXPECT_EQ(boost::json::parse(*data), boost::json::parse(R"({"update_articles":
+      {"affected_rows": 2, "returning": [{"title": "b"}]}})"));
+  EXPECT_EQ(test::query(*url_, "select count(*) from articles where rating = 1").at(0).at(0), "2");
 }
 
 }  // namespace

@@ -164,6 +164,25 @@ TEST_F(PlanTest, AMutationIsOneStatementPerWriteInOneTransaction) {
   EXPECT_EQ(plan.response[3].statement_count, 1u);
 }
 
+TEST_F(PlanTest, ACompiledMutationDocumentPlansItsStatementsAndIsNotExplained) {
+  const char* query = R"(mutation { d: delete_orders(where: {id: {_eq: 1}}) { affected_rows }
+                                   t: __typename })";
+  auto op = compiled(query);
+  ASSERT_TRUE(op.ok()) << op.error().message;
+  auto plan = planned(query);
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  EXPECT_TRUE(plan->transaction);
+  ASSERT_EQ(plan->statements.size(), 1u);
+  EXPECT_EQ(plan->statements[0].sql, sql::mutation_statements(*op->mutations[0].write).at(0));
+  ASSERT_EQ(plan->response.size(), 2u);
+  EXPECT_EQ(plan->response[0].key, "d");
+  EXPECT_EQ(plan->response[1].static_json, R"("mutation_root")");
+  auto explained = compile_explain(*schema_, Request{query, {}, std::nullopt}, Session{});
+  ASSERT_FALSE(explained.ok());
+  EXPECT_EQ(explained.error().code, ErrorCode::kInvalidParams);
+  EXPECT_EQ(explained.error().message, "only queries can be explained");
+}
+
 TEST_F(PlanTest, CompileErrorsComeThrough) {
   auto plan = planned("{ orders { bogus } }");
   ASSERT_FALSE(plan.ok());
@@ -171,7 +190,7 @@ TEST_F(PlanTest, CompileErrorsComeThrough) {
   EXPECT_EQ(plan.error().path, "$.selectionSet.orders.selectionSet.bogus");
   auto mutation = planned("mutation { x }");
   ASSERT_FALSE(mutation.ok());
-  EXPECT_EQ(mutation.error().message, "no mutations exist");
+  EXPECT_EQ(mutation.error().message, "field 'x' not found in type: 'mutation_root'");
 }
 
 }  // namespace
