@@ -342,6 +342,16 @@ TEST_F(CompileMutationTest, AColumnInTwoUpdateOperatorsIsAnError) {
   EXPECT_EQ(r.error().path, "$.selectionSet.update_orders.args");
 }
 
+// An update with nothing to set writes nothing and answers no row, as Hasura does.
+TEST_F(CompileMutationTest, AnUpdateWithNothingToSetMatchesNoRow) {
+  auto r = run(R"(mutation { update_users(where: {id: {_eq: 1}}, _set: {}) { affected_rows } })");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const auto& u = write(*r).updates.at(0);
+  EXPECT_TRUE(u.set.empty());
+  ASSERT_TRUE(u.where);
+  EXPECT_EQ(u.where->kind, ir::BoolExp::Kind::kFalse);
+}
+
 TEST_F(CompileMutationTest, DeleteAndDeleteByPkApplyTheDeleteFilter) {
   auto r = run(R"(mutation { delete_orders(where: {total: {_gt: 1}}) { affected_rows }
                              delete_orders_by_pk(id: 3) { id } })",

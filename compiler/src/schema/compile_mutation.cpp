@@ -204,6 +204,14 @@ Result<ir::Insert> OperationCompiler::insert(size_t table, const json::array& ob
   return ins;
 }
 
+// Whether an object relationship's row is inserted after its parent: when the foreign key is
+// the target's, referencing this table (foreign_key_constraint_on: {table, column}).
+bool OperationCompiler::after_parent(size_t table, const Relationship& rel) const {
+  for (const auto& r : schema_.tables[table].meta.object_relationships)
+    if (r.name == rel.name) return r.fk_table.has_value();
+  return false;
+}
+
 Result<ir::InsertRow> OperationCompiler::insert_row(size_t table, const json::object& object,
                                                     const std::string& path,
                                                     const ParentLink* parent) {
@@ -241,7 +249,7 @@ Result<ir::InsertRow> OperationCompiler::insert_row(size_t table, const json::ob
     const json::value* conflict = arg.if_contains("on_conflict");
     ir::NestedInsert nested;
     nested.join = join_of(*rel);
-    if (!rel->is_array) {
+    if (!rel->is_array && !after_parent(table, *rel)) {
       // The parent takes its linked columns from the inserted row: it may not give them too.
       std::vector<std::string> given;
       for (const auto& [mine, theirs] : rel->mapping)
@@ -258,10 +266,17 @@ Result<ir::InsertRow> OperationCompiler::insert_row(size_t table, const json::ob
       nested.insert = std::make_shared<const ir::Insert>(std::move(ins));
       row.object_relationships.push_back(std::move(nested));
     } else {
+      // An array relationship, or an object relationship through the target's foreign key to
+      // this table: the rows take their linked columns from the parent, written first.
       ParentLink link;
       for (const auto& [mine, theirs] : rel->mapping) link.columns.push_back(theirs);
-      LQ_TRY(ins, insert(rel->target, arg.at("data").as_array(), conflict, rpath + ".data", true,
-                         &link));
+      json::array rows;
+      if (rel->is_array) {
+        rows = arg.at("data").as_array();
+      } else {
+        rows.push_back(arg.at("data"));
+      }
+      LQ_TRY(ins, insert(rel->target, rows, conflict, rpath + ".data", rel->is_array, &link));
       if (ins.rows.empty()) continue;
       nested.insert = std::make_shared<const ir::Insert>(std::move(ins));
       row.array_relationships.push_back(std::move(nested));
@@ -379,6 +394,12 @@ Result<ir::Update> OperationCompiler::update(size_t table, const json::object& a
   for (auto& p : preset) {
     std::erase_if(u.set, [&](const ir::ColumnUpdate& c) { return c.column == p.column; });
     u.set.push_back({ir::ColumnUpdate::Op::kSet, p.column, std::move(p.param)});
+  }
+  // Nothing to write: Hasura answers no row at all (affected_rows 0), not the matching rows.
+  if (u.set.empty()) {
+    auto none = std::make_shared<ir::BoolExp>();
+    none->kind = ir::BoolExp::Kind::kFalse;
+    u.where = none;
   }
   LQ_TRY(check, write_permission(table, rt->update->check));
   u.check = check;

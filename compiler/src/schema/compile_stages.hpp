@@ -127,6 +127,7 @@ class OperationCompiler {
   Result<ir::Insert> insert(size_t table, const boost::json::array& objects,
                             const boost::json::value* on_conflict, const std::string& path,
                             bool indexed, const ParentLink* parent);
+  bool after_parent(size_t table, const Relationship& rel) const;
   Result<ir::InsertRow> insert_row(size_t table, const boost::json::object& object,
                                    const std::string& path, const ParentLink* parent);
   Result<ir::OnConflict> on_conflict(size_t table, const boost::json::object& arg,
