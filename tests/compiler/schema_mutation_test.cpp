@@ -109,6 +109,8 @@ sources:
     configuration:
       custom_name: event_log
       custom_root_fields:
+        select: events
+        select_aggregate: {name: events_stats, comment: counted}
         insert: add_events
         delete: purge_events
   - table: {schema: public, name: author_stats}
@@ -544,6 +546,40 @@ TEST(SchemaMutationTest, CustomNamesAndATableWithoutPrimaryKey) {
   EXPECT_EQ(admin.type("event_log_pk_columns_input"), nullptr);
   EXPECT_EQ(admin.type("event_log_insert_input")->description,
             "input type for inserting data into table \"audit.logs\"");
+  // The query side takes its custom names too; types keep the table's GraphQL name.
+  const TypeDef* query = admin.type("query_root");
+  ASSERT_NE(query, nullptr);
+  ASSERT_NE(query->field("events"), nullptr);
+  EXPECT_EQ(query->field("events")->role, FieldRole::kSelect);
+  EXPECT_EQ(type_to_string(query->field("events")->type), "[event_log!]!");
+  ASSERT_NE(query->field("events_stats"), nullptr);
+  EXPECT_EQ(query->field("events_stats")->role, FieldRole::kSelectAggregate);
+  EXPECT_EQ(query->field("event_log"), nullptr);
+  EXPECT_NE(admin.type("subscription_root")->field("events"), nullptr);
+  Request r;
+  r.query = "{ events(limit: 1) { message } events_stats { aggregate { count } } }";
+  auto c = compile(*s, r, Session{});
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  ASSERT_EQ(c->ir.fields.size(), 2u);
+}
+
+TEST(SchemaMutationTest, TwoTablesMayNotShareARootFieldName) {
+  auto md = metadata::parse_metadata(R"([
+    {table: {name: authors}, configuration: {custom_root_fields: {insert: insert_articles}}},
+    {table: {name: articles}}])");
+  ASSERT_TRUE(md.ok()) << md.error().message;
+  auto s = build_schema(blog_catalog(), *md);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().message,
+            "inconsistent metadata: the root field \"insert_articles\" of mutation_root is "
+            "defined for tables \"public.articles\" and \"public.authors\"");
+  md = metadata::parse_metadata(R"([
+    {table: {name: authors}, configuration: {custom_root_fields: {select_by_pk: articles}}},
+    {table: {name: articles}}])");
+  ASSERT_TRUE(md.ok()) << md.error().message;
+  s = build_schema(blog_catalog(), *md);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("\"articles\" of query_root"), std::string::npos);
 }
 
 TEST(SchemaMutationTest, RolesThatWriteNothingHaveNoMutationRoot) {

@@ -412,6 +412,20 @@ Result<std::shared_ptr<const Schema>> build_schema(const catalog::Catalog& catal
     for (const auto& p : t.meta.delete_permissions) add(p.role, p.backend_only);
   }
   for (const auto& role : roles) schema->roles.emplace(role, build_role_schema(*schema, role));
+  // Admin sees every root field: two tables may not answer to one name (custom_root_fields).
+  for (const char* root : {"query_root", "mutation_root"}) {
+    const TypeDef* t = schema->roles.at("admin").type(root);
+    if (!t) continue;
+    for (size_t i = 1; i < t->fields.size(); ++i)
+      if (t->fields[i].name == t->fields[i - 1].name) {
+        std::string a = schema->tables[t->fields[i - 1].table].table.name.to_string();
+        std::string b = schema->tables[t->fields[i].table].table.name.to_string();
+        if (b < a) std::swap(a, b);
+        return meta_error(
+            fmt::format("the root field \"{}\" of {} is defined for tables \"{}\" and \"{}\"",
+                        t->fields[i].name, root, a, b));
+      }
+  }
   for (const auto& role : backend)
     schema->backend_roles.emplace(role, build_role_schema(*schema, role, true));
   return std::shared_ptr<const Schema>(std::move(schema));

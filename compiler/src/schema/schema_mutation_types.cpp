@@ -111,8 +111,8 @@ void RoleBuilder::add_mutation_fields(const RoleTable& rt, std::vector<FieldDef>
   const metadata::CustomRootFields& custom = tt.meta.custom_root_fields;
   const std::string& n = tt.gql_name;
   const std::string tname = table_text(tt);
-  auto name = [](const std::optional<std::string>& custom_name, std::string fallback) {
-    return custom_name ? *custom_name : std::move(fallback);
+  auto name = [](const std::optional<std::string>& custom_name, const std::string& fallback) {
+    return custom_name.value_or(fallback);
   };
   auto add = [&](FieldDef f, std::vector<InputValueDef> args) {
     f.table = rt.table;

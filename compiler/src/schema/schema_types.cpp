@@ -357,23 +357,24 @@ std::vector<FieldDef> RoleBuilder::root_fields(const RoleTable& rt) {
   const TrackedTable& tt = schema_.tables[rt.table];
   const std::string& n = tt.gql_name;
   const std::string tname = table_text(tt);
+  const metadata::CustomRootFields& custom = tt.meta.custom_root_fields;
   std::vector<FieldDef> out;
-  FieldDef sel = field(n, non_null(list_of(non_null(named_type(n)))), FieldRole::kSelect,
-                       fmt::format("fetch data from the table: \"{}\"", tname));
+  FieldDef sel = field(custom.select.value_or(n), non_null(list_of(non_null(named_type(n)))),
+                       FieldRole::kSelect, fmt::format("fetch data from the table: \"{}\"", tname));
   sel.args = select_args(rt);
   sel.table = rt.table;
   out.push_back(std::move(sel));
   if (rt.aggregations) {
-    FieldDef agg =
-        field(n + "_aggregate", non_null(named_type(n + "_aggregate")), FieldRole::kSelectAggregate,
-              fmt::format("fetch aggregated fields from the table: \"{}\"", tname));
+    FieldDef agg = field(custom.select_aggregate.value_or(n + "_aggregate"),
+                         non_null(named_type(n + "_aggregate")), FieldRole::kSelectAggregate,
+                         fmt::format("fetch aggregated fields from the table: \"{}\"", tname));
     agg.args = select_args(rt);
     agg.table = rt.table;
     out.push_back(std::move(agg));
   }
   if (rt.by_pk) {
     FieldDef pk =
-        field(n + "_by_pk", named_type(n), FieldRole::kSelectByPk,
+        field(custom.select_by_pk.value_or(n + "_by_pk"), named_type(n), FieldRole::kSelectByPk,
               fmt::format("fetch data from the table: \"{}\" using primary key columns", tname));
     for (const auto& k : tt.table.primary_key)
       pk.args.push_back(
