@@ -507,6 +507,7 @@ asio::awaitable<Result<QueryResult>> PgPool::Impl::run(
       } else {
         error = connection_sqlstate(state) ? lost(message) : pg_error(message);
       }
+      if (state != nullptr && error) error->sqlstate = state;
     }
     PQclear(res);
   }
@@ -580,12 +581,12 @@ asio::awaitable<Result<std::vector<QueryResult>>> PgPool::Impl::transaction(
   ++statements;
   auto begun = co_await run(c, kBegin, no_params, &cs);
   if (!begun.ok()) error = as_connection_loss(c, begun.take_error());
-  for (auto& statement : batch) {
-    if (error) break;
+  for (std::size_t i = 0; i < batch.size() && !error; ++i) {
     ++statements;
-    auto result = co_await run(c, statement.sql, statement.params, &cs);
+    auto result = co_await run(c, batch[i].sql, batch[i].params, &cs);
     if (!result.ok()) {
       error = as_connection_loss(c, result.take_error());
+      error->statement = i;
     } else {
       results.push_back(std::move(*result));
     }

@@ -7,6 +7,8 @@
 #include <boost/json/serialize.hpp>
 #include <sstream>
 
+#include "liveql/base/text.hpp"
+
 namespace liveql::server {
 namespace {
 
@@ -15,6 +17,7 @@ namespace json = boost::json;
 constexpr std::string_view kAdminSecretHeader = "x-hasura-admin-secret";
 constexpr std::string_view kAccessKeyHeader = "x-hasura-access-key";
 constexpr std::string_view kRoleHeader = "x-hasura-role";
+constexpr std::string_view kBackendOnlyHeader = "x-hasura-use-backend-only-permissions";
 constexpr std::string_view kDefaultRoleClaim = "x-hasura-default-role";
 constexpr std::string_view kAllowedRolesClaim = "x-hasura-allowed-roles";
 
@@ -52,12 +55,31 @@ compiler::Session make_session(std::string role, std::map<std::string, std::stri
   return s;
 }
 
-// Admin (or the role x-hasura-role asks for), variables from the headers.
-AuthResult admin_fallback(const std::map<std::string, std::string>& headers) {
+// x-hasura-use-backend-only-permissions, read as Hasura reads boolean header text.
+Result<bool> backend_only_header(const std::map<std::string, std::string>& headers) {
+  const std::string* value = find_header(headers, kBackendOnlyHeader);
+  if (value == nullptr) return false;
+  const std::string v = ascii_lower(*value);
+  if (v == "true" || v == "t" || v == "yes" || v == "y") return true;
+  if (v == "false" || v == "f" || v == "no" || v == "n") return false;
+  return make_error(ErrorCode::kBadRequest,
+                    std::string(kBackendOnlyHeader) +
+                        ":  Not a valid boolean text. True values are [\"true\",\"t\",\"yes\","
+                        "\"y\"] and  False values are [\"false\",\"f\",\"no\",\"n\"]. All "
+                        "values are case insensitive");
+}
+
+// Admin (or the role x-hasura-role asks for), variables from the headers; only such a request
+// may use backend_only permissions.
+Result<AuthResult> admin_fallback(const std::map<std::string, std::string>& headers) {
+  auto backend_only = backend_only_header(headers);
+  if (!backend_only) return backend_only.take_error();
   const std::string* role = find_header(headers, kRoleHeader);
-  return AuthResult{
+  AuthResult out{
       make_session(role && !role->empty() ? *role : "admin", header_session_variables(headers)),
       std::nullopt};
+  out.session.backend_only = *backend_only;
+  return out;
 }
 
 // A claim value as a session variable: strings as they are, arrays as Postgres array literals

@@ -5,6 +5,8 @@
 //    x-hasura-* headers are the session variables.
 //  - x-hasura-admin-secret (or the legacy x-hasura-access-key) sent: it must match
 //    ("invalid x-hasura-admin-secret/x-hasura-access-key", access-denied), then as above.
+//    In these two cases only, x-hasura-use-backend-only-permissions (true/t/yes/y,
+//    false/f/no/n, any case; anything else is bad-request) sets Session::backend_only.
 //  - Otherwise, with a JWT secret: Authorization: Bearer <jwt>; the role is x-hasura-role (which
 //    must be in x-hasura-allowed-roles) or x-hasura-default-role; session variables come from the
 //    token's claims only. Without the header: the unauthorized role if configured, else

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core_query.hpp"
+#include "liveql/compiler/pg_error.hpp"
 #include "liveql/live/pg_pool.hpp"
 
 namespace liveql::server {
@@ -54,6 +55,35 @@ Result<std::string> merged_data(std::vector<live::QueryResult>& results) {
   return out;
 }
 
+// A mutation's `data` object: each root field's member in request order, from its static JSON
+// or its statements' `data` (Postgres' text, spliced).
+Result<std::string> mutation_data(const compiler::Plan& plan,
+                                  std::vector<live::QueryResult>& results) {
+  std::string out = "{";
+  for (const auto& field : plan.response) {
+    if (out.size() > 1) out += ',';
+    out += json::serialize(json::string(field.key));
+    out += ':';
+    if (field.static_json) {
+      out += *field.static_json;
+      continue;
+    }
+    if (field.first_statement + field.statement_count > results.size()) {
+      return make_error(ErrorCode::kUnexpected, std::string(kBadShape));
+    }
+    if (field.list) out += '[';
+    for (size_t i = 0; i < field.statement_count; ++i) {
+      auto data = data_of(results[field.first_statement + i]);
+      if (!data) return data.take_error();
+      if (i > 0) out += ',';
+      out += *data;
+    }
+    if (field.list) out += ']';
+  }
+  out += '}';
+  return out;
+}
+
 // (Outside the coroutines: see kNoPool.)
 Error unexpected(const char* message) { return make_error(ErrorCode::kUnexpected, message); }
 
@@ -86,6 +116,19 @@ Result<compiler::ExplainPlan> explain_request(const App& app, const compiler::Se
 
 }  // namespace
 
+Error mutation_visible_error(Error e, const compiler::Plan& plan,
+                             const compiler::Session& session) {
+  if (!e.sqlstate.empty()) {
+    if (auto mapped = sql::mutation_error(e.sqlstate, e.message)) {
+      if (e.statement < plan.statements.size()) {
+        mapped->path = plan.statements[e.statement].error_path;
+      }
+      return std::move(*mapped);
+    }
+  }
+  return visible_error(std::move(e), session);
+}
+
 Error visible_error(Error e, const compiler::Session& session) {
   e.path = "$";
   if ((e.code == ErrorCode::kPostgresError || e.code == ErrorCode::kConnectionLost) &&
@@ -112,11 +155,19 @@ awaitable<Result<std::string>> execute_plan(App& app, compiler::Session session,
   if (auto data = static_result(plan)) co_return std::move(*data);
   if (plan.live) co_return unexpected(kSubscriptionPlan);
   if (app.pool == nullptr) co_return unexpected(kNoPool);
-  if (!plan.transaction && plan.statements.size() == 1) {
-    auto result = co_await query_on_core(app, std::move(plan.statements.front().sql),
+  const bool mutation = plan.type == gql::OperationType::kMutation;
+  // One statement is atomic on its own: no BEGIN / COMMIT round trips around it.
+  if (plan.statements.size() == 1 && (!plan.transaction || mutation)) {
+    auto result = co_await query_on_core(app, plan.statements.front().sql,
                                          vars_param(std::move(plan.vars_text)));
-    if (!result) co_return visible_error(result.take_error(), session);
-    co_return data_of(*result);
+    if (!result) {
+      if (mutation) co_return mutation_visible_error(result.take_error(), plan, session);
+      co_return visible_error(result.take_error(), session);
+    }
+    if (!mutation) co_return data_of(*result);
+    std::vector<live::QueryResult> results;
+    results.push_back(std::move(*result));
+    co_return mutation_data(plan, results);
   }
   // Otherwise one transaction: the statements of one operation see each other's effects and
   // commit (or roll back) together.
@@ -125,6 +176,10 @@ awaitable<Result<std::string>> execute_plan(App& app, compiler::Session session,
   for (auto& s : plan.statements)
     statements.push_back({std::move(s.sql), vars_param(plan.vars_text)});
   auto results = co_await transaction_on_core(app, std::move(statements));
+  if (mutation) {
+    if (!results) co_return mutation_visible_error(results.take_error(), plan, session);
+    co_return mutation_data(plan, *results);
+  }
   if (!results) co_return visible_error(results.take_error(), session);
   co_return merged_data(*results);
 }

@@ -34,6 +34,13 @@ struct OperationRequest {
 // the session is admin, since they can reveal the schema or the generated SQL.
 Error visible_error(Error error, const compiler::Session& session);
 
+// What a client sees of a failed mutation statement: the database errors Hasura maps
+// (sql::mutation_error: constraint violations, permission checks, data exceptions) with its
+// code and message, at the failing statement's Statement::error_path, for every role; anything
+// else as visible_error().
+Error mutation_visible_error(Error error, const compiler::Plan& plan,
+                             const compiler::Session& session);
+
 // Compiles `request` for `session` (App::schema, App::limits). Errors: the compiler's
 // (validation-failed with a path), kUnexpected "schema not loaded".
 Result<compiler::Plan> plan_request(const App& app, const compiler::Session& session,
@@ -42,10 +49,12 @@ Result<compiler::Plan> plan_request(const App& app, const compiler::Session& ses
 // The `data` of a plan that needs no statement (static_data serialized), or nullopt.
 std::optional<std::string> static_result(const compiler::Plan& plan);
 
-// Runs a query (or, later, mutation) plan: static data without a round trip, otherwise its
-// statements in order on the pool, in one transaction when plan.transaction. Returns the JSON
-// text of `data` (Postgres' own text, spliced, never re-serialized). Errors: visible_error() of
-// the database's; kUnexpected for a result of another shape, "no database pool", or a
+// Runs a query or mutation plan: static data without a round trip, otherwise its statements in
+// order on the pool, in one transaction when plan.transaction (a mutation's; a plan of one
+// statement runs it alone, atomic by itself, without BEGIN / COMMIT round trips). Returns
+// the JSON text of `data` (Postgres' own text, spliced, never re-serialized; a mutation's
+// assembled as Plan::response says). Errors: visible_error() of the database's, for a mutation
+// mutation_visible_error(); kUnexpected for a result of another shape, "no database pool", or a
 // subscription plan (subscriptions go to LiveQueries). Cancelling the caller cancels the
 // statement (PgPool's cancellation); the result is then an error nobody reads.
 boost::asio::awaitable<Result<std::string>> execute_plan(App& app, compiler::Session session,

@@ -31,6 +31,42 @@ TEST(CatalogTest, ParsesTheQueryOutput) {
   EXPECT_TRUE(cat->table({"public", "v"})->is_view);
 }
 
+TEST(CatalogTest, ParsesConstraintsAndWhatARelationAccepts) {
+  auto cat = parse_catalog(R"([{"schema":"public","name":"t","kind":"r",
+      "columns":[{"name":"id","type":"integer","udt":"int4","generated_always":true}],
+      "primary_key":["id"],
+      "unique_constraints":[{"name":"t_pkey","primary_key":true,"columns":["id"]},
+                            {"name":"t_a_b_key","primary_key":false,"columns":["a","b"]}],
+      "insertable":true,"updatable":true,"deletable":true},
+      {"schema":"public","name":"v","kind":"v","columns":[],
+       "insertable":false,"updatable":true,"deletable":false},
+      {"schema":"public","name":"old","kind":"r","columns":[]}])");
+  ASSERT_TRUE(cat.ok()) << cat.error().message;
+  const Table* t = cat->table({"public", "t"});
+  ASSERT_EQ(t->unique_constraints.size(), 2u);
+  EXPECT_EQ(t->unique_constraints[0].name, "t_pkey");
+  EXPECT_TRUE(t->unique_constraints[0].primary_key);
+  EXPECT_EQ(t->unique_constraints[1].columns, (std::vector<std::string>{"a", "b"}));
+  EXPECT_FALSE(t->unique_constraints[1].primary_key);
+  EXPECT_TRUE(t->column("id")->generated_always);
+  const Table* v = cat->table({"public", "v"});
+  EXPECT_FALSE(v->insertable);
+  EXPECT_TRUE(v->updatable);
+  EXPECT_FALSE(v->deletable);
+  // A document without the keys reads as a table that accepts everything.
+  const Table* old = cat->table({"public", "old"});
+  EXPECT_TRUE(old->insertable && old->updatable && old->deletable);
+  EXPECT_TRUE(old->unique_constraints.empty());
+
+  auto bad = parse_catalog(R"([{"schema":"public","name":"t","columns":[],
+      "unique_constraints":[{"name":"","columns":["a"]}]}])");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().path, "$[0].unique_constraints[0]");
+  auto bad_flag = parse_catalog(R"([{"schema":"public","name":"t","insertable":"yes"}])");
+  ASSERT_FALSE(bad_flag.ok());
+  EXPECT_EQ(bad_flag.error().path, "$[0].insertable");
+}
+
 TEST(CatalogTest, RejectsMalformedInput) {
   EXPECT_FALSE(parse_catalog("not json").ok());
   EXPECT_FALSE(parse_catalog("{}").ok());

@@ -253,7 +253,9 @@ TEST_F(CompileTest, ValidationErrors) {
   expect_error("{ orders(limit: 1) { id } orders(limit: 2) { id } }",
                "inconsistent arguments between multiple selections of field 'orders'",
                "$.selectionSet.orders");
-  expect_error("mutation { x }", "no mutations exist", "$");
+  expect_error("mutation { x }", "no mutations exist", "$", user());  // no write permission
+  expect_error("mutation { x }", "field 'x' not found in type: 'mutation_root'",
+               "$.selectionSet.x");
   expect_error("query A { orders { id } } query B { users { id } }",
                "exactly one operation has to be present in the document when operationName is "
                "not specified",

@@ -41,6 +41,41 @@ void expect_error(const Result<AuthResult>& r, ErrorCode code, const std::string
   EXPECT_EQ(r.error().message, message);
 }
 
+// x-hasura-use-backend-only-permissions counts only on a request with the admin secret (or
+// without any secret configured), read as Hasura reads a boolean header.
+TEST(Auth, BackendOnlyPermissionsHeader) {
+  auto c = config("secret", true);
+  for (const char* yes : {"true", "T", "Yes", "y"}) {
+    auto r = authenticate({{"x-hasura-admin-secret", "secret"},
+                           {"x-hasura-role", "svc"},
+                           {"x-hasura-use-backend-only-permissions", yes}},
+                          c, now());
+    ASSERT_TRUE(r.ok()) << yes;
+    EXPECT_TRUE(r->session.backend_only) << yes;
+  }
+  auto no = authenticate(
+      {{"x-hasura-admin-secret", "secret"}, {"x-hasura-use-backend-only-permissions", "false"}}, c,
+      now());
+  ASSERT_TRUE(no.ok());
+  EXPECT_FALSE(no->session.backend_only);
+  expect_error(authenticate({{"x-hasura-admin-secret", "secret"},
+                             {"x-hasura-use-backend-only-permissions", "random"}},
+                            c, now()),
+               ErrorCode::kBadRequest,
+               "x-hasura-use-backend-only-permissions:  Not a valid boolean text. True values are "
+               "[\"true\",\"t\",\"yes\",\"y\"] and  False values are "
+               "[\"false\",\"f\",\"no\",\"n\"]. All values are case insensitive");
+  auto jwt = authenticate(
+      {{"authorization", token(user_claims())}, {"x-hasura-use-backend-only-permissions", "true"}},
+      c, now());
+  ASSERT_TRUE(jwt.ok()) << jwt.error().message;
+  EXPECT_FALSE(jwt->session.backend_only);
+  auto open = authenticate({{"x-hasura-use-backend-only-permissions", "true"}},
+                           config(std::nullopt, false), now());
+  ASSERT_TRUE(open.ok());
+  EXPECT_TRUE(open->session.backend_only);
+}
+
 TEST(AuthConfigTest, HasuraStartupRules) {
   EXPECT_FALSE(make_auth_config(std::nullopt, R"({"type":"HS256","key":"x"})", std::nullopt).ok());
   EXPECT_FALSE(make_auth_config(std::nullopt, std::nullopt, "anonymous").ok());

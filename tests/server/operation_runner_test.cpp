@@ -1,7 +1,7 @@
 // The operation runner (server/src/operation_runner.hpp) against a real PostgreSQL, with plans
-// built by hand: what no compiled operation produces yet (several statements in one
-// transaction, as mutations will) must already commit together, roll back together, and show a
-// client only what its role may see.
+// built by hand: several statements in one transaction commit together, roll back together,
+// a mutation's answer is assembled in request order, and a client sees only what its role may
+// (database errors mapped as Hasura maps a mutation's).
 #include "operation_runner.hpp"
 
 #include <gtest/gtest.h>
@@ -12,6 +12,8 @@
 #include <chrono>
 #include <exception>
 
+#include "liveql/compiler/catalog.hpp"
+#include "liveql/compiler/metadata.hpp"
 #include "liveql/live/pg_pool.hpp"
 #include "support/test_db.hpp"
 
@@ -27,6 +29,25 @@ compiler::Statement statement(std::string sql, std::vector<std::string> keys) {
   return s;
 }
 
+compiler::Statement mutation(std::string sql, std::string key, std::string error_path = "$") {
+  compiler::Statement s;
+  s.kind = compiler::Statement::Kind::kMutation;
+  s.sql = std::move(sql);
+  s.response_keys = {std::move(key)};
+  s.error_path = std::move(error_path);
+  return s;
+}
+
+compiler::ResponseField from_statements(std::string key, size_t first, size_t count,
+                                        bool list = false) {
+  compiler::ResponseField f;
+  f.key = std::move(key);
+  f.first_statement = first;
+  f.statement_count = count;
+  f.list = list;
+  return f;
+}
+
 compiler::Session role(std::string name) {
   compiler::Session s;
   s.role = std::move(name);
@@ -39,6 +60,9 @@ class OperationRunnerTest : public ::testing::Test {
   static void SetUpTestSuite() {
     url_ = new std::string(test::fresh_database("server_operation_runner"));
     test::exec(*url_, "create table notes (id int primary key, body text)");
+    test::exec(*url_,
+               "create table tags (id int primary key, label text not null unique check "
+               "(label <> ''), note_id int references notes (id))");
   }
   static void TearDownTestSuite() { delete url_; }
 
@@ -134,6 +158,110 @@ TEST_F(OperationRunnerTest, AFailingStatementRollsTheWholePlanBackAndHidesDetail
   EXPECT_EQ(boost::json::parse(*x), boost::json::parse(R"({"x": 1, "vars": {}})"));
 }
 
+// A mutation's data object: static fields, one statement's value and update_many's list of
+// several statements' values, in request order; every statement in one transaction.
+TEST_F(OperationRunnerTest, AMutationPlanAnswersItsRootFieldsInRequestOrder) {
+  compiler::Plan plan;
+  plan.type = gql::OperationType::kMutation;
+  plan.vars_text = "{}";
+  plan.transaction = true;
+  plan.statements.push_back(mutation(
+      "with w as (insert into notes values (200, 'a') returning id) select json_build_object("
+      "'affected_rows', (select count(*) from w))::text as data "
+      "where $1::json is not null",
+      "ins"));
+  plan.statements.push_back(
+      mutation("with w as (update notes set body = 'b' where id = 200 returning id) select "
+               "json_build_object('affected_rows', (select count(*) from w))::text as data "
+               "where $1::json is not null",
+               "many"));
+  plan.statements.push_back(
+      mutation("select json_build_object('body', (select body from notes where id = 200))::text "
+               "as data where $1::json is not null",
+               "many"));
+  compiler::ResponseField typename_field;
+  typename_field.key = "__typename";
+  typename_field.static_json = R"("mutation_root")";
+  plan.response = {typename_field, from_statements("ins", 0, 1),
+                   from_statements("many", 1, 2, true)};
+  auto data = execute(std::move(plan), role("user"));
+  ASSERT_TRUE(data.ok()) << data.error().message;
+  EXPECT_EQ(*data, R"({"__typename":"mutation_root","ins":{"affected_rows" : 1},)"
+                   R"("many":[{"affected_rows" : 1},{"body" : "b"}]})");
+}
+
+// PostgreSQL's errors of a mutation as Hasura answers them, for any role (they name no more
+// than the constraint), at the failing statement's path; the first statement rolls back.
+TEST_F(OperationRunnerTest, MutationErrorsAreMappedAtTheFailingStatementsPath) {
+  test::exec(*url_, "insert into notes values (300, 'taken')");
+  test::exec(*url_, "insert into tags values (1, 'one', 300)");
+  struct Case {
+    const char* name;
+    std::string sql;
+    ErrorCode code;
+    std::string message;
+  };
+  const Case cases[] = {
+      {"unique", "insert into tags values (2, 'one', null)", ErrorCode::kConstraintViolation,
+       "Uniqueness violation. duplicate key value violates unique constraint "
+       "\"tags_label_key\""},
+      {"not null", "insert into tags values (3, null, null)", ErrorCode::kConstraintViolation,
+       "Not-NULL violation. null value in column \"label\" of relation \"tags\" violates "
+       "not-null constraint"},
+      {"foreign key", "insert into tags values (4, 'four', 999)", ErrorCode::kConstraintViolation,
+       "Foreign key violation. insert or update on table \"tags\" violates foreign key "
+       "constraint \"tags_note_id_fkey\""},
+      {"check constraint", "insert into tags values (5, '', null)", ErrorCode::kPermissionError,
+       "Check constraint violation. new row for relation \"tags\" violates check constraint "
+       "\"tags_label_check\""},
+      {"permission check",
+       "select (case when $1::json->>'x' = 'abc' then 'liveql: check constraint of an "
+       "insert/update permission has failed' end)::integer",
+       ErrorCode::kPermissionError, "check constraint of an insert/update permission has failed"},
+      {"data exception", "insert into tags values (6, 'six', ($1::json->>'x')::int)",
+       ErrorCode::kDataException, "invalid input syntax for type integer: \"abc\""},
+  };
+  for (const auto& c : cases) {
+    compiler::Plan plan;
+    plan.type = gql::OperationType::kMutation;
+    plan.vars_text = R"({"x":"abc"})";
+    plan.transaction = true;
+    plan.statements.push_back(
+        mutation("with w as (insert into notes values (301, 'first') returning id) select "
+                 "json_build_object('affected_rows', (select count(*) from w))::text as data "
+                 "where $1::json is not null",
+                 "a", "$.selectionSet.a.args.objects"));
+    const std::string sql =
+        c.sql.starts_with("insert")
+            ? "with w as (" + c.sql + ") select 'null' as data where $1::json is not null"
+            : "select " + c.sql.substr(7) + "::text as data";
+    plan.statements.push_back(mutation(sql, "b", "$.selectionSet.b.args.objects"));
+    plan.response = {from_statements("a", 0, 1), from_statements("b", 1, 1)};
+    auto data = execute(std::move(plan), role("user"));
+    ASSERT_FALSE(data.ok()) << c.name;
+    EXPECT_EQ(data.error().code, c.code) << c.name;
+    EXPECT_EQ(data.error().message, c.message) << c.name;
+    EXPECT_EQ(data.error().path, "$.selectionSet.b.args.objects") << c.name;
+    EXPECT_EQ(test::query(*url_, "select count(*) from notes where id = 301").at(0).at(0), "0")
+        << c.name;
+  }
+  // An error Hasura does not map is still hidden from a non-admin.
+  compiler::Plan plan;
+  plan.type = gql::OperationType::kMutation;
+  plan.vars_text = "{}";
+  plan.transaction = true;
+  plan.statements.push_back(
+      mutation("select no_such_column as data from notes where $1::json is not null", "a"));
+  plan.response = {from_statements("a", 0, 1)};
+  auto hidden = execute(plan, role("user"));
+  ASSERT_FALSE(hidden.ok());
+  EXPECT_EQ(hidden.error().code, ErrorCode::kPostgresError);
+  EXPECT_EQ(hidden.error().message, "database query error");
+  auto shown = execute(std::move(plan), role("admin"));
+  ASSERT_FALSE(shown.ok());
+  EXPECT_NE(shown.error().message.find("no_such_column"), std::string::npos);
+}
+
 TEST_F(OperationRunnerTest, StaticPlansNeedNoDatabaseAndSubscriptionsAreNotStatements) {
   app_.pool = nullptr;
   compiler::Plan introspection;
@@ -167,6 +295,163 @@ TEST_F(OperationRunnerTest, AResultOfAnotherShapeIsAnError) {
   auto data = execute(std::move(plan));
   ASSERT_FALSE(data.ok());
   EXPECT_EQ(data.error().message, "unexpected query result shape");
+}
+
+// Mutation documents compiled against the database's own catalog and run by the runner: the
+// whole path a client's mutation takes, minus the transport.
+const char* kBlogMetadata = R"YAML(
+version: 3
+sources:
+- name: default
+  kind: postgres
+  tables:
+  - table: {schema: public, name: authors}
+    array_relationships:
+    - name: articles
+      using:
+        foreign_key_constraint_on: {column: author_id, table: {schema: public, name: articles}}
+    select_permissions:
+    - role: user
+      permission: {columns: [id, name], filter: {}}
+    insert_permissions:
+    - role: user
+      permission: {check: {}, columns: [name]}
+  - table: {schema: public, name: articles}
+    object_relationships:
+    - name: author
+      using: {foreign_key_constraint_on: author_id}
+    select_permissions:
+    - role: user
+      permission:
+        columns: [id, title, author_id, rating]
+        filter: {author_id: {_eq: X-Hasura-User-Id}, title: {_neq: hidden}}
+    insert_permissions:
+    - role: user
+      permission:
+        check: {author_id: {_eq: X-Hasura-User-Id}}
+        columns: [title, author_id, rating]
+    update_permissions:
+    - role: user
+      permission:
+        columns: [title, rating]
+        filter: {author_id: {_eq: X-Hasura-User-Id}}
+        check: {rating: {_lte: 5}}
+)YAML";
+
+class CompiledMutationTest : public OperationRunnerTest {
+ protected:
+  static void SetUpTestSuite() {
+    OperationRunnerTest::SetUpTestSuite();
+    test::exec(*url_,
+               "create table authors (id serial primary key, name text not null unique);"
+               "create table articles (id serial primary key, title text not null, author_id int "
+               "not null references authors (id), rating int)");
+    auto rows = test::query(*url_, std::string(catalog::catalog_query()));
+    auto cat = catalog::parse_catalog(rows.at(0).at(0));
+    ASSERT_TRUE(cat.ok()) << cat.error().message;
+    auto md = metadata::parse_metadata(kBlogMetadata);
+    ASSERT_TRUE(md.ok()) << md.error().message;
+    auto schema = compiler::build_schema(*cat, *md);
+    ASSERT_TRUE(schema.ok()) << schema.error().message;
+    schema_ = new std::shared_ptr<const compiler::Schema>(*schema);
+  }
+  static void TearDownTestSuite() {
+    delete schema_;
+    OperationRunnerTest::TearDownTestSuite();
+  }
+  void SetUp() override {
+    OperationRunnerTest::SetUp();
+    app_.schema = *schema_;
+    test::exec(*url_, "truncate authors, articles restart identity cascade");
+  }
+  static compiler::Session user(std::string id) {
+    compiler::Session s = role("user");
+    s.variables["x-hasura-user-id"] = std::move(id);
+    return s;
+  }
+  Result<std::string> mutate(std::string query, compiler::Session session = role("admin")) {
+    OperationRequest request;
+    request.query = std::move(query);
+    auto plan = plan_request(app_, session, request);
+    if (!plan) return plan.take_error();
+    return execute(std::move(*plan), std::move(session));
+  }
+  static std::string count(const std::string& table) {
+    return test::query(*url_, "select count(*) from " + table).at(0).at(0);
+  }
+  static std::shared_ptr<const compiler::Schema>* schema_;
+};
+std::shared_ptr<const compiler::Schema>* CompiledMutationTest::schema_ = nullptr;
+
+TEST_F(CompiledMutationTest, RootFieldsRunInOrderAndAnswerInRequestOrder) {
+  auto data = mutate(R"(mutation {
+      a: insert_authors_one(object: {name: "Ann", articles: {data: [{title: "A1", rating: 2}]}}) {
+        name articles { title } }
+      t: __typename
+      u: update_articles(where: {title: {_eq: "A1"}}, _inc: {rating: 1}) {
+        affected_rows returning { rating } }
+      d: delete_articles_by_pk(id: 1) { title author { name } } })");
+  ASSERT_TRUE(data.ok()) << data.error().message;
+  EXPECT_EQ(boost::json::parse(*data), boost::json::parse(R"({
+      "a": {"name": "Ann", "articles": [{"title": "A1"}]},
+      "t": "mutation_root",
+      "u": {"affected_rows": 1, "returning": [{"rating": 3}]},
+      "d": {"title": "A1", "author": {"name": "Ann"}}})"));
+  EXPECT_EQ(count("authors"), "1");
+  EXPECT_EQ(count("articles"), "0");
+}
+
+// The second root field's insert fails its permission check: the first one's row is rolled
+// back too, and the error is Hasura's, at the failing field's rows argument.
+TEST_F(CompiledMutationTest, AFailedCheckRollsBackEveryRootField) {
+  test::exec(*url_, "insert into authors (name) values ('Ann'), ('Ben')");
+  auto data = mutate(R"(mutation {
+      insert_authors(objects: [{name: "Cleo"}]) { affected_rows }
+      insert_articles(objects: [{title: "mine", author_id: 1}, {title: "not", author_id: 2}]) {
+        affected_rows } })",
+                     user("1"));
+  ASSERT_FALSE(data.ok());
+  EXPECT_EQ(data.error().code, ErrorCode::kPermissionError);
+  EXPECT_EQ(data.error().message, "check constraint of an insert/update permission has failed");
+  EXPECT_EQ(data.error().path, "$.selectionSet.insert_articles.args.objects");
+  EXPECT_EQ(count("authors"), "2");
+  EXPECT_EQ(count("articles"), "0");
+
+  // An update whose result fails the update check: path "$", nothing written.
+  test::exec(*url_, "insert into articles (title, author_id, rating) values ('x', 1, 1)");
+  auto update = mutate(R"(mutation { update_articles(where: {}, _set: {rating: 9}) {
+                            affected_rows } })",
+                       user("1"));
+  ASSERT_FALSE(update.ok());
+  EXPECT_EQ(update.error().code, ErrorCode::kPermissionError);
+  EXPECT_EQ(update.error().path, "$");
+  EXPECT_EQ(test::query(*url_, "select rating from articles").at(0).at(0), "1");
+}
+
+TEST_F(CompiledMutationTest, AUniqueViolationIsAConstraintViolation) {
+  test::exec(*url_, "insert into authors (name) values ('Ann')");
+  auto data = mutate(R"(mutation { insert_authors(objects: [{name: "Ann"}]) { affected_rows } })",
+                     user("1"));
+  ASSERT_FALSE(data.ok());
+  EXPECT_EQ(data.error().code, ErrorCode::kConstraintViolation);
+  EXPECT_EQ(data.error().message,
+            "Uniqueness violation. duplicate key value violates unique constraint "
+            "\"authors_name_key\"");
+  EXPECT_EQ(data.error().path, "$.selectionSet.insert_authors.args.objects");
+}
+
+// `returning` shows the written rows only as far as the select permission lets the role see.
+TEST_F(CompiledMutationTest, ReturningIsLimitedByTheSelectPermission) {
+  test::exec(*url_, "insert into authors (name) values ('Ann'), ('Ben')");
+  test::exec(*url_,
+             "insert into articles (title, author_id) values ('a', 1), ('b', 2), ('hidden', 2)");
+  auto data = mutate(R"(mutation { update_articles(where: {}, _set: {rating: 1}) {
+                          affected_rows returning { title } } })",
+                     user("2"));
+  ASSERT_TRUE(data.ok()) << data.error().message;
+  EXPECT_EQ(boost::json::parse(*data), boost::json::parse(R"({"update_articles":
+      {"affected_rows": 2, "returning": [{"title": "b"}]}})"));
+  EXPECT_EQ(test::query(*url_, "select count(*) from articles where rating = 1").at(0).at(0), "2");
 }
 
 }  // namespace

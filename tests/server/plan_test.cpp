@@ -9,6 +9,7 @@
 
 #include "compiler/schema_fixture.hpp"
 #include "liveql/compiler/sql.hpp"
+#include "liveql/compiler/sql_mutation.hpp"
 
 namespace liveql::compiler {
 namespace {
@@ -94,6 +95,94 @@ TEST_F(PlanTest, ExplainHasOneStatementPerRootFieldAndNoneForStaticOnes) {
   EXPECT_TRUE(explained->fields[2].sql.empty());
 }
 
+// A mutation: one statement per writing root field (update_many: one per update) in request
+// order, in one transaction, and the response's members in request order, static ones too.
+TEST_F(PlanTest, AMutationIsOneStatementPerWriteInOneTransaction) {
+  CompiledOperation op;
+  op.type = gql::OperationType::kMutation;
+  op.root_field_name = "insert_orders";
+  op.vars = json::object{{"p0", 1}};
+  ir::MutationField insert;
+  insert.kind = ir::MutationField::Kind::kInsert;
+  insert.alias = "ins";
+  insert.insert.table = {"public", "orders"};
+  insert.insert.rows.push_back(ir::InsertRow{{{"id", ir::Param{"p0", "integer"}}}, {}, {}});
+  insert.output.push_back({ir::MutationOutputField::Kind::kAffectedRows, "affected_rows", {}, ""});
+  ir::MutationField many;
+  many.kind = ir::MutationField::Kind::kUpdateMany;
+  many.alias = "many";
+  for (int i = 0; i < 2; ++i) {
+    ir::Update u;
+    u.table = {"public", "orders"};
+    u.set.push_back({ir::ColumnUpdate::Op::kSet, "id", ir::Param{"p0", "integer"}});
+    many.updates.push_back(std::move(u));
+  }
+  many.output = insert.output;
+  ir::MutationField del;
+  del.kind = ir::MutationField::Kind::kDeleteByPk;
+  del.alias = "del";
+  del.del.table = {"public", "orders"};
+  del.returning_one.table = {"public", "orders"};
+  MutationRoot typename_root;
+  typename_root.alias = "t";
+  typename_root.static_value = "mutation_root";
+  op.mutations.push_back(MutationRoot{"ins", insert, nullptr, "$.selectionSet.ins.args.objects"});
+  op.mutations.push_back(typename_root);
+  op.mutations.push_back(MutationRoot{"many", many, nullptr, "$"});
+  op.mutations.push_back(MutationRoot{"del", del, nullptr, "$"});
+
+  Plan plan = plan_operation(op);
+  EXPECT_EQ(plan.type, gql::OperationType::kMutation);
+  EXPECT_EQ(plan.root_field_name, "insert_orders");
+  EXPECT_TRUE(plan.transaction);
+  EXPECT_FALSE(plan.static_data);
+  EXPECT_FALSE(plan.live);
+  EXPECT_EQ(json::parse(plan.vars_text), json::value(op.vars));
+  std::vector<std::string> expected;
+  for (const auto* f : {&insert, &many, &del})
+    for (auto& sql : sql::mutation_statements(*f)) expected.push_back(sql);
+  ASSERT_EQ(plan.statements.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(plan.statements[i].kind, Statement::Kind::kMutation) << i;
+    EXPECT_EQ(plan.statements[i].sql, expected[i]) << i;
+  }
+  EXPECT_EQ(plan.statements[0].error_path, "$.selectionSet.ins.args.objects");
+  EXPECT_EQ(plan.statements[1].response_keys, std::vector<std::string>{"many"});
+  EXPECT_EQ(plan.statements[3].error_path, "$");
+  ASSERT_EQ(plan.response.size(), 4u);
+  EXPECT_EQ(plan.response[0].key, "ins");
+  EXPECT_EQ(plan.response[0].first_statement, 0u);
+  EXPECT_EQ(plan.response[0].statement_count, 1u);
+  EXPECT_FALSE(plan.response[0].list);
+  EXPECT_EQ(plan.response[1].key, "t");
+  EXPECT_EQ(plan.response[1].static_json, R"("mutation_root")");
+  EXPECT_EQ(plan.response[2].key, "many");
+  EXPECT_EQ(plan.response[2].first_statement, 1u);
+  EXPECT_EQ(plan.response[2].statement_count, 2u);
+  EXPECT_TRUE(plan.response[2].list);
+  EXPECT_EQ(plan.response[3].first_statement, 3u);
+  EXPECT_EQ(plan.response[3].statement_count, 1u);
+}
+
+TEST_F(PlanTest, ACompiledMutationDocumentPlansItsStatementsAndIsNotExplained) {
+  const char* query = R"(mutation { d: delete_orders(where: {id: {_eq: 1}}) { affected_rows }
+                                   t: __typename })";
+  auto op = compiled(query);
+  ASSERT_TRUE(op.ok()) << op.error().message;
+  auto plan = planned(query);
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  EXPECT_TRUE(plan->transaction);
+  ASSERT_EQ(plan->statements.size(), 1u);
+  EXPECT_EQ(plan->statements[0].sql, sql::mutation_statements(*op->mutations[0].write).at(0));
+  ASSERT_EQ(plan->response.size(), 2u);
+  EXPECT_EQ(plan->response[0].key, "d");
+  EXPECT_EQ(plan->response[1].static_json, R"("mutation_root")");
+  auto explained = compile_explain(*schema_, Request{query, {}, std::nullopt}, Session{});
+  ASSERT_FALSE(explained.ok());
+  EXPECT_EQ(explained.error().code, ErrorCode::kInvalidParams);
+  EXPECT_EQ(explained.error().message, "only queries can be explained");
+}
+
 TEST_F(PlanTest, CompileErrorsComeThrough) {
   auto plan = planned("{ orders { bogus } }");
   ASSERT_FALSE(plan.ok());
@@ -101,7 +190,7 @@ TEST_F(PlanTest, CompileErrorsComeThrough) {
   EXPECT_EQ(plan.error().path, "$.selectionSet.orders.selectionSet.bogus");
   auto mutation = planned("mutation { x }");
   ASSERT_FALSE(mutation.ok());
-  EXPECT_EQ(mutation.error().message, "no mutations exist");
+  EXPECT_EQ(mutation.error().message, "field 'x' not found in type: 'mutation_root'");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "liveql/compiler/sql.hpp"
+#include "liveql/compiler/sql_mutation.hpp"
 
 namespace liveql::compiler {
 
@@ -21,6 +22,31 @@ Plan plan_operation(CompiledOperation op) {
   plan.vars = std::move(op.vars);
   if (op.static_data) {
     plan.static_data = std::move(op.static_data);
+    return plan;
+  }
+  if (op.type == gql::OperationType::kMutation) {
+    plan.transaction = true;
+    for (auto& m : op.mutations) {
+      ResponseField field;
+      field.key = m.alias;
+      if (!m.write) {
+        field.static_json = boost::json::serialize(m.static_value);
+        plan.response.push_back(std::move(field));
+        continue;
+      }
+      field.first_statement = plan.statements.size();
+      field.list = m.write->kind == ir::MutationField::Kind::kUpdateMany;
+      for (auto& sql : sql::mutation_statements(*m.write)) {
+        Statement statement;
+        statement.kind = Statement::Kind::kMutation;
+        statement.sql = std::move(sql);
+        statement.response_keys.push_back(m.alias);
+        statement.error_path = m.error_path;
+        plan.statements.push_back(std::move(statement));
+      }
+      field.statement_count = plan.statements.size() - field.first_statement;
+      plan.response.push_back(std::move(field));
+    }
     return plan;
   }
   if (op.type == gql::OperationType::kSubscription) {
@@ -64,6 +90,8 @@ Result<ExplainPlan> compile_explain(const Schema& schema, const Request& request
                                     const Session& session, const Limits& limits) {
   auto op = compile(schema, request, session, limits);
   if (!op) return op.take_error();
+  if (op->type == gql::OperationType::kMutation)
+    return make_error(ErrorCode::kInvalidParams, "only queries can be explained");
   ExplainPlan plan;
   plan.fields = explain_fields(*op);
   plan.vars_text = boost::json::serialize(op->vars);

@@ -143,7 +143,11 @@ class Interpreter {
   const Relationship* relationship_of(const TrackedTable& tt, const std::string& key) {
     const Relationship* rel = tt.relationship(key);
     if (!rel) return nullptr;
-    if (ctx_.role && !ctx_.role->table(rel->target)) return nullptr;
+    if (ctx_.role) {
+      // A table the role may only write is out of reach of its filters, as in its types.
+      const RoleTable* target = ctx_.role->table(rel->target);
+      if (!target || !target->selectable) return nullptr;
+    }
     return rel;
   }
 
@@ -290,6 +294,8 @@ Result<ir::BoolExpPtr> bool_exp(const FilterContext& ctx, size_t table, const js
 Result<ir::BoolExpPtr> permission_filter(const Schema& schema, const RoleSchema& role, size_t table,
                                          const Session& session, ParamSink& params) {
   const RoleTable* rt = role.table(table);
+  // Rows of a table the role may only write are never readable through a select.
+  if (rt && !rt->selectable) return make(ir::BoolExp::Kind::kFalse);
   if (!rt || !rt->permission) return ir::BoolExpPtr();
   const json::value& f = rt->permission->filter;
   if (f.is_object() && f.get_object().empty()) return ir::BoolExpPtr();

@@ -31,7 +31,8 @@ from (
                     'enum_values', (select coalesce(json_agg(e.enumlabel order by e.enumsortorder),
                                                     '[]'::json)
                                     from pg_enum e where e.enumtypid = a.atttypid),
-                    'comment', coalesce(col_description(c.oid, a.attnum), ''))
+                    'comment', coalesce(col_description(c.oid, a.attnum), ''),
+                    'generated_always', a.attidentity = 'a' or a.attgenerated <> '')
                   order by a.attnum), '[]'::json)
           from pg_attribute a
           join pg_type ty on ty.oid = a.atttypid
@@ -58,7 +59,20 @@ from (
           from pg_constraint con
           join pg_class rc on rc.oid = con.confrelid
           join pg_namespace rn on rn.oid = rc.relnamespace
-          where con.conrelid = c.oid and con.contype = 'f') as foreign_keys
+          where con.conrelid = c.oid and con.contype = 'f') as foreign_keys,
+         (select coalesce(json_agg(json_build_object(
+                    'name', con.conname,
+                    'primary_key', con.contype = 'p',
+                    'columns', (select json_agg(a.attname order by k.ord)
+                                from unnest(con.conkey) with ordinality as k(attnum, ord)
+                                join pg_attribute a
+                                  on a.attrelid = con.conrelid and a.attnum = k.attnum))
+                  order by con.contype = 'p' desc, con.conname), '[]'::json)
+          from pg_constraint con
+          where con.conrelid = c.oid and con.contype in ('p', 'u')) as unique_constraints,
+         (pg_relation_is_updatable(c.oid, true) & 8) = 8 as insertable,
+         (pg_relation_is_updatable(c.oid, true) & 4) = 4 as updatable,
+         (pg_relation_is_updatable(c.oid, true) & 16) = 16 as deletable
   from pg_class c
   join pg_namespace n on n.oid = c.relnamespace
   where c.relkind in ('r', 'v', 'm', 'p')
@@ -82,9 +96,10 @@ Result<std::string> get_string(const json::object& obj, std::string_view key,
   return std::string(v->get_string());
 }
 
-Result<bool> get_bool(const json::object& obj, std::string_view key, const std::string& path) {
+Result<bool> get_bool(const json::object& obj, std::string_view key, const std::string& path,
+                      bool absent = false) {
   const json::value* v = obj.if_contains(key);
-  if (!v || v->is_null()) return false;
+  if (!v || v->is_null()) return absent;
   if (!v->is_bool()) return bad("expected a boolean", path + "." + std::string(key));
   return v->get_bool();
 }
@@ -136,6 +151,16 @@ Result<Catalog> parse_catalog(std::string_view json_text) {
     auto pk = get_strings(to, "primary_key", path);
     if (!pk) return pk.take_error();
     t.primary_key = std::move(*pk);
+    // Absent (a catalog document from before these keys) reads as a table's answer: all allowed.
+    auto insertable = get_bool(to, "insertable", path, true);
+    if (!insertable) return insertable.take_error();
+    t.insertable = *insertable;
+    auto updatable = get_bool(to, "updatable", path, true);
+    if (!updatable) return updatable.take_error();
+    t.updatable = *updatable;
+    auto deletable = get_bool(to, "deletable", path, true);
+    if (!deletable) return deletable.take_error();
+    t.deletable = *deletable;
 
     if (const json::value* cols = to.if_contains("columns"); cols && !cols->is_null()) {
       if (!cols->is_array()) return bad("expected an array", path + ".columns");
@@ -172,6 +197,9 @@ Result<Catalog> parse_catalog(std::string_view json_text) {
         auto ccomment = get_string(co, "comment", cpath);
         if (!ccomment) return ccomment.take_error();
         c.comment = *ccomment;
+        auto generated = get_bool(co, "generated_always", cpath);
+        if (!generated) return generated.take_error();
+        c.generated_always = *generated;
         if (c.name.empty() || c.pg_type.empty()) return bad("column without name or type", cpath);
         t.columns.push_back(std::move(c));
       }
@@ -202,6 +230,29 @@ Result<Catalog> parse_catalog(std::string_view json_text) {
         if (fk.columns.empty() || fk.columns.size() != fk.ref_columns.size())
           return bad("foreign key columns do not match", fpath);
         t.foreign_keys.push_back(std::move(fk));
+      }
+    }
+
+    if (const json::value* ucs = to.if_contains("unique_constraints"); ucs && !ucs->is_null()) {
+      if (!ucs->is_array()) return bad("expected an array", path + ".unique_constraints");
+      size_t j = 0;
+      for (const auto& uv : ucs->get_array()) {
+        std::string upath = fmt::format("{}.unique_constraints[{}]", path, j++);
+        if (!uv.is_object()) return bad("expected an object", upath);
+        const auto& uo = uv.get_object();
+        UniqueConstraint uc;
+        auto uname = get_string(uo, "name", upath);
+        if (!uname) return uname.take_error();
+        uc.name = *uname;
+        auto ucols = get_strings(uo, "columns", upath);
+        if (!ucols) return ucols.take_error();
+        uc.columns = std::move(*ucols);
+        auto primary = get_bool(uo, "primary_key", upath);
+        if (!primary) return primary.take_error();
+        uc.primary_key = *primary;
+        if (uc.name.empty() || uc.columns.empty())
+          return bad("unique constraint without name or columns", upath);
+        t.unique_constraints.push_back(std::move(uc));
       }
     }
     out.tables.push_back(std::move(t));

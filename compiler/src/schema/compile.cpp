@@ -28,7 +28,7 @@ Result<CompiledOperation> OperationCompiler::run() {
   if (auto s = check_limits(measure(*op_, fragments_, rs_), limits_); !s) return s.take_error();
   if (auto s = coerce_variables(); !s) return s.take_error();
   out_.type = op_->type;
-  if (op_->type == gql::OperationType::kMutation) return invalid("no mutations exist");
+  if (op_->type == gql::OperationType::kMutation) return run_mutation();
   const TypeDef* root =
       rs_.type(op_->type == gql::OperationType::kSubscription ? "subscription_root" : "query_root");
   LQ_TRY(fields, collect({&op_->selection_set}, *root, "$"));
@@ -54,12 +54,33 @@ Result<CompiledOperation> OperationCompiler::run() {
   return std::move(out_);
 }
 
+Result<CompiledOperation> OperationCompiler::run_mutation() {
+  const TypeDef* root = rs_.type("mutation_root");
+  if (!root || root->fields.empty()) return invalid("no mutations exist");
+  LQ_TRY(fields, collect({&op_->selection_set}, *root, "$"));
+  bool all_static = true;
+  json::object data;
+  for (const auto& cf : fields) {
+    if (out_.root_field_name.empty()) out_.root_field_name = cf.field->name;
+    LQ_TRY(m, mutation_field(*root, cf));
+    if (m.write) {
+      all_static = false;
+    } else {
+      data[cf.key] = m.static_value;
+    }
+    out_.mutations.push_back(std::move(m));
+  }
+  if (all_static) out_.static_data = std::move(data);
+  if (auto s = check_variables(*op_, fragments_); !s) return s.take_error();
+  return std::move(out_);
+}
+
 }  // namespace detail
 
 Result<CompiledOperation> compile(const Schema& schema, const Request& request,
                                   const Session& session, const Limits& limits) {
   std::string role = session.is_admin && session.role.empty() ? "admin" : session.role;
-  if (const RoleSchema* rs = schema.role(role))
+  if (const RoleSchema* rs = schema.role(role, session.backend_only))
     return detail::OperationCompiler(schema, *rs, request, session, limits).run();
   // A role without permissions sees an empty schema, as in Hasura.
   RoleSchema empty = build_role_schema(schema, role);

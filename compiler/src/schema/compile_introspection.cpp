@@ -40,8 +40,16 @@ Result<json::value> OperationCompiler::intro_schema(const Collected& c) {
     const std::string& n = f.field->name;
     if (n == "__typename") {
       out[f.key] = "__Schema";
-    } else if (n == "description" || n == "mutationType") {
+    } else if (n == "description") {
       out[f.key] = nullptr;
+    } else if (n == "mutationType") {
+      // mutation_root exists only when the role can write something.
+      if (rs_.type("mutation_root")) {
+        LQ_TRY(t, intro_type(named_type("mutation_root"), f));
+        out[f.key] = std::move(t);
+      } else {
+        out[f.key] = nullptr;
+      }
     } else if (n == "queryType" || n == "subscriptionType") {
       LQ_TRY(t, intro_type(named_type(n == "queryType" ? "query_root" : "subscription_root"), f));
       out[f.key] = std::move(t);

@@ -2,7 +2,8 @@
 // request: the operation and its variables (compile_operation.cpp), input coercion of literals
 // and variable values (compile_input.cpp), selection collection with fragment flattening,
 // @skip/@include and field merging (compile_selection.cpp), IR building with permissions
-// applied (compile_ir.cpp), and introspection answers (compile_introspection.cpp). The stages
+// applied (compile_ir.cpp), mutation root fields with write permissions applied
+// (compile_mutation.cpp), and introspection answers (compile_introspection.cpp). The stages
 // interleave in one walk over the selection (as Hasura's parsers do): each step knows the type it
 // is in, so errors carry Hasura's path. compile.cpp holds the front door and the walk's order.
 #pragma once
@@ -20,6 +21,7 @@
 #include "liveql/compiler/ast.hpp"
 #include "liveql/compiler/compile.hpp"
 #include "liveql/compiler/ir.hpp"
+#include "liveql/compiler/ir_mutation.hpp"
 #include "schema/bool_exp.hpp"
 #include "schema/executable_rules.hpp"
 #include "schema/schema.hpp"
@@ -51,6 +53,9 @@ class OperationCompiler {
                     const Session& session, const Limits& limits);
 
   Result<CompiledOperation> run();  // compile.cpp
+
+ private:
+  Result<CompiledOperation> run_mutation();  // compile.cpp: the walk over mutation_root
 
  private:
   struct VarInfo {
@@ -108,6 +113,33 @@ class OperationCompiler {
   Result<std::vector<ir::Field>> object_fields(size_t table, const Collected& c);
   Result<ir::Aggregate> aggregate(size_t table, const boost::json::object& args,
                                   const Collected& c);
+
+  // ---- mutations (compile_mutation.cpp) ----
+  // The columns of a nested (array relationship) insert level that come from the parent row, so
+  // that the request may not give them.
+  struct ParentLink {
+    std::vector<std::string> columns;  // Postgres columns of the nested table
+  };
+  Result<MutationRoot> mutation_field(const TypeDef& root, const Collected& c);
+  Result<ir::BoolExpPtr> write_permission(size_t table, const boost::json::value& filter);
+  Result<std::vector<ir::ColumnValue>> presets(size_t table,
+                                               const std::vector<metadata::ColumnPreset>& set);
+  Result<ir::Insert> insert(size_t table, const boost::json::array& objects,
+                            const boost::json::value* on_conflict, const std::string& path,
+                            bool indexed, const ParentLink* parent);
+  bool after_parent(size_t table, const Relationship& rel) const;
+  Result<ir::InsertRow> insert_row(size_t table, const boost::json::object& object,
+                                   const std::string& path, const ParentLink* parent);
+  Result<ir::OnConflict> on_conflict(size_t table, const boost::json::object& arg,
+                                     const std::string& path);
+  Result<ir::Update> update(size_t table, const boost::json::object& args, const std::string& path,
+                            bool by_pk);
+  Result<ir::Delete> remove(size_t table, const boost::json::object& args, const std::string& path,
+                            bool by_pk);
+  Result<ir::BoolExpPtr> key_equality(size_t table, const boost::json::object& keys);
+  Result<std::vector<ir::MutationOutputField>> mutation_output(size_t table, const TypeDef& type,
+                                                               const Collected& c);
+  Result<ir::Select> returning(size_t table, const Collected& c);
 
   // ---- introspection (compile_introspection.cpp) ----
   Result<boost::json::value> intro_schema(const Collected& c);

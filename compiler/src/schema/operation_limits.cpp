@@ -46,6 +46,15 @@ bool is_relation(FieldRole role) {
     case FieldRole::kObjectRel:
     case FieldRole::kArrayRel:
     case FieldRole::kArrayRelAggregate:
+    // A mutation root field is a statement of its own, and `returning` a subquery of it.
+    case FieldRole::kInsert:
+    case FieldRole::kInsertOne:
+    case FieldRole::kUpdate:
+    case FieldRole::kUpdateByPk:
+    case FieldRole::kUpdateMany:
+    case FieldRole::kDelete:
+    case FieldRole::kDeleteByPk:
+    case FieldRole::kReturning:
       return true;
     default:
       return false;
@@ -121,8 +130,10 @@ OperationSize measure(const gql::OperationDefinition& op, const FragmentIndex& f
   Measurer m(rs);
   m.fragment_index(fragments);
   for (const auto* f : fragments.dependencies_first) m.measure_fragment(*f);
-  const TypeDef* root =
-      rs.type(op.type == gql::OperationType::kSubscription ? "subscription_root" : "query_root");
+  const char* root_name = "query_root";
+  if (op.type == gql::OperationType::kSubscription) root_name = "subscription_root";
+  if (op.type == gql::OperationType::kMutation) root_name = "mutation_root";
+  const TypeDef* root = rs.type(root_name);
   SetSize size = m.measure(op.selection_set, root);
   OperationSize out;
   out.fields = size.fields;

@@ -129,15 +129,23 @@ struct TypeDef {
 // may not do that (admin: every column, no filter, no check, no preset).
 struct RoleTable {
   size_t table = 0;
+  // Whether the role may select from the table (admin, or a select permission). A role that may
+  // only write a table has a RoleTable too, with selectable false and no columns: it has no <t>
+  // type, no query fields, and relationships and filters do not reach the table.
+  bool selectable = false;
   std::vector<std::string> columns;        // visible Postgres columns, in table order
-  const Permission* permission = nullptr;  // select; null for admin
+  const Permission* permission = nullptr;  // select; null for admin (and when !selectable)
   bool aggregations = false;
-  bool by_pk = false;
+  bool by_pk = false;  // primary key exists and each of its columns is visible
   bool sees(const std::string& column) const;
 
   // Mutations. For admin, insert/update/del are all set (to metadata-less permissions owned by
   // the schema) and every column is writable. Columns with a `set` preset are not writable
   // (Hasura drops them from the input types); presets are applied by the compiler.
+  // Permission column names (columns, set[].column) are Postgres names once the schema is built.
+  // Null as well where the relation does not accept the statement (a view that is not
+  // insertable, ...), and, in Schema::roles, for backend_only permissions.
+  // GENERATED ALWAYS columns are in neither column list.
   const metadata::InsertPermission* insert = nullptr;
   const metadata::UpdatePermission* update = nullptr;
   const metadata::DeletePermission* del = nullptr;
@@ -180,8 +188,9 @@ gql::TypeRef list_of(gql::TypeRef of);
 std::string type_to_string(const gql::TypeRef& t);
 const std::string& base_name(const gql::TypeRef& t);
 
-// Builds one role's type system (schema_types.cpp).
-RoleSchema build_role_schema(const Schema& schema, const std::string& role);
+// Builds one role's type system (schema_types.cpp, schema_mutation_types.cpp). backend: include
+// the role's backend_only insert/update/delete permissions (Schema::backend_roles).
+RoleSchema build_role_schema(const Schema& schema, const std::string& role, bool backend = false);
 
 // Introspection (introspection.cpp): adds the __ types to a role's type system.
 void add_introspection_types(RoleSchema& rs);

@@ -39,6 +39,58 @@ const catalog::ForeignKey* find_fk_any(const catalog::Table& t,
   return nullptr;
 }
 
+// A permission's column: its Postgres name, also when the metadata used the custom GraphQL name.
+const std::string* permission_column(const TrackedTable& tt, const std::string& name) {
+  if (const catalog::Column* c = tt.table.column(name)) return &c->name;
+  return tt.postgres_column(name);
+}
+
+// Checks the insert, update and delete permissions of one table against its columns and turns
+// every column they name into its Postgres name, so that later stages need not.
+Status resolve_write_permissions(TrackedTable& tt) {
+  const std::string tname = tt.table.name.to_string();
+  auto resolve = [&](const char* kind, const std::string& role, std::string& column) -> Status {
+    const std::string* pg = permission_column(tt, column);
+    if (!pg)
+      return meta_error(
+          fmt::format("table \"{}\": {} permission for role \"{}\": column \"{}\" does not exist",
+                      tname, kind, role, column));
+    column = *pg;
+    return Ok{};
+  };
+  auto resolve_all = [&](const char* kind, const std::string& role,
+                         std::vector<std::string>& columns,
+                         std::vector<metadata::ColumnPreset>& set) -> Status {
+    for (auto& c : columns)
+      if (auto s = resolve(kind, role, c); !s) return s;
+    for (auto& p : set)
+      if (auto s = resolve(kind, role, p.column); !s) return s;
+    return Ok{};
+  };
+  auto unique_role = [&](const char* kind, const std::string& role,
+                         std::set<std::string>& seen) -> Status {
+    if (role == "admin")
+      return meta_error(fmt::format("table \"{}\": {} permission for role \"admin\" is not allowed",
+                                    tname, kind));
+    if (!seen.insert(role).second)
+      return meta_error(
+          fmt::format("table \"{}\": duplicate {} permission for role \"{}\"", tname, kind, role));
+    return Ok{};
+  };
+  std::set<std::string> inserts, updates, deletes;
+  for (auto& p : tt.meta.insert_permissions) {
+    if (auto s = unique_role("insert", p.role, inserts); !s) return s;
+    if (auto s = resolve_all("insert", p.role, p.columns, p.set); !s) return s;
+  }
+  for (auto& p : tt.meta.update_permissions) {
+    if (auto s = unique_role("update", p.role, updates); !s) return s;
+    if (auto s = resolve_all("update", p.role, p.columns, p.set); !s) return s;
+  }
+  for (auto& p : tt.meta.delete_permissions)
+    if (auto s = unique_role("delete", p.role, deletes); !s) return s;
+  return Ok{};
+}
+
 }  // namespace
 
 const std::string* TrackedTable::graphql_column(const std::string& column) const {
@@ -319,25 +371,63 @@ Result<std::shared_ptr<const Schema>> build_schema(const catalog::Catalog& catal
       p.allow_aggregations = sp.allow_aggregations;
       tt.permissions.emplace(sp.role, std::move(p));
     }
+    if (auto s = resolve_write_permissions(tt); !s) return s.take_error();
   }
   // Filters are checked once every relationship exists, since they may walk them.
   for (size_t i = 0; i < schema->tables.size(); ++i) {
-    for (const auto& [role, perm] : schema->tables[i].permissions) {
-      auto s = check_permission_filter(*schema, i, perm.filter);
-      if (!s) {
-        Error e = s.take_error();
-        e.message = fmt::format(
-            "inconsistent metadata: table \"{}\": select permission for role "
-            "\"{}\": {}",
-            schema->tables[i].table.name.to_string(), role, e.message);
-        return e;
-      }
+    const TrackedTable& tt = schema->tables[i];
+    auto check = [&](const char* kind, const std::string& role,
+                     const boost::json::value& filter) -> Status {
+      if (filter.is_null()) return Ok{};
+      auto s = check_permission_filter(*schema, i, filter);
+      if (s) return Ok{};
+      Error e = s.take_error();
+      e.message =
+          fmt::format("inconsistent metadata: table \"{}\": {} permission for role \"{}\": {}",
+                      tt.table.name.to_string(), kind, role, e.message);
+      return e;
+    };
+    for (const auto& [role, perm] : tt.permissions)
+      if (auto s = check("select", role, perm.filter); !s) return s.take_error();
+    for (const auto& p : tt.meta.insert_permissions)
+      if (auto s = check("insert", p.role, p.check); !s) return s.take_error();
+    for (const auto& p : tt.meta.update_permissions) {
+      if (auto s = check("update", p.role, p.filter); !s) return s.take_error();
+      if (auto s = check("update", p.role, p.check); !s) return s.take_error();
     }
+    for (const auto& p : tt.meta.delete_permissions)
+      if (auto s = check("delete", p.role, p.filter); !s) return s.take_error();
   }
-  std::set<std::string> roles{"admin"};
-  for (const auto& t : schema->tables)
+  // Every role named by a permission gets a type system, also one that may only write (Hasura
+  // gives it a mutation_root); one with a backend_only permission gets a second, backend view.
+  std::set<std::string> roles{"admin"}, backend;
+  for (const auto& t : schema->tables) {
     for (const auto& [role, p] : t.permissions) roles.insert(role);
+    auto add = [&](const std::string& role, bool backend_only) {
+      roles.insert(role);
+      if (backend_only) backend.insert(role);
+    };
+    for (const auto& p : t.meta.insert_permissions) add(p.role, p.backend_only);
+    for (const auto& p : t.meta.update_permissions) add(p.role, p.backend_only);
+    for (const auto& p : t.meta.delete_permissions) add(p.role, p.backend_only);
+  }
   for (const auto& role : roles) schema->roles.emplace(role, build_role_schema(*schema, role));
+  // Admin sees every root field: two tables may not answer to one name (custom_root_fields).
+  for (const char* root : {"query_root", "mutation_root"}) {
+    const TypeDef* t = schema->roles.at("admin").type(root);
+    if (!t) continue;
+    for (size_t i = 1; i < t->fields.size(); ++i)
+      if (t->fields[i].name == t->fields[i - 1].name) {
+        std::string a = schema->tables[t->fields[i - 1].table].table.name.to_string();
+        std::string b = schema->tables[t->fields[i].table].table.name.to_string();
+        if (b < a) std::swap(a, b);
+        return meta_error(
+            fmt::format("the root field \"{}\" of {} is defined for tables \"{}\" and \"{}\"",
+                        t->fields[i].name, root, a, b));
+      }
+  }
+  for (const auto& role : backend)
+    schema->backend_roles.emplace(role, build_role_schema(*schema, role, true));
   return std::shared_ptr<const Schema>(std::move(schema));
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cassert>
+#include <cstddef>
 #include <string>
 #include <utility>
 #include <variant>
@@ -15,6 +16,7 @@ enum class ErrorCode {
   kValidationFailed,  // "validation-failed" unknown field/argument, wrong type, missing variable
   kInvalidJson,       // "invalid-json"      body is not JSON
   kBadRequest,        // "bad-request"
+  kInvalidParams,     // "invalid-params"    e.g. a mutation sent to /v1/graphql/explain
   kInvalidJwt,        // "invalid-jwt"
   kJwtInvalidClaims,  // "jwt-invalid-claims"
   kJwtMissingRoleClaims,  // "jwt-missing-role-claims"
@@ -42,6 +44,10 @@ struct Error {
   ErrorCode code = ErrorCode::kUnexpected;
   std::string message;
   std::string path = "$";  // JSON path of the offending input, as Hasura reports it
+  // Set when the database refused a statement (live/PgPool): its SQLSTATE (PG_DIAG_SQLSTATE),
+  // and for a statement of a transaction, its index among the transaction's statements.
+  std::string sqlstate;
+  std::size_t statement = 0;
 };
 
 template <class T>
@@ -101,6 +107,8 @@ inline const char* error_code_name(ErrorCode code) {
       return "invalid-json";
     case ErrorCode::kBadRequest:
       return "bad-request";
+    case ErrorCode::kInvalidParams:
+      return "invalid-params";
     case ErrorCode::kInvalidJwt:
       return "invalid-jwt";
     case ErrorCode::kJwtInvalidClaims:

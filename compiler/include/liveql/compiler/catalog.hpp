@@ -1,6 +1,7 @@
 // The Postgres catalog as liveql needs it: tables, columns and their types, primary keys,
-// foreign keys, enums. Loaded by the server with catalog_query() (one statement returning one
-// JSON document), then parsed here; this module does no I/O.
+// foreign keys, unique constraints, enums, and what a view accepts. Loaded by the server with
+// catalog_query() (one statement returning one JSON document), then parsed here; this module does
+// no I/O.
 #pragma once
 
 #include <optional>
@@ -31,6 +32,16 @@ struct Column {
   bool has_default = false;
   std::vector<std::string> enum_values;  // non-empty when the type is an enum
   std::string comment;
+  // GENERATED ALWAYS AS IDENTITY, or a generated column: a request can neither insert nor update
+  // it (Hasura leaves it out of the insert and update input types).
+  bool generated_always = false;
+};
+
+// A primary key or unique constraint, by the name INSERT ... ON CONFLICT ON CONSTRAINT takes.
+struct UniqueConstraint {
+  std::string name;
+  std::vector<std::string> columns;  // in key order
+  bool primary_key = false;
 };
 
 struct ForeignKey {
@@ -45,8 +56,14 @@ struct Table {
   std::vector<Column> columns;  // in attnum order
   std::vector<std::string> primary_key;
   std::vector<ForeignKey> foreign_keys;
+  std::vector<UniqueConstraint> unique_constraints;  // the primary key first, then by name
   char replica_identity = 'd';  // 'd' default, 'f' full, 'n' nothing, 'i' index
   bool is_view = false;
+  // What the relation accepts (pg_relation_is_updatable): all three for tables, what an
+  // auto-updatable view or its INSTEAD OF triggers allow for views, none for materialized views.
+  bool insertable = true;
+  bool updatable = true;
+  bool deletable = true;
   std::string comment;
   const Column* column(std::string_view name) const {
     for (const auto& c : columns)

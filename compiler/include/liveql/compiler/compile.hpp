@@ -15,6 +15,7 @@
 #include "liveql/compiler/ast.hpp"
 #include "liveql/compiler/catalog.hpp"
 #include "liveql/compiler/ir.hpp"
+#include "liveql/compiler/ir_mutation.hpp"
 #include "liveql/compiler/metadata.hpp"
 #include "liveql/compiler/parser.hpp"
 
@@ -68,9 +69,22 @@ struct Limits {
   size_t max_relations = 200;
 };
 
+// One root field of a mutation: a write, or a static answer (__typename).
+struct MutationRoot {
+  std::string alias;  // the response key
+  std::optional<ir::MutationField> write;
+  boost::json::value static_value;  // when there is no write
+  // Where an error of the write's statements is reported: Hasura's path of the rows argument
+  // for inserts ("$.selectionSet.<alias>.args.objects" / ".object"), "$" otherwise.
+  std::string error_path = "$";
+};
+
 struct CompiledOperation {
   gql::OperationType type = gql::OperationType::kQuery;
-  ir::Operation ir;
+  ir::Operation ir;  // queries and subscriptions
+  // Mutations: the root fields in request order (ir is then empty), written in order in one
+  // transaction. static_data is set as for queries when no field writes.
+  std::vector<MutationRoot> mutations;
   boost::json::object vars;  // the $1 / per-subscriber vars object
   // Set when no SQL is needed (only __typename / introspection): the whole `data` object.
   std::optional<boost::json::object> static_data;
@@ -79,8 +93,10 @@ struct CompiledOperation {
 
 // Parses, validates (errors in Hasura's shape and wording: code kValidationFailed with a
 // path like "$.selectionSet.orders.selectionSet.bogus"), applies the session role's
-// permissions, and builds the IR. Mutations are rejected with kValidationFailed
-// ("no mutations exist") unless the schema has them.
+// permissions, and builds the IR. A mutation is rejected with kValidationFailed "no mutations
+// exist" when the role has no mutation_root; a permission's preset or filter naming a session
+// variable the session lacks is kNotFound "missing session variable: \"x-hasura-...\"".
+// The role's view is Schema::role(role, session.backend_only).
 Result<CompiledOperation> compile(const Schema& schema, const Request& request,
                                   const Session& session, const Limits& limits = {});
 

@@ -7,9 +7,10 @@
 //  - any operation whose every root field is static (__typename, introspection): no statement,
 //    `static_data` is the whole `data` object;
 //  - subscription: `live` holds the multiplexed statement for LiveQueries and its dependencies;
-//    `statements` is empty (the first result comes from the live statement too).
-// Mutations will add one Statement per root field, run in order in one transaction
-// (`transaction` true), each answering its own response key.
+//    `statements` is empty (the first result comes from the live statement too);
+//  - mutation: one Statement (Kind::kMutation) per root field that writes, update_many one per
+//    update, run in order in one transaction (`transaction` true); `response` says how their
+//    `data` and the static fields (__typename) make the `data` object, in request order.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -28,11 +29,27 @@ namespace liveql::compiler {
 
 struct Statement {
   enum class Kind {
-    kQuery,  // one row, one text column `data`: the JSON object of `response_keys`
+    kQuery,     // one row, one text column `data`: the JSON object of `response_keys`
+    kMutation,  // one row, one text column `data`: the JSON value of one root field (or of one
+                // update of update_many); Plan::response places it
   };
   Kind kind = Kind::kQuery;
   std::string sql;                         // parameter $1::json: Plan::vars
   std::vector<std::string> response_keys;  // the root fields (aliases) it answers, in order
+  // kMutation: the path a database error of this statement is reported at (Hasura's: the rows
+  // argument of an insert, "$.selectionSet.<alias>.args.objects", else "$").
+  std::string error_path = "$";
+};
+
+// One member of a mutation's `data` object: a static JSON value, or the `data` of the
+// statements [first_statement, first_statement + statement_count) of Plan::statements: that
+// one statement's, or when `list` a JSON array of theirs (update_many: one element per update).
+struct ResponseField {
+  std::string key;
+  std::optional<std::string> static_json;
+  size_t first_statement = 0;
+  size_t statement_count = 0;
+  bool list = false;
 };
 
 // A subscription's statement for LiveQueries (sql.hpp: multiplexed_query). Parameters
@@ -66,6 +83,8 @@ struct Plan {
   std::vector<Statement> statements;  // run in order; each answers its own response keys
   bool transaction = false;           // run `statements` in one transaction (BEGIN ... COMMIT)
   std::optional<LivePlan> live;       // subscriptions (without static_data) only
+  // Mutations (without static_data): the `data` object's members in request order.
+  std::vector<ResponseField> response;
 };
 
 // The plan of a compiled operation. Never fails.
@@ -77,13 +96,15 @@ Result<Plan> compile_plan(const Schema& schema, const Request& request, const Se
 
 // For /v1/graphql/explain: one entry per root field, in request order, with the statement that
 // answers that field alone (empty sql for a static field). Parameters as Plan::vars_text.
+// Mutations are not explained (compile_explain refuses them, as Hasura does).
 struct ExplainedField {
   std::string response_key;
   std::string sql;
 };
 std::vector<ExplainedField> explain_fields(const CompiledOperation& op);
 
-// compile() then explain_fields(), with the vars the statements take.
+// compile() then explain_fields(), with the vars the statements take. A mutation is
+// kInvalidParams "only queries can be explained" (Hasura's answer).
 struct ExplainPlan {
   std::vector<ExplainedField> fields;
   std::string vars_text;

@@ -79,7 +79,8 @@ class PgPool {
 
   // Runs one statement with text parameters (bound, never inlined; nullopt = NULL) and returns
   // all its rows. Errors: SQLSTATE class 22 -> ErrorCode::kDataException, any other server
-  // error -> ErrorCode::kPostgresError, with the server's message. After close():
+  // error -> ErrorCode::kPostgresError, with the server's message (PG_DIAG_MESSAGE_PRIMARY) and
+  // Error::sqlstate. After close():
   // kPostgresError "connection pool closed". A failure of the connection itself (cannot
   // connect, terminated, server restart: SQLSTATE 08xxx, 57P01-57P03, or the connection broke)
   // is kConnectionLost: the statement may be retried. Past the query timeout: kQueryTimeout
@@ -111,7 +112,8 @@ class PgPool {
 
   // Runs `statements` in order on one pooled connection, between BEGIN and COMMIT, and returns
   // each one's rows in order. The first statement that fails ends it: the transaction is rolled
-  // back (nothing of it is committed) and that statement's error returned, with query()'s codes.
+  // back (nothing of it is committed) and that statement's error returned, with query()'s codes
+  // and Error::statement its index.
   // A connection whose rollback is not confirmed is closed, never lent again. Timeout and
   // cancellation apply to each statement as in query(); once COMMIT is sent the caller can no
   // longer cancel it. A connection lost during COMMIT leaves the outcome unknown: that is

@@ -1,0 +1,59 @@
+// Builds one role's type system, named and described as Hasura v2 does: schema_types.cpp the
+// tables and query_root / subscription_root, schema_mutation_types.cpp mutation_root and the
+// input types it takes. Internal to the compiler; build_role_schema() is the entry point.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "schema/schema.hpp"
+
+namespace liveql::compiler::detail {
+
+class RoleBuilder {
+ public:
+  RoleBuilder(const Schema& schema, const std::string& role, bool backend);
+  RoleSchema build();
+
+  static InputValueDef input(std::string name, gql::TypeRef type, std::string description = "");
+  static FieldDef field(std::string name, gql::TypeRef type, FieldRole role,
+                        std::string description = "");
+  static bool is_numeric_scalar(const std::string& s);
+  // A table as Hasura quotes it in descriptions: "schema.name", or "name" in public.
+  static std::string table_text(const TrackedTable& tt);
+  static void sort_fields(TypeDef& t);
+
+ private:
+  // schema_types.cpp
+  void add_scalar(const std::string& name);
+  void add_order_by_enum();
+  void add_visibility(size_t i);
+  const std::string& gql_column(const TrackedTable& tt, const std::string& col);
+  std::vector<InputValueDef> select_args(const RoleTable& rt);
+  std::string comparison_type(const std::string& scalar);
+  void add_table_types(const RoleTable& rt);
+  void add_aggregate_types(const RoleTable& rt, const std::vector<const catalog::Column*>& numeric,
+                           const std::vector<const catalog::Column*>& comparable);
+  std::vector<FieldDef> root_fields(const RoleTable& rt);
+
+  // schema_mutation_types.cpp
+  void add_write_permissions(RoleTable& rt);
+  void add_mutation_root();
+  void add_mutation_fields(const RoleTable& rt, std::vector<FieldDef>& out);
+  std::string bool_exp_type(size_t table);
+  std::string mutation_response_type(const RoleTable& rt);
+  std::string insert_input_type(size_t table);
+  std::string rel_insert_type(size_t table, bool array);
+  bool has_on_conflict(size_t table);
+  std::string on_conflict_type(size_t table);
+  std::vector<InputValueDef> update_operator_args(const RoleTable& rt);
+  std::string pk_columns_type(const RoleTable& rt);
+  std::string updates_type(const RoleTable& rt);
+  InputValueDef column_input(const TrackedTable& tt, const std::string& column, bool non_null_type);
+
+  const Schema& schema_;
+  bool backend_;
+  RoleSchema rs_;
+};
+
+}  // namespace liveql::compiler::detail
