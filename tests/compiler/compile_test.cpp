@@ -4,6 +4,8 @@
 
 #include <boost/json.hpp>
 
+#include "liveql/compiler/plan.hpp"
+#include "liveql/compiler/sql.hpp"
 #include "schema_fixture.hpp"
 
 namespace liveql::compiler {
@@ -322,6 +324,49 @@ TEST_F(CompileTest, TypenameOnlyIsStatic) {
   auto s = run("subscription { __typename }");
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->static_data->at("__typename"), "subscription_root");
+}
+
+// Hasura's metadata also spells permission filters with a bare value for _eq, `$` for `_`
+// (operators and connectives) and `_ne` for `_neq`: each builds what the canonical spelling does.
+TEST(PermissionSpellingTest, ShorthandsCompileAsTheCanonicalFilter) {
+  auto schema_with = [](const std::string& filter) -> std::shared_ptr<const Schema> {
+    const std::string md = R"({"version": 3, "sources": [{"name": "default", "kind": "postgres",
+        "tables": [{"table": {"schema": "public", "name": "orders"}, "select_permissions": [
+          {"role": "user", "permission": {"columns": ["id", "status"], "filter": )" +
+                           filter + "}}]}]}]}";
+    auto parsed = metadata::parse_metadata(md);
+    EXPECT_TRUE(parsed.ok()) << (parsed.ok() ? "" : parsed.error().message);
+    if (!parsed.ok()) return nullptr;
+    auto built = build_schema(test::shop_catalog(), *parsed);
+    EXPECT_TRUE(built.ok()) << filter << ": " << (built.ok() ? "" : built.error().message);
+    return built.ok() ? *built : nullptr;
+  };
+  Session s;
+  s.role = "user";
+  s.is_admin = false;
+  s.variables["x-hasura-user-id"] = "7";
+  auto sql_of = [&](const std::shared_ptr<const Schema>& schema) -> std::string {
+    if (!schema) return "no schema";
+    Request r;
+    r.query = "{ orders { id status } }";
+    auto op = compile(*schema, r, s);
+    if (!op.ok()) return op.error().message;
+    return sql::single_query(op->ir) + " " + json::serialize(op->vars);
+  };
+  const std::string canonical = sql_of(schema_with(
+      R"({"_or": [{"user_id": {"_eq": "X-Hasura-User-Id"}}, {"status": {"_neq": "placed"}}]})"));
+  EXPECT_NE(canonical.find("\"7\""), std::string::npos) << canonical;
+  EXPECT_EQ(sql_of(schema_with(
+                R"({"$or": [{"user_id": "X-Hasura-User-Id"}, {"status": {"$ne": "placed"}}]})")),
+            canonical);
+  EXPECT_EQ(
+      sql_of(schema_with(
+          R"({"_or": [{"user_id": {"$eq": "X-Hasura-User-Id"}}, {"status": {"_ne": "placed"}}]})")),
+      canonical);
+  // A bare value is only a metadata spelling: a user `where` is validated as GraphQL.
+  Request bad;
+  bad.query = "{ orders(where: {status: \"placed\"}) { id } }";
+  EXPECT_FALSE(compile(*schema_with(R"({"user_id": "X-Hasura-User-Id"})"), bad, s).ok());
 }
 
 }  // namespace

@@ -65,12 +65,23 @@ class Interpreter {
  public:
   explicit Interpreter(const FilterContext& ctx) : ctx_(ctx) {}
 
+  // A key as written, or in a permission filter its canonical spelling: Hasura's metadata also
+  // accepts operators and connectives with a `$` instead of the `_` ($eq, $or, $exists) and
+  // `_ne` for `_neq`. A user `where` has been validated against the GraphQL types: as written.
+  std::string metadata_spelling(std::string_view key) const {
+    std::string k(key);
+    if (ctx_.role) return k;
+    if (!k.empty() && k[0] == '$') k[0] = '_';
+    if (k == "_ne") k = "_neq";
+    return k;
+  }
+
   Result<ir::BoolExpPtr> run(size_t table, const json::value& v, const std::string& path) {
     if (!v.is_object()) return invalid("expected a boolean expression object", path);
     const TrackedTable& tt = ctx_.schema.tables[table];
     std::vector<ir::BoolExpPtr> parts;
     for (const auto& kv : v.get_object()) {
-      std::string key(kv.key());
+      std::string key = metadata_spelling(kv.key());
       std::string kpath = path + "." + key;
       const json::value& val = kv.value();
       if (key == "_and" || key == "_or") {
@@ -172,12 +183,14 @@ class Interpreter {
 
   Result<ir::BoolExpPtr> compare(const catalog::Table& table, const std::string& column,
                                  const json::value& v, const std::string& path) {
+    // Permission filters may compare with a bare value: {"id": "X-Hasura-User-Id"} is _eq.
+    if (!v.is_object() && !ctx_.role) return compare(table, column, json::object{{"_eq", v}}, path);
     if (!v.is_object()) return invalid("expected a comparison expression object", path);
     const catalog::Column& col = *table.column(column);
     std::string type = cast_type(col);
     std::vector<ir::BoolExpPtr> parts;
     for (const auto& kv : v.get_object()) {
-      std::string op(kv.key());
+      std::string op = metadata_spelling(kv.key());
       std::string opath = path + "." + op;
       const OpInfo* info = nullptr;
       for (const auto& o : kOps)
