@@ -333,7 +333,7 @@ TEST(PermissionSpellingTest, ShorthandsCompileAsTheCanonicalFilter) {
     const std::string md = R"({"version": 3, "sources": [{"name": "default", "kind": "postgres",
         "tables": [{"table": {"schema": "public", "name": "orders"}, "select_permissions": [
           {"role": "user", "permission": {"columns": ["id", "status"], "filter": )" +
-                           filter + "}}]}]}]}";
+                           filter + R"(}}]}, {"table": {"schema": "public", "name": "users"}}]}]})";
     auto parsed = metadata::parse_metadata(md);
     EXPECT_TRUE(parsed.ok()) << (parsed.ok() ? "" : parsed.error().message);
     if (!parsed.ok()) return nullptr;
@@ -363,6 +363,12 @@ TEST(PermissionSpellingTest, ShorthandsCompileAsTheCanonicalFilter) {
       sql_of(schema_with(
           R"({"_or": [{"user_id": {"$eq": "X-Hasura-User-Id"}}, {"status": {"_ne": "placed"}}]})")),
       canonical);
+  // `_exists._table` as a bare name: a table in `public`.
+  const std::string exists = sql_of(schema_with(
+      R"({"_exists": {"_table": {"schema": "public", "name": "users"}, "_where": {"id": {"_eq": 1}}}})"));
+  EXPECT_NE(exists.find("EXISTS"), std::string::npos) << exists;
+  EXPECT_EQ(sql_of(schema_with(R"({"$exists": {"_table": "users", "_where": {"id": 1}}})")),
+            exists);
   // A bare value is only a metadata spelling: a user `where` is validated as GraphQL.
   Request bad;
   bad.query = "{ orders(where: {status: \"placed\"}) { id } }";

@@ -269,12 +269,18 @@ class Interpreter {
     if (!v.is_object()) return invalid("expected an object {_table, _where}", path);
     const json::value* t = v.get_object().if_contains("_table");
     const json::value* w = v.get_object().if_contains("_where");
-    if (!t || !t->is_object()) return invalid("expected \"_table\": {schema, name}", path);
+    // {schema, name}, or as Hasura also accepts, a bare name of a table in `public`.
+    if (!t || !(t->is_object() || t->is_string()))
+      return invalid("expected \"_table\": {schema, name} or a table name", path);
     catalog::QualifiedName q;
-    if (const json::value* n = t->get_object().if_contains("name"); n && n->is_string())
-      q.name = std::string(n->get_string());
-    if (const json::value* s = t->get_object().if_contains("schema"); s && s->is_string())
-      q.schema = std::string(s->get_string());
+    if (t->is_string()) {
+      q.name = std::string(t->get_string());
+    } else {
+      if (const json::value* n = t->get_object().if_contains("name"); n && n->is_string())
+        q.name = std::string(n->get_string());
+      if (const json::value* s = t->get_object().if_contains("schema"); s && s->is_string())
+        q.schema = std::string(s->get_string());
+    }
     std::optional<size_t> index;
     for (size_t i = 0; i < ctx_.schema.tables.size(); ++i)
       if (ctx_.schema.tables[i].table.name == q) index = i;
