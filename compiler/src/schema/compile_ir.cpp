@@ -78,20 +78,8 @@ Result<ir::Select> OperationCompiler::rows(size_t table, const json::object& arg
   s.table = tt.table.name;
   s.primary_key = tt.table.primary_key;
   if (by_pk) {
-    std::vector<ir::BoolExpPtr> keys;
-    for (const auto& k : tt.table.primary_key) {
-      auto e = std::make_shared<ir::BoolExp>();
-      e->kind = ir::BoolExp::Kind::kCompare;
-      e->column = k;
-      e->column_type = cast_type(*tt.table.column(k));
-      e->op = ir::CompareOp::kEq;
-      e->param = params_.add(args.at(*tt.graphql_column(k)), e->column_type);
-      keys.push_back(std::move(e));
-    }
-    auto all = std::make_shared<ir::BoolExp>();
-    all->kind = ir::BoolExp::Kind::kAnd;
-    all->children = std::move(keys);
-    s.where = all;
+    LQ_TRY(keys, key_equality(table, args));
+    s.where = keys;
   } else if (const json::value* w = args.if_contains("where"); w && !w->is_null()) {
     FilterContext ctx{schema_, &rs_, &session_, &params_};
     LQ_TRY(where, bool_exp(ctx, table, *w, path + ".args.where"));
