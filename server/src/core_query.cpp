@@ -16,8 +16,10 @@ namespace {
 
 // co_spawn needs a default-constructible result; Result<T> is not.
 asio::awaitable<std::optional<Result<live::QueryResult>>> query_boxed(
-    live::PgPool& pool, std::string sql, std::vector<std::optional<std::string>> params) {
-  co_return co_await pool.query(std::move(sql), std::move(params));
+    live::PgPool& pool, std::string sql, std::vector<std::optional<std::string>> params,
+    bool prepare) {
+  co_return co_await pool.query(std::move(sql), std::move(params), live::QueryPriority::kNormal, {},
+                                prepare);
 }
 
 asio::awaitable<std::optional<Result<std::vector<live::QueryResult>>>> transaction_boxed(
@@ -48,11 +50,14 @@ asio::awaitable<R> on_core(App& app, asio::awaitable<std::optional<R>> work) {
 }  // namespace
 
 asio::awaitable<Result<live::QueryResult>> query_on_core(
-    App& app, std::string sql, std::vector<std::optional<std::string>> params) {
+    App& app, std::string sql, std::vector<std::optional<std::string>> params, bool prepare) {
   auto ex = co_await asio::this_coro::executor;
-  if (ex == app.core) co_return co_await app.pool->query(std::move(sql), std::move(params));
+  if (ex == app.core) {
+    co_return co_await app.pool->query(std::move(sql), std::move(params),
+                                       live::QueryPriority::kNormal, {}, prepare);
+  }
   co_return co_await on_core<Result<live::QueryResult>>(
-      app, query_boxed(*app.pool, std::move(sql), std::move(params)));
+      app, query_boxed(*app.pool, std::move(sql), std::move(params), prepare));
 }
 
 asio::awaitable<Result<std::vector<live::QueryResult>>> transaction_on_core(

@@ -15,9 +15,12 @@ namespace liveql::server {
 
 // app.pool->query(sql, params) run on app.core, resumed on the calling coroutine's executor.
 // Cancelling the calling coroutine (its cancellation slot) cancels the statement on the core
-// (PgPool::query's cancellation). On the core itself it calls the pool directly.
+// (PgPool::query's cancellation). On the core itself it calls the pool directly. `prepare`: as
+// PgPool::query's (a statement clients send again and again: parsed and planned once per
+// connection).
 boost::asio::awaitable<Result<live::QueryResult>> query_on_core(
-    App& app, std::string sql, std::vector<std::optional<std::string>> params);
+    App& app, std::string sql, std::vector<std::optional<std::string>> params,
+    bool prepare = false);
 
 // app.pool->transaction(statements), the same way.
 boost::asio::awaitable<Result<std::vector<live::QueryResult>>> transaction_on_core(

@@ -156,10 +156,12 @@ awaitable<Result<std::string>> execute_plan(App& app, compiler::Session session,
   if (plan.live) co_return unexpected(kSubscriptionPlan);
   if (app.pool == nullptr) co_return unexpected(kNoPool);
   const bool mutation = plan.type == gql::OperationType::kMutation;
-  // One statement is atomic on its own: no BEGIN / COMMIT round trips around it.
+  // One statement is atomic on its own: no BEGIN / COMMIT round trips around it. Prepared: a
+  // client sends the same operations again and again, and planning a mutation's statement costs
+  // PostgreSQL more than running it (0.3-0.65 ms against 0.2-0.5 ms, docs/BENCHMARKS.md).
   if (plan.statements.size() == 1 && (!plan.transaction || mutation)) {
     auto result = co_await query_on_core(app, plan.statements.front().sql,
-                                         vars_param(std::move(plan.vars_text)));
+                                         vars_param(std::move(plan.vars_text)), true);
     if (!result) {
       if (mutation) co_return mutation_visible_error(result.take_error(), plan, session);
       co_return visible_error(result.take_error(), session);
