@@ -77,14 +77,8 @@ Result<ir::Select> OperationCompiler::rows(size_t table, const json::object& arg
   ir::Select s;
   s.table = tt.table.name;
   s.primary_key = tt.table.primary_key;
-  if (by_pk) {
-    LQ_TRY(keys, key_equality(table, args));
-    s.where = keys;
-  } else if (const json::value* w = args.if_contains("where"); w && !w->is_null()) {
-    FilterContext ctx{schema_, &rs_, &session_, &params_};
-    LQ_TRY(where, bool_exp(ctx, table, *w, path + ".args.where"));
-    if (where->kind != ir::BoolExp::Kind::kTrue) s.where = where;
-  }
+  LQ_TRY(named, rows_named(table, args, path + ".args.where", by_pk));
+  s.where = named;
   LQ_TRY(perm, permission(table));
   s.where = and_exp(s.where, perm);
   if (!by_pk) {

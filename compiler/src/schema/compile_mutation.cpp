@@ -344,6 +344,16 @@ Result<ir::BoolExpPtr> OperationCompiler::key_equality(size_t table, const json:
   return ir::BoolExpPtr(std::move(all));
 }
 
+Result<ir::BoolExpPtr> OperationCompiler::rows_named(size_t table, const json::object& args,
+                                                     const std::string& where_path, bool by_pk) {
+  if (by_pk) return key_equality(table, args);
+  const json::value* w = args.if_contains("where");
+  if (!w || w->is_null()) return ir::BoolExpPtr();
+  FilterContext ctx{schema_, &rs_, &session_, &params_};
+  LQ_TRY(where, bool_exp(ctx, table, *w, where_path));
+  return where->kind == ir::BoolExp::Kind::kTrue ? ir::BoolExpPtr() : where;
+}
+
 // update_<t> / update_<t>_by_pk / one item of update_<t>_many. `path` is the arguments' path.
 Result<ir::Update> OperationCompiler::update(size_t table, const json::object& args,
                                              const std::string& path, bool by_pk) {
@@ -352,14 +362,9 @@ Result<ir::Update> OperationCompiler::update(size_t table, const json::object& a
   ir::Update u;
   u.table = tt.table.name;
   u.primary_key = tt.table.primary_key;
-  if (by_pk) {
-    LQ_TRY(keys, key_equality(table, args.at("pk_columns").as_object()));
-    u.where = keys;
-  } else if (const json::value* w = args.if_contains("where"); w && !w->is_null()) {
-    FilterContext ctx{schema_, &rs_, &session_, &params_};
-    LQ_TRY(where, bool_exp(ctx, table, *w, path + ".where"));
-    if (where->kind != ir::BoolExp::Kind::kTrue) u.where = where;
-  }
+  LQ_TRY(rows, rows_named(table, by_pk ? args.at("pk_columns").as_object() : args, path + ".where",
+                          by_pk));
+  u.where = rows;
   LQ_TRY(filter, write_permission(table, rt->update->filter));
   u.where = and_exp(u.where, filter);
 
@@ -413,14 +418,8 @@ Result<ir::Delete> OperationCompiler::remove(size_t table, const json::object& a
   const RoleTable* rt = rs_.table(table);
   ir::Delete d;
   d.table = tt.table.name;
-  if (by_pk) {
-    LQ_TRY(keys, key_equality(table, args));
-    d.where = keys;
-  } else if (const json::value* w = args.if_contains("where"); w && !w->is_null()) {
-    FilterContext ctx{schema_, &rs_, &session_, &params_};
-    LQ_TRY(where, bool_exp(ctx, table, *w, path + ".where"));
-    if (where->kind != ir::BoolExp::Kind::kTrue) d.where = where;
-  }
+  LQ_TRY(rows, rows_named(table, args, path + ".where", by_pk));
+  d.where = rows;
   LQ_TRY(filter, write_permission(table, rt->del->filter));
   d.where = and_exp(d.where, filter);
   return d;

@@ -137,6 +137,11 @@ class OperationCompiler {
   Result<ir::Delete> remove(size_t table, const boost::json::object& args, const std::string& path,
                             bool by_pk);
   Result<ir::BoolExpPtr> key_equality(size_t table, const boost::json::object& keys);
+  // The rows a field names before permissions: its key columns' equality (by_pk; `args` holds
+  // the keys), or its `where` argument (null when absent or always true). For queries, updates
+  // and deletes alike.
+  Result<ir::BoolExpPtr> rows_named(size_t table, const boost::json::object& args,
+                                    const std::string& where_path, bool by_pk);
   Result<std::vector<ir::MutationOutputField>> mutation_output(size_t table, const TypeDef& type,
                                                                const Collected& c);
   Result<ir::Select> returning(size_t table, const Collected& c);
