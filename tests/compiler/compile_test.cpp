@@ -375,5 +375,66 @@ TEST(PermissionSpellingTest, ShorthandsCompileAsTheCanonicalFilter) {
   EXPECT_FALSE(compile(*schema_with(R"({"user_id": "X-Hasura-User-Id"})"), bad, s).ok());
 }
 
+// Column comparison operators in permission filters: a column of the row ("price", ["price"]) or,
+// through ["$", col], of the table the permission is on, from inside a relationship.
+TEST(PermissionSpellingTest, ColumnComparisonsCompareColumnsNotValues) {
+  auto build = [](const std::string& filter) {
+    const std::string md = R"({"version": 3, "sources": [{"name": "default", "kind": "postgres",
+        "tables": [{"table": {"schema": "public", "name": "order_items"},
+          "object_relationships": [{"name": "order", "using": {"foreign_key_constraint_on": "order_id"}}],
+          "select_permissions": [{"role": "user", "permission": {"columns": ["id", "quantity"],
+            "filter": )" + filter +
+                           R"(}}]}, {"table": {"schema": "public", "name": "orders"}}]}]})";
+    auto parsed = metadata::parse_metadata(md);
+    EXPECT_TRUE(parsed.ok()) << (parsed.ok() ? "" : parsed.error().message);
+    return build_schema(test::shop_catalog(), *parsed);
+  };
+  Session s;
+  s.role = "user";
+  s.is_admin = false;
+  auto sql_of = [&](const std::string& filter) -> std::string {
+    auto schema = build(filter);
+    if (!schema.ok()) return "error: " + schema.error().message;
+    Request r;
+    r.query = "{ order_items { id } }";
+    auto op = compile(**schema, r, s);
+    if (!op.ok()) return "error: " + op.error().message;
+    EXPECT_TRUE(op->vars.empty()) << json::serialize(op->vars);
+    return sql::single_query(op->ir);
+  };
+  std::string same_row = sql_of(R"({"quantity": {"_clte": "id"}})");
+  EXPECT_NE(same_row.find(R"(."quantity" <= t)"), std::string::npos) << same_row;
+  EXPECT_NE(same_row.find(R"(."id")"), std::string::npos) << same_row;
+  EXPECT_EQ(sql_of(R"({"quantity": {"$clte": ["id"]}})"), same_row);
+  // Inside the relationship, "$" is the order item; the bare name the order.
+  std::string root = sql_of(R"({"order": {"user_id": {"_ceq": ["$", "quantity"]}}})");
+  std::string here = sql_of(R"({"order": {"user_id": {"_ceq": "id"}}})");
+  auto exists_alias = [](const std::string& sql) {
+    const std::string inner = sql.substr(sql.find("EXISTS (SELECT 1 FROM"));
+    return inner.substr(inner.find(" AS ") + 4, 2);
+  };
+  ASSERT_NE(root.find("EXISTS"), std::string::npos) << root;
+  const std::string a = exists_alias(root);
+  EXPECT_EQ(root.find("(" + a + R"(."user_id" = )" + a + "."), std::string::npos) << root;
+  EXPECT_NE(root.find("(" + a + R"(."user_id" = )"), std::string::npos) << root;
+  EXPECT_NE(root.find(R"(."quantity"))"), std::string::npos) << root;
+  const std::string b = exists_alias(here);
+  EXPECT_NE(here.find("(" + b + R"(."user_id" = )" + b + R"(."id")"), std::string::npos) << here;
+  for (const char* op : {"_ceq", "_cne", "_cgt", "_clt", "_cgte", "_clte"})
+    EXPECT_EQ(sql_of(std::string(R"({"quantity": {")") + op + R"(": "id"}})").rfind("error", 0),
+              std::string::npos)
+        << op;
+  EXPECT_NE(sql_of(R"({"quantity": {"_ceq": "nope"}})").find("column \"nope\" does not exist"),
+            std::string::npos);
+  EXPECT_NE(sql_of(R"({"quantity": {"_ceq": 3}})").find("expected a column name"),
+            std::string::npos);
+  // Only metadata spells column comparisons: a user `where` is validated as GraphQL.
+  auto schema = build("{}");
+  ASSERT_TRUE(schema.ok());
+  Request bad;
+  bad.query = R"({ order_items(where: {quantity: {_ceq: "id"}}) { id } })";
+  EXPECT_FALSE(compile(**schema, bad, s).ok());
+}
+
 }  // namespace
 }  // namespace liveql::compiler

@@ -128,6 +128,17 @@ ir::BoolExpPtr through(ir::Join j, ir::BoolExpPtr inner) {
   return e;
 }
 
+// column op other_column, the other column `levels_up` relationship levels out.
+ir::BoolExpPtr columns(std::string column, ir::CompareOp op, std::string other, int levels_up = 0) {
+  auto e = std::make_shared<ir::BoolExp>();
+  e->kind = K::kCompareColumns;
+  e->column = std::move(column);
+  e->op = op;
+  e->other_column = std::move(other);
+  e->levels_up = levels_up;
+  return e;
+}
+
 // Holds the request's vars; every value of a test enters through here.
 struct Vars {
   json::object obj;
@@ -551,6 +562,34 @@ TEST_F(MutationSqlTest, NestedCheckThroughARelationshipSeesTheNewParent) {
   ASSERT_TRUE(o.error);
   EXPECT_EQ(o.error->code, ErrorCode::kPermissionError);
   EXPECT_EQ(sql_json("select count(*) from authors where name = 'Dora'"), json::value(0));
+}
+
+// Hasura's column comparison operators: {"version": {"_clte": "rating"}} compares two columns of
+// the row, {"author": {"name": {"_ceq": ["$", "title"]}}} the related row with the checked one.
+TEST_F(MutationSqlTest, ColumnComparisonsInChecks) {
+  Vars v;
+  auto f = insert_field("articles",
+                        {row({v.value("title", "Ann"), v.value("author_id", 1, "integer"),
+                              v.value("rating", 3, "integer")})},
+                        {affected()});
+  f.insert.check =
+      and_({columns("version", ir::CompareOp::kLte, "rating"),
+            through(article_author(), columns("name", ir::CompareOp::kEq, "title", 1))});
+  EXPECT_EQ(data(f, v.obj), json::parse(R"({"affected_rows": 1})"));
+
+  for (auto [title, rating] : {std::pair{"Ben", 3}, std::pair{"Ann", 0}}) {
+    Vars w;
+    auto bad = insert_field("articles",
+                            {row({w.value("title", title), w.value("author_id", 1, "integer"),
+                                  w.value("rating", rating, "integer")})},
+                            {affected()});
+    bad.insert.check = f.insert.check;
+    Outcome o = run(bad, w.obj);
+    ASSERT_TRUE(o.error) << title;
+    EXPECT_EQ(o.error->code, ErrorCode::kPermissionError);
+  }
+  EXPECT_EQ(sql_json("select count(*) from articles where title in ('Ann', 'Ben')"),
+            json::value(1));
 }
 
 TEST_F(MutationSqlTest, UpsertChecksTheUpdatePermissionOnUpdatedRows) {

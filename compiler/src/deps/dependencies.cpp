@@ -210,6 +210,13 @@ class Extractor {
         p.param = exp.param;
         return p;
       }
+      case ir::BoolExp::Kind::kCompareColumns:
+        // Column against column (a permission's _ceq, _cgt, ...): the matcher does not compare
+        // two columns, so the row may match. Unknown costs refetches on this table's changes,
+        // not correctness; a comparison with an outer table sits under a relationship or
+        // _exists, which makes the table intractable already.
+        p.kind = Predicate::Kind::kUnknown;
+        return p;
       case ir::BoolExp::Kind::kRelationship: {
         p.kind = Predicate::Kind::kRelationship;
         for (const auto& [parent, child] : exp.join.mapping) p.link_columns.push_back(parent);

@@ -54,6 +54,18 @@ constexpr OpInfo kOps[] = {
     {"_has_keys_all", ir::CompareOp::kHasKeysAll, OpInfo::Arg::kTextList},
 };
 
+// Hasura's column comparison operators (permission filters only): column op other column.
+struct ColumnOpInfo {
+  const char* name;
+  ir::CompareOp op;
+};
+
+constexpr ColumnOpInfo kColumnOps[] = {
+    {"_ceq", ir::CompareOp::kEq},   {"_cne", ir::CompareOp::kNeq}, {"_cneq", ir::CompareOp::kNeq},
+    {"_cgt", ir::CompareOp::kGt},   {"_clt", ir::CompareOp::kLt},  {"_cgte", ir::CompareOp::kGte},
+    {"_clte", ir::CompareOp::kLte},
+};
+
 ir::BoolExpPtr make(ir::BoolExp::Kind kind, std::vector<ir::BoolExpPtr> children = {}) {
   auto e = std::make_shared<ir::BoolExp>();
   e->kind = kind;
@@ -64,6 +76,11 @@ ir::BoolExpPtr make(ir::BoolExp::Kind kind, std::vector<ir::BoolExpPtr> children
 class Interpreter {
  public:
   explicit Interpreter(const FilterContext& ctx) : ctx_(ctx) {}
+
+  Result<ir::BoolExpPtr> top(size_t table, const json::value& v, const std::string& path) {
+    levels_.push_back(table);
+    return run(table, v, path);
+  }
 
   // A key as written, or in a permission filter its canonical spelling: Hasura's metadata also
   // accepts operators and connectives with a `$` instead of the `_` ($eq, $or, $exists) and
@@ -120,7 +137,7 @@ class Interpreter {
         continue;
       }
       if (const std::string* col = column_of(tt, table, key)) {
-        auto c = compare(tt.table, *col, val, kpath);
+        auto c = compare(tt, *col, val, kpath);
         if (!c) return c.take_error();
         parts.push_back(*c);
         continue;
@@ -181,17 +198,28 @@ class Interpreter {
     return ctx_.params->add(std::move(value), pg_type, is_list);
   }
 
-  Result<ir::BoolExpPtr> compare(const catalog::Table& table, const std::string& column,
+  Result<ir::BoolExpPtr> compare(const TrackedTable& tt, const std::string& column,
                                  const json::value& v, const std::string& path) {
     // Permission filters may compare with a bare value: {"id": "X-Hasura-User-Id"} is _eq.
-    if (!v.is_object() && !ctx_.role) return compare(table, column, json::object{{"_eq", v}}, path);
+    if (!v.is_object() && !ctx_.role) return compare(tt, column, json::object{{"_eq", v}}, path);
     if (!v.is_object()) return invalid("expected a comparison expression object", path);
-    const catalog::Column& col = *table.column(column);
+    const catalog::Column& col = *tt.table.column(column);
     std::string type = cast_type(col);
     std::vector<ir::BoolExpPtr> parts;
     for (const auto& kv : v.get_object()) {
       std::string op = metadata_spelling(kv.key());
       std::string opath = path + "." + op;
+      if (!ctx_.role) {
+        const ColumnOpInfo* cinfo = nullptr;
+        for (const auto& o : kColumnOps)
+          if (op == o.name) cinfo = &o;
+        if (cinfo) {
+          auto c = compare_columns(tt, col, cinfo->op, kv.value(), opath);
+          if (!c) return c.take_error();
+          parts.push_back(*c);
+          continue;
+        }
+      }
       const OpInfo* info = nullptr;
       for (const auto& o : kOps)
         if (op == o.name) info = &o;
@@ -244,9 +272,52 @@ class Interpreter {
     return make(ir::BoolExp::Kind::kAnd, std::move(parts));
   }
 
+  // `other` names a column of this row ("col" or ["col"]) or of the permission's own table
+  // (["$", "col"]).
+  Result<ir::BoolExpPtr> compare_columns(const TrackedTable& tt, const catalog::Column& col,
+                                         ir::CompareOp op, const json::value& other,
+                                         const std::string& path) {
+    std::string name;
+    bool root = false;
+    if (other.is_string()) {
+      name = std::string(other.get_string());
+    } else if (other.is_array() && other.get_array().size() == 1 &&
+               other.get_array()[0].is_string()) {
+      name = std::string(other.get_array()[0].get_string());
+    } else if (other.is_array() && other.get_array().size() == 2 && other.get_array()[0] == "$" &&
+               other.get_array()[1].is_string()) {
+      name = std::string(other.get_array()[1].get_string());
+      root = true;
+    } else {
+      return invalid("expected a column name, or [\"$\", column] for the root table's column",
+                     path);
+    }
+    size_t table = root ? levels_.front() : levels_.back();
+    const TrackedTable& other_table = root ? ctx_.schema.tables[table] : tt;
+    const catalog::Column* oc = other_table.table.column(name);
+    if (!oc) {
+      if (const std::string* pg = other_table.postgres_column(name))
+        oc = other_table.table.column(*pg);
+    }
+    if (!oc)
+      return invalid(fmt::format("column \"{}\" does not exist in table \"{}\"", name,
+                                 other_table.table.name.to_string()),
+                     path);
+    auto e = std::make_shared<ir::BoolExp>();
+    e->kind = ir::BoolExp::Kind::kCompareColumns;
+    e->column = col.name;
+    e->column_type = cast_type(col);
+    e->op = op;
+    e->other_column = oc->name;
+    e->levels_up = root ? static_cast<int>(levels_.size()) - 1 : 0;
+    return ir::BoolExpPtr(std::move(e));
+  }
+
   Result<ir::BoolExpPtr> relationship(const TrackedTable& tt, const Relationship& rel,
                                       const json::value& v, const std::string& path) {
+    levels_.push_back(rel.target);
     auto inner = run(rel.target, v, path);
+    levels_.pop_back();
     if (!inner) return inner.take_error();
     ir::BoolExpPtr in = *inner;
     if (ctx_.role && ctx_.session && ctx_.params) {
@@ -285,7 +356,9 @@ class Interpreter {
     for (size_t i = 0; i < ctx_.schema.tables.size(); ++i)
       if (ctx_.schema.tables[i].table.name == q) index = i;
     if (!index) return invalid(fmt::format("table \"{}\" is not tracked", q.to_string()), path);
+    levels_.push_back(*index);
     auto inner = run(*index, w ? *w : json::value(json::object()), path + "._where");
+    levels_.pop_back();
     if (!inner) return inner.take_error();
     auto e = std::make_shared<ir::BoolExp>();
     e->kind = ir::BoolExp::Kind::kExists;
@@ -295,6 +368,7 @@ class Interpreter {
   }
 
   const FilterContext& ctx_;
+  std::vector<size_t> levels_;  // the table of every relationship/_exists level, outermost first
 };
 
 }  // namespace
@@ -307,7 +381,7 @@ ir::Param ParamSink::add(json::value value, std::string pg_type, bool is_list) {
 
 Result<ir::BoolExpPtr> bool_exp(const FilterContext& ctx, size_t table, const json::value& value,
                                 const std::string& path) {
-  return Interpreter(ctx).run(table, value, path);
+  return Interpreter(ctx).top(table, value, path);
 }
 
 Result<ir::BoolExpPtr> permission_filter(const Schema& schema, const RoleSchema& role, size_t table,

@@ -512,19 +512,59 @@ class Generator {
                (e.children.empty() || !e.children[0] ? "true" : bool_exp(*e.children[0], t)) + ")";
       case K::kCompare:
         return compare(e, t);
+      case K::kCompareColumns:
+        return compare_columns(e, t);
       case K::kRelationship: {
         const std::string a = next("e");
         return "EXISTS (SELECT 1 FROM " + source(e.join.target) + " AS " + a + " WHERE " +
                link_condition(a, e.join.mapping, t) +
-               (e.inner ? " AND " + bool_exp(*e.inner, a) : "") + ")";
+               (e.inner ? " AND " + nested_bool_exp(*e.inner, a, t) : "") + ")";
       }
       case K::kExists: {
         const std::string a = next("e");
         return "EXISTS (SELECT 1 FROM " + source(e.table) + " AS " + a + " WHERE " +
-               (e.inner ? bool_exp(*e.inner, a) : "true") + ")";
+               (e.inner ? nested_bool_exp(*e.inner, a, t) : "true") + ")";
       }
     }
     return "false";
+  }
+
+  // The inner filter of a relationship or _exists level: `outer` stays reachable for column
+  // comparisons that name a table further out.
+  std::string nested_bool_exp(const ir::BoolExp& e, const std::string& t,
+                              const std::string& outer) {
+    scope_.push_back(outer);
+    std::string out = bool_exp(e, t);
+    scope_.pop_back();
+    return out;
+  }
+
+  std::string compare_columns(const ir::BoolExp& e, const std::string& t) const {
+    std::string other_alias = t;
+    if (e.levels_up > 0 && static_cast<size_t>(e.levels_up) <= scope_.size())
+      other_alias = scope_[scope_.size() - static_cast<size_t>(e.levels_up)];
+    const char* op = "=";
+    switch (e.op) {
+      case ir::CompareOp::kNeq:
+        op = "<>";
+        break;
+      case ir::CompareOp::kGt:
+        op = ">";
+        break;
+      case ir::CompareOp::kLt:
+        op = "<";
+        break;
+      case ir::CompareOp::kGte:
+        op = ">=";
+        break;
+      case ir::CompareOp::kLte:
+        op = "<=";
+        break;
+      default:
+        break;
+    }
+    return "(" + t + "." + quote_identifier(e.column) + " " + op + " " + other_alias + "." +
+           quote_identifier(e.other_column) + ")";
   }
 
   std::string compare(const ir::BoolExp& e, const std::string& t) const {
@@ -598,6 +638,7 @@ class Generator {
   bool with_keys_;
   std::string vars_;
   const TableSources* sources_;
+  std::vector<std::string> scope_;  // aliases of the enclosing bool_exp levels, outermost first
   int n_ = 0;
 };
 

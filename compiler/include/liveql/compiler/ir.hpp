@@ -70,12 +70,16 @@ struct BoolExp {
   enum class Kind {
     kTrue,
     kFalse,
-    kAnd,           // children
-    kOr,            // children
-    kNot,           // children[0]
-    kCompare,       // column op param
-    kRelationship,  // EXISTS(row of join.target linked to this row AND inner)
-    kExists,        // _exists: EXISTS(row of table AND inner), unrelated to this row
+    kAnd,             // children
+    kOr,              // children
+    kNot,             // children[0]
+    kCompare,         // column op param
+    kCompareColumns,  // column op other_column (a permission's _ceq, _cgt, ...): op is one of
+                      // kEq..kLte; other_column belongs to the table `levels_up` relationship /
+                      // _exists levels out (0: this row; Hasura's ["$", col]: the permission's
+                      // own table)
+    kRelationship,    // EXISTS(row of join.target linked to this row AND inner)
+    kExists,          // _exists: EXISTS(row of table AND inner), unrelated to this row
   };
   Kind kind = Kind::kTrue;
   std::vector<BoolExpPtr> children;
@@ -84,6 +88,9 @@ struct BoolExp {
   std::string column_type;  // Postgres type of the column
   CompareOp op = CompareOp::kEq;
   Param param;
+  // kCompareColumns
+  std::string other_column;
+  int levels_up = 0;
   // kRelationship: join (inner already includes the target table's permission filter)
   Join join;
   // kExists
