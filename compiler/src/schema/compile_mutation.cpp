@@ -448,15 +448,14 @@ Result<std::vector<ir::MutationOutputField>> OperationCompiler::mutation_output(
   return out;
 }
 
-// The written rows as the role's select permission shows them: its filter, its columns (the
-// object type's fields), relationships and aggregates as in any query.
+// The written rows with the role's select columns (the object type's fields), relationships and
+// aggregates as in any query. As in Hasura, the select permission's filter does not hide a
+// written row itself (the role just wrote it); relationships are filtered by their own tables'.
 Result<ir::Select> OperationCompiler::returning(size_t table, const Collected& c) {
   const TrackedTable& tt = schema_.tables[table];
   ir::Select s;
   s.table = tt.table.name;
   s.primary_key = tt.table.primary_key;
-  LQ_TRY(perm, permission(table));
-  s.where = perm;
   LQ_TRY(fields, object_fields(table, c));
   s.fields = std::move(fields);
   return s;
