@@ -104,14 +104,15 @@ function runLiveql(args, { timeoutMs = 60000 } = {}) {
 // To restart on the same state (e.g. after kill()), pass the previous instance's `stateDir`,
 // `slot` and `port`. The returned object also has `pid`, `port`, `slot`, `stateDir`, `child`,
 // `exited` (a promise of { code, signal }), `signal(name)` and `kill(signal)`.
+// `metadata`: a metadata directory or file other than the demo's.
 async function startLiveql(dbUrl, { extraArgs = [], timeoutMs = 60000, slot, stateDir, env,
-  port = 0 } = {}) {
+  port = 0, metadata } = {}) {
   const bin = liveqlBin();
   const ownStateDir = !stateDir;
   if (!stateDir) stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'liveql-e2e-'));
   if (!slot) slot = uniqueSlot();
   const args = ['serve', '--database-url', dbUrl,
-    '--metadata', path.join(SOURCE_DIR, 'tools/demo/metadata'),
+    '--metadata', metadata || path.join(SOURCE_DIR, 'tools/demo/metadata'),
     '--host', '127.0.0.1', '--port', String(port),
     '--admin-secret', ADMIN_SECRET,
     '--jwt-secret', JSON.stringify({ type: 'HS256', key: JWT_KEY }),

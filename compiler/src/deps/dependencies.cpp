@@ -57,6 +57,26 @@ const char* op_name(ir::CompareOp op) {
       return "_has_keys_any";
     case ir::CompareOp::kHasKeysAll:
       return "_has_keys_all";
+    case ir::CompareOp::kStContains:
+      return "_st_contains";
+    case ir::CompareOp::kStCrosses:
+      return "_st_crosses";
+    case ir::CompareOp::kStEquals:
+      return "_st_equals";
+    case ir::CompareOp::kStIntersects:
+      return "_st_intersects";
+    case ir::CompareOp::kStOverlaps:
+      return "_st_overlaps";
+    case ir::CompareOp::kStTouches:
+      return "_st_touches";
+    case ir::CompareOp::kStWithin:
+      return "_st_within";
+    case ir::CompareOp::kSt3dIntersects:
+      return "_st_3d_intersects";
+    case ir::CompareOp::kStDWithin:
+      return "_st_d_within";
+    case ir::CompareOp::kSt3dDWithin:
+      return "_st_3d_d_within";
   }
   return "?";
 }
@@ -82,6 +102,10 @@ bool is_jsonb_op(ir::CompareOp op) {
   return op == ir::CompareOp::kContains || op == ir::CompareOp::kContainedIn ||
          op == ir::CompareOp::kHasKey || op == ir::CompareOp::kHasKeysAny ||
          op == ir::CompareOp::kHasKeysAll;
+}
+
+bool is_postgis_op(ir::CompareOp op) {
+  return op >= ir::CompareOp::kStContains && op <= ir::CompareOp::kSt3dDWithin;
 }
 
 class Extractor {
@@ -196,6 +220,15 @@ class Extractor {
       }
       case ir::BoolExp::Kind::kCompare: {
         const std::string where = out_.tables[ctx.owner].table_key + "." + exp.column;
+        // PostGIS: spatial predicates (and values seen through a _cast) are computed by
+        // PostGIS only; a row image holds the geometry as hex EWKB.
+        if (is_postgis_op(exp.op) || !exp.column_cast.empty()) {
+          p.kind = Predicate::Kind::kUnknown;
+          mark_intractable(ctx.owner,
+                           (is_postgis_op(exp.op) ? "PostGIS operator " : "_cast with ") +
+                               std::string(op_name(exp.op)) + " on " + where);
+          return p;
+        }
         if (!is_matchable_op(exp.op)) {
           p.kind = Predicate::Kind::kUnknown;
           mark_intractable(ctx.owner,

@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "liveql/base/text.hpp"
+#include "schema/postgis.hpp"
 
 namespace liveql::compiler {
 
@@ -198,12 +199,14 @@ class Interpreter {
     return ctx_.params->add(std::move(value), pg_type, is_list);
   }
 
+  // as: the column seen as another type (PostGIS _cast), compared as column::<as type>.
   Result<ir::BoolExpPtr> compare(const TrackedTable& tt, const std::string& column,
-                                 const json::value& v, const std::string& path) {
+                                 const json::value& v, const std::string& path,
+                                 const catalog::Column* as = nullptr) {
     // Permission filters may compare with a bare value: {"id": "X-Hasura-User-Id"} is _eq.
     if (!v.is_object() && !ctx_.role) return compare(tt, column, json::object{{"_eq", v}}, path);
     if (!v.is_object()) return invalid("expected a comparison expression object", path);
-    const catalog::Column& col = *tt.table.column(column);
+    const catalog::Column& col = as ? *as : *tt.table.column(column);
     std::string type = cast_type(col);
     std::vector<ir::BoolExpPtr> parts;
     for (const auto& kv : v.get_object()) {
@@ -217,6 +220,15 @@ class Interpreter {
           auto c = compare_columns(tt, col, cinfo->op, kv.value(), opath);
           if (!c) return c.take_error();
           parts.push_back(*c);
+          continue;
+        }
+      }
+      if (postgis::geo_type(scalar_for(col))) {
+        bool handled = false;
+        auto g = postgis_compare(tt, column, col, as != nullptr, op, kv.value(), opath, handled);
+        if (!g) return g.take_error();
+        if (handled) {
+          parts.push_back(*g);
           continue;
         }
       }
@@ -240,6 +252,7 @@ class Interpreter {
       e->kind = ir::BoolExp::Kind::kCompare;
       e->column = column;
       e->column_type = type;
+      if (as) e->column_cast = type;
       e->op = info->op;
       Result<ir::Param> p = ir::Param{};
       switch (info->arg) {
@@ -311,6 +324,110 @@ class Interpreter {
     e->other_column = oc->name;
     e->levels_up = root ? static_cast<int>(levels_.size()) - 1 : 0;
     return ir::BoolExpPtr(std::move(e));
+  }
+
+  // PostGIS on a geometry/geography column (or cast): `_cast`, the _st_* operators (handled set),
+  // and for the operators compare() handles, Hasura's check of the GeoJSON values.
+  Result<ir::BoolExpPtr> postgis_compare(const TrackedTable& tt, const std::string& column,
+                                         const catalog::Column& col, bool cast,
+                                         const std::string& op, const json::value& arg,
+                                         const std::string& path, bool& handled) {
+    const std::string scalar = scalar_for(col);
+    const std::string type = cast_type(col);
+    handled = true;
+    if (op == "_cast") {
+      if (!arg.is_object())
+        return invalid("expected an object for type '" + scalar + "_cast_exp'", path);
+      std::vector<ir::BoolExpPtr> parts;
+      for (const auto& kv : arg.get_object()) {
+        const std::string target(kv.key());
+        if (target != postgis::cast_target(scalar))
+          return invalid(
+              fmt::format("field \"{}\" not found in type: '{}_cast_exp'", target, scalar),
+              path + "." + target);
+        catalog::Column as = col;
+        as.udt_name = target;
+        as.pg_type = target;
+        as.is_array = false;
+        auto c = compare(tt, column, kv.value(), path + "." + target, &as);
+        if (!c) return c.take_error();
+        parts.push_back(*c);
+      }
+      if (parts.size() == 1) return parts[0];
+      return make(ir::BoolExp::Kind::kAnd, std::move(parts));
+    }
+    const postgis::Operator* pop = postgis::find_operator(scalar, op);
+    if (!pop) {
+      // _eq, _in, ...: compare() builds them; their GeoJSON is checked here.
+      handled = false;
+      if (arg.is_array()) {
+        size_t i = 0;
+        for (const auto& e : arg.get_array())
+          if (auto s = geojson_value(e, fmt::format("{}[{}]", path, i++)); !s)
+            return s.take_error();
+      } else if (op != "_is_null") {
+        if (auto s = geojson_value(arg, path); !s) return s.take_error();
+      }
+      return ir::BoolExpPtr();
+    }
+    if (arg.is_null())
+      return invalid(fmt::format("unexpected null value for type '{}'", scalar), path);
+    auto e = std::make_shared<ir::BoolExp>();
+    e->kind = ir::BoolExp::Kind::kCompare;
+    e->column = column;
+    e->column_type = type;
+    if (cast) e->column_cast = type;
+    e->op = pop->op;
+    if (!pop->distance_input) {
+      if (auto s = geojson_value(arg, path); !s) return s.take_error();
+      auto p = value_param(arg, type, false, path);
+      if (!p) return p.take_error();
+      e->param = std::move(*p);
+      return ir::BoolExpPtr(std::move(e));
+    }
+    // {distance, from, use_spheroid}: one param holding the object, session variables resolved.
+    if (!arg.is_object()) return invalid("expected an object for type 'st_d_within_input'", path);
+    json::object within;
+    for (const auto& kv : arg.get_object()) {
+      const std::string key(kv.key());
+      if (key != "distance" && key != "from" && !(key == "use_spheroid" && scalar == "geography"))
+        return invalid(fmt::format("field '{}' not found in type: 'st_d_within_input'", key),
+                       path + "." + key);
+      json::value v = kv.value();
+      if (!ctx_.role && is_session_variable(v)) {
+        auto resolved = session_value(v);
+        if (!resolved) return resolved.take_error();
+        v = std::move(*resolved);
+      } else if (key == "from") {
+        if (auto s = geojson_value(v, path + ".from"); !s) return s.take_error();
+      }
+      within[key] = std::move(v);
+    }
+    for (const char* required : {"distance", "from"})
+      if (!within.contains(required))
+        return invalid(fmt::format("missing required field '{}'", required), path);
+    if (ctx_.params) {
+      e->param = ctx_.params->add(json::value(std::move(within)), type);
+    } else {
+      e->param = ir::Param{"", type, false};
+    }
+    return ir::BoolExpPtr(std::move(e));
+  }
+
+  // A GeoJSON value as Hasura checks it; a session variable (a string) is left to PostgreSQL.
+  Status geojson_value(const json::value& v, const std::string& path) const {
+    if (v.is_null() || (!ctx_.role && is_session_variable(v))) return Ok{};
+    return postgis::validate_geojson(v, path);
+  }
+
+  Result<json::value> session_value(const json::value& v) const {
+    if (!ctx_.session) return json::value("");
+    std::string name = ascii_lower(std::string_view(v.get_string()));
+    auto it = ctx_.session->variables.find(name);
+    if (it == ctx_.session->variables.end())
+      return make_error(ErrorCode::kNotFound, fmt::format("missing session variable: \"{}\"", name),
+                        "$");
+    return json::value(it->second);
   }
 
   Result<ir::BoolExpPtr> relationship(const TrackedTable& tt, const Relationship& rel,

@@ -59,6 +59,8 @@ const char* describe(const json::value& v) {
 
 bool is_json_scalar(const std::string& s) { return s == "json" || s == "jsonb"; }
 bool is_decimal_scalar(const std::string& s) { return s == "numeric" || s == "money"; }
+// PostGIS scalars take GeoJSON objects; where they are used, the GeoJSON is checked.
+bool is_geojson_scalar(const std::string& s) { return s == "geometry" || s == "geography"; }
 
 }  // namespace
 
@@ -231,7 +233,7 @@ Result<json::value> OperationCompiler::scalar_literal(const gql::Value& v,
       return mismatch("a string or an integer");
     return json::value(v.text);
   }
-  if (is_json_scalar(scalar)) return literal_to_json(v);
+  if (is_json_scalar(scalar) || is_geojson_scalar(scalar)) return literal_to_json(v);
   // Other Postgres scalars take strings and numbers, as Hasura does; Postgres checks the
   // text when it casts. Decimal literals keep their text so no digit is lost.
   switch (v.kind) {
@@ -338,7 +340,7 @@ Result<json::value> OperationCompiler::coerce_json(const json::value& v, const g
     if (v.is_int64() || v.is_uint64()) return json::value(json::serialize(v));
     return mismatch("a string or an integer");
   }
-  if (is_json_scalar(s)) return v;
+  if (is_json_scalar(s) || is_geojson_scalar(s)) return v;
   if (v.is_object()) return mismatch("a scalar value");
   return v;
 }

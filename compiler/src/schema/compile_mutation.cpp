@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 
 #include "schema/compile_stages.hpp"
+#include "schema/postgis.hpp"
 
 namespace liveql::compiler::detail {
 
@@ -228,6 +229,10 @@ Result<ir::InsertRow> OperationCompiler::insert_row(size_t table, const json::ob
         return invalid(fmt::format("field '{}' not found in type: '{}'", key, input_type),
                        path + "." + key);
       if (parent && contains(parent->columns, *col)) from_parent.push_back(key);
+      if (auto s =
+              postgis::check_column_value(*tt.table.column(*col), kv.value(), path + "." + key);
+          !s)
+        return s.take_error();
       row.values.push_back({*col, params_.add(kv.value(), cast_type(*tt.table.column(*col)))});
       continue;
     }
@@ -388,6 +393,10 @@ Result<ir::Update> OperationCompiler::update(size_t table, const json::object& a
       cu.op = op.op;
       cu.column = *col;
       const std::string pg_type = *op.pg_type ? op.pg_type : cast_type(*tt.table.column(*col));
+      if (auto s = postgis::check_column_value(*tt.table.column(*col), kv.value(),
+                                               path + "." + op.arg + "." + key);
+          !s)
+        return s.take_error();
       cu.param = params_.add(kv.value(), pg_type);
       u.set.push_back(std::move(cu));
     }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "schema/postgis.hpp"
 #include "schema/role_builder.hpp"
 #include "schema/schema.hpp"
 
@@ -194,8 +195,14 @@ std::string RoleBuilder::comparison_type(const std::string& scalar) {
         input("_has_keys_any", list_of(non_null(named_type("String"))),
               "do any of these strings exist as top-level keys in the column"));
   }
+  postgis::add_comparison_fields(scalar, t, rs_.types);
   sort_fields(t);
   rs_.types.emplace(name, std::move(t));
+  // A _cast names the other PostGIS type's comparison (and so its scalar), as in Hasura.
+  if (std::string other = postgis::cast_target(scalar); !other.empty()) {
+    add_scalar(other);
+    comparison_type(other);
+  }
   return name;
 }
 

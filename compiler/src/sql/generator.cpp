@@ -93,11 +93,38 @@ bool ends_with(const std::string& s, std::string_view suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// "geometry" or "geography" for a PostGIS type name, plain, qualified or quoted; else empty.
+std::string geo_kind(std::string_view type) {
+  if (auto dot = type.rfind('.'); dot != std::string_view::npos) type = type.substr(dot + 1);
+  if (type.size() >= 2 && type.front() == '"' && type.back() == '"')
+    type = type.substr(1, type.size() - 2);
+  return type == "geometry" || type == "geography" ? std::string(type) : std::string();
+}
+
+// A GeoJSON text (an object's JSON, or a session variable's string) as the PostGIS `type`.
+std::string geojson_value(const std::string& text, const std::string& type) {
+  std::string geom = "ST_GeomFromGeoJSON(" + text + ")";
+  return geo_kind(type) == "geography" ? "(" + geom + ")::" + type : geom;
+}
+
+// A PostGIS column in a response: the GeoJSON object Hasura sends (15 digits, with the long
+// form of the CRS, "urn:ogc:def:crs:EPSG::4326").
+std::string geo_output(const std::string& expr, const std::string& pg_type) {
+  if (geo_kind(pg_type).empty()) return expr;
+  return "ST_AsGeoJSON(" + expr + ", 15, 4)::json";
+}
+
 // The value of a Param, cast to its type. JSON strings arrive unquoted through ->>, numbers and
 // booleans as their text, so one cast covers every scalar type, enums included.
 std::string param_value(const std::string& vars, const ir::Param& p, bool force_list = false) {
   const std::string type = p.pg_type.empty() ? "text" : p.pg_type;
   const std::string v = vars_field(vars, p.key);
+  if (!geo_kind(type).empty()) {
+    if (p.is_list || force_list)
+      return "ARRAY(SELECT " + geojson_value("g", type) + " FROM json_array_elements_text(" + v +
+             ") AS g)";
+    return geojson_value(vars + "->>" + quote_literal(p.key), type);
+  }
   if (p.is_list || force_list) {
     if (is_json_type(type)) return "ARRAY(SELECT json_array_elements(" + v + "))::" + type + "[]";
     return "ARRAY(SELECT json_array_elements_text(" + v + "))::" + type + "[]";
@@ -306,7 +333,7 @@ class Generator {
       const std::string key = quote_literal(f.alias);
       switch (f.kind) {
         case ir::Field::Kind::kColumn:
-          pairs.emplace_back(key, proj.ref(f.column));
+          pairs.emplace_back(key, geo_output(proj.ref(f.column), f.pg_type));
           break;
         case ir::Field::Kind::kTypename:
           pairs.emplace_back(key, quote_literal(f.typename_) + "::text");
@@ -569,7 +596,8 @@ class Generator {
 
   std::string compare(const ir::BoolExp& e, const std::string& t) const {
     using O = ir::CompareOp;
-    const std::string c = t + "." + quote_identifier(e.column);
+    std::string c = t + "." + quote_identifier(e.column);
+    if (!e.column_cast.empty()) c = "(" + c + ")::" + e.column_cast;
     auto binary = [&](std::string_view op) {
       return "(" + c + " " + std::string(op) + " " + param_value(vars_, e.param) + ")";
     };
@@ -623,8 +651,66 @@ class Generator {
         return "(" + c + " ?| " + param_value(vars_, e.param, true) + ")";
       case O::kHasKeysAll:
         return "(" + c + " ?& " + param_value(vars_, e.param, true) + ")";
+      case O::kStContains:
+      case O::kStCrosses:
+      case O::kStEquals:
+      case O::kStIntersects:
+      case O::kStOverlaps:
+      case O::kStTouches:
+      case O::kStWithin:
+      case O::kSt3dIntersects:
+      case O::kStDWithin:
+      case O::kSt3dDWithin:
+        return postgis(e, c);
     }
     return "false";
+  }
+
+  // PostGIS predicates; the *DWithin param is {distance, from, use_spheroid?}.
+  std::string postgis(const ir::BoolExp& e, const std::string& c) const {
+    using O = ir::CompareOp;
+    const char* fn = "";
+    switch (e.op) {
+      case O::kStContains:
+        fn = "ST_Contains";
+        break;
+      case O::kStCrosses:
+        fn = "ST_Crosses";
+        break;
+      case O::kStEquals:
+        fn = "ST_Equals";
+        break;
+      case O::kStIntersects:
+        fn = "ST_Intersects";
+        break;
+      case O::kStOverlaps:
+        fn = "ST_Overlaps";
+        break;
+      case O::kStTouches:
+        fn = "ST_Touches";
+        break;
+      case O::kStWithin:
+        fn = "ST_Within";
+        break;
+      case O::kSt3dIntersects:
+        fn = "ST_3DIntersects";
+        break;
+      case O::kStDWithin:
+      case O::kSt3dDWithin: {
+        const std::string arg = vars_field(vars_, e.param.key);
+        const std::string from = geojson_value(arg + "->>'from'", e.param.pg_type);
+        const std::string distance = "(" + arg + "->>'distance')::float8";
+        if (e.op == O::kSt3dDWithin)
+          return "ST_3DDWithin(" + c + ", " + from + ", " + distance + ")";
+        if (geo_kind(e.param.pg_type) == "geography")
+          return "ST_DWithin(" + c + ", " + from + ", " + distance + ", coalesce((" + arg +
+                 "->>'use_spheroid')::boolean, true))";
+        return "ST_DWithin(" + c + ", " + from + ", " + distance + ")";
+      }
+      default:
+        return "false";
+    }
+    return std::string(fn) + "(" + c + ", " + param_value(vars_, e.param) + ")";
   }
 
   std::string source(const catalog::QualifiedName& table) const {

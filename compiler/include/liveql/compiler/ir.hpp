@@ -52,6 +52,18 @@ enum class CompareOp {
   kHasKey,
   kHasKeysAny,
   kHasKeysAll,  // jsonb
+  // PostGIS (param: a GeoJSON object of the compared type; the *DWithin ones an object
+  // {distance, from, use_spheroid?} whose `from` is GeoJSON)
+  kStContains,
+  kStCrosses,
+  kStEquals,
+  kStIntersects,
+  kStOverlaps,
+  kStTouches,
+  kStWithin,
+  kSt3dIntersects,
+  kStDWithin,
+  kSt3dDWithin,
 };
 
 // How a parent row links to the rows of a relationship's target table:
@@ -86,6 +98,7 @@ struct BoolExp {
   // kCompare
   std::string column;
   std::string column_type;  // Postgres type of the column
+  std::string column_cast;  // when set, the column is compared as column::column_cast (_cast)
   CompareOp op = CompareOp::kEq;
   Param param;
   // kCompareColumns
