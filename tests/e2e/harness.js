@@ -100,18 +100,19 @@ function runLiveql(args, { timeoutMs = 60000 } = {}) {
 }
 
 // Starts `liveql serve` and resolves once it prints its address. `slot` and `stateDir` default
-// to fresh ones; a caller-provided stateDir is kept by stop(); `env` adds environment variables.
+// to fresh ones; a caller-provided stateDir is kept by stop(); `env` adds environment variables;
+// `metadata` replaces the demo's metadata directory.
 // To restart on the same state (e.g. after kill()), pass the previous instance's `stateDir`,
 // `slot` and `port`. The returned object also has `pid`, `port`, `slot`, `stateDir`, `child`,
 // `exited` (a promise of { code, signal }), `signal(name)` and `kill(signal)`.
 async function startLiveql(dbUrl, { extraArgs = [], timeoutMs = 60000, slot, stateDir, env,
-  port = 0 } = {}) {
+  port = 0, metadata = path.join(SOURCE_DIR, 'tools/demo/metadata') } = {}) {
   const bin = liveqlBin();
   const ownStateDir = !stateDir;
   if (!stateDir) stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'liveql-e2e-'));
   if (!slot) slot = uniqueSlot();
   const args = ['serve', '--database-url', dbUrl,
-    '--metadata', path.join(SOURCE_DIR, 'tools/demo/metadata'),
+    '--metadata', metadata,
     '--host', '127.0.0.1', '--port', String(port),
     '--admin-secret', ADMIN_SECRET,
     '--jwt-secret', JSON.stringify({ type: 'HS256', key: JWT_KEY }),
