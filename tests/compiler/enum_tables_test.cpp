@@ -284,12 +284,12 @@ TEST_F(EnumCompileTest, BadValuesGetHasurasErrors) {
   expect_error("{ users(where: {favorite_color: {_eq: \"red\"}}) { name } }",
                "expected an enum value for type \"colors_enum\", but found a string",
                "$.selectionSet.users.args.where.favorite_color._eq");
+  // Variable values are checked up front, where liveql reports them (Hasura: at their use).
   expect_error("query ($c: colors_enum) { users(where: {favorite_color: {_eq: $c}}) { name } }",
-               one_of, "$.selectionSet.users.args.where.favorite_color._eq",
-               R"({"c": "not_a_real_color"})");
+               one_of, "$.variableValues.c", R"({"c": "not_a_real_color"})");
   expect_error("query ($c: colors_enum) { users(where: {favorite_color: {_eq: $c}}) { name } }",
                "expected an enum value for type \"colors_enum\", but found a number",
-               "$.selectionSet.users.args.where.favorite_color._eq", R"({"c": 3})");
+               "$.variableValues.c", R"({"c": 3})");
   expect_error(
       "mutation { insert_users(objects: [{name: \"M\", favorite_color: not_a_real_color}]) "
       "{ affected_rows } }",
