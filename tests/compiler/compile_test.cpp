@@ -226,7 +226,7 @@ TEST_F(CompileTest, ValidationErrors) {
                "$.selectionSet.orders.args.where.id._like");
   expect_error("{ orders(order_by: {id: up}) { id } }",
                "expected one of the values asc, asc_nulls_first, asc_nulls_last, desc, "
-               "desc_nulls_first, desc_nulls_last for type 'order_by', but found 'up'",
+               "desc_nulls_first, or desc_nulls_last for type \"order_by\", but found \"up\"",
                "$.selectionSet.orders.args.order_by.id");
   expect_error("{ orders { id { x } } }", "unexpected subselection set for non-object field",
                "$.selectionSet.orders.selectionSet.id");

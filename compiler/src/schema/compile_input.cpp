@@ -57,6 +57,18 @@ const char* describe(const json::value& v) {
   }
 }
 
+// Hasura's wording for a value an enum does not have: "a, b, or c".
+std::string one_of(const std::vector<std::string>& values) {
+  if (values.size() <= 2) return fmt::format("{}", fmt::join(values, " or "));
+  return fmt::format("{}, or {}", fmt::join(values.begin(), values.end() - 1, ", "), values.back());
+}
+
+Error not_enum_value(const TypeDef& d, const std::string& found, const std::string& path) {
+  return invalid(fmt::format("expected one of the values {} for type \"{}\", but found \"{}\"",
+                             one_of(d.enum_values), d.name, found),
+                 path);
+}
+
 bool is_json_scalar(const std::string& s) { return s == "json" || s == "jsonb"; }
 bool is_decimal_scalar(const std::string& s) { return s == "numeric" || s == "money"; }
 // PostGIS scalars take GeoJSON objects; where they are used, the GeoJSON is checked.
@@ -148,12 +160,10 @@ Result<std::optional<json::value>> OperationCompiler::coerce_literal(const gql::
   if (d->kind == TypeKind::kEnum) {
     if (v.kind != gql::Value::Kind::kEnum)
       return invalid(
-          fmt::format("expected an enum value for type '{}', but found {}", d->name, describe(v)),
+          fmt::format("expected an enum value for type \"{}\", but found {}", d->name, describe(v)),
           path);
     if (std::find(d->enum_values.begin(), d->enum_values.end(), v.text) == d->enum_values.end())
-      return invalid(fmt::format("expected one of the values {} for type '{}', but found '{}'",
-                                 fmt::join(d->enum_values, ", "), d->name, v.text),
-                     path);
+      return not_enum_value(*d, v.text, path);
     return std::optional<json::value>(json::value(v.text));
   }
   LQ_TRY(s, scalar_literal(v, d->name, path));
@@ -298,12 +308,13 @@ Result<json::value> OperationCompiler::coerce_json(const json::value& v, const g
     return json::value(std::move(out));
   }
   if (d->kind == TypeKind::kEnum) {
-    if (!v.is_string()) return mismatch("a string");
+    if (!v.is_string())
+      return invalid(
+          fmt::format("expected an enum value for type \"{}\", but found {}", d->name, describe(v)),
+          path);
     std::string s(v.get_string());
     if (std::find(d->enum_values.begin(), d->enum_values.end(), s) == d->enum_values.end())
-      return invalid(fmt::format("expected one of the values {} for type '{}', but found '{}'",
-                                 fmt::join(d->enum_values, ", "), d->name, s),
-                     path);
+      return not_enum_value(*d, s, path);
     return v;
   }
   const std::string& s = d->name;

@@ -489,6 +489,10 @@ Result<TableMetadata> table_entry(const json::value& v, const std::string& path)
     return s.take_error();
   if (auto s = each(o, "delete_permissions", path, t.delete_permissions, delete_permission); !s)
     return s.take_error();
+  if (const json::value* e = o.if_contains("is_enum"); e && !e->is_null()) {
+    if (!e->is_bool()) return bad("expected a boolean", path + ".is_enum");
+    t.is_enum = e->get_bool();
+  }
   if (const json::value* lm = o.if_contains("live_mode"); lm && !lm->is_null()) {
     if (lm->is_string() && lm->get_string() == "event") {
       t.live_mode = LiveMode::kEvent;

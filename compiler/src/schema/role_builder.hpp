@@ -36,6 +36,13 @@ class RoleBuilder {
                            const std::vector<const catalog::Column*>& comparable);
   std::vector<FieldDef> root_fields(const RoleTable& rt);
 
+  // enum_tables.cpp
+  // A column's GraphQL type name, added to the role's types: its enum when it references an
+  // enum table, else its scalar.
+  std::string column_type(const TrackedTable& tt, const catalog::Column& c);
+  std::string enum_type(size_t enum_table);
+  std::string enum_comparison_type(const std::string& enum_name);
+
   // schema_mutation_types.cpp
   void add_write_permissions(RoleTable& rt);
   void add_mutation_root();

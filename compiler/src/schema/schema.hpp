@@ -39,6 +39,11 @@ struct TrackedTable {
   std::vector<std::pair<std::string, std::string>> column_names;  // graphql -> column, in order
   std::vector<Relationship> relationships;
   std::map<std::string, Permission> permissions;  // by role
+  // An enum table (meta.is_enum): its rows, the values of the GraphQL enum <gql_name>_enum.
+  std::vector<catalog::EnumValue> enum_values;
+  // Columns with a one-column foreign key to an enum table's key -> that table's index: their
+  // GraphQL type is the enum (enum_tables.cpp).
+  std::map<std::string, size_t> enum_columns;
   const std::string* graphql_column(const std::string& column) const;
   const std::string* postgres_column(const std::string& graphql) const;
   const Relationship* relationship(const std::string& name) const;
@@ -194,5 +199,10 @@ RoleSchema build_role_schema(const Schema& schema, const std::string& role, bool
 
 // Introspection (introspection.cpp): adds the __ types to a role's type system.
 void add_introspection_types(RoleSchema& rs);
+
+// Enum tables (enum_tables.cpp): checks each is_enum table's shape and rows (Hasura's
+// constraint-violation reasons), takes its rows from catalog.enum_values, and marks the columns
+// that reference one. Runs once the tracked tables exist, before relationships.
+Status resolve_enum_tables(Schema& schema, const catalog::Catalog& catalog);
 
 }  // namespace liveql::compiler

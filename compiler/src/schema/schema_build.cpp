@@ -236,6 +236,7 @@ Result<std::shared_ptr<const Schema>> build_schema(const catalog::Catalog& catal
                                       tt.gql_name));
     schema->tables.push_back(std::move(tt));
   }
+  if (auto s = resolve_enum_tables(*schema, catalog); !s) return s.take_error();
   auto index_of = [&](const catalog::QualifiedName& q) -> std::optional<size_t> {
     for (size_t i = 0; i < schema->tables.size(); ++i)
       if (schema->tables[i].table.name == q) return i;

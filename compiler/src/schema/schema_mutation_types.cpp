@@ -188,9 +188,7 @@ void RoleBuilder::add_mutation_fields(const RoleTable& rt, std::vector<FieldDef>
 InputValueDef RoleBuilder::column_input(const TrackedTable& tt, const std::string& column,
                                         bool non_null_type) {
   const catalog::Column& c = *tt.table.column(column);
-  std::string scalar = scalar_for(c);
-  add_scalar(scalar);
-  gql::TypeRef type = named_type(scalar);
+  gql::TypeRef type = named_type(column_type(tt, c));
   return input(gql_column(tt, column), non_null_type ? non_null(std::move(type)) : std::move(type),
                c.comment);
 }

@@ -143,6 +143,8 @@ std::vector<InputValueDef> RoleBuilder::select_args(const RoleTable& rt) {
 }
 
 std::string RoleBuilder::comparison_type(const std::string& scalar) {
+  if (const TypeDef* e = rs_.type(scalar); e && e->kind == TypeKind::kEnum)
+    return enum_comparison_type(scalar);
   std::string name = scalar + "_comparison_exp";
   if (rs_.types.count(name)) return name;
   TypeDef t{TypeKind::kInputObject, name};
@@ -249,8 +251,7 @@ void RoleBuilder::add_table_types(const RoleTable& rt) {
   std::vector<const catalog::Column*> numeric, comparable;
   for (const auto& cname : rt.columns) {
     const catalog::Column& c = *tt.table.column(cname);
-    std::string scalar = scalar_for(c);
-    add_scalar(scalar);
+    std::string scalar = column_type(tt, c);
     const std::string& g = gql_column(tt, cname);
     FieldDef f = field(g, c.nullable ? named_type(scalar) : non_null(named_type(scalar)),
                        FieldRole::kColumn, c.comment);
@@ -385,7 +386,7 @@ std::vector<FieldDef> RoleBuilder::root_fields(const RoleTable& rt) {
               fmt::format("fetch data from the table: \"{}\" using primary key columns", tname));
     for (const auto& k : tt.table.primary_key)
       pk.args.push_back(
-          input(gql_column(tt, k), non_null(named_type(scalar_for(*tt.table.column(k))))));
+          input(gql_column(tt, k), non_null(named_type(column_type(tt, *tt.table.column(k))))));
     pk.table = rt.table;
     out.push_back(std::move(pk));
   }

@@ -4,6 +4,7 @@
 // no I/O.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -72,8 +73,18 @@ struct Table {
   }
 };
 
+// One row of an enum table (metadata is_enum): its primary key and its comment column.
+struct EnumValue {
+  std::string value;
+  std::optional<std::string> comment;  // null comment, or no comment column
+  bool operator==(const EnumValue&) const = default;
+};
+
 struct Catalog {
   std::vector<Table> tables;
+  // The rows of the enum tables, in value order, read by compiler::enum_values_query()
+  // (enum_tables.hpp) after the catalog; absent for a table not read.
+  std::map<QualifiedName, std::vector<EnumValue>> enum_values;
   const Table* table(const QualifiedName& name) const {
     for (const auto& t : tables)
       if (t.name == name) return &t;

@@ -110,6 +110,9 @@ struct TableMetadata {
   std::vector<UpdatePermission> update_permissions;
   std::vector<DeletePermission> delete_permissions;
   LiveMode live_mode = LiveMode::kDefault;
+  // is_enum: the table's rows are the values of a GraphQL enum, the type of every column that
+  // references the table (enum_tables.hpp).
+  bool is_enum = false;
 };
 
 struct Metadata {
