@@ -250,7 +250,9 @@ class Generator {
           const std::string fn = aggregate_function(af.function);
           for (const auto& c : af.columns)
             cols.emplace_back(quote_literal(c.alias),
-                              fn.empty() ? "NULL::json" : fn + "(" + proj.ref(c.column) + ")");
+                              fn.empty()  ? "NULL::json"
+                              : c.as_text ? "(" + fn + "(" + proj.ref(c.column) + "))::text"
+                                          : fn + "(" + proj.ref(c.column) + ")");
           for (const auto& tf : af.typename_fields)
             cols.emplace_back(quote_literal(tf.alias), quote_literal(tf.typename_) + "::text");
           inner.emplace_back(quote_literal(af.alias), json_object(cols));
@@ -306,7 +308,8 @@ class Generator {
       const std::string key = quote_literal(f.alias);
       switch (f.kind) {
         case ir::Field::Kind::kColumn:
-          pairs.emplace_back(key, proj.ref(f.column));
+          pairs.emplace_back(key,
+                             f.as_text ? "(" + proj.ref(f.column) + ")::text" : proj.ref(f.column));
           break;
         case ir::Field::Kind::kTypename:
           pairs.emplace_back(key, quote_literal(f.typename_) + "::text");
