@@ -1,6 +1,7 @@
 #include "liveql/server/config.hpp"
 
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <limits>
@@ -21,6 +22,7 @@ struct Setting {
   Apply apply;
   std::string raw;  // filled by CLI11 when the flag is given
   CLI::Option* option = nullptr;
+  bool is_switch = false;  // the flag may come without a value, meaning "true"
 };
 
 Error bad(std::string message) { return make_error(ErrorCode::kBadRequest, std::move(message)); }
@@ -35,6 +37,15 @@ Result<T> parse_number(const std::string& text, const std::string& source, T min
                std::to_string(max) + ", got \"" + text + "\"");
   }
   return value;
+}
+
+// true/false as Hasura's environment reads them (also 1/0, yes/no, any case).
+Result<bool> parse_bool(const std::string& text, const std::string& source) {
+  std::string t;
+  for (char ch : text) t += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (t == "true" || t == "1" || t == "yes") return true;
+  if (t == "false" || t == "0" || t == "no") return false;
+  return bad(source + ": expected true or false, got \"" + text + "\"");
 }
 
 // Builds the serve settings table; each setter validates and stores one value.
@@ -145,6 +156,17 @@ std::vector<Setting> serve_settings() {
   add("max-batch-size", {"LIVEQL_MAX_BATCH_SIZE"},
       "most operations in one batched POST /v1/graphql (default 20)",
       size(&Config::max_batch_size, 1));
+  add("stringify-numeric-types",
+      {"LIVEQL_STRINGIFY_NUMERIC_TYPES", "HASURA_GRAPHQL_STRINGIFY_NUMERIC_TYPES"},
+      "answer bigint, numeric, double precision and money as JSON strings (true|false, "
+      "default false)",
+      [](Config& c, const std::string& v, const std::string& src) -> Status {
+        auto b = parse_bool(v, src);
+        if (!b) return b.take_error();
+        c.stringify_numeric_types = *b;
+        return Ok{};
+      });
+  s.back().is_switch = true;
   add("metrics-secret", {"LIVEQL_METRICS_SECRET", "HASURA_GRAPHQL_METRICS_SECRET"},
       "bearer token GET /metrics requires (default: none, /metrics is open)",
       str(&Config::metrics_secret));
@@ -232,6 +254,7 @@ Result<Command> parse_command_line(int argc, const char* const* argv, const EnvL
     for (size_t i = 0; i < s.env.size(); ++i) help += (i ? ", " : "") + std::string(s.env[i]);
     help += "]";
     s.option = serve->add_option(std::string("--") + s.flag, s.raw, help);
+    if (s.is_switch) s.option->expected(0, 1);
   }
   std::string slot_url;
   std::string slot_name;
@@ -277,7 +300,7 @@ Result<Command> parse_command_line(int argc, const char* const* argv, const EnvL
     std::optional<std::string> value;
     std::string source;
     if (*serve && s.option->count() > 0) {
-      value = s.raw;
+      value = s.is_switch && s.raw.empty() ? "true" : s.raw;
       source = std::string("--") + s.flag;
     } else {
       for (const char* name : s.env) {

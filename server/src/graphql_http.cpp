@@ -34,6 +34,17 @@ HttpResponse json_response(unsigned status, std::string body) {
 
 HttpResponse graphql_error(const Error& e) { return json_response(200, graphql_error_body(e)); }
 
+// The GraphQL endpoints. /v1alpha1/graphql is Hasura's older address of the same API: the same
+// operations and bodies, but an error answers with its HTTP status (400, 401, 500) where
+// /v1/graphql answers every GraphQL error with 200.
+enum class Endpoint { kV1, kV1Alpha1 };
+
+HttpResponse graphql_error(const Error& e, Endpoint endpoint) {
+  HttpResponse r = graphql_error(e);
+  if (endpoint == Endpoint::kV1Alpha1) r.status = error_http_status(e.code);
+  return r;
+}
+
 HttpResponse plain_error(unsigned status, const Error& e) {
   return json_response(status, plain_error_body(e));
 }
@@ -91,8 +102,9 @@ struct PreparedRequest {
   compiler::Session session;
 };
 
-PreparedRequest prepare_request(App& app, const HttpRequest& request) {
+PreparedRequest prepare_request(App& app, const HttpRequest& request, Endpoint endpoint) {
   PreparedRequest p;
+  auto graphql_error = [endpoint](const Error& e) { return server::graphql_error(e, endpoint); };
   auto body = parse_client_json(request.body);
   if (!body) {
     p.answer = graphql_error(body.error());
@@ -134,8 +146,8 @@ PreparedRequest prepare_request(App& app, const HttpRequest& request) {
 }
 
 // {"data": <data>} around the runner's `data` text, or its error.
-HttpResponse graphql_result(const Result<std::string>& data) {
-  if (!data) return graphql_error(data.error());
+HttpResponse graphql_result(const Result<std::string>& data, Endpoint endpoint) {
+  if (!data) return graphql_error(data.error(), endpoint);
   std::string out;
   out.reserve(data->size() + 16);
   out += "{\"data\":";
@@ -158,14 +170,14 @@ HttpResponse batch_response(const std::vector<HttpResponse>& parts) {
 // A batch runs its operations one after another, in order, as Hasura does: a batch never holds
 // more than one pool connection (so it cannot starve other clients), and once mutations exist
 // a later operation sees the effects of an earlier one.
-awaitable<HttpResponse> graphql(App& app, const HttpRequest& request) {
-  PreparedRequest p = prepare_request(app, request);
+awaitable<HttpResponse> graphql(App& app, const HttpRequest& request, Endpoint endpoint) {
+  PreparedRequest p = prepare_request(app, request, endpoint);
   if (p.answer) co_return std::move(*p.answer);
   std::vector<HttpResponse> parts;
   parts.reserve(p.operations.size());
   for (auto& op : p.operations) {
     auto data = co_await run_operation(app, p.session, std::move(op));
-    parts.push_back(graphql_result(data));
+    parts.push_back(graphql_result(data, endpoint));
   }
   if (!p.batched) co_return std::move(parts.front());
   co_return batch_response(parts);
@@ -248,6 +260,20 @@ std::string graphql_error_body(const Error& e) {
   return json::serialize(json::object{{"errors", json::array{std::move(err)}}});
 }
 
+unsigned error_http_status(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kAccessDenied:
+      return 401;
+    case ErrorCode::kPostgresError:
+    case ErrorCode::kConnectionLost:
+    case ErrorCode::kQueryTimeout:
+    case ErrorCode::kUnexpected:
+      return 500;
+    default:
+      return 400;
+  }
+}
+
 std::string plain_error_body(const Error& e) {
   return json::serialize(
       json::object{{"path", e.path}, {"error", e.message}, {"code", error_code_name(e.code)}});
@@ -255,11 +281,12 @@ std::string plain_error_body(const Error& e) {
 
 namespace {
 
-enum class Route { kGraphql, kExplain, kOther };
+enum class Route { kGraphql, kGraphqlV1Alpha1, kExplain, kOther };
 
 Route route_of(const HttpRequest& request) {
   if (request.method != "POST") return Route::kOther;
   if (path_is(request.target, "/v1/graphql")) return Route::kGraphql;
+  if (path_is(request.target, "/v1alpha1/graphql")) return Route::kGraphqlV1Alpha1;
   if (path_is(request.target, "/v1/graphql/explain")) return Route::kExplain;
   return Route::kOther;
 }
@@ -373,7 +400,10 @@ awaitable<HttpResponse> handle_http(App& app, HttpRequest request) {
   HttpResponse response;
   switch (route_of(request)) {
     case Route::kGraphql:
-      response = co_await graphql(app, request);
+      response = co_await graphql(app, request, Endpoint::kV1);
+      break;
+    case Route::kGraphqlV1Alpha1:
+      response = co_await graphql(app, request, Endpoint::kV1Alpha1);
       break;
     case Route::kExplain:
       response = co_await explain(app, request);

@@ -117,8 +117,9 @@ void count(App& app, const std::string& path, unsigned status, double seconds) {
 // Keeps the metric's label set small: known endpoints by name, the rest as "other".
 std::string route_label(std::string_view target) {
   if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
-  for (std::string_view known : {"/v1/graphql", "/v1/graphql/explain", "/healthz", "/metrics",
-                                 "/v1/version", "/v1/live/cohorts", "/v1/live/tables"}) {
+  for (std::string_view known :
+       {"/v1/graphql", "/v1alpha1/graphql", "/v1/graphql/explain", "/healthz", "/metrics",
+        "/v1/version", "/v1/live/cohorts", "/v1/live/tables"}) {
     if (target == known) return std::string(known);
   }
   return "other";
@@ -188,7 +189,8 @@ awaitable<void> http_session(App& app, IoThread& io, beast::tcp_stream stream) {
     auto started = std::chrono::steady_clock::now();
     http::request<http::string_body> req = parser.release();
     if (beast::websocket::is_upgrade(req)) {
-      if (route_label(req.target()) == "/v1/graphql") {
+      if (auto label = route_label(req.target());
+          label == "/v1/graphql" || label == "/v1alpha1/graphql") {
         stream.expires_never();
         start_websocket_session(app, io, std::move(stream), std::move(req));
         co_return;

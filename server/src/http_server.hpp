@@ -1,8 +1,8 @@
 // The socket side of HTTP: accepts connections and runs one session coroutine per connection
 // (keep-alive, one request at a time). Requests go to handle_http() (graphql_http.hpp);
-// WebSocket upgrades on /v1/graphql go to start_websocket_session() (websocket_session.hpp).
-// Requests that cannot be read are answered, then the connection is closed: 413 for a body
-// over Config::max_body_bytes, 431 for a request line plus headers over
+// WebSocket upgrades on /v1/graphql and /v1alpha1/graphql go to start_websocket_session()
+// (websocket_session.hpp). Requests that cannot be read are answered, then the connection is
+// closed: 413 for a body over Config::max_body_bytes, 431 for a request line plus headers over
 // Config::max_header_bytes, 400 for a malformed request line, header (bad characters, NUL) or
 // chunk; with a JSON error body ({"path","error","code"}; 413 in the GraphQL error shape).
 //

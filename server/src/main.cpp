@@ -211,7 +211,9 @@ int serve(const Config& config) {
   signals.async_wait(on_signal);
 
   auto startup = [&]() -> asio::awaitable<void> {
-    auto loaded = co_await load_schema(*pool, metadata);
+    compiler::SchemaOptions schema_options;
+    schema_options.stringify_numeric_types = config.stringify_numeric_types;
+    auto loaded = co_await load_schema(*pool, metadata, schema_options);
     if (!loaded) {
       spdlog::critical("{}", loaded.error().message);
       exit_code = 1;

@@ -6,7 +6,8 @@
 namespace liveql::server {
 
 boost::asio::awaitable<Result<LoadedSchema>> load_schema(live::PgPool& pool,
-                                                         const metadata::Metadata& metadata) {
+                                                         const metadata::Metadata& metadata,
+                                                         const compiler::SchemaOptions& options) {
   auto rows = co_await pool.query(std::string(catalog::catalog_query()),
                                   std::vector<std::optional<std::string>>());
   if (!rows) {
@@ -37,7 +38,7 @@ boost::asio::awaitable<Result<LoadedSchema>> load_schema(live::PgPool& pool,
       co_return s.take_error();
     }
   }
-  auto schema = compiler::build_schema(*catalog, metadata);
+  auto schema = compiler::build_schema(*catalog, metadata, options);
   if (!schema) {
     Error e = schema.take_error();
     e.message = "metadata: " + e.message;

@@ -21,7 +21,8 @@ struct LoadedSchema {
 
 // Errors: kPostgresError "cannot read the database catalog: ..." when the database is
 // unreachable; the compiler's errors (prefixed "metadata: ") when metadata and catalog disagree.
-boost::asio::awaitable<Result<LoadedSchema>> load_schema(live::PgPool& pool,
-                                                         const metadata::Metadata& metadata);
+boost::asio::awaitable<Result<LoadedSchema>> load_schema(
+    live::PgPool& pool, const metadata::Metadata& metadata,
+    const compiler::SchemaOptions& options = {});
 
 }  // namespace liveql::server

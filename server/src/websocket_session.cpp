@@ -195,11 +195,12 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
                   public PushReceiver,
                   public KeepaliveTicker::Client {
  public:
-  WsSession(App& app, IoThread& io, tcp::socket socket, SubprotocolChoice choice)
+  WsSession(App& app, IoThread& io, tcp::socket socket, SubprotocolChoice choice,
+            WsErrorFormat errors)
       : app_(app),
         io_(io),
         ws_(std::move(socket)),
-        protocol_(choice.protocol),
+        protocol_(choice.protocol, errors),
         accept_(std::move(choice.accept)),
         init_timer_(ws_.get_executor()),
         expiry_timer_(ws_.get_executor()) {}
@@ -680,7 +681,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
     auto data = co_await execute_plan(app_, session_, std::move(plan));
     if (!protocol_.active(id)) co_return;  // stopped, or the connection closed meanwhile
     if (!data) {
-      execute(protocol_.on_error(id, data.error()));
+      execute(protocol_.on_execution_error(id, data.error()));
       co_return;
     }
     execute(protocol_.on_data(id, *data));
@@ -789,7 +790,10 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
 void start_websocket_session(App& app, IoThread& io, beast::tcp_stream stream,
                              beast::http::request<beast::http::string_body> request) {
   auto choice = choose_subprotocol(request[beast::http::field::sec_websocket_protocol]);
-  std::make_shared<WsSession>(app, io, stream.release_socket(), std::move(choice))
+  std::string_view target = request.target();
+  target = target.substr(0, target.find('?'));
+  auto errors = target == "/v1alpha1/graphql" ? WsErrorFormat::kLegacy : WsErrorFormat::kGraphql;
+  std::make_shared<WsSession>(app, io, stream.release_socket(), std::move(choice), errors)
       ->start(std::move(request));
 }
 

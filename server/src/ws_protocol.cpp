@@ -106,9 +106,17 @@ std::vector<WsAction> WsProtocol::bad_message(std::string why) {
                                             {"payload", "parsing ClientMessage failed: " + why}}))};
 }
 
+json::object WsProtocol::error_json(const Error& error) const {
+  if (errors_ == WsErrorFormat::kGraphql) return error_object(error);
+  return json::object{
+      {"path", error.path}, {"error", error.message}, {"code", error_code_name(error.code)}};
+}
+
 std::vector<WsAction> WsProtocol::start_error(const std::string& id, std::string message) {
   json::object err{{"message", std::move(message)},
                    {"extensions", json::object{{"path", "$"}, {"code", "start-failed"}}}};
+  if (errors_ == WsErrorFormat::kLegacy)
+    err = json::object{{"path", "$"}, {"error", err.at("message")}, {"code", "start-failed"}};
   return {send(ws_message("error", id, err)), send(ws_message("complete", id))};
 }
 
@@ -254,11 +262,18 @@ std::vector<WsAction> WsProtocol::on_data(const std::string& id, std::string_vie
 
 std::vector<WsAction> WsProtocol::on_error(const std::string& id, const Error& error) {
   if (closed_ || active_.erase(id) == 0) return {};
-  json::array errors{error_object(error)};
+  json::array errors{error_json(error)};
   if (protocol_ == WsSubprotocol::kGraphqlTransportWs)
     return {send(ws_message("error", id, errors))};
   return {send(ws_message("error", id, json::object{{"errors", errors}})),
           send(ws_message("complete", id))};
+}
+
+std::vector<WsAction> WsProtocol::on_execution_error(const std::string& id, const Error& error) {
+  if (protocol_ == WsSubprotocol::kGraphqlTransportWs) return on_error(id, error);
+  if (closed_ || active_.erase(id) == 0) return {};
+  json::object payload{{"data", nullptr}, {"errors", json::array{error_json(error)}}};
+  return {send(ws_message("data", id, payload)), send(ws_message("complete", id))};
 }
 
 std::vector<WsAction> WsProtocol::on_complete(const std::string& id) {

@@ -65,9 +65,14 @@ struct WsAction {
 // Error in Hasura's shape: {"message":..., "extensions":{"path":..., "code":...}}.
 boost::json::object error_object(const Error& error);
 
+// How errors inside messages look: GraphQL-compliant (/v1/graphql, error_object()) or Hasura's
+// legacy {"path":..., "error":..., "code":...} (websockets on /v1alpha1/graphql).
+enum class WsErrorFormat { kGraphql, kLegacy };
+
 class WsProtocol {
  public:
-  explicit WsProtocol(WsSubprotocol protocol) : protocol_(protocol) {}
+  explicit WsProtocol(WsSubprotocol protocol, WsErrorFormat errors = WsErrorFormat::kGraphql)
+      : protocol_(protocol), errors_(errors) {}
 
   WsSubprotocol protocol() const { return protocol_; }
 
@@ -92,8 +97,13 @@ class WsProtocol {
   // Results of operation `id` (ignored, returning nothing, when `id` is no longer active).
   // `data_json` is the `data` object's JSON text.
   std::vector<WsAction> on_data(const std::string& id, std::string_view data_json);
-  // An error ends the operation (it is no longer active afterwards).
+  // An error ends the operation (it is no longer active afterwards): one found before anything
+  // ran (parse, validation, permissions), as an `error` message.
   std::vector<WsAction> on_error(const std::string& id, const Error& error);
+  // A query or mutation that failed while its statements ran (a constraint violation, a failed
+  // permission check; the transaction rolled back). graphql-ws (Apollo): as Hasura, a `data`
+  // message {"data": null, "errors": [...]} then complete; graphql-transport-ws: on_error().
+  std::vector<WsAction> on_execution_error(const std::string& id, const Error& error);
   // A successful end (a query after its single result): sends complete.
   std::vector<WsAction> on_complete(const std::string& id);
 
@@ -107,8 +117,10 @@ class WsProtocol {
   std::vector<WsAction> bad_message(std::string why);
   std::vector<WsAction> start(std::string id, boost::json::object payload);
   std::vector<WsAction> start_error(const std::string& id, std::string message);
+  boost::json::object error_json(const Error& error) const;
 
   WsSubprotocol protocol_;
+  WsErrorFormat errors_;
   bool init_received_ = false;
   bool authenticating_ = false;
   bool acked_ = false;

@@ -48,6 +48,27 @@ TEST(MetadataTest, ParsesJsonListAndManualRelationships) {
   EXPECT_TRUE(t.select_permissions[0].filter.at("n").at("_eq").is_string());
 }
 
+TEST(MetadataTest, ManualObjectRelationshipInsertionOrder) {
+  auto md = parse_metadata(R"([{"table": {"name": "author"}, "object_relationships": [
+     {"name": "detail", "using": {"manual_configuration": {"remote_table": "author_detail",
+        "column_mapping": {"id": "id"}, "insertion_order": "after_parent"}}},
+     {"name": "boss", "using": {"manual_configuration": {"remote_table": "author",
+        "column_mapping": {"boss_id": "id"}, "insertion_order": "before_parent"}}},
+     {"name": "plain", "using": {"manual_configuration": {"remote_table": "author",
+        "column_mapping": {"boss_id": "id"}}}}]}])");
+  ASSERT_TRUE(md.ok()) << md.error().message;
+  const auto& rels = md->tables[0].object_relationships;
+  EXPECT_TRUE(rels[0].insert_after_parent);
+  EXPECT_FALSE(rels[1].insert_after_parent);
+  EXPECT_FALSE(rels[2].insert_after_parent);
+  auto bad = parse_metadata(R"([{"table": {"name": "author"}, "object_relationships": [
+     {"name": "detail", "using": {"manual_configuration": {"remote_table": "author_detail",
+        "column_mapping": {"id": "id"}, "insertion_order": "later"}}}]}])");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().path,
+            "$[0].object_relationships[0].using.manual_configuration.insertion_order");
+}
+
 TEST(MetadataTest, ParsesOneTableFile) {
   auto t = parse_table("table: {name: users, schema: public}\nlive_mode: poll\n");
   ASSERT_TRUE(t.ok()) << t.error().message;

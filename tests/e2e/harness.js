@@ -101,7 +101,6 @@ function runLiveql(args, { timeoutMs = 60000 } = {}) {
 
 // Starts `liveql serve` and resolves once it prints its address. `slot` and `stateDir` default
 // to fresh ones; a caller-provided stateDir is kept by stop(); `env` adds environment variables;
-// `metadata` replaces the demo's metadata directory.
 // To restart on the same state (e.g. after kill()), pass the previous instance's `stateDir`,
 // `slot` and `port`. The returned object also has `pid`, `port`, `slot`, `stateDir`, `child`,
 // `exited` (a promise of { code, signal }), `signal(name)` and `kill(signal)`.

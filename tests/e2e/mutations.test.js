@@ -280,6 +280,52 @@ describe('mutations', () => {
     });
   });
 
+  describe('/v1alpha1/graphql (Hasura\'s older endpoint)', () => {
+    const post = async (body, headers) => {
+      const res = await fetch(server.http + '/v1alpha1/graphql', {
+        method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body),
+      });
+      return { status: res.status, body: await res.json() };
+    };
+
+    test('answers as /v1/graphql, but an error with its HTTP status', async () => {
+      const ok = await post({ query: 'query a { users_by_pk(id: 1) { id } } query b { users_by_pk(id: 2) { id } }', operationName: 'b' }, admin);
+      assert.equal(ok.status, 200);
+      assert.deepEqual(ok.body, { data: { users_by_pk: { id: 2 } } });
+      const del = await post({ query: 'mutation { delete_orders(where: {id: {_eq: -1}}) { affected_rows } }' }, admin);
+      assert.deepEqual(del, { status: 200, body: { data: { delete_orders: { affected_rows: 0 } } } });
+      const invalid = await post({ query: '{ orders { nope } }' }, admin);
+      assert.equal(invalid.status, 400);
+      assert.equal(invalid.body.errors[0].extensions.code, 'validation-failed');
+      const denied = await post({ query: '{ orders { id } }' }, { 'x-hasura-admin-secret': 'wrong' });
+      assert.equal(denied.status, 401);
+      assert.equal(denied.body.errors[0].extensions.code, 'access-denied');
+      const id = Number(h.sql(db, 'insert into orders (user_id, total) values (1, 1) returning id'));
+      const dup = await post({ query: `mutation { insert_orders_one(object: {id: ${id}, user_id: 1, total: 2}) { id } }` }, admin);
+      assert.equal(dup.status, 400);
+      assert.equal(dup.body.errors[0].extensions.code, 'constraint-violation');
+    });
+
+    test('websockets there: same protocol, errors in Hasura\'s legacy {path, error, code} form', async () => {
+      const s = h.rawWs(server.ws.replace('/v1/graphql', '/v1alpha1/graphql'), 'graphql-ws');
+      try {
+        await s.opened;
+        s.send({ type: 'connection_init', payload: { headers: admin } });
+        assert.equal((await s.messages.next()).type, 'connection_ack');
+        s.send({ type: 'start', id: '1', payload: { query: '{ users_by_pk(id: 1) { id } }' } });
+        assert.deepEqual(await s.messages.next(), { type: 'data', id: '1', payload: { data: { users_by_pk: { id: 1 } } } });
+        assert.equal((await s.messages.next()).type, 'complete');
+        s.send({ type: 'start', id: '2', payload: { query: '{ orders { nope } }' } });
+        const err = await s.messages.next();
+        assert.equal(err.type, 'error');
+        assert.equal(err.payload.errors[0].code, 'validation-failed');
+        assert.match(err.payload.errors[0].error, /nope/);
+      } finally {
+        s.ws.close();
+      }
+    });
+  });
+
   describe('over websockets, and live', () => {
     for (const protocol of ['graphql-transport-ws', 'graphql-ws']) {
       test(`${protocol}: a mutation answers once and completes; the subscriber sees it`, async () => {
@@ -310,6 +356,38 @@ describe('mutations', () => {
       });
     }
 
+    test('a mutation failing while it runs: Apollo gets data {data: null, errors}, graphql-ws an error', async () => {
+      const id = Number(h.sql(db, 'insert into orders (user_id, total) values (1, 1) returning id'));
+      const dup = { query: `mutation { insert_orders_one(object: {id: ${id}, user_id: 1, total: 2}) { id } }` };
+      const apollo = h.rawWs(server.ws, 'graphql-ws');
+      const modern = h.rawWs(server.ws, 'graphql-transport-ws');
+      try {
+        await Promise.all([apollo.opened, modern.opened]);
+        for (const s of [apollo, modern]) {
+          s.send({ type: 'connection_init', payload: { headers: admin } });
+          assert.equal((await s.messages.next()).type, 'connection_ack');
+        }
+        apollo.send({ type: 'start', id: 'a', payload: dup });
+        const data = await apollo.messages.next();
+        assert.equal(data.type, 'data', JSON.stringify(data));
+        assert.equal(data.payload.data, null);
+        assert.equal(data.payload.errors[0].extensions.code, 'constraint-violation');
+        assert.deepEqual(await apollo.messages.next(), { type: 'complete', id: 'a' });
+        // A validation error is still an `error` message (nothing ran).
+        apollo.send({ type: 'start', id: 'b', payload: { query: '{ orders { nope } }' } });
+        const invalid = await apollo.messages.next();
+        assert.equal(invalid.type, 'error');
+        assert.equal(invalid.payload.errors[0].extensions.code, 'validation-failed');
+        modern.send({ type: 'subscribe', id: 'm', payload: dup });
+        const err = await modern.messages.next();
+        assert.equal(err.type, 'error', JSON.stringify(err));
+        assert.equal(err.payload[0].extensions.code, 'constraint-violation');
+      } finally {
+        apollo.ws.close();
+        modern.ws.close();
+      }
+    });
+
     test('a mutation over HTTP reaches a subscriber of another client', async () => {
       const client = h.connectClient('graphql-transport-ws', server.ws, admin);
       try {
@@ -319,6 +397,49 @@ describe('mutations', () => {
         const res = await q('mutation { update_users_by_pk(pk_columns: {id: 2}, _set: {name: "Bobby"}) { name } }', {}, asUser(2));
         assert.deepEqual(res.data, { update_users_by_pk: { name: 'Bobby' } });
         assert.deepEqual((await live.next()).data, { users_by_pk: { name: 'Bobby' } });
+      } finally {
+        client.close();
+      }
+    });
+  });
+
+  describe('--stringify-numeric-types (HASURA_GRAPHQL_STRINGIFY_NUMERIC_TYPES)', () => {
+    let strServer;
+    before(async () => {
+      strServer = await h.startLiveql(db, { env: { HASURA_GRAPHQL_STRINGIFY_NUMERIC_TYPES: 'true' } });
+    });
+    after(async () => { if (strServer) await strServer.stop(); });
+    const sq = (query, variables = {}) => h.graphql(strServer, query, variables, admin);
+
+    test('numeric comes out as a string in queries, aggregates and returning; integers stay numbers', async () => {
+      const id = Number(h.sql(db, 'insert into order_items (order_id, name, quantity, price) values ((select min(id) from orders), \'tea\', 2, 3.50) returning id'));
+      const res = await sq(`query ($id: Int!) { order_items_by_pk(id: $id) { id quantity price }
+        order_items_aggregate(where: {id: {_eq: $id}}) { aggregate { count sum { price quantity } max { price } } } }`, { id });
+      assert.equal(res.errors, undefined, JSON.stringify(res));
+      assert.deepEqual(res.data.order_items_by_pk, { id, quantity: 2, price: '3.50' });
+      assert.deepEqual(res.data.order_items_aggregate.aggregate,
+        { count: 1, sum: { price: '3.50', quantity: 2 }, max: { price: '3.50' } });
+      const upd = await sq(`mutation ($id: Int!) { update_order_items_by_pk(pk_columns: {id: $id}, _inc: {price: 0.25}) { price }
+        update_order_items(where: {id: {_eq: $id}}, _set: {quantity: 3}) { affected_rows returning { quantity price } } }`, { id });
+      assert.equal(upd.errors, undefined, JSON.stringify(upd));
+      assert.deepEqual(upd.data, {
+        update_order_items_by_pk: { price: '3.75' },
+        update_order_items: { affected_rows: 1, returning: [{ quantity: 3, price: '3.75' }] },
+      });
+      // The first server (the default) still answers numbers.
+      const plain = await q('query ($id: Int!) { order_items_by_pk(id: $id) { price } }', { id });
+      assert.deepEqual(plain.data, { order_items_by_pk: { price: 3.75 } });
+    });
+
+    test('and in subscriptions', async () => {
+      const id = Number(h.sql(db, 'insert into order_items (order_id, name, quantity, price) values ((select min(id) from orders), \'soup\', 1, 7) returning id'));
+      const client = h.connectClient('graphql-transport-ws', strServer.ws, admin);
+      try {
+        const live = new h.Collector('order item');
+        client.subscribe(`subscription { order_items_by_pk(id: ${id}) { price } }`, {}, live);
+        assert.deepEqual((await live.next()).data, { order_items_by_pk: { price: '7.00' } });
+        h.sql(db, `update order_items set price = 8.5 where id = ${id}`);
+        assert.deepEqual((await live.next()).data, { order_items_by_pk: { price: '8.50' } });
       } finally {
         client.close();
       }

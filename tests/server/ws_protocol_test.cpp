@@ -230,6 +230,45 @@ TEST(ApolloGraphqlWs, StartErrors) {
   EXPECT_EQ(sent_json(err[1]).at("type").as_string(), "complete");
 }
 
+TEST(ApolloGraphqlWs, ExecutionErrorIsDataWithNullDataThenComplete) {
+  WsProtocol w(WsSubprotocol::kGraphqlWs);
+  w.on_text(R"({"type":"connection_init"})");
+  w.on_authenticated(Status(Ok{}));
+  w.on_text(kStart);
+  auto err = w.on_execution_error("1", make_error(ErrorCode::kConstraintViolation, "dup", "$.x"));
+  ASSERT_EQ(err.size(), 2u);
+  EXPECT_EQ(sent_json(err[0]), json::parse(R"({"type":"data","id":"1","payload":{"data":null,
+      "errors":[{"message":"dup","extensions":{"path":"$.x","code":"constraint-violation"}}]}})"));
+  EXPECT_EQ(sent_json(err[1]), json::parse(R"({"type":"complete","id":"1"})"));
+  EXPECT_FALSE(w.active("1"));
+  EXPECT_TRUE(w.on_execution_error("1", make_error(ErrorCode::kUnexpected, "late")).empty());
+}
+
+TEST(GraphqlTransportWs, ExecutionErrorIsAnErrorMessage) {
+  WsProtocol w = acked(WsSubprotocol::kGraphqlTransportWs);
+  w.on_text(kSubscribe);
+  auto err = w.on_execution_error("1", make_error(ErrorCode::kConstraintViolation, "dup"));
+  ASSERT_EQ(err.size(), 1u);
+  EXPECT_EQ(sent_json(err[0]), json::parse(R"({"type":"error","id":"1","payload":[
+      {"message":"dup","extensions":{"path":"$","code":"constraint-violation"}}]})"));
+}
+
+TEST(ApolloGraphqlWs, LegacyErrorFormatOfV1Alpha1) {
+  WsProtocol w(WsSubprotocol::kGraphqlWs, WsErrorFormat::kLegacy);
+  auto early = w.on_text(kStart);
+  ASSERT_EQ(early.size(), 2u);
+  EXPECT_EQ(sent_json(early[0]), json::parse(R"({"type":"error","id":"1","payload":
+      {"path":"$","error":"start received before the connection is initialised",
+       "code":"start-failed"}})"));
+  w.on_text(R"({"type":"connection_init"})");
+  w.on_authenticated(Status(Ok{}));
+  w.on_text(kStart);
+  auto err = w.on_error("1", make_error(ErrorCode::kValidationFailed, "no", "$.q"));
+  ASSERT_EQ(err.size(), 2u);
+  EXPECT_EQ(sent_json(err[0]), json::parse(R"({"type":"error","id":"1","payload":{"errors":[
+      {"path":"$.q","error":"no","code":"validation-failed"}]}})"));
+}
+
 TEST(ApolloGraphqlWs, InitFailure) {
   WsProtocol w(WsSubprotocol::kGraphqlWs);
   w.on_text(R"({"type":"connection_init"})");

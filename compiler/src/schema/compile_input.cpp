@@ -16,6 +16,32 @@ namespace json = boost::json;
 
 namespace {
 
+// An integer's decimal text as Haskell's Scientific shows a number of 8 digits or more
+// ("2147483648" -> "2.147483648e9", "-3000000000" -> "-3.0e9"), shorter ones as they are.
+std::string scientific_text(std::string_view digits) {
+  std::string sign;
+  if (!digits.empty() && (digits[0] == '-' || digits[0] == '+')) {
+    if (digits[0] == '-') sign = "-";
+    digits.remove_prefix(1);
+  }
+  while (digits.size() > 1 && digits[0] == '0') digits.remove_prefix(1);
+  if (digits.size() <= 7) return sign + std::string(digits);
+  std::string_view mantissa = digits;
+  while (mantissa.size() > 1 && mantissa.back() == '0') mantissa.remove_suffix(1);
+  std::string out = sign + std::string(1, mantissa[0]) + ".";
+  out += mantissa.size() > 1 ? std::string(mantissa.substr(1)) : "0";
+  return out + "e" + std::to_string(digits.size() - 1);
+}
+
+// Hasura's answer to an Int outside 32 bits (the JSON decoder's words): parse-failed.
+Error int_out_of_bounds(const std::string& shown, const std::string& path) {
+  return make_error(ErrorCode::kParseFailed,
+                    "The value " + shown +
+                        " lies outside the bounds or is not an integer.  Maybe it is a float, "
+                        "or is there integer overflow?",
+                    path);
+}
+
 const char* describe(const gql::Value& v) {
   switch (v.kind) {
     case gql::Value::Kind::kNull:
@@ -222,7 +248,7 @@ Result<json::value> OperationCompiler::scalar_literal(const gql::Value& v,
     auto [p, ec] = std::from_chars(v.text.data(), v.text.data() + v.text.size(), i);
     if (ec != std::errc() || i < std::numeric_limits<int32_t>::min() ||
         i > std::numeric_limits<int32_t>::max())
-      return mismatch("a 32-bit integer");
+      return int_out_of_bounds(scientific_text(v.text), path);
     return json::value(i);
   }
   if (scalar == "Float") {
@@ -327,11 +353,15 @@ Result<json::value> OperationCompiler::coerce_json(const json::value& v, const g
     } else if (v.is_double() && std::trunc(v.get_double()) == v.get_double() &&
                std::abs(v.get_double()) < 1e10) {
       i = static_cast<int64_t>(v.get_double());
+    } else if (v.is_uint64()) {
+      return int_out_of_bounds(scientific_text(std::to_string(v.get_uint64())), path);
+    } else if (v.is_double()) {
+      return int_out_of_bounds(fmt::format("{}", v.get_double()), path);
     } else {
       return mismatch("a 32-bit integer");
     }
     if (i < std::numeric_limits<int32_t>::min() || i > std::numeric_limits<int32_t>::max())
-      return mismatch("a 32-bit integer");
+      return int_out_of_bounds(scientific_text(std::to_string(i)), path);
     return json::value(i);
   }
   if (s == "Float") {

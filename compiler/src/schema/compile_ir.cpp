@@ -10,6 +10,18 @@ namespace liveql::compiler::detail {
 
 namespace json = boost::json;
 
+namespace {
+
+// Whether a column's values are answered as JSON strings: the types Hasura stringifies under
+// HASURA_GRAPHQL_STRINGIFY_NUMERIC_TYPES (wider than a double holds exactly), scalars only.
+bool stringified(const Schema& schema, const catalog::Column& column) {
+  if (!schema.options.stringify_numeric_types || column.is_array) return false;
+  const std::string& t = column.pg_type;
+  return t == "bigint" || t == "numeric" || t == "double precision" || t == "money";
+}
+
+}  // namespace
+
 ir::Param OperationCompiler::static_param(json::value v) {
   return params_.add(std::move(v), "json");
 }
@@ -163,6 +175,7 @@ Result<std::vector<ir::Field>> OperationCompiler::object_fields(size_t table, co
         f.kind = ir::Field::Kind::kColumn;
         f.column = fd.column;
         f.pg_type = schema_.tables[table].table.column(fd.column)->pg_type;
+        f.as_text = stringified(schema_, *schema_.tables[table].table.column(fd.column));
         break;
       case FieldRole::kObjectRel: {
         f.kind = ir::Field::Kind::kObjectRel;
@@ -258,7 +271,8 @@ Result<ir::Aggregate> OperationCompiler::aggregate(size_t table, const json::obj
             continue;
           }
           const FieldDef& cd = *ctype.field(col.field->name);
-          af.columns.push_back({col.key, cd.column, tt.table.column(cd.column)->pg_type});
+          const catalog::Column& column = *tt.table.column(cd.column);
+          af.columns.push_back({col.key, cd.column, column.pg_type, stringified(schema_, column)});
         }
       }
       agg.aggregate_fields.push_back(std::move(af));

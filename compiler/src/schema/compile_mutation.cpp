@@ -206,10 +206,11 @@ Result<ir::Insert> OperationCompiler::insert(size_t table, const json::array& ob
 }
 
 // Whether an object relationship's row is inserted after its parent: when the foreign key is
-// the target's, referencing this table (foreign_key_constraint_on: {table, column}).
+// the target's, referencing this table (foreign_key_constraint_on: {table, column}), or a manual
+// one says insertion_order: after_parent.
 bool OperationCompiler::after_parent(size_t table, const Relationship& rel) const {
   for (const auto& r : schema_.tables[table].meta.object_relationships)
-    if (r.name == rel.name) return r.fk_table.has_value();
+    if (r.name == rel.name) return r.fk_table.has_value() || r.insert_after_parent;
   return false;
 }
 

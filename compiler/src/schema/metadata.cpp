@@ -182,6 +182,16 @@ Result<ObjectRelationship> object_rel(const json::value& v, const std::string& p
     if (!man) return man.take_error();
     r.remote_table = man->remote_table;
     r.column_mapping = man->mapping;
+    const std::string opath = upath + ".manual_configuration.insertion_order";
+    if (const json::value* order =
+            m->is_object() ? m->get_object().if_contains("insertion_order") : nullptr;
+        order && !order->is_null()) {
+      auto text = string_at(*order, opath);
+      if (!text) return text.take_error();
+      if (*text != "before_parent" && *text != "after_parent")
+        return bad("expected \"before_parent\" or \"after_parent\"", opath);
+      r.insert_after_parent = *text == "after_parent";
+    }
   } else {
     return bad("expected \"foreign_key_constraint_on\" or \"manual_configuration\"", upath);
   }

@@ -178,6 +178,7 @@ class Schema {
   // x-hasura-use-backend-only-permissions: true (and the admin secret): their type system with
   // those mutations. roles[] holds the frontend view, without them (Hasura's behaviour).
   std::map<std::string, RoleSchema> backend_roles;
+  SchemaOptions options;
   // backend: Session::backend_only. Falls back to roles[] when the role has no backend view.
   const RoleSchema* role(const std::string& name, bool backend = false) const;
 };

@@ -192,7 +192,14 @@ std::string scalar_for(const catalog::Column& c) {
 }
 
 std::string cast_type(const catalog::Column& c) {
-  if (c.type_schema == "pg_catalog" || c.type_schema.empty()) return c.pg_type;
+  if (c.type_schema == "pg_catalog" || c.type_schema.empty()) {
+    // format_type() without a modifier names char(n) "character", but as a cast that means
+    // char(1): 'baaz'::character is 'b'. bpchar keeps the whole value; the column's own length
+    // applies when it is stored.
+    if (c.pg_type == "character") return "bpchar";
+    if (c.pg_type == "character[]") return "bpchar[]";
+    return c.pg_type;
+  }
   // Quote each part: user types may need it.
   auto quote = [](const std::string& s) {
     std::string out = "\"";
@@ -208,8 +215,10 @@ std::string cast_type(const catalog::Column& c) {
 }
 
 Result<std::shared_ptr<const Schema>> build_schema(const catalog::Catalog& catalog,
-                                                   const metadata::Metadata& metadata) {
+                                                   const metadata::Metadata& metadata,
+                                                   const SchemaOptions& options) {
   auto schema = std::make_shared<Schema>();
+  schema->options = options;
   schema->tables.reserve(metadata.tables.size());
   for (const auto& tm : metadata.tables) {
     const catalog::Table* t = catalog.table(tm.table);

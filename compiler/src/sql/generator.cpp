@@ -277,7 +277,9 @@ class Generator {
           const std::string fn = aggregate_function(af.function);
           for (const auto& c : af.columns)
             cols.emplace_back(quote_literal(c.alias),
-                              fn.empty() ? "NULL::json" : fn + "(" + proj.ref(c.column) + ")");
+                              fn.empty()  ? "NULL::json"
+                              : c.as_text ? "(" + fn + "(" + proj.ref(c.column) + "))::text"
+                                          : fn + "(" + proj.ref(c.column) + ")");
           for (const auto& tf : af.typename_fields)
             cols.emplace_back(quote_literal(tf.alias), quote_literal(tf.typename_) + "::text");
           inner.emplace_back(quote_literal(af.alias), json_object(cols));
@@ -333,7 +335,8 @@ class Generator {
       const std::string key = quote_literal(f.alias);
       switch (f.kind) {
         case ir::Field::Kind::kColumn:
-          pairs.emplace_back(key, geo_output(proj.ref(f.column), f.pg_type));
+          pairs.emplace_back(key, f.as_text ? "(" + proj.ref(f.column) + ")::text"
+                                            : geo_output(proj.ref(f.column), f.pg_type));
           break;
         case ir::Field::Kind::kTypename:
           pairs.emplace_back(key, quote_literal(f.typename_) + "::text");

@@ -23,10 +23,21 @@ namespace liveql::compiler {
 
 class Schema;  // the GraphQL schema for every role; immutable once built
 
+// Process-wide choices that shape every answer the schema compiles.
+struct SchemaOptions {
+  // HASURA_GRAPHQL_STRINGIFY_NUMERIC_TYPES: columns of the types Hasura stringifies (bigint,
+  // numeric, double precision, money; scalars, not arrays) come out as JSON strings wherever a
+  // selection reads them: queries, subscriptions, mutation `returning`, and aggregate functions
+  // over them (sum, min, ...; count stays a number). Decided when compiling, so it costs nothing
+  // per row when off.
+  bool stringify_numeric_types = false;
+};
+
 // Builds the schema from the catalog and metadata. Errors: metadata that names missing tables
 // or columns, relationships without a matching foreign key, bad permission filters.
 Result<std::shared_ptr<const Schema>> build_schema(const catalog::Catalog& catalog,
-                                                   const metadata::Metadata& metadata);
+                                                   const metadata::Metadata& metadata,
+                                                   const SchemaOptions& options = {});
 
 // The roles named in select permissions (plus "admin").
 std::vector<std::string> schema_roles(const Schema& schema);

@@ -134,6 +134,7 @@ struct Field {
   std::string alias;  // the response key
   std::string column;
   std::string pg_type;
+  bool as_text = false;  // kColumn: output as a JSON string (stringified numeric types)
   std::string typename_;
   Join join;
   std::shared_ptr<Select> select;
@@ -170,6 +171,7 @@ struct AggregateField {
     std::string alias;
     std::string column;
     std::string pg_type;
+    bool as_text = false;  // the function's value as a JSON string (stringified numeric types)
   };
   std::vector<Column> columns;         // kFunction
   std::vector<Field> typename_fields;  // inner __typename of a kFunction object, as kTypename

@@ -27,6 +27,9 @@ struct ObjectRelationship {
   // using.manual_configuration
   std::optional<catalog::QualifiedName> remote_table;
   std::vector<std::pair<std::string, std::string>> column_mapping;  // this col -> remote col
+  // manual_configuration.insertion_order "after_parent": a nested insert writes this row after
+  // its parent, taking the mapped columns from it ("before_parent", the default: before).
+  bool insert_after_parent = false;
 };
 
 struct ArrayRelationship {

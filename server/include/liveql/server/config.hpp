@@ -40,6 +40,9 @@ struct Config {
   std::size_t max_header_bytes = 8 * 1024;
   // Operations in one batched request (a JSON array on POST /v1/graphql).
   std::size_t max_batch_size = 20;
+  // bigint, numeric, double precision and money answered as JSON strings, as Hasura's
+  // HASURA_GRAPHQL_STRINGIFY_NUMERIC_TYPES (compiler::SchemaOptions).
+  bool stringify_numeric_types = false;
   // GET /metrics needs `Authorization: Bearer <metrics_secret>` when set; "" = open (as before).
   std::string metrics_secret;
   // The compiler's limits (--max-document-bytes, --max-depth, --max-fields, --max-aliases,
