@@ -10,6 +10,8 @@ apt_packages=(
   librocksdb-dev libfmt-dev libspdlog-dev libsimdjson-dev libyaml-cpp-dev libssl-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libpq-dev
   postgresql-15 postgresql-15-wal2json postgresql-contrib
+  # PostGIS: geometry/geography columns (the pg and e2e tests create the extension)
+  postgresql-15-postgis-3
   nodejs curl procps openssl python3
   # libFuzzer targets (tools/fuzz.sh): clang and its runtime, which holds libclang_rt.fuzzer
   clang libclang-rt-14-dev
