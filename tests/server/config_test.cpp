@@ -70,21 +70,23 @@ TEST(Config, HasuraAliasAlone) {
 }
 
 TEST(Config, StringifyNumericTypes) {
-  auto off = parse({"serve"});
+  auto off = parse({"serve", "--database-url", "u"});
   ASSERT_TRUE(off) << off.error().message;
   EXPECT_FALSE(off->config.stringify_numeric_types);
-  auto env = parse({"serve"}, {{"HASURA_GRAPHQL_STRINGIFY_NUMERIC_TYPES", "true"}});
+  auto env =
+      parse({"serve", "--database-url", "u"}, {{"HASURA_GRAPHQL_STRINGIFY_NUMERIC_TYPES", "true"}});
   ASSERT_TRUE(env) << env.error().message;
   EXPECT_TRUE(env->config.stringify_numeric_types);
-  auto bare = parse({"serve", "--stringify-numeric-types", "--port", "0"});
+  auto bare = parse({"serve", "--database-url", "u", "--stringify-numeric-types", "--port", "0"});
   ASSERT_TRUE(bare) << bare.error().message;
   EXPECT_TRUE(bare->config.stringify_numeric_types);
   EXPECT_EQ(bare->config.port, 0);
-  auto flag_off = parse({"serve", "--stringify-numeric-types", "False"},
+  auto flag_off = parse({"serve", "--database-url", "u", "--stringify-numeric-types", "False"},
                         {{"HASURA_GRAPHQL_STRINGIFY_NUMERIC_TYPES", "true"}});
   ASSERT_TRUE(flag_off) << flag_off.error().message;
   EXPECT_FALSE(flag_off->config.stringify_numeric_types);
-  auto bad = parse({"serve"}, {{"HASURA_GRAPHQL_STRINGIFY_NUMERIC_TYPES", "maybe"}});
+  auto bad = parse({"serve", "--database-url", "u"},
+                   {{"HASURA_GRAPHQL_STRINGIFY_NUMERIC_TYPES", "maybe"}});
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message.find("HASURA_GRAPHQL_STRINGIFY_NUMERIC_TYPES"), std::string::npos);
 }
