@@ -6,6 +6,7 @@
 
 #include "liveql/compiler/plan.hpp"
 #include "liveql/compiler/sql.hpp"
+#include "schema/bool_exp.hpp"
 #include "schema_fixture.hpp"
 
 namespace liveql::compiler {
@@ -454,6 +455,49 @@ TEST(PermissionSpellingTest, ColumnComparisonsCompareColumnsNotValues) {
   Request bad;
   bad.query = R"({ order_items(where: {quantity: {_ceq: "id"}}) { id } })";
   EXPECT_FALSE(compile(**schema, bad, s).ok());
+}
+
+// Array session variables (`_in: X-Hasura-Allowed-Ids`): PostgreSQL array syntax as Hasura reads
+// it, or a JSON array.
+TEST(SessionArrayTest, ReadsPostgresArraysAndJsonArrays) {
+  auto parsed = [](std::string_view text) -> std::string {
+    auto a = session_array(text);
+    return a ? json::serialize(*a) : "none";
+  };
+  EXPECT_EQ(parsed("{1,2,3}"), R"(["1","2","3"])");
+  EXPECT_EQ(parsed(" { 1 , 2 } "), R"(["1","2"])");
+  EXPECT_EQ(parsed("{}"), "[]");
+  EXPECT_EQ(parsed(R"({"a b","c\"d",e,NULL,"NULL"})"), R"(["a b","c\"d","e",null,"NULL"])");
+  EXPECT_EQ(parsed("[1, \"x\", null]"), R"(["1","x",null])");
+  for (const char* bad : {"", "1,2", "{1,2", "{1,,2}", "{1}x", "{\"a}", "{{1}}", "[[1]]", "[1"})
+    EXPECT_EQ(parsed(bad), "none") << bad;
+}
+
+TEST(SessionArrayTest, ListOperatorsTakeArraySessionVariables) {
+  const std::string md = R"({"version": 3, "sources": [{"name": "default", "kind": "postgres",
+      "tables": [{"table": {"schema": "public", "name": "orders"}, "select_permissions": [
+        {"role": "user", "permission": {"columns": ["id"],
+          "filter": {"user_id": {"_in": "X-Hasura-Allowed-Ids"}}}}]}]}]})";
+  auto parsed = metadata::parse_metadata(md);
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  auto schema = build_schema(test::shop_catalog(), *parsed);
+  ASSERT_TRUE(schema.ok()) << schema.error().message;
+  Session s;
+  s.role = "user";
+  s.is_admin = false;
+  s.variables["x-hasura-allowed-ids"] = "{3,4}";
+  Request r;
+  r.query = "{ orders { id } }";
+  auto op = compile(**schema, r, s);
+  ASSERT_TRUE(op.ok()) << op.error().message;
+  bool found = false;
+  for (const auto& kv : op->vars)
+    if (kv.value() == json::parse(R"(["3","4"])")) found = true;
+  EXPECT_TRUE(found) << json::serialize(op->vars);
+  s.variables["x-hasura-allowed-ids"] = "3";
+  auto bad = compile(**schema, r, s);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, ErrorCode::kParseFailed);
 }
 
 }  // namespace

@@ -193,6 +193,16 @@ class Interpreter {
           return make_error(ErrorCode::kNotFound,
                             fmt::format("missing session variable: \"{}\"", name), "$");
         value = json::value(it->second);
+        if (is_list) {
+          auto list = session_array(it->second);
+          if (!list)
+            return make_error(ErrorCode::kParseFailed,
+                              fmt::format("the session variable \"{}\" is not an array: expected "
+                                          "PostgreSQL array syntax such as {{1,2}}",
+                                          name),
+                              "$");
+          value = std::move(*list);
+        }
       }
     }
     if (!ctx_.params) return ir::Param{"", pg_type, is_list};
@@ -518,6 +528,80 @@ Status check_permission_filter(const Schema& schema, size_t table, const json::v
   auto r = bool_exp(ctx, table, filter, "$.filter");
   if (!r) return r.take_error();
   return Ok{};
+}
+
+std::optional<json::array> session_array(std::string_view text) {
+  size_t i = 0;
+  auto skip_space = [&] {
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+  };
+  skip_space();
+  if (i < text.size() && text[i] == '[') {
+    boost::system::error_code ec;
+    json::value v = json::parse(text, ec);
+    if (ec || !v.is_array()) return std::nullopt;
+    json::array out;
+    for (const auto& e : v.get_array()) {
+      if (e.is_string() || e.is_null()) {
+        out.push_back(e);
+      } else if (e.is_array() || e.is_object()) {
+        return std::nullopt;
+      } else {
+        out.push_back(json::value(json::serialize(e)));
+      }
+    }
+    return out;
+  }
+  if (i >= text.size() || text[i] != '{') return std::nullopt;
+  ++i;
+  json::array out;
+  skip_space();
+  if (i < text.size() && text[i] == '}') {
+    ++i;
+    skip_space();
+    return i == text.size() ? std::optional<json::array>(std::move(out)) : std::nullopt;
+  }
+  while (true) {
+    skip_space();
+    if (i >= text.size()) return std::nullopt;
+    if (text[i] == '"') {
+      std::string element;
+      ++i;
+      while (i < text.size() && text[i] != '"') {
+        if (text[i] == '\\' && i + 1 < text.size()) ++i;
+        element.push_back(text[i++]);
+      }
+      if (i >= text.size()) return std::nullopt;
+      ++i;
+      out.push_back(json::value(element));
+    } else {
+      size_t start = i;
+      while (i < text.size() && text[i] != ',' && text[i] != '}') {
+        if (text[i] == '"' || text[i] == '{' || text[i] == '\\') return std::nullopt;
+        ++i;
+      }
+      std::string_view element = text.substr(start, i - start);
+      while (!element.empty() && std::isspace(static_cast<unsigned char>(element.back())))
+        element.remove_suffix(1);
+      if (element.empty()) return std::nullopt;
+      if (ascii_lower(element) == "null") {
+        out.push_back(nullptr);
+      } else {
+        out.push_back(json::value(element));
+      }
+    }
+    skip_space();
+    if (i >= text.size()) return std::nullopt;
+    if (text[i] == '}') {
+      ++i;
+      break;
+    }
+    if (text[i] != ',') return std::nullopt;
+    ++i;
+  }
+  skip_space();
+  if (i != text.size()) return std::nullopt;
+  return out;
 }
 
 ir::BoolExpPtr and_exp(ir::BoolExpPtr a, ir::BoolExpPtr b) {

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <boost/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "schema/schema.hpp"
 
@@ -43,5 +45,11 @@ Status check_permission_filter(const Schema& schema, size_t table,
                                const boost::json::value& filter);
 
 ir::BoolExpPtr and_exp(ir::BoolExpPtr a, ir::BoolExpPtr b);
+
+// A session variable's value where a list is expected (`_in`, `_nin`, `_has_keys_*`): PostgreSQL
+// array syntax as Hasura reads it (`{1,2}`, `{"a b",c}`, unquoted NULL is null), or a JSON
+// array (`[1, 2]`). Elements are strings (null for NULL); the statement casts them.
+// std::nullopt when the text is neither.
+std::optional<boost::json::array> session_array(std::string_view text);
 
 }  // namespace liveql::compiler
