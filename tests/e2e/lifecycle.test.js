@@ -95,10 +95,12 @@ describe('operations', () => {
 
     // liveql creates the slot and streams from it.
     const server = await start({ slot, stateDir: dir });
+    // While PostgreSQL still builds the slot's snapshot (it waits for transactions running
+    // elsewhere in the cluster), the slot is active with no confirmed position, so no lag yet.
     await h.waitFor(() => {
       const s = slotStatus(db, slot, dir);
-      return s.status === 0 && s.json.slot.active;
-    }, 'the slot to exist and be active');
+      return s.status === 0 && s.json.slot.active && s.json.slot.lag_bytes !== null;
+    }, 'the slot to exist, be active and have a confirmed position');
     st = slotStatus(db, slot, dir);
     assert.equal(st.json.slot.plugin, 'wal2json');
     assert.equal(st.json.slot.database, DB_NAME);
