@@ -253,13 +253,7 @@ std::string RoleBuilder::enum_type(size_t enum_table) {
 std::string RoleBuilder::enum_comparison_type(const std::string& enum_name) {
   std::string name = enum_name + "_comparison_exp";
   if (rs_.types.count(name)) return name;
-  TypeDef t{TypeKind::kInputObject, name};
-  t.description = fmt::format(
-      "Boolean expression to compare columns of type \"{}\". All fields are combined with "
-      "logical 'AND'.",
-      enum_name);
-  t.input_role = InputRole::kComparison;
-  t.scalar = enum_name;
+  TypeDef t = comparison_exp(enum_name);
   gql::TypeRef e = named_type(enum_name);
   t.input_fields.push_back(input("_eq", e));
   t.input_fields.push_back(input("_in", list_of(non_null(e))));

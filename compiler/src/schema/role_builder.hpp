@@ -31,6 +31,8 @@ class RoleBuilder {
   const std::string& gql_column(const TrackedTable& tt, const std::string& col);
   std::vector<InputValueDef> select_args(const RoleTable& rt);
   std::string comparison_type(const std::string& scalar);
+  // <scalar>_comparison_exp with Hasura's description and no fields yet.
+  static TypeDef comparison_exp(const std::string& scalar);
   void add_table_types(const RoleTable& rt);
   void add_aggregate_types(const RoleTable& rt, const std::vector<const catalog::Column*>& numeric,
                            const std::vector<const catalog::Column*>& comparable);

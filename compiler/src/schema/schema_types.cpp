@@ -142,18 +142,23 @@ std::vector<InputValueDef> RoleBuilder::select_args(const RoleTable& rt) {
   };
 }
 
-std::string RoleBuilder::comparison_type(const std::string& scalar) {
-  if (const TypeDef* e = rs_.type(scalar); e && e->kind == TypeKind::kEnum)
-    return enum_comparison_type(scalar);
-  std::string name = scalar + "_comparison_exp";
-  if (rs_.types.count(name)) return name;
-  TypeDef t{TypeKind::kInputObject, name};
+TypeDef RoleBuilder::comparison_exp(const std::string& scalar) {
+  TypeDef t{TypeKind::kInputObject, scalar + "_comparison_exp"};
   t.description = fmt::format(
       "Boolean expression to compare columns of type \"{}\". All fields are combined with "
       "logical 'AND'.",
       scalar);
   t.input_role = InputRole::kComparison;
   t.scalar = scalar;
+  return t;
+}
+
+std::string RoleBuilder::comparison_type(const std::string& scalar) {
+  if (const TypeDef* e = rs_.type(scalar); e && e->kind == TypeKind::kEnum)
+    return enum_comparison_type(scalar);
+  std::string name = scalar + "_comparison_exp";
+  if (rs_.types.count(name)) return name;
+  TypeDef t = comparison_exp(scalar);
   gql::TypeRef s = named_type(scalar);
   for (const char* op : {"_eq", "_gt", "_gte", "_lt", "_lte", "_neq"})
     t.input_fields.push_back(input(op, s));
