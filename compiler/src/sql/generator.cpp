@@ -573,28 +573,27 @@ class Generator {
     std::string other_alias = t;
     if (e.levels_up > 0 && static_cast<size_t>(e.levels_up) <= scope_.size())
       other_alias = scope_[scope_.size() - static_cast<size_t>(e.levels_up)];
-    const char* op = "=";
-    switch (e.op) {
-      case ir::CompareOp::kNeq:
-        op = "<>";
-        break;
-      case ir::CompareOp::kGt:
-        op = ">";
-        break;
-      case ir::CompareOp::kLt:
-        op = "<";
-        break;
-      case ir::CompareOp::kGte:
-        op = ">=";
-        break;
-      case ir::CompareOp::kLte:
-        op = "<=";
-        break;
-      default:
-        break;
-    }
+    const char* op = order_operator(e.op);
     return "(" + t + "." + quote_identifier(e.column) + " " + op + " " + other_alias + "." +
            quote_identifier(e.other_column) + ")";
+  }
+
+  // =, <>, >, <, >=, <= for kEq..kLte (value and column comparisons alike).
+  static const char* order_operator(ir::CompareOp op) {
+    switch (op) {
+      case ir::CompareOp::kNeq:
+        return "<>";
+      case ir::CompareOp::kGt:
+        return ">";
+      case ir::CompareOp::kLt:
+        return "<";
+      case ir::CompareOp::kGte:
+        return ">=";
+      case ir::CompareOp::kLte:
+        return "<=";
+      default:
+        return "=";
+    }
   }
 
   std::string compare(const ir::BoolExp& e, const std::string& t) const {
@@ -606,17 +605,12 @@ class Generator {
     };
     switch (e.op) {
       case O::kEq:
-        return binary("=");
       case O::kNeq:
-        return binary("<>");
       case O::kGt:
-        return binary(">");
       case O::kLt:
-        return binary("<");
       case O::kGte:
-        return binary(">=");
       case O::kLte:
-        return binary("<=");
+        return binary(order_operator(e.op));
       case O::kIn:
         return "(" + c + " = ANY(" + param_value(vars_, e.param, true) + "))";
       case O::kNin:
