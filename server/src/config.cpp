@@ -195,7 +195,8 @@ std::vector<Setting> serve_settings() {
       "most aliased fields in one selection set (default 100)",
       limit(&compiler::Limits::max_aliases));
   add("max-root-fields", {"LIVEQL_MAX_ROOT_FIELDS"},
-      "most root fields in one operation (default 100)", limit(&compiler::Limits::max_root_fields));
+      "most root fields in one operation, and statements in one mutation (default 100)",
+      limit(&compiler::Limits::max_root_fields));
   add("max-relations", {"LIVEQL_MAX_RELATIONS"},
       "most tables and relationships selected in one operation, each a subquery (default 200)",
       limit(&compiler::Limits::max_relations));

@@ -333,6 +333,33 @@ TEST_F(CompileMutationTest, UpdateByPkAndUpdateMany) {
   EXPECT_EQ(many.output.size(), 1u);
 }
 
+// Each item of update_<t>_many is a statement: the items and the other root fields together are
+// held to max_root_fields, before any item is built.
+TEST_F(CompileMutationTest, UpdateManyItemsCountAgainstTheRootFieldLimit) {
+  const char* q = R"(mutation ($u: [orders_updates!]!) {
+                       one: update_orders_by_pk(pk_columns: {id: 4}, _set: {total: 1}) { id }
+                       many: update_orders_many(updates: $u) { affected_rows } })";
+  auto items = [](size_t n) {
+    std::string out = R"({"u": [)";
+    for (size_t i = 0; i < n; ++i)
+      out += std::string(i ? "," : "") + R"({"where": {"id": {"_eq": 1}}, "_set": {"total": 1}})";
+    return out + "]}";
+  };
+  const size_t limit = Limits{}.max_root_fields;
+  auto fits = run(q, Session{}, items(limit - 1));  // with update_orders_by_pk: the limit
+  ASSERT_TRUE(fits.ok()) << fits.error().message;
+  EXPECT_EQ(fits->mutations.at(1).write->updates.size(), limit - 1);
+  auto over = run(q, Session{}, items(limit));
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().code, ErrorCode::kValidationFailed);
+  EXPECT_EQ(over.error().message,
+            "the mutation runs 101 statements, more than the limit of 100 (--max-root-fields)");
+  EXPECT_EQ(over.error().path, "$");
+  auto huge = run(q, Session{}, items(100'000));
+  ASSERT_FALSE(huge.ok());
+  EXPECT_EQ(huge.error().code, ErrorCode::kValidationFailed);
+}
+
 TEST_F(CompileMutationTest, AColumnInTwoUpdateOperatorsIsAnError) {
   auto r = run(R"(mutation { update_orders(where: {}, _set: {total: 1, status: "placed"},
                    _inc: {total: 2}) { affected_rows } })");

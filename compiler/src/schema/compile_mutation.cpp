@@ -67,6 +67,7 @@ Result<MutationRoot> OperationCompiler::mutation_field(const TypeDef& root, cons
                       c.path);
   };
   const TypeDef* out_type = rs_.type(base_name(fd->type));
+  if (fd->role != FieldRole::kUpdateMany) ++statements_;
   switch (fd->role) {
     case FieldRole::kInsert:
     case FieldRole::kInsertOne: {
@@ -97,8 +98,17 @@ Result<MutationRoot> OperationCompiler::mutation_field(const TypeDef& root, cons
     case FieldRole::kUpdateMany: {
       if (!rt || !rt->update) return denied("update");
       f.kind = K::kUpdateMany;
+      const json::array& items = args.at("updates").as_array();
+      // Each item is a statement of its own: bounded like root fields, before any is built.
+      statements_ += items.size();
+      if (statements_ > limits_.max_root_fields)
+        return make_error(ErrorCode::kValidationFailed,
+                          fmt::format("the mutation runs {} statements, more than the limit of {} "
+                                      "(--max-root-fields)",
+                                      statements_, limits_.max_root_fields),
+                          "$");
       size_t i = 0;
-      for (const auto& item : args.at("updates").as_array()) {
+      for (const auto& item : items) {
         LQ_TRY(u, update(table, item.as_object(), fmt::format("{}.args.updates[{}]", c.path, i++),
                          false));
         f.updates.push_back(std::move(u));

@@ -167,6 +167,9 @@ class OperationCompiler {
   FragmentIndex fragments_;
   std::map<std::string, VarInfo> vars_;
   bool in_default_ = false;
+  // Statements the mutation's fields run so far: each root field one, each item of an
+  // update_<t>_many one; held to max_root_fields like the root fields themselves.
+  size_t statements_ = 0;
   CompiledOperation out_;
   ParamSink params_{out_.vars};
   FieldDef schema_field_ = make_schema_field();

@@ -15,7 +15,16 @@
 // replication stream decodes the baseline's commits too), alternating libpq / liveql for
 // --rounds rounds; the ratio is liveql's ops/s over libpq's in the same round. Also: latency
 // percentiles, and CPU per operation of liveql, of the phase's PostgreSQL client backends (the
-// baseline's connections, or liveql's pool) and of liveql's walsender (decoding the commits).
+// baseline's connections, or liveql's pool), of liveql's walsender (decoding the commits) and
+// of the bench's own clients.
+//
+// A third phase, `http`, measures the floor of any HTTP data layer on this machine: the same
+// clients, connections and headers posting `query { __typename }`, which liveql answers without
+// a statement (authentication, parsing, the answer, the sockets). Every process shares the
+// machine's cores, so a mutation through liveql costs at least the baseline's statement (its
+// backend and walsender CPU) plus that floor; the ceiling printed for each round,
+//   ceiling = baseline CPU per op / (baseline backend + walsender + http floor's liveql + client),
+// is the best ratio any liveql could reach here while the cores are the limit.
 //
 //   cmake --build build/bench --target mutation_bench liveql
 //   build/bench/tools/bench/mutation/mutation_bench [--clients 16] [--seconds 10] [--rounds 2]
@@ -66,9 +75,17 @@ struct Options {
   int rounds = 2;
 };
 
-enum class Kind { kInsert, kUpdate };
+enum class Kind { kInsert, kUpdate, kFloor };
 const char* name_of(Kind k) {
-  return k == Kind::kInsert ? "insert_orders_one" : "update_orders_by_pk";
+  switch (k) {
+    case Kind::kInsert:
+      return "insert_orders_one";
+    case Kind::kUpdate:
+      return "update_orders_by_pk";
+    case Kind::kFloor:
+      break;
+  }
+  return "__typename";
 }
 
 // One bench client's identity: its user and the orders it updates.
@@ -196,7 +213,9 @@ auto http_client(const Server& server, Kind kind) {
     const std::string host = server.host;
     return [state, kind, user, host](const Values& v, std::string& error) {
       json::object body;
-      if (kind == Kind::kInsert) {
+      if (kind == Kind::kFloor) {
+        body["query"] = "query { __typename }";
+      } else if (kind == Kind::kInsert) {
         body["query"] = "mutation ($t: numeric!) { insert_orders_one(object: {total: $t}) { id } }";
         body["variables"] = json::object{{"t", json::parse(v.total)}};
       } else {
@@ -225,7 +244,8 @@ auto http_client(const Server& server, Kind kind) {
       }
       const std::string& text = res.body();
       if (res.result() != http::status::ok || text.find("\"errors\"") != std::string::npos ||
-          text.find("null") != std::string::npos) {
+          text.find("null") != std::string::npos ||
+          (kind == Kind::kFloor && text.find("query_root") == std::string::npos)) {
         error = std::to_string(res.result_int()) + " " + text.substr(0, 300);
         return false;
       }
@@ -259,9 +279,10 @@ void print_statements(Conn& admin, const std::string& role) {
                 row[2].c_str(), row[3].c_str());
 }
 
-// CPU of liveql, of the phase's client backends, and of liveql's walsender, in seconds.
+// CPU of liveql, of the phase's client backends, of liveql's walsender and of this process (the
+// clients), in seconds.
 struct PhaseCpu {
-  double liveql = -1, backends = 0, walsender = 0;
+  double liveql = -1, backends = 0, walsender = 0, clients = 0;
 };
 
 void print_phase(const char* what, const Phase& p, const PhaseCpu& cpu) {
@@ -271,8 +292,8 @@ void print_phase(const char* what, const Phase& p, const PhaseCpu& cpu) {
               s.p50, s.p99, s.max);
   const double per_op = 1e6 / static_cast<double>(std::max<size_t>(p.ops, 1));
   if (cpu.liveql >= 0) std::printf("  liveql %5.1f us/op", cpu.liveql * per_op);
-  std::printf("  backends %5.1f us/op  walsender %5.1f us/op", cpu.backends * per_op,
-              cpu.walsender * per_op);
+  std::printf("  backends %5.1f us/op  walsender %5.1f us/op  clients %5.1f us/op",
+              cpu.backends * per_op, cpu.walsender * per_op, cpu.clients * per_op);
   if (p.errors) std::printf("  ERRORS %zu (first: %s)", p.errors, p.first_error.c_str());
   std::printf("\n");
   std::fflush(stdout);
@@ -355,43 +376,67 @@ int main(int argc, char** argv) {
       admin.value("show synchronous_commit").c_str(), opt.clients, opt.seconds,
       std::thread::hardware_concurrency(), server.pid, log.c_str());
 
+  const int self = static_cast<int>(::getpid());
   for (Kind kind : {Kind::kInsert, Kind::kUpdate}) {
-    std::vector<double> ratios;
+    std::vector<double> ratios, ceilings;
     for (int round = 1; round <= opt.rounds; ++round) {
       std::printf("%s, round %d\n", name_of(kind), round);
       // The baseline's backends start with the phase: their whole CPU time is the phase's.
-      PhaseCpu base_cpu, gql_cpu;
+      PhaseCpu base_cpu, gql_cpu, floor_cpu;
       admin.rows("select pg_stat_statements_reset()");
       auto wal_before = role_cpu(admin, kServerRole, true);
+      double clients_before = cpu_seconds(self);
       const Phase base = run_clients(who, opt.seconds, libpq_client(bench_url, kind), [&] {
         base_cpu.backends = backend_cpu_delta({}, role_cpu(admin, kBaselineRole, false));
         base_cpu.walsender = backend_cpu_delta(wal_before, role_cpu(admin, kServerRole, true));
+        base_cpu.clients = cpu_seconds(self) - clients_before;
       });
       print_phase("libpq", base, base_cpu);
 
-      const auto pool_before = role_cpu(admin, kServerRole, false);
-      wal_before = role_cpu(admin, kServerRole, true);
-      const double liveql_before = cpu_seconds(server.pid);
-      const Phase gql = run_clients(who, opt.seconds, http_client(server, kind), [&] {
-        gql_cpu.liveql = cpu_seconds(server.pid) - liveql_before;
-        gql_cpu.backends = backend_cpu_delta(pool_before, role_cpu(admin, kServerRole, false));
-        gql_cpu.walsender = backend_cpu_delta(wal_before, role_cpu(admin, kServerRole, true));
-      });
+      // liveql's phases: the mutation, then the HTTP floor.
+      auto through_liveql = [&](Kind k, PhaseCpu& cpu) {
+        const auto pool_before = role_cpu(admin, kServerRole, false);
+        wal_before = role_cpu(admin, kServerRole, true);
+        const double liveql_before = cpu_seconds(server.pid);
+        clients_before = cpu_seconds(self);
+        return run_clients(who, opt.seconds, http_client(server, k), [&] {
+          cpu.liveql = cpu_seconds(server.pid) - liveql_before;
+          cpu.backends = backend_cpu_delta(pool_before, role_cpu(admin, kServerRole, false));
+          cpu.walsender = backend_cpu_delta(wal_before, role_cpu(admin, kServerRole, true));
+          cpu.clients = cpu_seconds(self) - clients_before;
+        });
+      };
+      const Phase gql = through_liveql(kind, gql_cpu);
       print_phase("liveql", gql, gql_cpu);
       print_statements(admin, kServerRole);
-      if (gql.errors || base.errors) {
+      const Phase floor = through_liveql(Kind::kFloor, floor_cpu);
+      print_phase("http", floor, floor_cpu);
+      if (gql.errors || base.errors || floor.errors) {
         stop_server(server);
         die("errors in the run (see above)");
       }
       const double ratio = (static_cast<double>(gql.ops) / gql.seconds) /
                            (static_cast<double>(base.ops) / base.seconds);
       ratios.push_back(ratio);
-      std::printf("  ratio liveql / libpq: %.2f\n", ratio);
+      auto per_op = [](double seconds, const Phase& p) {
+        return seconds * 1e6 / static_cast<double>(std::max<size_t>(p.ops, 1));
+      };
+      const double base_total =
+          per_op(base_cpu.backends + base_cpu.walsender + base_cpu.clients, base);
+      const double floor_total = per_op(base_cpu.backends + base_cpu.walsender, base) +
+                                 per_op(floor_cpu.liveql + floor_cpu.clients, floor);
+      ceilings.push_back(base_total / floor_total);
+      std::printf(
+          "  ratio liveql / libpq: %.2f  (ceiling on this machine: %.2f = %.0f / %.0f us)\n", ratio,
+          ceilings.back(), base_total, floor_total);
     }
-    double sum = 0;
-    for (double r : ratios) sum += r;
-    std::printf("%s: mean ratio over %d rounds %.2f\n\n", name_of(kind), opt.rounds,
-                sum / static_cast<double>(ratios.size()));
+    auto mean = [](const std::vector<double>& v) {
+      double sum = 0;
+      for (double x : v) sum += x;
+      return sum / static_cast<double>(v.size());
+    };
+    std::printf("%s: mean ratio over %d rounds %.2f, mean ceiling %.2f\n\n", name_of(kind),
+                opt.rounds, mean(ratios), mean(ceilings));
     std::fflush(stdout);
   }
   stop_server(server);
