@@ -39,6 +39,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
@@ -333,14 +334,6 @@ class Fleet {
 // ---------------------------------------------------------------------------------------------
 // Statistics
 
-std::vector<int> parse_list(const std::string& s) {
-  std::vector<int> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) out.push_back(std::atoi(item.c_str()));
-  return out;
-}
-
 struct LatencyRow {
   std::string mode;
   int subscribers = 0, distinct = 0, updates = 0;
@@ -443,41 +436,40 @@ double liveql_statements(Conn& admin) { return role_statements(admin, kServerRol
 int main(int argc, char** argv) {
   set_program_name("latency_bench");
   Options opt;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) die("missing value for " + a);
-      return argv[++i];
-    };
-    if (a == "--pg-dir") {
-      opt.pg_dir = next();
-    } else if (a == "--liveql") {
-      opt.binary = next();
-    } else if (a == "--modes") {
-      opt.modes = split(next());
-    } else if (a == "--subscribers") {
-      opt.subscribers = parse_list(next());
-    } else if (a == "--distinct") {
-      opt.distinct = std::atoi(next().c_str());
-    } else if (a == "--updates") {
-      opt.updates = std::clamp(std::atoi(next().c_str()), 0, 1000);
-    } else if (a == "--interval-ms") {
-      opt.interval_ms = std::clamp(std::atoi(next().c_str()), 10, 60'000);
-    } else if (a == "--idle") {
-      opt.idle = std::clamp(std::atoi(next().c_str()), 0, 15'000);
-    } else if (a == "--idle-seconds") {
-      opt.idle_seconds = std::clamp(std::atoi(next().c_str()), 1, 600);
-    } else if (a == "--writer") {
-      opt.writer = next();
-      if (opt.writer != "sql" && opt.writer != "graphql") die("--writer: sql or graphql");
-    } else if (a == "--refetch-interval-ms") {
-      opt.refetch_interval_ms = std::clamp(std::atoi(next().c_str()), 10, 60'000);
-    } else {
-      die("unknown argument " + a + " (see the header of latency_bench.cpp)");
-    }
-  }
-  for (int n : opt.subscribers)
-    if (n < 1 || n > 15'000) die("--subscribers: each count in 1..15000");
+  CLI::App app{"latency_bench: commit to client latency of liveql's live queries", "latency_bench"};
+  app.add_option("--pg-dir", opt.pg_dir, "the benchmark's PostgreSQL cluster")
+      ->capture_default_str();
+  app.add_option("--liveql", opt.binary, "the liveql binary")->capture_default_str();
+  app.add_option("--modes", opt.modes, "live modes, in order")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"event", "poll"}))
+      ->capture_default_str();
+  app.add_option("--subscribers", opt.subscribers, "subscriber counts, one run each")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 15'000))
+      ->capture_default_str();
+  app.add_option("--distinct", opt.distinct, "distinct variable sets (0: min(N, 100))")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--updates", opt.updates, "updates per run")
+      ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
+  app.add_option("--interval-ms", opt.interval_ms, "between updates")
+      ->check(CLI::Range(10, 60'000))
+      ->capture_default_str();
+  app.add_option("--idle", opt.idle, "idle clients for the keep-alive phase")
+      ->check(CLI::Range(0, 15'000))
+      ->capture_default_str();
+  app.add_option("--idle-seconds", opt.idle_seconds, "length of the keep-alive phase")
+      ->check(CLI::Range(1, 600))
+      ->capture_default_str();
+  app.add_option("--writer", opt.writer, "sql (libpq transactions) or graphql (mutations)")
+      ->check(CLI::IsMember({"sql", "graphql"}))
+      ->capture_default_str();
+  app.add_option("--refetch-interval-ms", opt.refetch_interval_ms, "liveql's poll interval")
+      ->check(CLI::Range(10, 60'000))
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
   const std::string src = LIVEQL_SOURCE_DIR;
   if (!fs::exists(opt.binary)) die("no liveql binary at " + opt.binary);
   int most_clients = opt.idle;

@@ -32,6 +32,7 @@
 #include <libpq-fe.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/connect.hpp>
@@ -304,26 +305,21 @@ void print_phase(const char* what, const Phase& p, const PhaseCpu& cpu) {
 int main(int argc, char** argv) {
   set_program_name("mutation_bench");
   Options opt;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) die("missing value for " + a);
-      return argv[++i];
-    };
-    if (a == "--pg-dir") {
-      opt.pg_dir = next();
-    } else if (a == "--liveql") {
-      opt.binary = next();
-    } else if (a == "--clients") {
-      opt.clients = std::clamp(std::atoi(next().c_str()), 1, 256);
-    } else if (a == "--seconds") {
-      opt.seconds = std::clamp(std::atoi(next().c_str()), 1, 600);
-    } else if (a == "--rounds") {
-      opt.rounds = std::clamp(std::atoi(next().c_str()), 1, 20);
-    } else {
-      die("unknown argument " + a + " (see the header of mutation_bench.cpp)");
-    }
-  }
+  CLI::App app{"mutation_bench: liveql's mutations against the same writes through libpq",
+               "mutation_bench"};
+  app.add_option("--pg-dir", opt.pg_dir, "the benchmark's PostgreSQL cluster")
+      ->capture_default_str();
+  app.add_option("--liveql", opt.binary, "the liveql binary")->capture_default_str();
+  app.add_option("--clients", opt.clients, "concurrent clients")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  app.add_option("--seconds", opt.seconds, "seconds per phase")
+      ->check(CLI::Range(1, 600))
+      ->capture_default_str();
+  app.add_option("--rounds", opt.rounds, "rounds of libpq / liveql / http phases")
+      ->check(CLI::Range(1, 20))
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
   const std::string src = LIVEQL_SOURCE_DIR;
   if (!fs::exists(opt.binary)) die("no liveql binary at " + opt.binary);
 

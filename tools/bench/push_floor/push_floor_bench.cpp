@@ -43,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -410,41 +411,37 @@ LiveqlRow measure_liveql(int n, const Options& opt) {
 
 Options parse(int argc, char** argv) {
   Options opt;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) die("missing value for " + a);
-      return argv[++i];
-    };
-    if (a == "--n") {
-      opt.n.clear();
-      for (const auto& v : split(value())) opt.n.push_back(std::atoi(v.c_str()));
-    } else if (a == "--seconds") {
-      opt.seconds = std::atoi(value().c_str());
-    } else if (a == "--slot-ms") {
-      opt.slot_ms = std::atoi(value().c_str());
-    } else if (a == "--per-reader") {
-      opt.per_reader = std::atoi(value().c_str());
-    } else if (a == "--no-liveql") {
-      opt.liveql = false;
-    } else if (a == "--updates") {
-      opt.updates = std::atoi(value().c_str());
-    } else if (a == "--idle-seconds") {
-      opt.idle_seconds = std::atoi(value().c_str());
-    } else if (a == "--pg-dir") {
-      opt.pg_dir = value();
-    } else if (a == "--latency-bench") {
-      opt.latency_bench = value();
-    } else if (a == "--liveql") {
-      opt.liveql_binary = value();
-    } else {
-      die("unknown option " + a);
-    }
+  bool no_liveql = false;
+  CLI::App app{"push_floor_bench: the CPU of one websocket message on this machine, and liveql's",
+               "push_floor_bench"};
+  app.add_option("--n", opt.n, "connection counts")
+      ->delimiter(',')
+      ->check(CLI::Range(2, 100'000))
+      ->capture_default_str();
+  app.add_option("--seconds", opt.seconds, "per measurement")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--slot-ms", opt.slot_ms, "writer pacing slot")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  app.add_option("--per-reader", opt.per_reader, "connections per reader process")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_flag("--no-liveql", no_liveql, "measure the floor only");
+  app.add_option("--updates", opt.updates, "liveql run: updates")->capture_default_str();
+  app.add_option("--idle-seconds", opt.idle_seconds, "liveql run: keep-alive phase")
+      ->capture_default_str();
+  app.add_option("--pg-dir", opt.pg_dir, "the benchmark's PostgreSQL cluster")
+      ->capture_default_str();
+  app.add_option("--latency-bench", opt.latency_bench, "the latency_bench binary")
+      ->capture_default_str();
+  app.add_option("--liveql", opt.liveql_binary, "the liveql binary (latency_bench's default)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e));
   }
-  for (int n : opt.n)
-    if (n < 2 || n > 100000) die("--n: each count must be in [2, 100000]");
-  if (opt.seconds < 1 || opt.per_reader < 1 || opt.slot_ms < 1 || opt.slot_ms > 1000)
-    die("--seconds and --per-reader must be positive, --slot-ms in [1, 1000]");
+  opt.liveql = !no_liveql;
   return opt;
 }
 

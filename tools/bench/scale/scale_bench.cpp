@@ -33,7 +33,7 @@
 //   scale_bench [--grid] [--n 1000,5000,10000,max] [--scenarios own-row,commits:3000,commits:10000]
 //               [--modes event,poll] [--seconds 30] [--drain-seconds 5] [--idle-seconds 10]
 //               [--idle-mode event] [--writers 2] [--liveql PATH] [--pg-dir DIR]
-//               [--json PATH] [--server-arg ARG]...
+//               [--json PATH] [--server-arg=ARG]...   (--help lists every option)
 //
 // `max` is the most clients the open-file limit allows liveql (the limit less 1000, in
 // thousands). A cell that fails is reported as failed and the grid goes on.
@@ -47,6 +47,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
@@ -1154,50 +1155,49 @@ int main(int argc, char** argv) {
   if (argc == 7 && std::string(argv[1]) == "--worker") return worker_main(argv);
   set_program_name("scale_bench");
   Options opt;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) die("missing value for " + a);
-      return argv[++i];
-    };
-    auto number = [&](int lo, int hi) {
-      const int v = std::atoi(next().c_str());
-      if (v < lo || v > hi) die(a + ": expected " + std::to_string(lo) + ".." + std::to_string(hi));
-      return v;
-    };
-    if (a == "--grid") {
-      opt.ns = Options{}.ns;
-      opt.scenarios = Options{}.scenarios;
-      opt.modes = Options{}.modes;
-    } else if (a == "--n") {
-      opt.ns = split(next());
-    } else if (a == "--scenarios") {
-      opt.scenarios = split(next());
-    } else if (a == "--modes") {
-      opt.modes = split(next());
-    } else if (a == "--seconds") {
-      opt.seconds = number(1, 3600);
-    } else if (a == "--drain-seconds") {
-      opt.drain_seconds = number(0, 600);
-    } else if (a == "--idle-seconds") {
-      opt.idle_seconds = number(0, 3600);
-    } else if (a == "--idle-mode") {
-      opt.idle_mode = next();
-    } else if (a == "--writers") {
-      opt.writers = number(1, 16);
-    } else if (a == "--refetch-interval-ms") {
-      opt.refetch_interval_ms = number(10, 60'000);
-    } else if (a == "--liveql") {
-      opt.binary = next();
-    } else if (a == "--pg-dir") {
-      opt.pg_dir = next();
-    } else if (a == "--json") {
-      opt.json_path = next();
-    } else if (a == "--server-arg") {
-      opt.server_args.push_back(next());
-    } else {
-      die("unknown argument " + a + " (see the header of scale_bench.cpp)");
-    }
+  bool grid = false;
+  CLI::App app{"scale_bench: the seed's scale scenario, event against poll", "scale_bench"};
+  app.add_flag("--grid", grid, "every N x scenario x mode (the defaults), overriding the lists");
+  app.add_option("--n", opt.ns, "subscriber counts, or max (the open-file limit allows)")
+      ->delimiter(',')
+      ->capture_default_str();
+  app.add_option("--scenarios", opt.scenarios, "own-row or commits:R")
+      ->delimiter(',')
+      ->capture_default_str();
+  app.add_option("--modes", opt.modes, "live modes, in order")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"event", "poll"}))
+      ->capture_default_str();
+  app.add_option("--seconds", opt.seconds, "per cell")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  app.add_option("--drain-seconds", opt.drain_seconds, "after the writers stop")
+      ->check(CLI::Range(0, 600))
+      ->capture_default_str();
+  app.add_option("--idle-seconds", opt.idle_seconds, "keep-alive phase (0: none)")
+      ->check(CLI::Range(0, 3600))
+      ->capture_default_str();
+  app.add_option("--idle-mode", opt.idle_mode, "live mode of the keep-alive phase")
+      ->check(CLI::IsMember({"event", "poll"}))
+      ->capture_default_str();
+  app.add_option("--writers", opt.writers, "writer connections")
+      ->check(CLI::Range(1, 16))
+      ->capture_default_str();
+  app.add_option("--refetch-interval-ms", opt.refetch_interval_ms, "liveql's poll interval")
+      ->check(CLI::Range(10, 60'000))
+      ->capture_default_str();
+  app.add_option("--liveql", opt.binary, "the liveql binary")->capture_default_str();
+  app.add_option("--pg-dir", opt.pg_dir, "the benchmark's PostgreSQL cluster")
+      ->capture_default_str();
+  app.add_option("--json", opt.json_path, "where the results go")->capture_default_str();
+  // Repeatable, and the value may itself start with "--": `--server-arg=--flag`.
+  app.add_option("--server-arg", opt.server_args, "an argument for `liveql serve`, repeatable")
+      ->allow_extra_args(false);
+  CLI11_PARSE(app, argc, argv);
+  if (grid) {
+    opt.ns = Options{}.ns;
+    opt.scenarios = Options{}.scenarios;
+    opt.modes = Options{}.modes;
   }
   if (!fs::exists(opt.binary)) die("no liveql binary at " + opt.binary);
   opt.binary = fs::absolute(opt.binary).string();
@@ -1222,8 +1222,6 @@ int main(int argc, char** argv) {
       die("--scenarios: own-row or commits:R, not " + s);
     }
   }
-  for (const auto& m : opt.modes)
-    if (m != "event" && m != "poll") die("--modes: event or poll, not " + m);
 
   // A fresh database: items(id, value) with as many rows as the largest N.
   const int rows = *std::max_element(ns.begin(), ns.end());
