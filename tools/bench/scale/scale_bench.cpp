@@ -49,6 +49,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -703,6 +704,10 @@ struct Cell {
   double commit_to_push_ms = 0;   // liveql's own histogram: commit decoded -> push handed over
   double writer_commit_ms = 0;    // the writers' send -> commit acknowledged, average
   double paced_rounds_per_s = 0;  // liveql_paced_rounds_total: event cohorts behind
+  // PostgreSQL during the cell: checkpoints begun (pg_stat_bgwriter), WAL written and the
+  // full-page images in it (pg_stat_wal). After a checkpoint the first change of each page logs
+  // the whole page, so a cell that a checkpoint falls into writes (and decodes) more WAL.
+  double checkpoints = 0, wal_mb = 0, wal_fpi = 0;
   int ready = 0;
 };
 
@@ -724,6 +729,7 @@ struct Options {
   std::string json_path = "scale_bench.json";
   int seconds = 30, drain_seconds = 5, idle_seconds = 10, writers = 2;
   int refetch_interval_ms = 1000;
+  bool checkpoint = true;  // CHECKPOINT before each cell
 };
 
 // One liveql with N connected, subscribed clients.
@@ -913,6 +919,17 @@ Cell run_phase(const Options& opt, Run& run, Conn& admin, const std::string& adm
   // Every cell starts from the same table: without this, a cell inherits the dead tuples of the
   // cells before it (200,000 updates for commits:10000) and runs slower for its place in the run.
   admin.value("vacuum (analyze) items");
+  // And from a fresh checkpoint: one falling into some cells and not others (every 5 minutes or
+  // 1 GB of WAL) would make those cells log full pages.
+  if (opt.checkpoint) admin.rows("checkpoint");
+  const auto pg_wal = [&admin] {
+    auto row = admin.rows(
+        "select (select checkpoints_timed + checkpoints_req from pg_stat_bgwriter), "
+        "wal_bytes, wal_fpi from pg_stat_wal");
+    return std::array<double, 3>{std::stod(row.at(0).at(0)), std::stod(row.at(0).at(1)),
+                                 std::stod(row.at(0).at(2))};
+  };
+  const auto wal0 = pg_wal();
   run.command("begin");
   const Server& server = run.server();
   const double cpu0 = cpu_seconds(server.pid), pg0 = cluster_cpu(postmaster);
@@ -963,6 +980,10 @@ Cell run_phase(const Options& opt, Run& run, Conn& admin, const std::string& adm
   cell.commit_to_push_ms = (counters1.push_sum - counters0.push_sum) * 1000.0 /
                            (counters1.push_count - counters0.push_count);
   cell.paced_rounds_per_s = (counters1.paced_rounds - counters0.paced_rounds) / window;
+  const auto wal1 = pg_wal();
+  cell.checkpoints = wal1[0] - wal0[0];
+  cell.wal_mb = (wal1[1] - wal0[1]) / 1e6;
+  cell.wal_fpi = wal1[2] - wal0[2];
   sampling = false;
   sampler.join();
   cell.max_lag_bytes = static_cast<double>(max_lag.load());
@@ -1006,8 +1027,8 @@ std::string cell_row(const Cell& c) {
   char buf[1024];
   if (!c.error.empty()) {
     std::snprintf(buf, sizeof buf,
-                  "| %d | %s | %s | failed: %s | | | | | | | | | | | | | | | | | | | | |", c.n,
-                  c.mode.c_str(), c.scenario.c_str(), c.error.c_str());
+                  "| %d | %s | %s | failed: %s | | | | | | | | | | | | | | | | | | | | | | | |",
+                  c.n, c.mode.c_str(), c.scenario.c_str(), c.error.c_str());
     return buf;
   }
   const double u = c.updates > 0 ? 100.0 / static_cast<double>(c.updates) : 0;
@@ -1016,14 +1037,15 @@ std::string cell_row(const Cell& c) {
   std::snprintf(buf, sizeof buf,
                 "| %s | %s | %s | %.0f (%.0f) | %zu | %.1f %% | %.1f %% | %.1f %% | %zu | %.1f | "
                 "%.1f | %.1f | %.0f | %.1f | %.1f | %.2f | %.2f (%.2f) | %.0f | %.0f | %.1f | "
-                "%.1f MB | %.2f | %.2f | %.1f |",
+                "%.1f MB | %.2f | %.2f | %.1f | %.0f | %.0f | %.0f |",
                 n.c_str(), c.mode.c_str(), c.scenario.c_str(), c.achieved_rate, c.target_rate,
                 c.updates, u * static_cast<double>(c.delivered),
                 u * static_cast<double>(c.coalesced), u * static_cast<double>(c.missed),
                 c.stale_clients, c.latency_ms.avg, c.latency_ms.p50, c.latency_ms.p99,
                 c.latency_ms.max, c.writer_commit_ms, c.commit_to_push_ms, c.liveql_cores,
                 c.pg_cores, c.pg_liveql_cores, c.statements_per_s, c.refetch_statements_per_s,
-                c.paced_rounds_per_s, c.max_lag_bytes / 1e6, c.max_lag_s, c.storm_s, c.us_per_push);
+                c.paced_rounds_per_s, c.max_lag_bytes / 1e6, c.max_lag_s, c.storm_s, c.us_per_push,
+                c.checkpoints, c.wal_mb, c.wal_fpi);
   return buf;
 }
 
@@ -1032,9 +1054,9 @@ constexpr const char* kCellHeader =
     "stale clients | avg ms | p50 ms | p99 ms | max ms | writer commit avg ms | liveql "
     "commit→push avg ms | liveql cores | PG cores (liveql's backends) | statements/s | refetch "
     "statements/s | paced rounds/s | max slot lag | max write lag s | connect storm s | liveql "
-    "µs/result |\n"
+    "µs/result | checkpoints | WAL MB | full-page images |\n"
     "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|-"
-    "--|";
+    "--|---|---|---|";
 
 std::string idle_row(const IdleCell& c) {
   char buf[512];
@@ -1090,7 +1112,10 @@ void write_json(const std::string& path, const Options& opt, int max_n,
                               {"max_write_lag_s", c.max_lag_s},
                               {"connect_storm_s", c.storm_s},
                               {"results_in_window", c.results_in_window},
-                              {"liveql_us_per_result", c.us_per_push}});
+                              {"liveql_us_per_result", c.us_per_push},
+                              {"checkpoints", c.checkpoints},
+                              {"wal_mb", c.wal_mb},
+                              {"wal_fpi", c.wal_fpi}});
   for (const auto& c : idle)
     is.push_back(json::object{{"n", c.n},
                               {"mode", c.mode},
@@ -1190,10 +1215,14 @@ int main(int argc, char** argv) {
   app.add_option("--pg-dir", opt.pg_dir, "the benchmark's PostgreSQL cluster")
       ->capture_default_str();
   app.add_option("--json", opt.json_path, "where the results go")->capture_default_str();
+  bool no_checkpoint = false;
+  app.add_flag("--no-checkpoint", no_checkpoint,
+               "do not CHECKPOINT before each cell (a checkpoint may then fall into any cell)");
   // Repeatable, and the value may itself start with "--": `--server-arg=--flag`.
   app.add_option("--server-arg", opt.server_args, "an argument for `liveql serve`, repeatable")
       ->allow_extra_args(false);
   CLI11_PARSE(app, argc, argv);
+  opt.checkpoint = !no_checkpoint;
   if (grid) {
     opt.ns = Options{}.ns;
     opt.scenarios = Options{}.scenarios;
