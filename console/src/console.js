@@ -436,9 +436,10 @@ subscription {
         g.stroke();
       });
     }, [points, lines]);
+    const shown = points.filter((p) => p[lines[0].key] !== null && p[lines[0].key] !== undefined).length;
     return h(
       "div",
-      { className: "lq-chart" },
+      { className: "lq-chart", "data-points": shown },
       h(
         "div",
         { className: "lq-chart-title" },

@@ -248,6 +248,14 @@ test('the console: query, live subscription, Analyze, live view, table modes', a
   await waitFor('the cohort back in event mode', () =>
     page.$$eval('[data-testid=cohorts] tbody tr', (rows) =>
       rows.some((r) => r.textContent.includes('orders_by_pk') && r.querySelector('[data-mode=event]'))));
+  if (SCREENSHOTS) {
+    // For the picture: commits until the latency chart holds a minute of points.
+    await waitFor('a minute of latency points', async () => {
+      const status = n++ % 2 ? 'preparing' : 'delivering';
+      h.sql(db, `update orders set status = '${status}' where id = 2`);
+      return page.$eval('.lq-chart[data-points]', (e) => Number(e.dataset.points) >= 30);
+    }, 120000);
+  }
   await screenshot('console-live.png');
 
   // The secret stayed out of storage and URLs; "remember" writes it, unticking removes it.
@@ -291,6 +299,16 @@ test('admin endpoints the console uses stay admin-only', async () => {
   assert.equal(plan.root_field, 'orders');
   assert.ok(['new', 'joining'].includes(plan.cohort.status));
   assert.equal(plan.tables[0].table, 'public.orders');
+  // As a user: the permission filter user_id = X-Hasura-User-Id is the indexed conjunct.
+  const asUser = await fetch(lq.http + '/v1/live/explain', { method: 'POST',
+    body: JSON.stringify({ query: { query: 'subscription { orders { id status } }' },
+      user: { 'x-hasura-role': 'user', 'x-hasura-user-id': '1' } }),
+    headers: { 'x-hasura-admin-secret': h.ADMIN_SECRET } });
+  assert.equal(asUser.status, 200);
+  const userPlan = await asUser.json();
+  assert.equal(userPlan.role, 'user');
+  assert.equal(userPlan.mode, 'event');
+  assert.deepEqual(userPlan.tables[0].index, { kind: 'column', column: 'user_id', op: '_eq' });
   const query = await fetch(lq.http + '/v1/live/explain', { method: 'POST',
     body: JSON.stringify({ query: { query: '{ orders { id } }' } }),
     headers: { 'x-hasura-admin-secret': h.ADMIN_SECRET } });
