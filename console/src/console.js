@@ -104,8 +104,16 @@ subscription {
     };
   }
 
-  async function request(conn, extraHeaders, method, path, body) {
-    const headers = Object.assign({ "content-type": "application/json" }, connectionHeaders(conn), extraHeaders || {});
+  // The admin endpoints (explain, live view) get the admin secret alone: with x-hasura-role the
+  // session would be that role's, which they refuse. The role and session they explain for
+  // travel in the explain body instead.
+  function adminHeaders(conn) {
+    return conn.adminSecret ? { "x-hasura-admin-secret": conn.adminSecret } : {};
+  }
+
+  // `headers`: the request's own (GraphQL: connectionHeaders(); admin: adminHeaders()).
+  async function request(conn, headersIn, method, path, body) {
+    const headers = Object.assign({ "content-type": "application/json" }, headersIn || {});
     const response = await fetch(originOf(conn.endpoint) + path, {
       method: method,
       headers: headers,
@@ -268,14 +276,14 @@ subscription {
       return out;
     }
     try {
-      out.explain = await request(conn, editorHeaders, "POST", "/v1/graphql/explain", body);
+      out.explain = await request(conn, adminHeaders(conn), "POST", "/v1/graphql/explain", body);
     } catch (e) {
       out.error = e.message;
       return out;
     }
     if (op.type === "subscription") {
       try {
-        out.live = await request(conn, editorHeaders, "POST", "/v1/live/explain", body);
+        out.live = await request(conn, adminHeaders(conn), "POST", "/v1/live/explain", body);
       } catch (e) {
         out.liveError = e.message;
       }
@@ -475,9 +483,9 @@ subscription {
     const refresh = useCallback(async () => {
       const errs = {};
       const [c, t, m] = await Promise.all([
-        request(conn, null, "GET", "/v1/live/cohorts").catch((e) => ((errs.cohorts = e.message), null)),
-        request(conn, null, "GET", "/v1/live/tables").catch((e) => ((errs.tables = e.message), null)),
-        request(conn, secretRef.current ? { authorization: "Bearer " + secretRef.current } : null, "GET", "/metrics").catch(
+        request(conn, adminHeaders(conn), "GET", "/v1/live/cohorts").catch((e) => ((errs.cohorts = e.message), null)),
+        request(conn, adminHeaders(conn), "GET", "/v1/live/tables").catch((e) => ((errs.tables = e.message), null)),
+        request(conn, secretRef.current ? { authorization: "Bearer " + secretRef.current } : {}, "GET", "/metrics").catch(
           (e) => ((errs.metrics = e.message), null)
         ),
       ]);
@@ -502,7 +510,7 @@ subscription {
 
     const switchMode = async (table, mode) => {
       try {
-        const answer = await request(conn, null, "POST", "/v1/live/tables", { table: table, mode: mode });
+        const answer = await request(conn, adminHeaders(conn), "POST", "/v1/live/tables", { table: table, mode: mode });
         setTables(answer);
         refresh();
       } catch (e) {
@@ -687,7 +695,7 @@ subscription {
     // A cheap request that tells whether the credentials work, shown next to Apply.
     useEffect(() => {
       let cancelled = false;
-      request(conn, null, "POST", new URL(conn.endpoint, window.location.href).pathname, { query: "{ __typename }" })
+      request(conn, connectionHeaders(conn), "POST", new URL(conn.endpoint, window.location.href).pathname, { query: "{ __typename }" })
         .then((r) => {
           if (cancelled) return;
           if (r && r.errors) setStatus({ ok: false, text: r.errors[0].message });

@@ -177,7 +177,13 @@ test('the console: query, live subscription, Analyze, live view, table modes', a
   assert.equal(data.orders.length, 3);
   assert.equal(data.orders[0].id, 1);
   assert.equal(data.orders[0].status, expected);
+  // The docs explorer, from introspection with the typed headers.
+  await page.click('button[aria-label="Show Documentation Explorer"]');
+  await waitFor('the docs explorer', () => page.$eval('.graphiql-doc-explorer',
+    (e) => e.textContent.includes('query_root') && e.textContent.includes('subscription_root'))
+    .catch(() => false));
   await screenshot('console-query.png');
+  await page.click('button[aria-label="Hide Documentation Explorer"]');
 
   // A subscription over graphql-transport-ws: the row changed with SQL shows up within 1 s.
   await setQuery('subscription Order2 {\n  orders_by_pk(id: 2) {\n    id\n    status\n  }\n}\n',
@@ -269,6 +275,30 @@ test('the console: query, live subscription, Analyze, live view, table modes', a
   await page.click('[data-testid=apply]');
   assert.ok(!(await page.evaluate(() => JSON.stringify(Object.assign({}, window.localStorage))))
     .includes(h.ADMIN_SECRET));
+
+  // The role and session switcher: as user 1, only user 1's orders.
+  await page.type('input[name=role]', 'user');
+  await page.type('input[name=user-id]', '1');
+  await page.click('[data-testid=apply]');
+  await waitFor('the user session', () =>
+    page.$eval('[data-testid=status]', (e) => e.textContent.includes('(role user)')));
+  await page.click('[data-tab=graphiql]');
+  await page.click('button[aria-label="Stop query (Ctrl-Enter)"]');  // the subscription
+  await page.waitForSelector('button[aria-label="Execute query (Ctrl-Enter)"]');
+  await setQuery('query Mine {\n  orders {\n    id\n    user_id\n  }\n}\n', 'Mine');
+  await page.click('.graphiql-execute-button');
+  const mine = await waitFor('the user\'s orders', async () => {
+    const r = await result();
+    return r && r.data && r.data.orders && r.data.orders.every((o) => o.user_id === 1) ? r.data : null;
+  });
+  assert.equal(mine.orders.length, Number(h.sql(db, 'select count(*) from orders where user_id = 1')));
+  // With a role typed, the live view still reads the admin endpoints (the secret alone).
+  await page.click('[data-tab=live]');
+  const refreshed = await page.$eval('.lq-live .lq-muted:last-child', (e) => e.textContent);
+  await waitFor('the live view refreshed as admin', () => page.$eval('.lq-live .lq-muted:last-child',
+    (e, before) => e.textContent !== before, refreshed));
+  assert.equal(await page.$$eval('.lq-live .lq-error', (els) => els.length), 0);
+  assert.deepEqual(consoleErrors.filter((e) => /status of 4\d\d/.test(e)), []);
 
   // Nothing outside the liveql origin, and no secret in any URL.
   const origin = new URL(lq.http);
