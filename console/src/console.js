@@ -181,7 +181,7 @@ subscription {
         " · mode ",
         h(ModeBadge, { mode: plan.mode }),
         " ",
-        h("span", { "data-testid": "mode-reason" }, plan.reason)
+        h("span", { "data-testid": "mode-reason" }, plan.reason && plan.reason !== plan.mode ? "(" + plan.reason + ")" : "")
       ),
       plan.forced_tables && plan.forced_tables.length
         ? h("p", null, "Forced to event mode (any change refetches the cohort): " + plan.forced_tables.join(", "))

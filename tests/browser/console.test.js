@@ -177,6 +177,21 @@ test('the console: query, live subscription, Analyze, live view, table modes', a
   assert.equal(data.orders.length, 3);
   assert.equal(data.orders[0].id, 1);
   assert.equal(data.orders[0].status, expected);
+  // A mutation, over the same HTTP endpoint.
+  await setQuery('mutation Total {\n  update_orders_by_pk(pk_columns: {id: 3}, _set: {total: 41.5}) {\n    id\n    total\n  }\n}\n', 'Total');
+  await page.click('.graphiql-execute-button');
+  await waitFor('the mutation result', async () => {
+    const r = await result();
+    return r && r.data && r.data.update_orders_by_pk && r.data.update_orders_by_pk.total === 41.5;
+  });
+  assert.equal(h.sql(db, 'select total from orders where id = 3'), '41.50');
+  await setQuery('query Orders {\n  orders(order_by: {id: asc}, limit: 3) {\n    id\n    status\n    total\n  }\n}\n', 'Orders');
+  await page.click('.graphiql-execute-button');
+  await waitFor('the query result again', async () => {
+    const r = await result();
+    return r && r.data && r.data.orders && r.data.orders[2].total === 41.5;
+  });
+
   // The docs explorer, from introspection with the typed headers.
   await page.click('button[aria-label="Show Documentation Explorer"]');
   await waitFor('the docs explorer', () => page.$eval('.graphiql-doc-explorer',
