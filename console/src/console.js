@@ -626,7 +626,7 @@ subscription {
           )
         )
       ),
-      h("p", { className: "lq-muted" }, updated ? "Updated " + updated.toLocaleTimeString() + "; refreshes every " + REFRESH_MS / 1000 + " s." : "Loading…")
+      h("p", { className: "lq-muted", "data-testid": "updated" }, updated ? "Updated " + updated.toLocaleTimeString() + "; refreshes every " + REFRESH_MS / 1000 + " s." : "Loading…")
     );
   }
 

@@ -309,8 +309,8 @@ test('the console: query, live subscription, Analyze, live view, table modes', a
   assert.equal(mine.orders.length, Number(h.sql(db, 'select count(*) from orders where user_id = 1')));
   // With a role typed, the live view still reads the admin endpoints (the secret alone).
   await page.click('[data-tab=live]');
-  const refreshed = await page.$eval('.lq-live .lq-muted:last-child', (e) => e.textContent);
-  await waitFor('the live view refreshed as admin', () => page.$eval('.lq-live .lq-muted:last-child',
+  const refreshed = await page.$eval('[data-testid=updated]', (e) => e.textContent);
+  await waitFor('the live view refreshed as admin', () => page.$eval('[data-testid=updated]',
     (e, before) => e.textContent !== before, refreshed));
   assert.equal(await page.$$eval('.lq-live .lq-error', (els) => els.length), 0);
   assert.deepEqual(consoleErrors.filter((e) => /status of 4\d\d/.test(e)), []);
