@@ -2,8 +2,8 @@
 # Runs liveql on a demo food-ordering database that this script starts itself.
 # Installs what is missing, builds (release), starts a throwaway PostgreSQL 15 in
 # ${LIVEQL_DEMO_DIR:-/tmp/liveql-demo}, loads tools/demo/{schema,seed}.sql once, and serves
-# tools/demo/metadata on port ${PORT:-8080}. Ctrl-C stops liveql; `tools/pg.sh stop DIR` stops
-# the database.
+# tools/demo/metadata on port ${PORT:-8080} with the console enabled (open the printed URL).
+# Ctrl-C stops liveql; `tools/pg.sh stop DIR` stops the database.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -32,6 +32,7 @@ port=${PORT:-8080}
 cat <<TXT
 
 liveql demo
+  console:      http://127.0.0.1:$port/console   (type the admin secret in its bar)
   database:     $url
   GraphQL:      http://127.0.0.1:$port/v1/graphql   (HTTP and WebSocket)
   admin secret: $admin_secret
@@ -43,13 +44,15 @@ Try:
     -d '{"query":"{ orders(order_by: {id: asc}) { id status total items { name quantity } } }"}'
   curl -s http://127.0.0.1:$port/v1/graphql -H 'x-hasura-admin-secret: $admin_secret' \\
     -d '{"query":"{ users { name orders_aggregate { aggregate { count } } } }"}'
-Then subscribe (graphql-ws or subscriptions-transport-ws) to
+Then subscribe (in the console, or with graphql-ws or subscriptions-transport-ws) to
   subscription { orders { id status } }
 and change a row:  tools/pg.sh psql $dir -c "update orders set status = 'preparing' where id = 2"
+In the console, Analyze shows that subscription's SQL, plan and live plan; the live view shows
+its cohort, the tables' live modes (switch one to poll and back) and commit -> push latency.
 
 TXT
 
 exec "$build/server/liveql" serve --database-url "$url" --metadata tools/demo/metadata \
   --port "$port" --admin-secret "$admin_secret" \
   --jwt-secret "{\"type\":\"HS256\",\"key\":\"$jwt_key\"}" \
-  --state-dir "$dir/state"
+  --state-dir "$dir/state" --enable-console

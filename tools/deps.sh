@@ -13,6 +13,8 @@ apt_packages=(
   # PostGIS: geometry/geography columns (the pg and e2e tests create the extension)
   postgresql-15-postgis-3
   nodejs curl procps openssl python3
+  # the console's browser test (tests/browser): headless, driven by puppeteer-core
+  chromium
   # libFuzzer targets (tools/fuzz.sh): clang and its runtime, which holds libclang_rt.fuzzer
   clang libclang-rt-14-dev
 )
@@ -34,10 +36,15 @@ if ! command -v npm >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq npm >/dev/null
 fi
 
-# npm packages for the end-to-end clients, from the committed lockfile.
-if [ -f "$here/../tests/e2e/package-lock.json" ]; then
-  cd "$here/../tests/e2e"
-  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    npm ci --no-audit --no-fund --loglevel=error
+# npm packages from the committed lockfiles: the end-to-end clients, the console's GraphiQL and
+# React (copied next to the binary by the build), the browser test's puppeteer-core.
+for dir in tests/e2e console tests/browser; do
+  if [ -f "$here/../$dir/package-lock.json" ]; then
+    (
+      cd "$here/../$dir"
+      if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+        npm ci --no-audit --no-fund --loglevel=error
+      fi
+    )
   fi
-fi
+done

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds with ASan+UBSan, checks formatting,
-# runs every ctest label (unit, pg, e2e, slow) against a throwaway PostgreSQL, then every
-# libFuzzer target for LIVEQL_FUZZ_SECONDS (default 30; 0 skips them) with clang.
+# runs every ctest label (unit, pg, e2e, slow; e2e includes `browser`, the console in headless
+# chromium) against a throwaway PostgreSQL, then every libFuzzer target for LIVEQL_FUZZ_SECONDS
+# (default 30; 0 skips them) with clang.
 # Developers: `ctest --test-dir build/asan -L unit` for the fast loop.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -1039,6 +1039,30 @@ const std::string* LiveQueries::last_keys(SubscriberId id) const {
 std::size_t LiveQueries::subscriber_count() const { return impl_->subscribers.size(); }
 std::size_t LiveQueries::cohort_count() const { return impl_->cohorts.size(); }
 
+LiveQueries::CohortPreview LiveQueries::preview(const std::string& sql, const std::string& role,
+                                                const deps::Dependencies* deps) const {
+  const auto& impl = *impl_;
+  CohortPreview out;
+  if (auto it = impl.cohorts.find(role + '\0' + sql); it != impl.cohorts.end()) {
+    const Cohort& c = *it->second;
+    out.cohort = c.id;
+    out.subscribers = c.members;
+    out.mode = c.mode;
+    out.reason = c.mode_reason;
+    out.forced_tables.assign(c.forced_tables.begin(), c.forced_tables.end());
+    return out;
+  }
+  ModeDecision d = decide_mode({.deps = deps,
+                                .event_available = impl.event_available,
+                                .event_unavailable_reason = impl.event_unavailable_reason,
+                                .default_mode = impl.options.live_mode_default,
+                                .table_modes = &impl.table_modes});
+  out.mode = d.mode;
+  out.reason = std::move(d.reason);
+  out.forced_tables.assign(d.forced_tables.begin(), d.forced_tables.end());
+  return out;
+}
+
 boost::json::value LiveQueries::cohorts_json() const {
   std::vector<const Cohort*> list;
   for (const auto& [key, c] : impl_->cohorts) list.push_back(c.get());

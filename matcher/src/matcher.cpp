@@ -226,6 +226,20 @@ ColumnIndex& column_index(std::vector<ColumnIndex>& list, const std::string& col
 
 }  // namespace
 
+IndexUse index_use(const TableDependency& d, const ParamValues& params) {
+  if (d.role == TableRole::kLinked) return IndexUse{IndexUse::Kind::kLink, {}, {}};
+  IndexChoice choice = choose_index(d.predicate, params);
+  switch (choice.kind) {
+    case IndexChoice::Kind::kNever:
+      return IndexUse{IndexUse::Kind::kNever, {}, {}};
+    case IndexChoice::Kind::kScan:
+      return IndexUse{IndexUse::Kind::kScan, {}, {}};
+    case IndexChoice::Kind::kColumn:
+      break;
+  }
+  return IndexUse{IndexUse::Kind::kColumn, choice.conjunct->column, choice.conjunct->op};
+}
+
 struct Matcher::Impl {
   std::unordered_map<SubscriberId, Subscriber> subs;
   std::unordered_map<std::string, TableIndex> tables;

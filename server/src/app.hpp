@@ -33,7 +33,8 @@ class ChangeFeed;
 
 namespace liveql::server {
 
-struct AuthConfig;  // auth.hpp
+struct AuthConfig;    // auth.hpp
+class ConsoleAssets;  // console.hpp
 
 // The open websocket sessions, so that a stopping server can close each one with 1001 (going
 // away) and /metrics can count them (liveql_websocket_connections). A session adds itself once
@@ -90,8 +91,9 @@ struct App {
   live::PgPool* pool = nullptr;
   live::LiveQueries* live = nullptr;
   live::Metrics* metrics = nullptr;
-  live::ChangeFeed* feed = nullptr;  // null when event mode is off for the whole server
-  std::string health_message;        // "" when healthy; otherwise why the server cannot serve
+  live::ChangeFeed* feed = nullptr;        // null when event mode is off for the whole server
+  std::string health_message;              // "" when healthy; otherwise why the server cannot serve
+  const ConsoleAssets* console = nullptr;  // set when --enable-console: GET /console serves it
   // The core's executor: where pool, live and feed live (io_threads.hpp).
   boost::asio::any_io_executor core;
 

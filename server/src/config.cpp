@@ -224,6 +224,18 @@ std::vector<Setting> serve_settings() {
       "a pooled connection whose statement ran at least this many milliseconds is closed "
       "afterwards (its backend may hold the memory); 0 = never (default 500)",
       duration_or_off(&Config::conn_recycle_after));
+  add("enable-console", {"LIVEQL_ENABLE_CONSOLE", "HASURA_GRAPHQL_ENABLE_CONSOLE"},
+      "serve the console (GraphiQL, Analyze, live view) at /console (true|false, default false)",
+      [](Config& c, const std::string& v, const std::string& src) -> Status {
+        auto b = parse_bool(v, src);
+        if (!b) return b.take_error();
+        c.enable_console = *b;
+        return Ok{};
+      });
+  s.back().is_switch = true;
+  add("console-assets-dir", {"LIVEQL_CONSOLE_ASSETS_DIR", "HASURA_GRAPHQL_CONSOLE_ASSETS_DIR"},
+      "directory of the console's files (default: `console` next to the liveql binary)",
+      str(&Config::console_assets_dir));
   return s;
 }
 

@@ -7,7 +7,9 @@
 #include <chrono>
 
 #include "auth.hpp"
+#include "console.hpp"
 #include "json_limits.hpp"
+#include "live_plan.hpp"
 #include "liveql/base/text.hpp"
 #include "liveql/compiler/compile.hpp"
 #include "liveql/live/change_feed.hpp"
@@ -252,6 +254,56 @@ awaitable<HttpResponse> explain(App& app, const HttpRequest& request) {
   co_return json_response(200, std::move(*out));
 }
 
+awaitable<HttpResponse> explain_subscription(App& app, const HttpRequest& request) {
+  PreparedExplain p = prepare_explain(app, request);
+  if (p.answer) co_return std::move(*p.answer);
+  auto out = co_await explain_live(app, std::move(p.session), std::move(p.operation));
+  if (!out) co_return plain_error(400, out.error());
+  co_return json_response(200, std::move(*out));
+}
+
+// Headers of every console file: the page runs no inline script and talks to this origin only
+// (connect-src 'self' covers its websocket in current browsers); nothing may frame it.
+void add_console_headers(HttpResponse& r) {
+  r.headers = {{"Cache-Control", "no-cache"},
+               {"X-Content-Type-Options", "nosniff"},
+               {"X-Frame-Options", "DENY"},
+               {"Referrer-Policy", "no-referrer"},
+               {"Content-Security-Policy",
+                "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
+                "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"}};
+}
+
+// GET / and GET /console[/file] when the console is enabled (console.hpp); nullopt for every
+// other request (a disabled console answers 404 like any unknown path).
+std::optional<HttpResponse> console_request(const App& app, const HttpRequest& request) {
+  if (app.console == nullptr || request.method != "GET") return std::nullopt;
+  std::string_view path = request.target;
+  if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
+  HttpResponse r;
+  if (path == "/") {
+    r.status = 307;
+    r.content_type.clear();
+    r.headers = {{"Location", "/console"}};
+    return r;
+  }
+  constexpr std::string_view kPrefix = "/console";
+  if (path.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
+  std::string_view file = path.substr(kPrefix.size());
+  if (!file.empty() && file.front() != '/') return std::nullopt;  // "/consoles": not ours
+  if (!file.empty()) file.remove_prefix(1);
+  if (file.empty()) file = "index.html";
+  const ConsoleAssets::File* found = app.console->find(file);
+  if (found == nullptr) {
+    return plain_error(404, make_error(ErrorCode::kNotFound, "resource does not exist"));
+  }
+  r.content_type = found->content_type;
+  r.body = found->body;
+  add_console_headers(r);
+  return r;
+}
+
 }  // namespace
 
 std::string graphql_error_body(const Error& e) {
@@ -281,13 +333,14 @@ std::string plain_error_body(const Error& e) {
 
 namespace {
 
-enum class Route { kGraphql, kGraphqlV1Alpha1, kExplain, kOther };
+enum class Route { kGraphql, kGraphqlV1Alpha1, kExplain, kLiveExplain, kOther };
 
 Route route_of(const HttpRequest& request) {
   if (request.method != "POST") return Route::kOther;
   if (path_is(request.target, "/v1/graphql")) return Route::kGraphql;
   if (path_is(request.target, "/v1alpha1/graphql")) return Route::kGraphqlV1Alpha1;
   if (path_is(request.target, "/v1/graphql/explain")) return Route::kExplain;
+  if (path_is(request.target, "/v1/live/explain")) return Route::kLiveExplain;
   return Route::kOther;
 }
 
@@ -397,6 +450,8 @@ void add_cors(HttpResponse& response) {
 }  // namespace
 
 awaitable<HttpResponse> handle_http(App& app, HttpRequest request) {
+  // The console's files are immutable: served on this thread, without CORS (same origin only).
+  if (auto console = console_request(app, request)) co_return std::move(*console);
   HttpResponse response;
   switch (route_of(request)) {
     case Route::kGraphql:
@@ -407,6 +462,9 @@ awaitable<HttpResponse> handle_http(App& app, HttpRequest request) {
       break;
     case Route::kExplain:
       response = co_await explain(app, request);
+      break;
+    case Route::kLiveExplain:
+      response = co_await explain_subscription(app, request);
       break;
     case Route::kOther:
       response = co_await simple_on_core(app, std::move(request));

@@ -43,9 +43,10 @@ std::string plain_error_body(const Error& error);
 // 401 access-denied, 500 database connection/unexpected failures, 400 otherwise.
 unsigned error_http_status(ErrorCode code);
 
-// Routes one request: POST /v1/graphql (and /v1alpha1/graphql), POST /v1/graphql/explain, GET
-// /healthz, GET /metrics, GET /v1/version, GET /v1/live/cohorts (admin), OPTIONS (CORS preflight);
-// 404 otherwise.
+// Routes one request: POST /v1/graphql (and /v1alpha1/graphql), POST /v1/graphql/explain, POST
+// /v1/live/explain (admin, live_plan.hpp), GET /healthz, GET /metrics, GET /v1/version, GET
+// /v1/live/cohorts (admin), OPTIONS (CORS preflight); with App::console set, GET /console[/file]
+// (console.hpp; index.html for /console) and GET / (307 to /console); 404 otherwise.
 //
 // POST /v1/graphql takes one operation ({query, variables, operationName}) or a batch: a JSON
 // array of them, answered with an array holding each operation's own {data} or {errors}, run

@@ -114,14 +114,16 @@ void count(App& app, const std::string& path, unsigned status, double seconds) {
   app.metrics->observe("liveql_http_request_duration_seconds", seconds, {{"path", path}});
 }
 
-// Keeps the metric's label set small: known endpoints by name, the rest as "other".
+// Keeps the metric's label set small: known endpoints by name (the console's files as one),
+// the rest as "other".
 std::string route_label(std::string_view target) {
   if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
   for (std::string_view known :
        {"/v1/graphql", "/v1alpha1/graphql", "/v1/graphql/explain", "/healthz", "/metrics",
-        "/v1/version", "/v1/live/cohorts", "/v1/live/tables"}) {
+        "/v1/version", "/v1/live/cohorts", "/v1/live/tables", "/v1/live/explain", "/"}) {
     if (target == known) return std::string(known);
   }
+  if (target == "/console" || target.starts_with("/console/")) return "/console";
   return "other";
 }
 

@@ -23,6 +23,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <optional>
@@ -30,6 +31,7 @@
 
 #include "app.hpp"
 #include "auth.hpp"
+#include "console.hpp"
 #include "http_server.hpp"
 #include "io_threads.hpp"
 #include "liveql/live/change_feed.hpp"
@@ -110,9 +112,24 @@ int serve(const Config& config) {
     return 1;
   }
 
+  std::optional<ConsoleAssets> console;
+  if (config.enable_console) {
+    std::error_code ec;
+    std::string dir = config.console_assets_dir;
+    if (dir.empty()) dir = default_console_dir(std::filesystem::read_symlink("/proc/self/exe", ec));
+    auto loaded = ConsoleAssets::load(dir);
+    if (!loaded) {
+      spdlog::critical("--enable-console: {} (--console-assets-dir)", loaded.error().message);
+      return 1;
+    }
+    console = std::move(*loaded);
+    spdlog::info("console: {} files from {}", console->size(), dir);
+  }
+
   // Declared before the io_context so that coroutine frames still queued in it, destroyed with
   // it, never outlive what they point at.
   App app;
+  app.console = console ? &*console : nullptr;
   live::Metrics metrics;
   register_metrics(metrics);
   app.config = &config;

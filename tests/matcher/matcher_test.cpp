@@ -217,6 +217,28 @@ TEST_F(MatcherTest, InListIsIndexedAndScanListIsEvaluated) {
   EXPECT_EQ(affected({ins("x", "4.99")}), Ids{3});
 }
 
+TEST(IndexUseTest, SaysHowEachDependencyIsFiled) {
+  auto in = make_deps({table_dep(
+      "orders", deps::TableRole::kRoot,
+      p_and({cmp("total", "numeric", Op::kGt, "t"), cmp("status", "text", Op::kIn, "s", true)}))});
+  auto use = index_use(in->tables[0], bind_params(*in, vars(R"({"s":["new"],"t":1})")));
+  EXPECT_EQ(use.kind, IndexUse::Kind::kColumn);
+  EXPECT_EQ(use.column, "status");
+  EXPECT_EQ(use.op, Op::kIn);
+  // The value decides too: a list the type cannot key is scanned.
+  EXPECT_EQ(index_use(in->tables[0], bind_params(*in, vars(R"({"s":[{}],"t":1})"))).kind,
+            IndexUse::Kind::kScan);
+  auto eq = orders_by_user();
+  use = index_use(eq->tables[0], bind_params(*eq, vars(R"({"uid":7})")));
+  EXPECT_EQ(use.kind, IndexUse::Kind::kColumn);
+  EXPECT_EQ(use.column, "user_id");
+  EXPECT_EQ(use.op, Op::kEq);
+  auto never = make_deps({table_dep("orders", deps::TableRole::kRoot, p_false())});
+  EXPECT_EQ(index_use(never->tables[0], {}).kind, IndexUse::Kind::kNever);
+  auto linked = table_dep("orders", deps::TableRole::kLinked, p_true());
+  EXPECT_EQ(index_use(linked, {}).kind, IndexUse::Kind::kLink);
+}
+
 TEST_F(MatcherTest, LinkedRowsMatchThroughLinkKeysAndNestedWhere) {
   // users { orders(where: {status: {_eq: $s}}) }
   auto users = table_dep("users", deps::TableRole::kRoot, cmp("id", "integer", Op::kEq, "uid"));

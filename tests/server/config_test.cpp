@@ -91,6 +91,26 @@ TEST(Config, StringifyNumericTypes) {
   EXPECT_NE(bad.error().message.find("HASURA_GRAPHQL_STRINGIFY_NUMERIC_TYPES"), std::string::npos);
 }
 
+TEST(Config, Console) {
+  auto off = parse({"serve", "--database-url", "u"});
+  ASSERT_TRUE(off) << off.error().message;
+  EXPECT_FALSE(off->config.enable_console);
+  EXPECT_EQ(off->config.console_assets_dir, "");
+  auto env = parse({"serve", "--database-url", "u"},
+                   {{"HASURA_GRAPHQL_ENABLE_CONSOLE", "true"},
+                    {"HASURA_GRAPHQL_CONSOLE_ASSETS_DIR", "/srv/console"}});
+  ASSERT_TRUE(env) << env.error().message;
+  EXPECT_TRUE(env->config.enable_console);
+  EXPECT_EQ(env->config.console_assets_dir, "/srv/console");
+  auto bare = parse({"serve", "--database-url", "u", "--enable-console"},
+                    {{"HASURA_GRAPHQL_ENABLE_CONSOLE", "false"}});
+  ASSERT_TRUE(bare) << bare.error().message;
+  EXPECT_TRUE(bare->config.enable_console);
+  auto bad = parse({"serve", "--database-url", "u"}, {{"LIVEQL_ENABLE_CONSOLE", "sure"}});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("LIVEQL_ENABLE_CONSOLE"), std::string::npos);
+}
+
 TEST(Config, AllFlags) {
   auto c = parse({"serve",
                   "--database-url=u",

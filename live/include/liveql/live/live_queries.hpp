@@ -167,6 +167,19 @@ class LiveQueries {
   // cohorts_json(). Poll mode (re)starts its timer; event mode cancels it.
   void set_mode(SubscriberId id, CohortMode mode, std::string reason);
 
+  // What subscribe_tracked() would do with (sql, role) now, without subscribing (the console's
+  // Analyze): the cohort it would join, with that cohort's mode and reason; or, for a new
+  // cohort, the mode decide_mode() gives `deps` (null: unknown, poll) under the current inputs.
+  struct CohortPreview {
+    std::optional<std::uint64_t> cohort;  // the cohort it would join; nullopt: a new one
+    std::size_t subscribers = 0;          // the joined cohort's subscribers
+    CohortMode mode = CohortMode::kPoll;
+    std::string reason;
+    std::vector<std::string> forced_tables;  // event mode: intractable tables forced to event
+  };
+  CohortPreview preview(const std::string& sql, const std::string& role,
+                        const deps::Dependencies* deps) const;
+
   // The subscriber's last result keys (JSON text, see sql.hpp), or nullptr if unknown or not
   // yet fetched. Valid until the next call into this object.
   const std::string* last_keys(SubscriberId id) const;

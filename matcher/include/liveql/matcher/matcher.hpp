@@ -46,6 +46,18 @@ namespace liveql::matcher {
 
 using SubscriberId = uint64_t;
 
+// How add() files one table dependency of a subscriber (rule 5), for operator views: kLink for
+// a linked table (found by its link columns and result keys); for root and filter-only tables,
+// kColumn under a top-level `column _eq/_in $param` whose value has a canonical key, kScan when
+// there is none (tried against every change of the table), kNever when a conjunct is false.
+struct IndexUse {
+  enum class Kind { kLink, kColumn, kScan, kNever };
+  Kind kind = Kind::kScan;
+  std::string column;  // kColumn
+  ir::CompareOp op = ir::CompareOp::kEq;
+};
+IndexUse index_use(const deps::TableDependency& dependency, const ParamValues& params);
+
 class Matcher {
  public:
   Matcher();

@@ -64,6 +64,10 @@ struct Config {
   std::chrono::milliseconds query_timeout{30'000};
   std::chrono::seconds conn_lifetime{600};
   std::chrono::milliseconds conn_recycle_after{500};
+  // The console (GET /console): off by default, as Hasura's HASURA_GRAPHQL_ENABLE_CONSOLE. Its
+  // files come from console_assets_dir; "" = the `console` folder next to the binary.
+  bool enable_console = false;
+  std::string console_assets_dir;
 };
 
 enum class CommandKind {
