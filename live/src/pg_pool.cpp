@@ -503,7 +503,10 @@ asio::awaitable<Result<QueryResult>> PgPool::Impl::run(
                  Clock::now() - started >= options.query_timeout) {
         error = timeout_error(options.query_timeout);
       } else if (data) {
-        error = make_error(ErrorCode::kDataException, message);
+        // 22025 invalid_escape_sequence (a LIKE pattern ending in its escape): Hasura's code.
+        error = make_error(
+            std::string_view(state) == "22025" ? ErrorCode::kBadRequest : ErrorCode::kDataException,
+            message);
       } else {
         error = connection_sqlstate(state) ? lost(message) : pg_error(message);
       }

@@ -263,8 +263,10 @@ std::vector<WsAction> WsProtocol::on_data(const std::string& id, std::string_vie
 std::vector<WsAction> WsProtocol::on_error(const std::string& id, const Error& error) {
   if (closed_ || active_.erase(id) == 0) return {};
   json::array errors{error_json(error)};
+  // Hasura follows the error with `complete` in both protocols. graphql-transport-ws ends the
+  // operation with the error already; its clients ignore a complete for an ended id.
   if (protocol_ == WsSubprotocol::kGraphqlTransportWs)
-    return {send(ws_message("error", id, errors))};
+    return {send(ws_message("error", id, errors)), send(ws_message("complete", id))};
   return {send(ws_message("error", id, json::object{{"errors", errors}})),
           send(ws_message("complete", id))};
 }

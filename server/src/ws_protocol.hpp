@@ -3,9 +3,10 @@
 // authentication outcomes, so every rule here is unit-tested without I/O.
 //
 //  graphql-transport-ws (the graphql-ws library, PROTOCOL.md): connection_init -> connection_ack,
-//    ping/pong, subscribe -> next* (error | complete), client complete. Violations close the
-//    socket: 4400 bad message, 4401 subscribe before ack, 4403 init rejected, 4408 init timeout,
-//    4409 "Subscriber for <id> already exists", 4429 "Too many initialisation requests".
+//    ping/pong, subscribe -> next* (error + complete, as Hasura | complete), client complete.
+//    Violations close the socket: 4400 bad message, 4401 subscribe before ack, 4403 init rejected,
+//    4408 init timeout, 4409 "Subscriber for <id> already exists", 4429 "Too many initialisation
+//    requests".
 //  graphql-ws (Apollo subscriptions-transport-ws): connection_init -> connection_ack + ka (or
 //    connection_error and close 4400), start -> data* (error | complete), stop,
 //    connection_terminate. Bad messages get connection_error (the socket stays open) and bad
@@ -98,7 +99,8 @@ class WsProtocol {
   // `data_json` is the `data` object's JSON text.
   std::vector<WsAction> on_data(const std::string& id, std::string_view data_json);
   // An error ends the operation (it is no longer active afterwards): one found before anything
-  // ran (parse, validation, permissions), as an `error` message.
+  // ran (parse, validation, permissions), as an `error` message followed, as Hasura does in both
+  // protocols, by `complete`.
   std::vector<WsAction> on_error(const std::string& id, const Error& error);
   // A query or mutation that failed while its statements ran (a constraint violation, a failed
   // permission check; the transaction rolled back). graphql-ws (Apollo): as Hasura, a `data`

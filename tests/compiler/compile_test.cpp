@@ -70,7 +70,7 @@ TEST_F(CompileTest, IntOutOfBoundsIsParseFailed) {
 TEST_F(CompileTest, SelectWithWhereOrderLimit) {
   auto r = run(R"({ orders(where: {status: {_eq: "placed"}, total: {_gt: 5}},
                            order_by: [{created_at: desc}, {user: {name: asc}}],
-                           limit: 10, offset: 2, distinct_on: [id]) { id total user { name } } })");
+                           limit: 10, offset: 2, distinct_on: [created_at]) { id total user { name } } })");
   ASSERT_TRUE(r.ok()) << r.error().message << " " << r.error().path;
   ASSERT_EQ(r->ir.fields.size(), 1u);
   const ir::RootField& rf = r->ir.fields[0];
@@ -88,7 +88,7 @@ TEST_F(CompileTest, SelectWithWhereOrderLimit) {
   EXPECT_TRUE(s.order_by[0].nulls_first);
   EXPECT_EQ(s.order_by[1].path.size(), 1u);
   EXPECT_EQ(s.order_by[1].column, "name");
-  EXPECT_EQ(s.distinct_on, std::vector<std::string>{"id"});
+  EXPECT_EQ(s.distinct_on, std::vector<std::string>{"created_at"});
   EXPECT_EQ(s.limit->key, "p2");
   EXPECT_EQ(s.offset->key, "p3");
   EXPECT_FALSE(s.permission_limit);
@@ -218,13 +218,18 @@ TEST_F(CompileTest, ByPkAndAggregate) {
   EXPECT_EQ(r->vars.at("p0"), 4);
   const auto& agg = r->ir.fields[1];
   ASSERT_EQ(agg.kind, ir::RootField::Kind::kAggregate);
-  ASSERT_EQ(agg.aggregate.aggregate_fields.size(), 3u);
+  ASSERT_EQ(agg.aggregate.aggregate_fields.size(), 4u);
   EXPECT_EQ(agg.aggregate.aggregate_fields[0].count_columns, std::vector<std::string>{"user_id"});
   EXPECT_TRUE(agg.aggregate.aggregate_fields[0].count_distinct);
   EXPECT_EQ(agg.aggregate.aggregate_fields[1].function, "sum");
   EXPECT_EQ(agg.aggregate.aggregate_fields[1].columns[0].column, "total");
-  EXPECT_EQ(agg.aggregate.aggregate_typename_, "orders_aggregate_fields");
-  EXPECT_TRUE(agg.aggregate.has_nodes);
+  EXPECT_EQ(agg.aggregate.aggregate_fields[3].kind, ir::AggregateField::Kind::kTypename);
+  EXPECT_EQ(agg.aggregate.aggregate_fields[3].typename_, "orders_aggregate_fields");
+  using Output = ir::Aggregate::Output;
+  ASSERT_EQ(agg.aggregate.outputs.size(), 2u);
+  EXPECT_EQ(agg.aggregate.outputs[0].kind, Output::Kind::kAggregate);
+  EXPECT_EQ(agg.aggregate.outputs[0].end, 4u);
+  EXPECT_EQ(agg.aggregate.outputs[1].kind, Output::Kind::kNodes);
   EXPECT_EQ(agg.aggregate.rows.fields.size(), 1u);
   // Array relationship aggregate inside an object (admin).
   auto n = run("{ orders { items_aggregate { aggregate { avg { price } } } } }");

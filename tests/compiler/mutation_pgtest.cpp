@@ -386,11 +386,10 @@ TEST_F(MutationSqlTest, ReturningWalksBackIntoTheRowsJustInserted) {
   count.join = author_articles();
   count.aggregate = std::make_shared<ir::Aggregate>();
   count.aggregate->rows = sel("articles", {});
-  count.aggregate->has_aggregate = true;
-  count.aggregate->aggregate_alias = "aggregate";
   ir::AggregateField n;
   n.alias = "count";
   count.aggregate->aggregate_fields.push_back(n);
+  count.aggregate->outputs.push_back({ir::Aggregate::Output::Kind::kAggregate, "aggregate", 0, 1});
   auto author = sel(
       "authors",
       {col("name"), rel("articles", author_articles(), sel("articles", {col("title")})), count});

@@ -462,7 +462,9 @@ TEST(SchemaMutationTest, RoleWithUpdateOnly) {
   EXPECT_EQ(bexp->input_role, InputRole::kBoolExp);
   EXPECT_EQ(bexp->table, articles);
   EXPECT_EQ(field_names(bexp), (Strings{"_and", "_not", "_or"}));
-  EXPECT_TRUE(field_names(editor.type("query_root")).empty());
+  // Nothing to read: Hasura's placeholder query field, and no subscription_root.
+  EXPECT_EQ(field_names(editor.type("query_root")), (Strings{"no_queries_available"}));
+  EXPECT_EQ(editor.type("subscription_root"), nullptr);
   const RoleTable* rt = editor.table(articles);
   ASSERT_NE(rt, nullptr);
   EXPECT_FALSE(rt->selectable);

@@ -1,3 +1,5 @@
+#include "schema/schema.hpp"
+
 #include <gtest/gtest.h>
 
 #include "liveql/compiler/compile.hpp"
@@ -21,6 +23,53 @@ TEST(SchemaTest, RolesAndLiveModes) {
   EXPECT_EQ(table_live_mode(*s, {"public", "order_items"}), metadata::LiveMode::kPoll);
   EXPECT_EQ(table_live_mode(*s, {"public", "users"}), metadata::LiveMode::kDefault);
   EXPECT_EQ(table_live_mode(*s, {"public", "secrets"}), metadata::LiveMode::kDefault);
+}
+
+std::vector<std::string> input_names(const TypeDef* t) {
+  std::vector<std::string> out;
+  if (t)
+    for (const auto& f : t->input_fields) out.push_back(f.name + ": " + type_to_string(f.type));
+  return out;
+}
+
+// Hasura's <t>_aggregate_order_by: count, and per function the columns it orders by (numeric
+// ones, or for max/min the comparable ones), for every array relationship whose rows the role
+// may select, with or without allow_aggregations.
+TEST(SchemaTest, OrderByArrayRelationshipAggregates) {
+  auto s = test::shop_schema();
+  ASSERT_TRUE(s);
+  const RoleSchema& admin = *s->role("admin");
+  const TypeDef* ord = admin.type("orders_order_by");
+  ASSERT_NE(ord, nullptr);
+  ASSERT_NE(ord->input_field("items_aggregate"), nullptr);
+  EXPECT_EQ(type_to_string(ord->input_field("items_aggregate")->type),
+            "order_items_aggregate_order_by");
+  const TypeDef* agg = admin.type("order_items_aggregate_order_by");
+  ASSERT_NE(agg, nullptr);
+  EXPECT_EQ(agg->description, "order by aggregate values of table \"order_items\"");
+  EXPECT_EQ(input_names(agg),
+            (std::vector<std::string>{
+                "avg: order_items_avg_order_by", "count: order_by", "max: order_items_max_order_by",
+                "min: order_items_min_order_by", "stddev: order_items_stddev_order_by",
+                "stddev_pop: order_items_stddev_pop_order_by",
+                "stddev_samp: order_items_stddev_samp_order_by", "sum: order_items_sum_order_by",
+                "var_pop: order_items_var_pop_order_by", "var_samp: order_items_var_samp_order_by",
+                "variance: order_items_variance_order_by"}));
+  const TypeDef* avg = admin.type("order_items_avg_order_by");
+  ASSERT_NE(avg, nullptr);
+  EXPECT_EQ(avg->description, "order by avg() on columns of table \"order_items\"");
+  EXPECT_EQ(input_names(avg), (std::vector<std::string>{"id: order_by", "order_id: order_by",
+                                                        "price: order_by", "quantity: order_by"}));
+  EXPECT_EQ(input_names(admin.type("order_items_max_order_by")),
+            (std::vector<std::string>{"id: order_by", "name: order_by", "order_id: order_by",
+                                      "price: order_by", "quantity: order_by"}));
+  // users.orders for the role user: orders allow aggregations there; its visible columns only.
+  const RoleSchema& user = *s->role("user");
+  ASSERT_NE(user.type("users_order_by")->input_field("orders_aggregate"), nullptr);
+  EXPECT_EQ(input_names(user.type("orders_sum_order_by")),
+            (std::vector<std::string>{"id: order_by", "total: order_by", "user_id: order_by"}));
+  // No array relationship the role agent sees leads to orders: no such type.
+  EXPECT_EQ(s->role("agent")->type("orders_aggregate_order_by"), nullptr);
 }
 
 struct BadCase {

@@ -603,12 +603,10 @@ TEST_F(SqlGenTest, Aggregates) {
       "orders", {col("id")},
       v.cmp("status", "public.status", CompareOp::kIn, json::parse(R"(["paid","new","shipped"])")));
   rf.aggregate.rows.order_by = {ord("id", true)};
-  rf.aggregate.has_aggregate = true;
-  rf.aggregate.aggregate_alias = "aggregate";
-  rf.aggregate.has_nodes = true;
-  rf.aggregate.nodes_alias = "nodes";
-  rf.aggregate.typename_alias = "__typename";
-  rf.aggregate.typename_ = "orders_aggregate";
+  using Output = ir::Aggregate::Output;
+  rf.aggregate.outputs = {{Output::Kind::kAggregate, "aggregate", 0, 8},
+                          {Output::Kind::kNodes, "nodes", 0, 1},
+                          {Output::Kind::kTypename, "__typename", 0, 0, "orders_aggregate"}};
   rf.aggregate.aggregate_fields = {
       count_field("count"),
       count_field("agents", {"agent_id"}),
@@ -639,8 +637,7 @@ TEST_F(SqlGenTest, Aggregates) {
   agg->rows = sel("orders", {});
   agg->rows.order_by = {ord("id")};
   agg->rows.limit = w.param(1, "integer");
-  agg->has_aggregate = true;
-  agg->aggregate_alias = "aggregate";
+  agg->outputs = {{Output::Kind::kAggregate, "aggregate", 0, 2}};
   agg->aggregate_fields = {count_field("count"), fn_field("sum", {{"total", "numeric"}})};
   ir::Field af;
   af.kind = ir::Field::Kind::kAggregate;
@@ -654,6 +651,141 @@ TEST_F(SqlGenTest, Aggregates) {
     {"id":2,"orders_aggregate":{"aggregate":{"count":1,"sum":{"total":40.25}}}},
     {"id":3,"orders_aggregate":{"aggregate":{"count":1,"sum":{"total":8.00}}}},
     {"id":4,"orders_aggregate":{"aggregate":{"count":0,"sum":{"total":null}}}}]})"));
+}
+
+// As Hasura: the role's limit caps the nodes; the aggregate functions see every row (that the
+// user's own limit and offset leave).
+TEST_F(SqlGenTest, PermissionLimitCapsNodesNotAggregates) {
+  using Output = ir::Aggregate::Output;
+  auto agg_of = [](Vars& v, bool ordered, std::optional<int> limit, std::optional<int> offset,
+                   bool with_aggregate) {
+    ir::Aggregate a;
+    a.rows = sel("orders", {col("id")});
+    if (ordered) a.rows.order_by = {ord("id")};
+    if (limit) a.rows.limit = v.param(*limit, "integer");
+    if (offset) a.rows.offset = v.param(*offset, "integer");
+    a.rows.permission_limit = v.param(2, "integer");
+    if (with_aggregate) {
+      a.aggregate_fields = {count_field("count"), fn_field("max", {{"id", "integer"}})};
+      a.outputs.push_back({Output::Kind::kAggregate, "aggregate", 0, 2});
+    }
+    a.outputs.push_back({Output::Kind::kNodes, "nodes", 0, 1});
+    return a;
+  };
+  auto run_agg = [&](Vars& v, ir::Aggregate a) {
+    ir::RootField rf;
+    rf.kind = ir::RootField::Kind::kAggregate;
+    rf.alias = "a";
+    rf.aggregate = std::move(a);
+    ir::Operation op;
+    op.fields.push_back(std::move(rf));
+    return run(op, v.obj).at("a");
+  };
+  Vars v1;
+  EXPECT_EQ(run_agg(v1, agg_of(v1, true, std::nullopt, std::nullopt, true)),
+            json::parse(R"({"aggregate":{"count":5,"max":{"id":14}},
+                            "nodes":[{"id":10},{"id":11}]})"));
+  Vars v2;
+  EXPECT_EQ(run_agg(v2, agg_of(v2, true, 3, 1, true)),
+            json::parse(R"({"aggregate":{"count":3,"max":{"id":13}},
+                            "nodes":[{"id":11},{"id":12}]})"));
+  Vars v3;
+  auto unordered = run_agg(v3, agg_of(v3, false, std::nullopt, std::nullopt, true));
+  EXPECT_EQ(unordered.at("aggregate").at("count"), 5);
+  EXPECT_EQ(unordered.at("nodes").as_array().size(), 2u);
+  Vars v4;
+  EXPECT_EQ(run_agg(v4, agg_of(v4, true, std::nullopt, 3, false)),
+            json::parse(R"({"nodes":[{"id":13},{"id":14}]})"));
+
+  // Per parent in an array relationship: Alice has orders 10 and 11, Carol 13 and 14.
+  Vars w;
+  ir::Field af;
+  af.kind = ir::Field::Kind::kAggregate;
+  af.alias = "orders_aggregate";
+  af.join = users_orders();
+  af.aggregate = std::make_shared<ir::Aggregate>(agg_of(w, true, std::nullopt, std::nullopt, true));
+  af.aggregate->rows.permission_limit = w.param(1, "integer");
+  auto users = sel("users", {col("id"), af});
+  users.order_by = {ord("id")};
+  EXPECT_EQ(run(root("u", users), w.obj), json::parse(R"({"u":[
+    {"id":1,"orders_aggregate":{"aggregate":{"count":2,"max":{"id":11}},"nodes":[{"id":10}]}},
+    {"id":2,"orders_aggregate":{"aggregate":{"count":1,"max":{"id":12}},"nodes":[{"id":12}]}},
+    {"id":3,"orders_aggregate":{"aggregate":{"count":2,"max":{"id":14}},"nodes":[{"id":13}]}},
+    {"id":4,"orders_aggregate":{"aggregate":{"count":0,"max":{"id":null}},"nodes":[]}}]})"));
+}
+
+// Several `nodes` and `aggregate` selections: each its own fields, in request order.
+TEST_F(SqlGenTest, AggregateOutputsInRequestOrder) {
+  using Output = ir::Aggregate::Output;
+  Vars v;
+  ir::RootField rf;
+  rf.kind = ir::RootField::Kind::kAggregate;
+  rf.alias = "a";
+  rf.aggregate.rows = sel("orders",
+                          {col("id"), col("total", "numeric"),
+                           rel("user", orders_user(), sel("users", {col("name", "text")}))},
+                          v.cmp("user_id", "integer", CompareOp::kEq, 1));
+  rf.aggregate.rows.order_by = {ord("id", true)};
+  rf.aggregate.aggregate_fields = {count_field("count"), fn_field("sum", {{"total", "numeric"}})};
+  rf.aggregate.outputs = {{Output::Kind::kNodes, "first", 0, 1},
+                          {Output::Kind::kAggregate, "aggregate", 0, 1},
+                          {Output::Kind::kNodes, "second", 1, 3},
+                          {Output::Kind::kAggregate, "again", 1, 2},
+                          {Output::Kind::kTypename, "__typename", 0, 0, "orders_aggregate"}};
+  ir::Operation op;
+  op.fields.push_back(rf);
+  const json::value data = run(op, v.obj);
+  EXPECT_EQ(data, json::parse(R"({"a":{"first":[{"id":11},{"id":10}],"aggregate":{"count":2},
+      "second":[{"total":12.00,"user":{"name":"Alice"}},{"total":23.50,"user":{"name":"Alice"}}],
+      "again":{"sum":{"total":35.50}},"__typename":"orders_aggregate"}})"));
+  std::vector<std::string> keys;
+  for (const auto& kv : data.at("a").as_object()) keys.emplace_back(kv.key());
+  EXPECT_EQ(keys,
+            (std::vector<std::string>{"first", "aggregate", "second", "again", "__typename"}));
+}
+
+// order_by on an array relationship's aggregate: a correlated aggregate over the related rows
+// the path filter lets through.
+TEST_F(SqlGenTest, OrderByAggregates) {
+  auto check = [&](ir::OrderBy o, const std::string& sql_order, Vars& v) {
+    SCOPED_TRACE(sql_order);
+    auto s = sel("users", {col("id")});
+    s.order_by = {std::move(o), ord("id")};
+    json::array ids;
+    for (const auto& row : run(root("r", s), v.obj).at("r").as_array()) ids.push_back(row.at("id"));
+    EXPECT_EQ(json::value(ids),
+              sql_json("select json_agg(u.id order by " + sql_order + ", u.id) from users u"));
+  };
+  auto agg = [](std::string fn, std::string column, bool desc) {
+    ir::OrderBy o = ord(std::move(column), desc, {users_orders()});
+    o.aggregate = std::move(fn);
+    return o;
+  };
+  Vars v;
+  check(agg("count", "", true), "(select count(*) from orders o where o.user_id = u.id) desc", v);
+  check(agg("sum", "total", false),
+        "(select sum(total) from orders o where o.user_id = u.id) asc nulls last", v);
+  check(agg("max", "placed_at", true),
+        "(select max(placed_at) from orders o where o.user_id = u.id) desc nulls first", v);
+  check(agg("stddev_samp", "total", false),
+        "(select stddev_samp(total) from orders o where o.user_id = u.id) asc nulls last", v);
+  // Only the rows the filter lets through count (a permission on orders).
+  Vars f;
+  auto paid = agg("count", "", true);
+  paid.path_filters = {f.cmp("status", "public.status", CompareOp::kEq, "paid")};
+  check(paid, "(select count(*) from orders o where o.user_id = u.id and o.status = 'paid') desc",
+        f);
+  // Through an object relationship first: order_items by the number of their order's items.
+  Vars w;
+  auto items = sel("order_items", {col("order_id"), col("line")});
+  ir::OrderBy by_size = ord("", true, {items_order(), orders_items()});
+  by_size.aggregate = "count";
+  by_size.path_filters = {nullptr, w.cmp("qty", "integer", CompareOp::kGt, 1)};
+  items.order_by = {by_size, ord("order_id"), ord("line")};
+  EXPECT_EQ(run(root("r", items), w.obj).at("r"),
+            sql_json("select json_agg(json_build_object('order_id', i.order_id, 'line', i.line) "
+                     "order by (select count(*) from order_items x where x.order_id = i.order_id "
+                     "and x.qty > 1) desc, i.order_id, i.line) from order_items i"));
 }
 
 std::set<std::string> key_set(const json::value& keys) {
@@ -742,8 +874,7 @@ TEST_F(SqlGenTest, KeysOfAggregatesFiltersAndOrderPaths) {
   rf.kind = ir::RootField::Kind::kAggregate;
   rf.alias = "agg";
   rf.aggregate.rows = sel("orders", {}, v.cmp("agent_id", "integer", CompareOp::kEq, 2));
-  rf.aggregate.has_aggregate = true;
-  rf.aggregate.aggregate_alias = "aggregate";
+  rf.aggregate.outputs = {{ir::Aggregate::Output::Kind::kAggregate, "aggregate", 0, 1}};
   rf.aggregate.aggregate_fields = {count_field("count")};
   op.fields.push_back(rf);
   auto rows = run_multi(op, {{1, v.obj}});

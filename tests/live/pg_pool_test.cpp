@@ -145,6 +145,12 @@ TEST_F(PgPoolTest, SqlErrorsMapToCodes) {
   ASSERT_FALSE(div.ok());
   EXPECT_EQ(div.error().code, ErrorCode::kDataException);
 
+  // 22025 invalid_escape_sequence: a request's bad pattern, Hasura's bad-request.
+  auto escape = run(pool, "select 'ab' like $1", {"a\\"});
+  ASSERT_FALSE(escape.ok());
+  EXPECT_EQ(escape.error().code, ErrorCode::kBadRequest);
+  EXPECT_EQ(escape.error().message, "LIKE pattern must not end with escape character");
+
   auto missing = run(pool, "select * from no_such_table");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, ErrorCode::kPostgresError);

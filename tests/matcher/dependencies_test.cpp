@@ -79,6 +79,32 @@ TEST(Dependencies, NestedRelationshipsAreLinked) {
   EXPECT_TRUE(d.tractable);
 }
 
+// users ordered by the count of their orders the role may see (orders where agent_id = $a):
+// the cohort polls, and every visible order row (new or old image) is a dependency, so a new
+// order reorders the result on the next refetch.
+TEST(Dependencies, OrderByAnAggregateDependsOnTheAggregatedRows) {
+  ir::OrderBy by_count;
+  by_count.path = {ir::Join{"orders", {"public", "orders"}, {{"id", "user_id"}}, true}};
+  by_count.path_filters = {compare("agent_id", "integer", ir::CompareOp::kEq, "a")};
+  by_count.aggregate = "count";
+  by_count.desc = true;
+  auto s = select("users", nullptr);
+  s.order_by = {by_count};
+  auto d = extract_dependencies(root(std::move(s)));
+  EXPECT_FALSE(d.tractable);
+  EXPECT_EQ(d.reason, "order_by on an aggregate of orders of public.users");
+  ASSERT_EQ(d.tables.size(), 2u);
+  const auto& orders = d.tables[1];
+  EXPECT_EQ(orders.table_key, "public.orders");
+  EXPECT_EQ(orders.role, TableRole::kFilterOnly);
+  EXPECT_TRUE(orders.old_image_relevant);
+  EXPECT_TRUE(orders.all_rows_relevant);
+  EXPECT_EQ(orders.link_columns, std::vector<std::string>{"user_id"});
+  EXPECT_EQ(orders.predicate.kind, Predicate::Kind::kCompare);
+  EXPECT_EQ(orders.predicate_columns, std::vector<std::string>{"agent_id"});
+  EXPECT_EQ(d.param_keys, std::vector<std::string>{"a"});
+}
+
 TEST(Dependencies, IntractableShapesSayWhy) {
   auto pattern = extract_dependencies(
       root(select("orders", compare("note", "text", ir::CompareOp::kIlike, "p"))));

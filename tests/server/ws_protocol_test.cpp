@@ -142,10 +142,12 @@ TEST(GraphqlTransportWs, ErrorsAndComplete) {
   w.on_text(kSubscribe);
   auto e = w.on_error(
       "1", make_error(ErrorCode::kValidationFailed, "field 'x' not found", "$.selectionSet.x"));
-  ASSERT_EQ(e.size(), 1u);
+  ASSERT_EQ(e.size(), 2u);
   EXPECT_EQ(sent_json(e[0]), json::parse(R"({"type":"error","id":"1","payload":[
       {"message":"field 'x' not found",
        "extensions":{"path":"$.selectionSet.x","code":"validation-failed"}}]})"));
+  // As Hasura: a complete follows (the protocol's clients ignore it).
+  EXPECT_EQ(sent_json(e[1]), json::parse(R"({"type":"complete","id":"1"})"));
   EXPECT_FALSE(w.active("1"));
   // The id can be reused once the operation ended.
   EXPECT_EQ(w.on_text(kSubscribe)[0].kind, Kind::kStart);
@@ -248,7 +250,8 @@ TEST(GraphqlTransportWs, ExecutionErrorIsAnErrorMessage) {
   WsProtocol w = acked(WsSubprotocol::kGraphqlTransportWs);
   w.on_text(kSubscribe);
   auto err = w.on_execution_error("1", make_error(ErrorCode::kConstraintViolation, "dup"));
-  ASSERT_EQ(err.size(), 1u);
+  ASSERT_EQ(err.size(), 2u);
+  EXPECT_EQ(sent_json(err[1]), json::parse(R"({"type":"complete","id":"1"})"));
   EXPECT_EQ(sent_json(err[0]), json::parse(R"({"type":"error","id":"1","payload":[
       {"message":"dup","extensions":{"path":"$","code":"constraint-violation"}}]})"));
 }

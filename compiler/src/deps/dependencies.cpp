@@ -170,13 +170,22 @@ class Extractor {
 
     for (const auto& order : sel.order_by) {
       if (order.path.empty()) continue;
-      mark_intractable(index, "order_by through relationship " + order.path.front().name + " of " +
-                                  out_.tables[index].table_key);
-      for (const auto& join : order.path) {
+      mark_intractable(index, (order.aggregate.empty() ? "order_by through relationship "
+                                                       : "order_by on an aggregate of ") +
+                                  order.path.front().name + " of " + out_.tables[index].table_key);
+      // Any related row the role may see can change the order (an aggregate reads them all):
+      // its new or old image satisfying the related table's permission filter.
+      for (size_t i = 0; i < order.path.size(); ++i) {
+        const ir::Join& join = order.path[i];
         size_t related = new_dependency(join.target, TableRole::kFilterOnly);
         out_.tables[related].old_image_relevant = true;
+        out_.tables[related].all_rows_relevant = true;
         for (const auto& [parent, child] : join.mapping)
           out_.tables[related].link_columns.push_back(child);
+        if (i < order.path_filters.size() && order.path_filters[i]) {
+          Predicate filter = convert(*order.path_filters[i], Context{related, false, true});
+          out_.tables[related].predicate = std::move(filter);
+        }
       }
     }
 

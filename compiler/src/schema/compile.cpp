@@ -31,6 +31,7 @@ Result<CompiledOperation> OperationCompiler::run() {
   if (op_->type == gql::OperationType::kMutation) return run_mutation();
   const TypeDef* root =
       rs_.type(op_->type == gql::OperationType::kSubscription ? "subscription_root" : "query_root");
+  if (!root) return invalid("no subscriptions exist");  // the role has no query field
   LQ_TRY(fields, collect({&op_->selection_set}, *root, "$"));
   if (op_->type == gql::OperationType::kSubscription && fields.size() != 1 &&
       op_->directives.empty())  // @_multiple_top_level_fields, the only one allowed here

@@ -42,16 +42,18 @@ Result<json::value> OperationCompiler::intro_schema(const Collected& c) {
       out[f.key] = "__Schema";
     } else if (n == "description") {
       out[f.key] = nullptr;
-    } else if (n == "mutationType") {
-      // mutation_root exists only when the role can write something.
-      if (rs_.type("mutation_root")) {
-        LQ_TRY(t, intro_type(named_type("mutation_root"), f));
+    } else if (n == "mutationType" || n == "subscriptionType") {
+      // mutation_root exists only when the role can write something, subscription_root when it
+      // can read something.
+      const char* root = n == "mutationType" ? "mutation_root" : "subscription_root";
+      if (rs_.type(root)) {
+        LQ_TRY(t, intro_type(named_type(root), f));
         out[f.key] = std::move(t);
       } else {
         out[f.key] = nullptr;
       }
-    } else if (n == "queryType" || n == "subscriptionType") {
-      LQ_TRY(t, intro_type(named_type(n == "queryType" ? "query_root" : "subscription_root"), f));
+    } else if (n == "queryType") {
+      LQ_TRY(t, intro_type(named_type("query_root"), f));
       out[f.key] = std::move(t);
     } else if (n == "types") {
       json::array types;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <boost/json.hpp>
+#include <set>
 
 #include "schema/compile_stages.hpp"
 
@@ -54,6 +55,13 @@ Result<ir::RootField> OperationCompiler::root_field(const TypeDef& root, const C
       rf.param = static_param(std::move(v));
       return rf;
     }
+    case FieldRole::kPlaceholder:
+      rf.kind = ir::RootField::Kind::kStatic;
+      rf.param = static_param(json::value(
+          "There are no queries available to the current role. Either there are no sources or "
+          "remote schemas configured, or the current role doesn't have the required "
+          "permissions."));
+      return rf;
     case FieldRole::kSelect: {
       rf.kind = ir::RootField::Kind::kSelect;
       LQ_TRY(sel, select(fd->table, args, c, false));
@@ -81,6 +89,22 @@ Result<ir::BoolExpPtr> OperationCompiler::permission(size_t table) {
   return permission_filter(schema_, rs_, table, session_, params_);
 }
 
+namespace {
+
+// Hasura's rule: the distinct_on columns are the first order_by columns, in any order.
+Status check_distinct_on(const ir::Select& s, const std::string& path) {
+  if (s.distinct_on.empty() || s.order_by.empty()) return Ok{};
+  std::set<std::string> lead;
+  for (const auto& o : s.order_by)
+    if (o.path.empty() && lead.size() < s.distinct_on.size()) lead.insert(o.column);
+  if (lead != std::set<std::string>(s.distinct_on.begin(), s.distinct_on.end()))
+    return invalid("\"distinct_on\" columns must match initial \"order_by\" columns",
+                   path + ".args");
+  return Ok{};
+}
+
+}  // namespace
+
 // Rows of `table` for a root/array field (args: where, order_by, ...), or a by_pk lookup.
 Result<ir::Select> OperationCompiler::rows(size_t table, const json::object& args,
                                            const std::string& path, bool by_pk) {
@@ -100,6 +124,7 @@ Result<ir::Select> OperationCompiler::rows(size_t table, const json::object& arg
     if (const json::value* d = args.if_contains("distinct_on"); d && d->is_array())
       for (const auto& item : d->get_array())
         s.distinct_on.push_back(*tt.postgres_column(std::string(item.get_string())));
+    if (auto r = check_distinct_on(s, path); !r) return r.take_error();
     if (const json::value* l = args.if_contains("limit"); l && !l->is_null()) {
       if (l->get_int64() < 0) return invalid("unexpected negative value", path + ".args.limit");
       s.limit = params_.add(*l, "integer");
@@ -114,25 +139,67 @@ Result<ir::Select> OperationCompiler::rows(size_t table, const json::object& arg
   return s;
 }
 
-Status OperationCompiler::order_by(size_t table, const json::value& item,
-                                   std::vector<ir::Join> path, std::vector<ir::OrderBy>& out) {
+namespace {
+
+// Hasura's asc => NULLS LAST, desc => NULLS FIRST unless the direction names them.
+void set_direction(ir::OrderBy& ob, const json::value& dir) {
+  std::string d(dir.get_string());
+  ob.desc = d.rfind("desc", 0) == 0;
+  ob.nulls_first = d == "asc_nulls_first" || d == "desc" || d == "desc_nulls_first";
+}
+
+}  // namespace
+
+// `prefix`: the relationships walked so far (object relationships), with their filters.
+Status OperationCompiler::order_by(size_t table, const json::value& item, const ir::OrderBy& prefix,
+                                   std::vector<ir::OrderBy>& out) {
   if (!item.is_object()) return Ok{};
   const TrackedTable& tt = schema_.tables[table];
   for (const auto& kv : item.get_object()) {
     if (kv.value().is_null()) continue;
     std::string key(kv.key());
     if (const std::string* col = tt.postgres_column(key)) {
-      std::string dir(kv.value().get_string());
-      ir::OrderBy ob;
-      ob.path = path;
+      ir::OrderBy ob = prefix;
       ob.column = *col;
-      ob.desc = dir.rfind("desc", 0) == 0;
-      ob.nulls_first = dir == "asc_nulls_first" || dir == "desc" || dir == "desc_nulls_first";
+      set_direction(ob, kv.value());
       out.push_back(std::move(ob));
-    } else if (const Relationship* rel = tt.relationship(key)) {
-      auto next = path;
-      next.push_back(join_of(*rel));
-      if (auto r = order_by(rel->target, kv.value(), std::move(next), out); !r) return r;
+      continue;
+    }
+    const Relationship* rel = tt.relationship(key);
+    const bool aggregate = !rel && key.size() > 10 && key.ends_with("_aggregate");
+    if (aggregate) rel = tt.relationship(key.substr(0, key.size() - 10));
+    if (!rel || rel->is_array != aggregate) continue;
+    ir::OrderBy next = prefix;
+    next.path.push_back(join_of(*rel));
+    LQ_TRY(filter, permission(rel->target));
+    next.path_filters.resize(next.path.size() - 1);
+    next.path_filters.push_back(filter);
+    if (!aggregate) {
+      if (auto r = order_by(rel->target, kv.value(), next, out); !r) return r;
+      continue;
+    }
+    // {count: dir, <function>: {column: dir}}
+    if (!kv.value().is_object()) continue;
+    const TrackedTable& target = schema_.tables[rel->target];
+    for (const auto& fn : kv.value().get_object()) {
+      if (fn.value().is_null()) continue;
+      if (fn.key() == "count") {
+        ir::OrderBy ob = next;
+        ob.aggregate = "count";
+        set_direction(ob, fn.value());
+        out.push_back(std::move(ob));
+        continue;
+      }
+      if (!fn.value().is_object()) continue;
+      for (const auto& c : fn.value().get_object()) {
+        const std::string* col = target.postgres_column(std::string(c.key()));
+        if (!col || c.value().is_null()) continue;
+        ir::OrderBy ob = next;
+        ob.aggregate = std::string(fn.key());
+        ob.column = *col;
+        set_direction(ob, c.value());
+        out.push_back(std::move(ob));
+      }
     }
   }
   return Ok{};
@@ -214,37 +281,36 @@ Result<ir::Aggregate> OperationCompiler::aggregate(size_t table, const json::obj
   agg.rows = std::move(r);
   const TypeDef& type = *rs_.type(tt.gql_name + "_aggregate");
   LQ_TRY(collected, collect(c.sets, type, c.path));
+  using Output = ir::Aggregate::Output;
   for (const auto& cf : collected) {
+    Output out;
+    out.alias = cf.key;
     if (cf.field->name == "__typename") {
-      agg.typename_alias = cf.key;
-      agg.typename_ = type.name;
+      out.kind = Output::Kind::kTypename;
+      out.typename_ = type.name;
+      agg.outputs.push_back(std::move(out));
       continue;
     }
     if (cf.field->name == "nodes") {
-      if (agg.has_nodes)
-        return make_error(ErrorCode::kNotSupported,
-                          "selecting 'nodes' twice under different names is not supported",
-                          cf.path);
-      agg.has_nodes = true;
-      agg.nodes_alias = cf.key;
+      out.kind = Output::Kind::kNodes;
       LQ_TRY(fields, object_fields(table, cf));
-      agg.rows.fields = std::move(fields);
+      out.begin = agg.rows.fields.size();
+      for (auto& f : fields) agg.rows.fields.push_back(std::move(f));
+      out.end = agg.rows.fields.size();
+      agg.outputs.push_back(std::move(out));
       continue;
     }
-    if (agg.has_aggregate)
-      return make_error(ErrorCode::kNotSupported,
-                        "selecting 'aggregate' twice under different names is not supported",
-                        cf.path);
-    agg.has_aggregate = true;
-    agg.aggregate_alias = cf.key;
+    out.kind = Output::Kind::kAggregate;
+    out.begin = agg.aggregate_fields.size();
     const TypeDef& ftype = *rs_.type(tt.gql_name + "_aggregate_fields");
     LQ_TRY(fns, collect(cf.sets, ftype, cf.path));
     for (const auto& fn : fns) {
       ir::AggregateField af;
       af.alias = fn.key;
       if (fn.field->name == "__typename") {
-        agg.aggregate_typename_alias = fn.key;
-        agg.aggregate_typename_ = ftype.name;
+        af.kind = ir::AggregateField::Kind::kTypename;
+        af.typename_ = ftype.name;
+        agg.aggregate_fields.push_back(std::move(af));
         continue;
       }
       const FieldDef& fd = *ftype.field(fn.field->name);
@@ -277,6 +343,8 @@ Result<ir::Aggregate> OperationCompiler::aggregate(size_t table, const json::obj
       }
       agg.aggregate_fields.push_back(std::move(af));
     }
+    out.end = agg.aggregate_fields.size();
+    agg.outputs.push_back(std::move(out));
   }
   return agg;
 }

@@ -105,7 +105,7 @@ class OperationCompiler {
   Result<ir::BoolExpPtr> permission(size_t table);
   Result<ir::Select> rows(size_t table, const boost::json::object& args, const std::string& path,
                           bool by_pk);
-  Status order_by(size_t table, const boost::json::value& item, std::vector<ir::Join> path,
+  Status order_by(size_t table, const boost::json::value& item, const ir::OrderBy& prefix,
                   std::vector<ir::OrderBy>& out);
   ir::Join join_of(const Relationship& rel);
   Result<ir::Select> select(size_t table, const boost::json::object& args, const Collected& c,

@@ -37,6 +37,9 @@ class RoleBuilder {
   void add_aggregate_types(const RoleTable& rt, const std::vector<const catalog::Column*>& numeric,
                            const std::vector<const catalog::Column*>& comparable);
   std::vector<FieldDef> root_fields(const RoleTable& rt);
+  // <t>_aggregate_order_by (and its <t>_<fn>_order_by types) for ordering by an array
+  // relationship's aggregates; added once, returns its name.
+  std::string aggregate_order_by_type(const RoleTable& rt);
 
   // enum_tables.cpp
   // A column's GraphQL type name, added to the role's types: its enum when it references an

@@ -66,6 +66,7 @@ enum class FieldRole {
   kCount,            // <t>_aggregate_fields.count
   kAggFunction,      // <t>_aggregate_fields.<function>: function
   kAggColumn,        // <t>_<fn>_fields.<col>: column
+  kPlaceholder,      // query_root.no_queries_available, when the role has no query field
   kSchema,           // __schema
   kType,             // __type
   // mutation_root (FieldDef::table: the table written)

@@ -70,10 +70,15 @@ RoleSchema RoleBuilder::build() {
       subscription.fields.push_back(std::move(f));
     }
   }
+  // As Hasura: a query_root without fields gets a placeholder (GraphQL wants one field), and an
+  // empty subscription_root does not exist.
+  if (query.fields.empty())
+    query.fields.push_back(
+        field("no_queries_available", non_null(named_type("String")), FieldRole::kPlaceholder));
   sort_fields(query);
   sort_fields(subscription);
   rs_.types.emplace(query.name, std::move(query));
-  rs_.types.emplace(subscription.name, std::move(subscription));
+  if (!subscription.fields.empty()) rs_.types.emplace(subscription.name, std::move(subscription));
   add_mutation_root();
   return std::move(rs_);
 }
@@ -287,6 +292,9 @@ void RoleBuilder::add_table_types(const RoleTable& rt) {
         a.table = rel.target;
         obj.fields.push_back(std::move(a));
       }
+      // Ordering by the related rows' aggregates needs only their select permission (Hasura).
+      ord.input_fields.push_back(
+          input(rel.name + "_aggregate", named_type(aggregate_order_by_type(*target))));
     } else {
       FieldDef f = field(rel.name, named_type(tn), FieldRole::kObjectRel, "An object relationship");
       f.rel = &rel;
@@ -364,6 +372,44 @@ void RoleBuilder::add_aggregate_types(const RoleTable& rt,
   sort_fields(fields);
   rs_.types.emplace(agg.name, std::move(agg));
   rs_.types.emplace(fields.name, std::move(fields));
+}
+
+std::string RoleBuilder::aggregate_order_by_type(const RoleTable& rt) {
+  const TrackedTable& tt = schema_.tables[rt.table];
+  const std::string& n = tt.gql_name;
+  std::string name = n + "_aggregate_order_by";
+  if (rs_.types.count(name)) return name;
+  const std::string tname = table_text(tt);
+  std::vector<std::string> numeric, comparable;
+  for (const auto& cname : rt.columns) {
+    const catalog::Column& c = *tt.table.column(cname);
+    if (c.is_array) continue;
+    std::string scalar = column_type(tt, c);
+    if (is_numeric_scalar(scalar)) numeric.push_back(gql_column(tt, cname));
+    if (is_comparable_scalar(scalar)) comparable.push_back(gql_column(tt, cname));
+  }
+  TypeDef t{TypeKind::kInputObject, name};
+  t.description = fmt::format("order by aggregate values of table \"{}\"", tname);
+  t.table = rt.table;
+  t.input_fields.push_back(input("count", named_type("order_by")));
+  auto add_fn = [&](const std::string& fn, const std::vector<std::string>& cols) {
+    if (cols.empty()) return;
+    TypeDef f{TypeKind::kInputObject, n + "_" + fn + "_order_by"};
+    f.description = fmt::format("order by {}() on columns of table \"{}\"", fn, tname);
+    f.table = rt.table;
+    for (const auto& c : cols) f.input_fields.push_back(input(c, named_type("order_by")));
+    sort_fields(f);
+    t.input_fields.push_back(input(fn, named_type(f.name)));
+    rs_.types.emplace(f.name, std::move(f));
+  };
+  for (const char* fn :
+       {"avg", "stddev", "stddev_pop", "stddev_samp", "sum", "var_pop", "var_samp", "variance"})
+    add_fn(fn, numeric);
+  add_fn("max", comparable);
+  add_fn("min", comparable);
+  sort_fields(t);
+  rs_.types.emplace(name, std::move(t));
+  return name;
 }
 
 std::vector<FieldDef> RoleBuilder::root_fields(const RoleTable& rt) {

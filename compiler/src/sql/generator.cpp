@@ -250,65 +250,87 @@ class Generator {
   }
 
   std::string aggregate(const ir::Aggregate& agg, const ir::Join* join, Projection* parent) {
+    using Output = ir::Aggregate::Output;
     const ir::Select& sel = agg.rows;
     const std::string t = next("t");
     Projection proj(next("b"));
     std::string laterals;
     std::vector<std::string> key_parts;
-    std::string node;
-    if (agg.has_nodes) node = row_object(sel.fields, proj, laterals, key_parts);
-    level_keys(sel, proj, key_parts);
-    const std::string keys = with_keys_ ? concat_keys(key_parts) : "NULL::text";
-    const bool numbered = agg.has_nodes && has_order(sel);
-    const std::string nodes =
-        agg.has_nodes ? "coalesce(json_agg(" + node +
-                            (numbered ? " ORDER BY " + proj.rel() + ".n" : "") + "), '[]'::json)"
-                      : "";
-
-    Pairs inner;
-    bool inner_typename = false;
-    for (const auto& af : agg.aggregate_fields) {
-      switch (af.kind) {
-        case ir::AggregateField::Kind::kCount:
-          inner.emplace_back(quote_literal(af.alias), count_expr(af, proj));
-          break;
-        case ir::AggregateField::Kind::kFunction: {
-          Pairs cols;
-          const std::string fn = aggregate_function(af.function);
-          for (const auto& c : af.columns)
-            cols.emplace_back(quote_literal(c.alias),
-                              fn.empty()  ? "NULL::json"
-                              : c.as_text ? "(" + fn + "(" + proj.ref(c.column) + "))::text"
-                                          : fn + "(" + proj.ref(c.column) + ")");
-          for (const auto& tf : af.typename_fields)
-            cols.emplace_back(quote_literal(tf.alias), quote_literal(tf.typename_) + "::text");
-          inner.emplace_back(quote_literal(af.alias), json_object(cols));
-          break;
-        }
-        case ir::AggregateField::Kind::kNodes:
-          inner.emplace_back(quote_literal(af.alias), agg.has_nodes ? nodes : "'[]'::json");
-          break;
-        case ir::AggregateField::Kind::kTypename:
-          inner_typename = true;
-          inner.emplace_back(quote_literal(af.alias), quote_literal(af.typename_) + "::text");
-          break;
-      }
-    }
-    if (!inner_typename && !agg.aggregate_typename_alias.empty())
-      inner.emplace_back(quote_literal(agg.aggregate_typename_alias),
-                         quote_literal(agg.aggregate_typename_) + "::text");
+    const bool has_nodes = agg.has(Output::Kind::kNodes);
+    const bool numbered = has_nodes && has_order(sel);
+    // As Hasura: the role's limit caps the nodes, not the rows the aggregate functions see. The
+    // nodes are then the first rows of the set by p, their position in it.
+    const bool nodes_capped = sel.permission_limit && agg.has(Output::Kind::kAggregate);
 
     Pairs outer;
-    if (agg.has_aggregate)
-      outer.emplace_back(quote_literal(agg.aggregate_alias), json_object(inner));
-    if (agg.has_nodes) outer.emplace_back(quote_literal(agg.nodes_alias), nodes);
-    if (!agg.typename_alias.empty())
-      outer.emplace_back(quote_literal(agg.typename_alias),
-                         quote_literal(agg.typename_) + "::text");
-    const std::string from =
-        "(" + base(sel, t, proj, join, parent, numbered) + ") AS " + proj.rel() + laterals;
+    for (const auto& out : agg.outputs) {
+      const std::string key = quote_literal(out.alias);
+      switch (out.kind) {
+        case Output::Kind::kTypename:
+          outer.emplace_back(key, quote_literal(out.typename_) + "::text");
+          break;
+        case Output::Kind::kNodes: {
+          const std::vector<ir::Field> fields(sel.fields.begin() + out.begin,
+                                              sel.fields.begin() + out.end);
+          const std::string node = row_object(fields, proj, laterals, key_parts);
+          outer.emplace_back(key,
+                             "coalesce(json_agg(" + node +
+                                 (numbered ? " ORDER BY " + proj.rel() + ".n" : "") + ")" +
+                                 (nodes_capped ? " FILTER (WHERE " + proj.rel() + ".p <= " +
+                                                     param_value(vars_, *sel.permission_limit) + ")"
+                                               : "") +
+                                 ", '[]'::json)");
+          break;
+        }
+        case Output::Kind::kAggregate: {
+          Pairs inner;
+          for (size_t i = out.begin; i < out.end; ++i)
+            inner.push_back(aggregate_value(agg.aggregate_fields[i], proj));
+          outer.emplace_back(key, json_object(inner));
+          break;
+        }
+      }
+    }
+    level_keys(sel, proj, key_parts);
+    const std::string keys = with_keys_ ? concat_keys(key_parts) : "NULL::text";
+    std::string rows;
+    if (nodes_capped) {
+      ir::Select all = sel;
+      all.permission_limit.reset();
+      const std::string x = next("x");
+      rows = "SELECT " + x + ".*, row_number() OVER (" + (numbered ? "ORDER BY " + x + ".n" : "") +
+             ") AS p FROM (" + base(all, t, proj, join, parent, numbered) + ") AS " + x;
+    } else {
+      rows = base(sel, t, proj, join, parent, numbered);
+    }
+    const std::string from = "(" + rows + ") AS " + proj.rel() + laterals;
     return "SELECT " + json_object(outer) + " AS d, string_agg(" + keys + ", " + kKeySep +
            ") AS k FROM " + from;
+  }
+
+  // One field inside `aggregate { }`: (key literal, value expression).
+  std::pair<std::string, std::string> aggregate_value(const ir::AggregateField& af,
+                                                      Projection& proj) {
+    const std::string key = quote_literal(af.alias);
+    switch (af.kind) {
+      case ir::AggregateField::Kind::kCount:
+        return {key, count_expr(af, proj)};
+      case ir::AggregateField::Kind::kFunction: {
+        Pairs cols;
+        const std::string fn = aggregate_function(af.function);
+        for (const auto& c : af.columns)
+          cols.emplace_back(quote_literal(c.alias),
+                            fn.empty()  ? "NULL::json"
+                            : c.as_text ? "(" + fn + "(" + proj.ref(c.column) + "))::text"
+                                        : fn + "(" + proj.ref(c.column) + ")");
+        for (const auto& tf : af.typename_fields)
+          cols.emplace_back(quote_literal(tf.alias), quote_literal(tf.typename_) + "::text");
+        return {key, json_object(cols)};
+      }
+      case ir::AggregateField::Kind::kTypename:
+        break;
+    }
+    return {key, quote_literal(af.typename_) + "::text"};
   }
 
   static std::string aggregate_function(const std::string& fn) {
@@ -477,16 +499,24 @@ class Generator {
     return !sel.order_by.empty() || !sel.distinct_on.empty();
   }
 
-  // DISTINCT ON needs ORDER BY to start with the distinct columns: they lead, taking the
-  // direction the user gave them if any; the rest of order_by follows.
+  // DISTINCT ON needs ORDER BY to start with the distinct columns: when order_by does not lead
+  // with them (in any order), they lead, taking the direction the user gave them if any; the
+  // rest of order_by follows.
   std::string order_clause(const ir::Select& sel, const std::string& t) {
     std::vector<std::string> items;
     std::vector<bool> used(sel.order_by.size(), false);
+    std::set<std::string> lead;
+    for (size_t i = 0; i < sel.order_by.size() && lead.size() < sel.distinct_on.size(); ++i) {
+      if (!sel.order_by[i].path.empty()) break;
+      lead.insert(sel.order_by[i].column);
+    }
+    const bool leads =
+        lead == std::set<std::string>(sel.distinct_on.begin(), sel.distinct_on.end());
     auto item = [&](const std::string& expr, bool desc, bool nulls_first) {
       items.push_back(expr + (desc ? " DESC" : " ASC") +
                       (nulls_first ? " NULLS FIRST" : " NULLS LAST"));
     };
-    for (const auto& d : sel.distinct_on) {
+    for (const auto& d : leads ? std::vector<std::string>{} : sel.distinct_on) {
       bool found = false;
       for (size_t i = 0; i < sel.order_by.size() && !found; ++i) {
         const auto& o = sel.order_by[i];
@@ -503,24 +533,33 @@ class Generator {
     return join_strings(items, ", ");
   }
 
-  // The ordering value; through object relationships, a scalar subquery walking the path.
+  // The ordering value; through relationships, nested scalar subqueries walking the path, each
+  // reading only the related rows the role may see; an aggregate over the last hop's rows.
   std::string order_expr(const ir::OrderBy& o, const std::string& t) {
     if (o.path.empty()) return t + "." + quote_identifier(o.column);
-    std::string from, where, prev = t;
-    for (size_t i = 0; i < o.path.size(); ++i) {
-      const ir::Join& j = o.path[i];
-      const std::string a = next("o");
-      if (i == 0) {
-        from = source(j.target) + " AS " + a;
-        where = link_condition(a, j.mapping, prev);
-      } else {
-        from +=
-            " JOIN " + source(j.target) + " AS " + a + " ON " + link_condition(a, j.mapping, prev);
-      }
-      prev = a;
+    return order_hop(o, 0, t);
+  }
+
+  std::string order_hop(const ir::OrderBy& o, size_t i, const std::string& parent) {
+    const ir::Join& j = o.path[i];
+    const std::string a = next("o");
+    std::string where = link_condition(a, j.mapping, parent);
+    if (i < o.path_filters.size() && o.path_filters[i])
+      where += " AND " + bool_exp(*o.path_filters[i], a);
+    const bool last = i + 1 == o.path.size();
+    std::string value;
+    if (!last) {
+      value = order_hop(o, i + 1, a);
+    } else if (o.aggregate.empty()) {
+      value = a + "." + quote_identifier(o.column);
+    } else if (o.aggregate == "count") {
+      value = "count(*)";
+    } else {
+      const std::string fn = aggregate_function(o.aggregate);
+      value = fn.empty() ? "NULL" : fn + "(" + a + "." + quote_identifier(o.column) + ")";
     }
-    return "(SELECT " + prev + "." + quote_identifier(o.column) + " FROM " + from + " WHERE " +
-           where + " LIMIT 1)";
+    return "(SELECT " + value + " FROM " + source(j.target) + " AS " + a + " WHERE " + where +
+           (last && !o.aggregate.empty() ? "" : " LIMIT 1") + ")";
   }
 
   std::string bool_exp(const ir::BoolExp& e, const std::string& t) {

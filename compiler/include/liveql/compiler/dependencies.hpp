@@ -28,7 +28,9 @@
 //    table cannot be matched without reading the related row. (Tracking it by result keys would
 //    miss a row whose related row satisfies the filter but is not linked to the result yet, e.g.
 //    the first item of a new order.) The related table itself gets a kFilterOnly dependency;
-//  - an order_by through a relationship (the related table's changes reorder the result);
+//  - an order_by through a relationship, or on an array relationship's aggregate (the related
+//    table's changes reorder the result): each related table gets a kFilterOnly dependency whose
+//    predicate is its permission filter;
 //  - or when the table has no primary key (rows that leave the result cannot be identified).
 // Comparisons on types the matcher cannot compare (timestamps, enums, ...) are tractable: they
 // evaluate to unknown, which costs refetches, not correctness. Whatever the flag says, the

@@ -112,10 +112,18 @@ struct BoolExp {
 };
 
 struct OrderBy {
-  std::vector<Join> path;  // object relationships to walk, outermost first; empty: own column
-  std::string column;
+  // Relationships to walk, outermost first; empty: own column. Object relationships, except the
+  // last one when `aggregate` is set: an array relationship whose rows are aggregated.
+  std::vector<Join> path;
+  std::string column;  // of the last path target; empty for the aggregate "count"
   bool desc = false;
   bool nulls_first = false;  // Hasura's asc => NULLS LAST, desc => NULLS FIRST by default
+  // The role's permission filter on each path[i].target (null or missing: none), applied to the
+  // related rows before their value or aggregate is read.
+  std::vector<BoolExpPtr> path_filters;
+  std::string aggregate;  // empty: the column's value; else count (of rows) or a function over
+                          // column (avg max min stddev stddev_pop stddev_samp sum var_pop
+                          // var_samp variance) of path.back()'s rows
 };
 
 struct Select;
@@ -159,8 +167,7 @@ struct AggregateField {
   enum class Kind {
     kCount,     // count(*) or count([DISTINCT] columns)
     kFunction,  // function over columns: one JSON object {column_alias: value}
-    kNodes,     // the rows themselves: nodes { fields } (fields in rows.fields)
-    kTypename,
+    kTypename,  // __typename inside `aggregate { }`
   };
   Kind kind = Kind::kCount;
   std::string alias;
@@ -178,19 +185,26 @@ struct AggregateField {
   std::string typename_;
 };
 
-// <table>_aggregate: { aggregate { count sum {..} ... } nodes { .. } }
+// <table>_aggregate: { aggregate { count sum {..} ... } nodes { .. } __typename }, each of them
+// possibly several times under different response keys (and arguments).
 struct Aggregate {
   Select rows;  // the aggregated set (where, order_by, limit, offset, distinct_on); rows.fields
-                // are the `nodes` fields
-  std::vector<AggregateField> aggregate_fields;  // inside `aggregate { }`
-  std::string aggregate_alias;                   // response key of `aggregate`, if requested
-  bool has_aggregate = false;
-  std::string nodes_alias;  // response key of `nodes`, if requested
-  bool has_nodes = false;
-  std::string typename_alias;  // `__typename` on the aggregate object
-  std::string typename_;
-  std::string aggregate_typename_alias;  // `__typename` inside `aggregate { }`
-  std::string aggregate_typename_;
+                // are the fields of every `nodes` selection, one after another
+  std::vector<AggregateField> aggregate_fields;  // of every `aggregate { }`, one after another
+  // One field of the aggregate object, in request order.
+  struct Output {
+    enum class Kind { kAggregate, kNodes, kTypename };
+    Kind kind = Kind::kAggregate;
+    std::string alias;          // the response key
+    size_t begin = 0, end = 0;  // kAggregate: its aggregate_fields; kNodes: its rows.fields
+    std::string typename_;      // kTypename
+  };
+  std::vector<Output> outputs;
+  bool has(Output::Kind kind) const {
+    for (const auto& o : outputs)
+      if (o.kind == kind) return true;
+    return false;
+  }
 };
 
 struct RootField {
