@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "liveql/base/text.hpp"
+#include "schema/ltree.hpp"
 #include "schema/postgis.hpp"
 
 namespace liveql::compiler {
@@ -242,6 +243,14 @@ class Interpreter {
           continue;
         }
       }
+      if (scalar_for(col) == "ltree") {
+        if (const ltree::Operator* lop = ltree::find_operator(op)) {
+          auto l = ltree_compare(column, col, *lop, kv.value(), opath);
+          if (!l) return l.take_error();
+          parts.push_back(*l);
+          continue;
+        }
+      }
       const OpInfo* info = nullptr;
       for (const auto& o : kOps)
         if (op == o.name) info = &o;
@@ -421,6 +430,39 @@ class Interpreter {
     } else {
       e->param = ir::Param{"", type, false};
     }
+    return ir::BoolExpPtr(std::move(e));
+  }
+
+  // An ltree operator: the column against an ltree, lquery or ltxtquery value (or a list).
+  // Values in a permission filter are checked here; a request's were checked as it was read.
+  Result<ir::BoolExpPtr> ltree_compare(const std::string& column, const catalog::Column& col,
+                                       const ltree::Operator& lop, const json::value& arg,
+                                       const std::string& path) {
+    if (arg.is_null())
+      return invalid(fmt::format("unexpected null value for type '{}'", lop.arg_type), path);
+    const bool session = !ctx_.role && is_session_variable(arg);
+    if (lop.list && !arg.is_array() && !session) return invalid("expected a list", path);
+    if (!ctx_.role && !session) {
+      if (arg.is_array()) {
+        size_t i = 0;
+        for (const auto& e : arg.get_array())
+          if (auto s = ltree::check_value(lop.arg_type, e, fmt::format("{}[{}]", path, i++)); !s)
+            return s.take_error();
+      } else if (auto s = ltree::check_value(lop.arg_type, arg, path); !s) {
+        return s.take_error();
+      }
+    }
+    auto e = std::make_shared<ir::BoolExp>();
+    e->kind = ir::BoolExp::Kind::kCompare;
+    e->column = column;
+    e->column_type = cast_type(col);
+    e->op = lop.op;
+    const std::string type = std::string_view(lop.arg_type) == "ltree"
+                                 ? e->column_type
+                                 : ltree::extension_type(col, lop.arg_type);
+    auto p = value_param(arg, type, lop.list, path);
+    if (!p) return p.take_error();
+    e->param = std::move(*p);
     return ir::BoolExpPtr(std::move(e));
   }
 

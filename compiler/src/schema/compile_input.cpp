@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "schema/compile_stages.hpp"
+#include "schema/ltree.hpp"
 
 namespace liveql::compiler::detail {
 
@@ -270,6 +271,12 @@ Result<json::value> OperationCompiler::scalar_literal(const gql::Value& v,
     return json::value(v.text);
   }
   if (is_json_scalar(scalar) || is_geojson_scalar(scalar)) return literal_to_json(v);
+  if (ltree::is_ltree_scalar(scalar)) {
+    json::value value = literal_to_json(v);
+    if (auto checked = ltree::check_value(scalar, value, path); !checked)
+      return checked.take_error();
+    return value;
+  }
   // Other Postgres scalars take strings and numbers, as Hasura does; Postgres checks the
   // text when it casts. Decimal literals keep their text so no digit is lost.
   switch (v.kind) {
@@ -382,6 +389,7 @@ Result<json::value> OperationCompiler::coerce_json(const json::value& v, const g
     return mismatch("a string or an integer");
   }
   if (is_json_scalar(s) || is_geojson_scalar(s)) return v;
+  if (auto checked = ltree::check_value(s, v, path); !checked) return checked.take_error();
   if (v.is_object()) return mismatch("a scalar value");
   return v;
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "schema/ltree.hpp"
 #include "schema/postgis.hpp"
 #include "schema/role_builder.hpp"
 #include "schema/schema.hpp"
@@ -202,6 +203,7 @@ std::string RoleBuilder::comparison_type(const std::string& scalar) {
         input("_has_keys_any", list_of(non_null(named_type("String"))),
               "do any of these strings exist as top-level keys in the column"));
   }
+  if (scalar == "ltree") ltree::add_comparison_fields(t, rs_.types);
   postgis::add_comparison_fields(scalar, t, rs_.types);
   sort_fields(t);
   rs_.types.emplace(name, std::move(t));

@@ -659,6 +659,20 @@ class Generator {
       case O::kStDWithin:
       case O::kSt3dDWithin:
         return postgis(e, c);
+      case O::kAncestor:
+        return binary("@>");
+      case O::kAncestorAny:
+        return "(" + c + " @> " + param_value(vars_, e.param, true) + ")";
+      case O::kDescendant:
+        return binary("<@");
+      case O::kDescendantAny:
+        return "(" + c + " <@ " + param_value(vars_, e.param, true) + ")";
+      case O::kMatches:
+        return binary("~");
+      case O::kMatchesAny:
+        return "(" + c + " ? " + param_value(vars_, e.param, true) + ")";
+      case O::kMatchesFulltext:
+        return binary("@");
     }
     return "false";
   }

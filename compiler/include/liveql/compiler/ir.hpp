@@ -64,6 +64,14 @@ enum class CompareOp {
   kSt3dIntersects,
   kStDWithin,
   kSt3dDWithin,
+  // ltree (param: an ltree, lquery or ltxtquery text; the *Any ones a list)
+  kAncestor,         // column @> ltree
+  kAncestorAny,      // column @> ltree[]
+  kDescendant,       // column <@ ltree
+  kDescendantAny,    // column <@ ltree[]
+  kMatches,          // column ~ lquery
+  kMatchesAny,       // column ? lquery[]
+  kMatchesFulltext,  // column @ ltxtquery
 };
 
 // How a parent row links to the rows of a relationship's target table:
