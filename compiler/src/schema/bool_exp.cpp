@@ -243,6 +243,12 @@ class Interpreter {
           continue;
         }
       }
+      if (op == "_cast" && scalar_for(col) == "jsonb" && !as) {
+        auto c = cast_compare(tt, column, col, kv.value(), opath);
+        if (!c) return c.take_error();
+        parts.push_back(*c);
+        continue;
+      }
       if (scalar_for(col) == "ltree") {
         if (const ltree::Operator* lop = ltree::find_operator(op)) {
           auto l = ltree_compare(column, col, *lop, kv.value(), opath);
@@ -345,6 +351,37 @@ class Interpreter {
     return ir::BoolExpPtr(std::move(e));
   }
 
+  // `_cast`: {<target scalar>: <target>_comparison_exp}, the column compared as the target type
+  // (geometry <-> geography, jsonb -> String as text).
+  Result<ir::BoolExpPtr> cast_compare(const TrackedTable& tt, const std::string& column,
+                                      const catalog::Column& col, const json::value& arg,
+                                      const std::string& path) {
+    const std::string scalar = scalar_for(col);
+    if (!arg.is_object())
+      return invalid("expected an object for type '" + scalar + "_cast_exp'", path);
+    std::vector<ir::BoolExpPtr> parts;
+    for (const auto& kv : arg.get_object()) {
+      const std::string target(kv.key());
+      if (target != cast_target(scalar))
+        return invalid(fmt::format("field \"{}\" not found in type: '{}_cast_exp'", target, scalar),
+                       path + "." + target);
+      catalog::Column as = col;
+      as.udt_name = target;
+      as.pg_type = target;
+      as.is_array = false;
+      if (target == "String") {
+        as.udt_name = as.pg_type = "text";
+        as.type_schema = "pg_catalog";
+      }
+      auto c = compare(tt, column, kv.value(), path + "." + target, &as);
+      if (!c) return c.take_error();
+      parts.push_back(*c);
+    }
+    if (parts.empty()) return make(ir::BoolExp::Kind::kTrue);
+    if (parts.size() == 1) return parts[0];
+    return make(ir::BoolExp::Kind::kAnd, std::move(parts));
+  }
+
   // PostGIS on a geometry/geography column (or cast): `_cast`, the _st_* operators (handled set),
   // and for the operators compare() handles, Hasura's check of the GeoJSON values.
   Result<ir::BoolExpPtr> postgis_compare(const TrackedTable& tt, const std::string& column,
@@ -354,27 +391,7 @@ class Interpreter {
     const std::string scalar = scalar_for(col);
     const std::string type = cast_type(col);
     handled = true;
-    if (op == "_cast") {
-      if (!arg.is_object())
-        return invalid("expected an object for type '" + scalar + "_cast_exp'", path);
-      std::vector<ir::BoolExpPtr> parts;
-      for (const auto& kv : arg.get_object()) {
-        const std::string target(kv.key());
-        if (target != postgis::cast_target(scalar))
-          return invalid(
-              fmt::format("field \"{}\" not found in type: '{}_cast_exp'", target, scalar),
-              path + "." + target);
-        catalog::Column as = col;
-        as.udt_name = target;
-        as.pg_type = target;
-        as.is_array = false;
-        auto c = compare(tt, column, kv.value(), path + "." + target, &as);
-        if (!c) return c.take_error();
-        parts.push_back(*c);
-      }
-      if (parts.size() == 1) return parts[0];
-      return make(ir::BoolExp::Kind::kAnd, std::move(parts));
-    }
+    if (op == "_cast") return cast_compare(tt, column, col, arg, path);
     const postgis::Operator* pop = postgis::find_operator(scalar, op);
     if (!pop) {
       // _eq, _in, ...: compare() builds them; their GeoJSON is checked here.
@@ -644,6 +661,11 @@ std::optional<json::array> session_array(std::string_view text) {
   skip_space();
   if (i != text.size()) return std::nullopt;
   return out;
+}
+
+std::string cast_target(const std::string& scalar) {
+  if (scalar == "jsonb") return "String";
+  return postgis::cast_target(scalar);
 }
 
 ir::BoolExpPtr and_exp(ir::BoolExpPtr a, ir::BoolExpPtr b) {

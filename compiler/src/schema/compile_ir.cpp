@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "schema/compile_stages.hpp"
+#include "schema/json_path.hpp"
 
 namespace liveql::compiler::detail {
 
@@ -176,6 +177,11 @@ Result<std::vector<ir::Field>> OperationCompiler::object_fields(size_t table, co
         f.column = fd.column;
         f.pg_type = schema_.tables[table].table.column(fd.column)->pg_type;
         f.as_text = stringified(schema_, *schema_.tables[table].table.column(fd.column));
+        if (const json::value* p = args.if_contains("path"); p && p->is_string()) {
+          LQ_TRY(keys, json_path::parse(p->get_string(), cf.path + ".args.path"));
+          if (!keys.empty())
+            f.json_path = params_.add(json::array(keys.begin(), keys.end()), "text", true);
+        }
         break;
       case FieldRole::kObjectRel: {
         f.kind = ir::Field::Kind::kObjectRel;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "schema/bool_exp.hpp"
 #include "schema/ltree.hpp"
 #include "schema/postgis.hpp"
 #include "schema/role_builder.hpp"
@@ -202,13 +203,19 @@ std::string RoleBuilder::comparison_type(const std::string& scalar) {
     t.input_fields.push_back(
         input("_has_keys_any", list_of(non_null(named_type("String"))),
               "do any of these strings exist as top-level keys in the column"));
+    t.input_fields.push_back(input("_cast", named_type("jsonb_cast_exp")));
+    if (!rs_.types.count("jsonb_cast_exp")) {
+      TypeDef cast{TypeKind::kInputObject, "jsonb_cast_exp"};
+      cast.input_fields.push_back(input("String", named_type("String_comparison_exp")));
+      rs_.types.emplace(cast.name, std::move(cast));
+    }
   }
   if (scalar == "ltree") ltree::add_comparison_fields(t, rs_.types);
   postgis::add_comparison_fields(scalar, t, rs_.types);
   sort_fields(t);
   rs_.types.emplace(name, std::move(t));
-  // A _cast names the other PostGIS type's comparison (and so its scalar), as in Hasura.
-  if (std::string other = postgis::cast_target(scalar); !other.empty()) {
+  // A _cast names the target type's comparison (and so its scalar), as in Hasura.
+  if (std::string other = cast_target(scalar); !other.empty()) {
     add_scalar(other);
     comparison_type(other);
   }
@@ -264,6 +271,8 @@ void RoleBuilder::add_table_types(const RoleTable& rt) {
                        FieldRole::kColumn, c.comment);
     f.column = cname;
     f.table = rt.table;
+    if (!c.is_array && (scalar == "json" || scalar == "jsonb"))
+      f.args.push_back(input("path", named_type("String"), "JSON select path"));
     obj.fields.push_back(std::move(f));
     bexp.input_fields.push_back(input(g, named_type(comparison_type(scalar))));
     ord.input_fields.push_back(input(g, named_type("order_by")));

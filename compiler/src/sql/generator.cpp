@@ -335,6 +335,11 @@ class Generator {
       const std::string key = quote_literal(f.alias);
       switch (f.kind) {
         case ir::Field::Kind::kColumn:
+          if (f.json_path) {
+            pairs.emplace_back(key, "(" + proj.ref(f.column) + " #> " +
+                                        param_value(vars_, *f.json_path, true) + ")");
+            break;
+          }
           pairs.emplace_back(key, f.as_text ? "(" + proj.ref(f.column) + ")::text"
                                             : geo_output(proj.ref(f.column), f.pg_type));
           break;

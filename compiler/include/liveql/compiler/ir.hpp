@@ -143,6 +143,8 @@ struct Field {
   std::string column;
   std::string pg_type;
   bool as_text = false;  // kColumn: output as a JSON string (stringified numeric types)
+  // kColumn of type json/jsonb: the value at this path (#>), a list of text keys and indexes
+  std::optional<Param> json_path;
   std::string typename_;
   Join join;
   std::shared_ptr<Select> select;
