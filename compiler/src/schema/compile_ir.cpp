@@ -106,8 +106,9 @@ Result<ir::Select> OperationCompiler::rows(size_t table, const json::object& arg
       s.limit = params_.add(*l, "integer");
     }
     if (const json::value* o = args.if_contains("offset"); o && !o->is_null()) {
-      if (o->get_int64() < 0) return invalid("unexpected negative value", path + ".args.offset");
-      s.offset = params_.add(*o, "integer");
+      if (o->is_int64() && o->get_int64() < 0)
+        return invalid("unexpected negative value", path + ".args.offset");
+      s.offset = params_.add(*o, "bigint");
     }
   }
   if (rt && rt->permission && rt->permission->limit)

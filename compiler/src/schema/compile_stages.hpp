@@ -167,6 +167,8 @@ class OperationCompiler {
   FragmentIndex fragments_;
   std::map<std::string, VarInfo> vars_;
   bool in_default_ = false;
+  // How the scalar being coerced is read (its input field's or argument's InputValueDef).
+  InputValueDef::Parsing parsing_ = InputValueDef::Parsing::kStrict;
   CompiledOperation out_;
   ParamSink params_{out_.vars};
   FieldDef schema_field_ = make_schema_field();

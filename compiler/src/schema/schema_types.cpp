@@ -131,13 +131,24 @@ const std::string& RoleBuilder::gql_column(const TrackedTable& tt, const std::st
   return *tt.graphql_column(col);
 }
 
+namespace {
+
+InputValueDef offset_input() {
+  InputValueDef offset = RoleBuilder::input("offset", named_type("Int"),
+                                            "skip the first n rows. Use only with order_by");
+  offset.parsing = InputValueDef::Parsing::kBigInt;
+  return offset;
+}
+
+}  // namespace
+
 std::vector<InputValueDef> RoleBuilder::select_args(const RoleTable& rt) {
   const std::string& n = schema_.tables[rt.table].gql_name;
   return {
       input("distinct_on", list_of(non_null(named_type(n + "_select_column"))),
             "distinct select on columns"),
       input("limit", named_type("Int"), "limit the number of rows returned"),
-      input("offset", named_type("Int"), "skip the first n rows. Use only with order_by"),
+      offset_input(),
       input("order_by", list_of(non_null(named_type(n + "_order_by"))),
             "sort the rows by one or more columns"),
       input("where", named_type(n + "_bool_exp"), "filter the rows returned"),
@@ -212,6 +223,8 @@ std::string RoleBuilder::comparison_type(const std::string& scalar) {
   }
   if (scalar == "ltree") ltree::add_comparison_fields(t, rs_.types);
   postgis::add_comparison_fields(scalar, t, rs_.types);
+  for (auto& f : t.input_fields)
+    if (f.name != "_is_null" && f.name != "_cast") f.parsing = InputValueDef::Parsing::kColumnValue;
   sort_fields(t);
   rs_.types.emplace(name, std::move(t));
   // A _cast names the target type's comparison (and so its scalar), as in Hasura.
@@ -403,6 +416,7 @@ std::vector<FieldDef> RoleBuilder::root_fields(const RoleTable& rt) {
     for (const auto& k : tt.table.primary_key)
       pk.args.push_back(
           input(gql_column(tt, k), non_null(named_type(column_type(tt, *tt.table.column(k))))));
+    for (auto& a : pk.args) a.parsing = InputValueDef::Parsing::kColumnValue;
     pk.table = rt.table;
     out.push_back(std::move(pk));
   }
