@@ -77,6 +77,20 @@ const char* op_name(ir::CompareOp op) {
       return "_st_d_within";
     case ir::CompareOp::kSt3dDWithin:
       return "_st_3d_d_within";
+    case ir::CompareOp::kAncestor:
+      return "_ancestor";
+    case ir::CompareOp::kAncestorAny:
+      return "_ancestor_any";
+    case ir::CompareOp::kDescendant:
+      return "_descendant";
+    case ir::CompareOp::kDescendantAny:
+      return "_descendant_any";
+    case ir::CompareOp::kMatches:
+      return "_matches";
+    case ir::CompareOp::kMatchesAny:
+      return "_matches_any";
+    case ir::CompareOp::kMatchesFulltext:
+      return "_matches_fulltext";
   }
   return "?";
 }
@@ -106,6 +120,10 @@ bool is_jsonb_op(ir::CompareOp op) {
 
 bool is_postgis_op(ir::CompareOp op) {
   return op >= ir::CompareOp::kStContains && op <= ir::CompareOp::kSt3dDWithin;
+}
+
+bool is_ltree_op(ir::CompareOp op) {
+  return op >= ir::CompareOp::kAncestor && op <= ir::CompareOp::kMatchesFulltext;
 }
 
 class Extractor {
@@ -240,9 +258,10 @@ class Extractor {
         }
         if (!is_matchable_op(exp.op)) {
           p.kind = Predicate::Kind::kUnknown;
-          mark_intractable(ctx.owner,
-                           std::string(is_jsonb_op(exp.op) ? "jsonb operator " : "text pattern ") +
-                               op_name(exp.op) + " on " + where);
+          const char* kind = is_jsonb_op(exp.op)   ? "jsonb operator "
+                             : is_ltree_op(exp.op) ? "ltree operator "
+                                                   : "text pattern ";
+          mark_intractable(ctx.owner, kind + std::string(op_name(exp.op)) + " on " + where);
           return p;
         }
         p.kind = Predicate::Kind::kCompare;

@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "liveql/base/text.hpp"
+#include "schema/ltree.hpp"
 #include "schema/postgis.hpp"
 
 namespace liveql::compiler {
@@ -242,6 +243,20 @@ class Interpreter {
           continue;
         }
       }
+      if (op == "_cast" && scalar_for(col) == "jsonb" && !as) {
+        auto c = cast_compare(tt, column, col, kv.value(), opath);
+        if (!c) return c.take_error();
+        parts.push_back(*c);
+        continue;
+      }
+      if (scalar_for(col) == "ltree") {
+        if (const ltree::Operator* lop = ltree::find_operator(op)) {
+          auto l = ltree_compare(column, col, *lop, kv.value(), opath);
+          if (!l) return l.take_error();
+          parts.push_back(*l);
+          continue;
+        }
+      }
       const OpInfo* info = nullptr;
       for (const auto& o : kOps)
         if (op == o.name) info = &o;
@@ -336,6 +351,37 @@ class Interpreter {
     return ir::BoolExpPtr(std::move(e));
   }
 
+  // `_cast`: {<target scalar>: <target>_comparison_exp}, the column compared as the target type
+  // (geometry <-> geography, jsonb -> String as text).
+  Result<ir::BoolExpPtr> cast_compare(const TrackedTable& tt, const std::string& column,
+                                      const catalog::Column& col, const json::value& arg,
+                                      const std::string& path) {
+    const std::string scalar = scalar_for(col);
+    if (!arg.is_object())
+      return invalid("expected an object for type '" + scalar + "_cast_exp'", path);
+    std::vector<ir::BoolExpPtr> parts;
+    for (const auto& kv : arg.get_object()) {
+      const std::string target(kv.key());
+      if (target != cast_target(scalar))
+        return invalid(fmt::format("field \"{}\" not found in type: '{}_cast_exp'", target, scalar),
+                       path + "." + target);
+      catalog::Column as = col;
+      as.udt_name = target;
+      as.pg_type = target;
+      as.is_array = false;
+      if (target == "String") {
+        as.udt_name = as.pg_type = "text";
+        as.type_schema = "pg_catalog";
+      }
+      auto c = compare(tt, column, kv.value(), path + "." + target, &as);
+      if (!c) return c.take_error();
+      parts.push_back(*c);
+    }
+    if (parts.empty()) return make(ir::BoolExp::Kind::kTrue);
+    if (parts.size() == 1) return parts[0];
+    return make(ir::BoolExp::Kind::kAnd, std::move(parts));
+  }
+
   // PostGIS on a geometry/geography column (or cast): `_cast`, the _st_* operators (handled set),
   // and for the operators compare() handles, Hasura's check of the GeoJSON values.
   Result<ir::BoolExpPtr> postgis_compare(const TrackedTable& tt, const std::string& column,
@@ -345,27 +391,7 @@ class Interpreter {
     const std::string scalar = scalar_for(col);
     const std::string type = cast_type(col);
     handled = true;
-    if (op == "_cast") {
-      if (!arg.is_object())
-        return invalid("expected an object for type '" + scalar + "_cast_exp'", path);
-      std::vector<ir::BoolExpPtr> parts;
-      for (const auto& kv : arg.get_object()) {
-        const std::string target(kv.key());
-        if (target != postgis::cast_target(scalar))
-          return invalid(
-              fmt::format("field \"{}\" not found in type: '{}_cast_exp'", target, scalar),
-              path + "." + target);
-        catalog::Column as = col;
-        as.udt_name = target;
-        as.pg_type = target;
-        as.is_array = false;
-        auto c = compare(tt, column, kv.value(), path + "." + target, &as);
-        if (!c) return c.take_error();
-        parts.push_back(*c);
-      }
-      if (parts.size() == 1) return parts[0];
-      return make(ir::BoolExp::Kind::kAnd, std::move(parts));
-    }
+    if (op == "_cast") return cast_compare(tt, column, col, arg, path);
     const postgis::Operator* pop = postgis::find_operator(scalar, op);
     if (!pop) {
       // _eq, _in, ...: compare() builds them; their GeoJSON is checked here.
@@ -421,6 +447,39 @@ class Interpreter {
     } else {
       e->param = ir::Param{"", type, false};
     }
+    return ir::BoolExpPtr(std::move(e));
+  }
+
+  // An ltree operator: the column against an ltree, lquery or ltxtquery value (or a list).
+  // Values in a permission filter are checked here; a request's were checked as it was read.
+  Result<ir::BoolExpPtr> ltree_compare(const std::string& column, const catalog::Column& col,
+                                       const ltree::Operator& lop, const json::value& arg,
+                                       const std::string& path) {
+    if (arg.is_null())
+      return invalid(fmt::format("unexpected null value for type '{}'", lop.arg_type), path);
+    const bool session = !ctx_.role && is_session_variable(arg);
+    if (lop.list && !arg.is_array() && !session) return invalid("expected a list", path);
+    if (!ctx_.role && !session) {
+      if (arg.is_array()) {
+        size_t i = 0;
+        for (const auto& e : arg.get_array())
+          if (auto s = ltree::check_value(lop.arg_type, e, fmt::format("{}[{}]", path, i++)); !s)
+            return s.take_error();
+      } else if (auto s = ltree::check_value(lop.arg_type, arg, path); !s) {
+        return s.take_error();
+      }
+    }
+    auto e = std::make_shared<ir::BoolExp>();
+    e->kind = ir::BoolExp::Kind::kCompare;
+    e->column = column;
+    e->column_type = cast_type(col);
+    e->op = lop.op;
+    const std::string type = std::string_view(lop.arg_type) == "ltree"
+                                 ? e->column_type
+                                 : ltree::extension_type(col, lop.arg_type);
+    auto p = value_param(arg, type, lop.list, path);
+    if (!p) return p.take_error();
+    e->param = std::move(*p);
     return ir::BoolExpPtr(std::move(e));
   }
 
@@ -602,6 +661,11 @@ std::optional<json::array> session_array(std::string_view text) {
   skip_space();
   if (i != text.size()) return std::nullopt;
   return out;
+}
+
+std::string cast_target(const std::string& scalar) {
+  if (scalar == "jsonb") return "String";
+  return postgis::cast_target(scalar);
 }
 
 ir::BoolExpPtr and_exp(ir::BoolExpPtr a, ir::BoolExpPtr b) {

@@ -46,6 +46,10 @@ Status check_permission_filter(const Schema& schema, size_t table,
 
 ir::BoolExpPtr and_exp(ir::BoolExpPtr a, ir::BoolExpPtr b);
 
+// The scalar a `_cast` from `scalar` names (geometry <-> geography, jsonb -> String); empty when
+// the scalar has no _cast.
+std::string cast_target(const std::string& scalar);
+
 // A session variable's value where a list is expected (`_in`, `_nin`, `_has_keys_*`): PostgreSQL
 // array syntax as Hasura reads it (`{1,2}`, `{"a b",c}`, unquoted NULL is null), or a JSON
 // array (`[1, 2]`). Elements are strings (null for NULL); the statement casts them.

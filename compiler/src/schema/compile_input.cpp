@@ -7,8 +7,10 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "schema/compile_stages.hpp"
+#include "schema/ltree.hpp"
 
 namespace liveql::compiler::detail {
 
@@ -95,6 +97,14 @@ Error not_enum_value(const TypeDef& d, const std::string& found, const std::stri
                  path);
 }
 
+// Hasura's offset as a string: decimal digits only (no sign).
+bool is_digits(std::string_view s) {
+  if (s.empty() || s.size() > 18) return false;
+  for (char c : s)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
 bool is_json_scalar(const std::string& s) { return s == "json" || s == "jsonb"; }
 bool is_decimal_scalar(const std::string& s) { return s == "numeric" || s == "money"; }
 // PostGIS scalars take GeoJSON objects; where they are used, the GeoJSON is checked.
@@ -177,7 +187,11 @@ Result<std::optional<json::value>> OperationCompiler::coerce_literal(const gql::
                        path + "." + name);
       if (out.contains(name))
         return invalid(fmt::format("duplicate input field '{}'", name), path + "." + name);
-      LQ_TRY(c, coerce_literal(fv, f->type, path + "." + name, f->default_value.has_value()));
+      const auto outer = std::exchange(parsing_, f->parsing);
+      auto c_r = coerce_literal(fv, f->type, path + "." + name, f->default_value.has_value());
+      parsing_ = outer;
+      if (!c_r) return c_r.take_error();
+      auto& c = *c_r;
       if (c) out[name] = std::move(*c);
     }
     if (auto s = check_required(*d, out, path); !s) return s.take_error();
@@ -242,6 +256,20 @@ Result<json::value> OperationCompiler::scalar_literal(const gql::Value& v,
         fmt::format("expected {} for type '{}', but found {}", expected, scalar, describe(v)),
         path);
   };
+  // A column value's string goes to PostgreSQL as text, as Hasura passes it.
+  const bool column_value = parsing_ == InputValueDef::Parsing::kColumnValue;
+  if (column_value && v.kind == gql::Value::Kind::kString &&
+      (scalar == "Int" || scalar == "Float" || scalar == "Boolean"))
+    return json::value(v.text);
+  if (scalar == "Int" && parsing_ == InputValueDef::Parsing::kBigInt) {
+    if (v.kind == gql::Value::Kind::kString && is_digits(v.text)) return json::value(v.text);
+    int64_t i = 0;
+    auto [p, ec] = std::from_chars(v.text.data(), v.text.data() + v.text.size(), i);
+    if (v.kind == gql::Value::Kind::kInt && ec == std::errc() && p == v.text.data() + v.text.size())
+      return json::value(i);
+    if (v.kind == gql::Value::Kind::kInt) return int_out_of_bounds(scientific_text(v.text), path);
+    return mismatch("a 32-bit integer, or a 64-bit integer represented as a string");
+  }
   if (scalar == "Int") {
     if (v.kind != gql::Value::Kind::kInt) return mismatch("a 32-bit integer");
     int64_t i = 0;
@@ -270,6 +298,12 @@ Result<json::value> OperationCompiler::scalar_literal(const gql::Value& v,
     return json::value(v.text);
   }
   if (is_json_scalar(scalar) || is_geojson_scalar(scalar)) return literal_to_json(v);
+  if (ltree::is_ltree_scalar(scalar)) {
+    json::value value = literal_to_json(v);
+    if (auto checked = ltree::check_value(scalar, value, path); !checked)
+      return checked.take_error();
+    return value;
+  }
   // Other Postgres scalars take strings and numbers, as Hasura does; Postgres checks the
   // text when it casts. Decimal literals keep their text so no digit is lost.
   switch (v.kind) {
@@ -327,8 +361,11 @@ Result<json::value> OperationCompiler::coerce_json(const json::value& v, const g
       if (!f)
         return invalid(fmt::format("field '{}' not found in type: '{}'", name, d->name),
                        path + "." + name);
-      LQ_TRY(c, coerce_json(kv.value(), f->type, path + "." + name));
-      out[name] = std::move(c);
+      const auto outer = std::exchange(parsing_, f->parsing);
+      auto c = coerce_json(kv.value(), f->type, path + "." + name);
+      parsing_ = outer;
+      if (!c) return c.take_error();
+      out[name] = std::move(*c);
     }
     if (auto s = check_required(*d, out, path); !s) return s.take_error();
     return json::value(std::move(out));
@@ -344,6 +381,16 @@ Result<json::value> OperationCompiler::coerce_json(const json::value& v, const g
     return v;
   }
   const std::string& s = d->name;
+  if (parsing_ == InputValueDef::Parsing::kColumnValue && v.is_string() &&
+      (s == "Int" || s == "Float" || s == "Boolean"))
+    return v;
+  if (s == "Int" && parsing_ == InputValueDef::Parsing::kBigInt) {
+    if (v.is_string() && is_digits(v.get_string())) return v;
+    if (v.is_int64()) return v;
+    if (v.is_uint64() && v.get_uint64() <= static_cast<uint64_t>(INT64_MAX))
+      return json::value(static_cast<int64_t>(v.get_uint64()));
+    return mismatch("a 32-bit integer, or a 64-bit integer represented as a string");
+  }
   if (s == "Int") {
     int64_t i = 0;
     if (v.is_int64()) {
@@ -382,6 +429,7 @@ Result<json::value> OperationCompiler::coerce_json(const json::value& v, const g
     return mismatch("a string or an integer");
   }
   if (is_json_scalar(s) || is_geojson_scalar(s)) return v;
+  if (auto checked = ltree::check_value(s, v, path); !checked) return checked.take_error();
   if (v.is_object()) return mismatch("a scalar value");
   return v;
 }

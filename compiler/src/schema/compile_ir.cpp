@@ -6,6 +6,7 @@
 #include <set>
 
 #include "schema/compile_stages.hpp"
+#include "schema/json_path.hpp"
 
 namespace liveql::compiler::detail {
 
@@ -130,8 +131,9 @@ Result<ir::Select> OperationCompiler::rows(size_t table, const json::object& arg
       s.limit = params_.add(*l, "integer");
     }
     if (const json::value* o = args.if_contains("offset"); o && !o->is_null()) {
-      if (o->get_int64() < 0) return invalid("unexpected negative value", path + ".args.offset");
-      s.offset = params_.add(*o, "integer");
+      if (o->is_int64() && o->get_int64() < 0)
+        return invalid("unexpected negative value", path + ".args.offset");
+      s.offset = params_.add(*o, "bigint");
     }
   }
   if (rt && rt->permission && rt->permission->limit)
@@ -243,6 +245,11 @@ Result<std::vector<ir::Field>> OperationCompiler::object_fields(size_t table, co
         f.column = fd.column;
         f.pg_type = schema_.tables[table].table.column(fd.column)->pg_type;
         f.as_text = stringified(schema_, *schema_.tables[table].table.column(fd.column));
+        if (const json::value* p = args.if_contains("path"); p && p->is_string()) {
+          LQ_TRY(keys, json_path::parse(p->get_string(), cf.path + ".args.path"));
+          if (!keys.empty())
+            f.json_path = params_.add(json::array(keys.begin(), keys.end()), "text", true);
+        }
         break;
       case FieldRole::kObjectRel: {
         f.kind = ir::Field::Kind::kObjectRel;

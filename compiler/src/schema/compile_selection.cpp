@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <set>
 #include <unordered_map>
+#include <utility>
 
 #include "schema/compile_stages.hpp"
 
@@ -190,6 +191,12 @@ Result<json::object> OperationCompiler::arguments(const Collected& c, const Fiel
     const gql::Argument* given = nullptr;
     for (const auto& a : c.field->arguments)
       if (a.name == def.name) given = &a;
+    const auto outer = std::exchange(parsing_, def.parsing);
+    struct Restore {
+      InputValueDef::Parsing& slot;
+      InputValueDef::Parsing value;
+      ~Restore() { slot = value; }
+    } restore{parsing_, outer};
     if (given) {
       LQ_TRY(v, coerce_literal(given->value, def.type, apath, def.default_value.has_value()));
       if (v) {

@@ -170,6 +170,8 @@ class OperationCompiler {
   // Statements the mutation's fields run so far: each root field one, each item of an
   // update_<t>_many one; held to max_root_fields like the root fields themselves.
   size_t statements_ = 0;
+  // How the scalar being coerced is read (its input field's or argument's InputValueDef).
+  InputValueDef::Parsing parsing_ = InputValueDef::Parsing::kStrict;
   CompiledOperation out_;
   ParamSink params_{out_.vars};
   FieldDef schema_field_ = make_schema_field();

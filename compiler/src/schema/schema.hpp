@@ -101,6 +101,11 @@ struct InputValueDef {
   gql::TypeRef type;
   std::optional<std::string> default_value;  // GraphQL literal text
   std::string description;
+  // Values Hasura's parsers read beyond the GraphQL type: a column value (comparison operand,
+  // inserted or set value, primary key) also takes a string for Int, Float and Boolean, which
+  // PostgreSQL casts; `offset` takes a 64-bit integer, also written as a string of digits.
+  enum class Parsing { kStrict, kColumnValue, kBigInt };
+  Parsing parsing = Parsing::kStrict;
 };
 
 struct FieldDef {

@@ -189,8 +189,10 @@ InputValueDef RoleBuilder::column_input(const TrackedTable& tt, const std::strin
                                         bool non_null_type) {
   const catalog::Column& c = *tt.table.column(column);
   gql::TypeRef type = named_type(column_type(tt, c));
-  return input(gql_column(tt, column), non_null_type ? non_null(std::move(type)) : std::move(type),
-               c.comment);
+  InputValueDef in = input(gql_column(tt, column),
+                           non_null_type ? non_null(std::move(type)) : std::move(type), c.comment);
+  in.parsing = InputValueDef::Parsing::kColumnValue;
+  return in;
 }
 
 // <t>_bool_exp exists for every table the role may select; a table it may only write gets one
@@ -383,7 +385,10 @@ std::vector<InputValueDef> RoleBuilder::update_operator_args(const RoleTable& rt
       t.table = rt.table;
       for (const auto& c : cols) {
         InputValueDef f = column_input(tt, c, false);
-        if (value) f.type = *value;
+        if (value) {
+          f.type = *value;
+          f.parsing = InputValueDef::Parsing::kStrict;
+        }
         t.input_fields.push_back(std::move(f));
       }
       sort_fields(t);

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "schema/bool_exp.hpp"
+#include "schema/ltree.hpp"
 #include "schema/postgis.hpp"
 #include "schema/role_builder.hpp"
 #include "schema/schema.hpp"
@@ -134,13 +136,24 @@ const std::string& RoleBuilder::gql_column(const TrackedTable& tt, const std::st
   return *tt.graphql_column(col);
 }
 
+namespace {
+
+InputValueDef offset_input() {
+  InputValueDef offset = RoleBuilder::input("offset", named_type("Int"),
+                                            "skip the first n rows. Use only with order_by");
+  offset.parsing = InputValueDef::Parsing::kBigInt;
+  return offset;
+}
+
+}  // namespace
+
 std::vector<InputValueDef> RoleBuilder::select_args(const RoleTable& rt) {
   const std::string& n = schema_.tables[rt.table].gql_name;
   return {
       input("distinct_on", list_of(non_null(named_type(n + "_select_column"))),
             "distinct select on columns"),
       input("limit", named_type("Int"), "limit the number of rows returned"),
-      input("offset", named_type("Int"), "skip the first n rows. Use only with order_by"),
+      offset_input(),
       input("order_by", list_of(non_null(named_type(n + "_order_by"))),
             "sort the rows by one or more columns"),
       input("where", named_type(n + "_bool_exp"), "filter the rows returned"),
@@ -206,12 +219,21 @@ std::string RoleBuilder::comparison_type(const std::string& scalar) {
     t.input_fields.push_back(
         input("_has_keys_any", list_of(non_null(named_type("String"))),
               "do any of these strings exist as top-level keys in the column"));
+    t.input_fields.push_back(input("_cast", named_type("jsonb_cast_exp")));
+    if (!rs_.types.count("jsonb_cast_exp")) {
+      TypeDef cast{TypeKind::kInputObject, "jsonb_cast_exp"};
+      cast.input_fields.push_back(input("String", named_type("String_comparison_exp")));
+      rs_.types.emplace(cast.name, std::move(cast));
+    }
   }
+  if (scalar == "ltree") ltree::add_comparison_fields(t, rs_.types);
   postgis::add_comparison_fields(scalar, t, rs_.types);
+  for (auto& f : t.input_fields)
+    if (f.name != "_is_null" && f.name != "_cast") f.parsing = InputValueDef::Parsing::kColumnValue;
   sort_fields(t);
   rs_.types.emplace(name, std::move(t));
-  // A _cast names the other PostGIS type's comparison (and so its scalar), as in Hasura.
-  if (std::string other = postgis::cast_target(scalar); !other.empty()) {
+  // A _cast names the target type's comparison (and so its scalar), as in Hasura.
+  if (std::string other = cast_target(scalar); !other.empty()) {
     add_scalar(other);
     comparison_type(other);
   }
@@ -267,6 +289,8 @@ void RoleBuilder::add_table_types(const RoleTable& rt) {
                        FieldRole::kColumn, c.comment);
     f.column = cname;
     f.table = rt.table;
+    if (!c.is_array && (scalar == "json" || scalar == "jsonb"))
+      f.args.push_back(input("path", named_type("String"), "JSON select path"));
     obj.fields.push_back(std::move(f));
     bexp.input_fields.push_back(input(g, named_type(comparison_type(scalar))));
     ord.input_fields.push_back(input(g, named_type("order_by")));
@@ -438,6 +462,7 @@ std::vector<FieldDef> RoleBuilder::root_fields(const RoleTable& rt) {
     for (const auto& k : tt.table.primary_key)
       pk.args.push_back(
           input(gql_column(tt, k), non_null(named_type(column_type(tt, *tt.table.column(k))))));
+    for (auto& a : pk.args) a.parsing = InputValueDef::Parsing::kColumnValue;
     pk.table = rt.table;
     out.push_back(std::move(pk));
   }

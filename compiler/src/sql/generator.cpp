@@ -357,6 +357,11 @@ class Generator {
       const std::string key = quote_literal(f.alias);
       switch (f.kind) {
         case ir::Field::Kind::kColumn:
+          if (f.json_path) {
+            pairs.emplace_back(key, "(" + proj.ref(f.column) + " #> " +
+                                        param_value(vars_, *f.json_path, true) + ")");
+            break;
+          }
           pairs.emplace_back(key, f.as_text ? "(" + proj.ref(f.column) + ")::text"
                                             : geo_output(proj.ref(f.column), f.pg_type));
           break;
@@ -698,6 +703,20 @@ class Generator {
       case O::kStDWithin:
       case O::kSt3dDWithin:
         return postgis(e, c);
+      case O::kAncestor:
+        return binary("@>");
+      case O::kAncestorAny:
+        return "(" + c + " @> " + param_value(vars_, e.param, true) + ")";
+      case O::kDescendant:
+        return binary("<@");
+      case O::kDescendantAny:
+        return "(" + c + " <@ " + param_value(vars_, e.param, true) + ")";
+      case O::kMatches:
+        return binary("~");
+      case O::kMatchesAny:
+        return "(" + c + " ? " + param_value(vars_, e.param, true) + ")";
+      case O::kMatchesFulltext:
+        return binary("@");
     }
     return "false";
   }

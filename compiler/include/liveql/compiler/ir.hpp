@@ -64,6 +64,14 @@ enum class CompareOp {
   kSt3dIntersects,
   kStDWithin,
   kSt3dDWithin,
+  // ltree (param: an ltree, lquery or ltxtquery text; the *Any ones a list)
+  kAncestor,         // column @> ltree
+  kAncestorAny,      // column @> ltree[]
+  kDescendant,       // column <@ ltree
+  kDescendantAny,    // column <@ ltree[]
+  kMatches,          // column ~ lquery
+  kMatchesAny,       // column ? lquery[]
+  kMatchesFulltext,  // column @ ltxtquery
 };
 
 // How a parent row links to the rows of a relationship's target table:
@@ -143,6 +151,8 @@ struct Field {
   std::string column;
   std::string pg_type;
   bool as_text = false;  // kColumn: output as a JSON string (stringified numeric types)
+  // kColumn of type json/jsonb: the value at this path (#>), a list of text keys and indexes
+  std::optional<Param> json_path;
   std::string typename_;
   Join join;
   std::shared_ptr<Select> select;
