@@ -47,7 +47,8 @@ case "$cmd" in
         echo "listen_addresses = '127.0.0.1'"
         echo "unix_socket_directories = '$data'"
         echo "wal_level = logical"
-        echo "max_replication_slots = 32"
+        # The tests leave one inactive slot each (more than 32 of them since the console's test).
+        echo "max_replication_slots = 128"
         echo "max_wal_senders = 32"
         echo "max_connections = 200"
         echo "shared_preload_libraries = 'pg_stat_statements'"

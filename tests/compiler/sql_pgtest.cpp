@@ -752,7 +752,8 @@ TEST_F(SqlGenTest, OrderByAggregates) {
     auto s = sel("users", {col("id")});
     s.order_by = {std::move(o), ord("id")};
     json::array ids;
-    for (const auto& row : run(root("r", s), v.obj).at("r").as_array()) ids.push_back(row.at("id"));
+    const json::value out = run(root("r", s), v.obj);  // the loop below must not outlive it
+    for (const auto& row : out.at("r").as_array()) ids.push_back(row.at("id"));
     EXPECT_EQ(json::value(ids),
               sql_json("select json_agg(u.id order by " + sql_order + ", u.id) from users u"));
   };

@@ -292,10 +292,12 @@ TEST(ReplicationStream, ProgressGivesTheSlotLagWithoutSql) {
   ASSERT_TRUE(h.run_until([&] { return h.stream->progress().lag_bytes == 0; }));
   EXPECT_GE(slot_confirmed(url, slot), last);
 
-  // Idle: keepalives keep coming, answering the reply requests.
+  // Idle: keepalives keep coming, answering the reply requests. The lag stays small, apart from
+  // WAL that other tests' databases write meanwhile (ctest -j runs them on the same cluster).
   const uint64_t keepalives = h.stream->stats().keepalives;
+  const Lsn idle_from = current_wal(url);
   ASSERT_TRUE(h.run_until([&] { return h.stream->stats().keepalives >= keepalives + 2; }, 10s));
-  EXPECT_LT(h.stream->progress().lag_bytes, 64u * 1024);
+  EXPECT_LT(h.stream->progress().lag_bytes, 64u * 1024 + (current_wal(url) - idle_from));
 
   // A position learnt elsewhere (pg_current_wal_lsn()) raises the end; an older one is ignored.
   const Lsn end = h.stream->progress().server_wal_end;
