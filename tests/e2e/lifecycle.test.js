@@ -11,6 +11,10 @@ const os = require('node:os');
 const path = require('node:path');
 const h = require('./harness');
 
+// Creating a logical slot waits for every transaction of the cluster that holds an xid to end;
+// other tests share the cluster (ctest -j2), so give it as long as faults.test.js does.
+const kSlotWaitMs = 60000;
+
 const DB_NAME = 'liveql_e2e_lifecycle';
 const ORDERS = 'subscription { orders(order_by: {id: asc}) { id status } }';
 const PROTOCOLS = ['graphql-transport-ws', 'graphql-ws'];
@@ -182,7 +186,7 @@ describe('operations', () => {
     const dir = stateDir();
     const server = await start({ stateDir: dir });
     await h.waitFor(async () => (await h.metrics(server.http)).liveql_replication_connected === 1,
-      'replication to connect');
+      'replication to connect', kSlotWaitMs);
     const closes = {};
     const collectors = {};
     for (const protocol of PROTOCOLS) {
@@ -227,7 +231,7 @@ describe('operations', () => {
     const got = {};
     for (const [server, protocol] of [[a, 'graphql-transport-ws'], [b, 'graphql-ws']]) {
       await h.waitFor(async () => (await h.metrics(server.http)).liveql_replication_connected === 1,
-        'replication to connect');
+        'replication to connect', kSlotWaitMs);
       got[protocol] = new h.Collector(protocol);
       connect(protocol, server, 1).subscribe(ORDERS, {}, got[protocol]);
       assert.ok(statusOf(await got[protocol].next(), 1));
@@ -295,7 +299,7 @@ describe('operations', () => {
       return c && c.mode;
     };
     await h.waitFor(async () => (await h.metrics(server.http)).liveql_replication_connected === 1,
-      'replication to connect');
+      'replication to connect', kSlotWaitMs);
     const got = new h.Collector('admin orders');
     const c = h.connectClient('graphql-transport-ws', server.ws,
       { 'x-hasura-admin-secret': h.ADMIN_SECRET });
