@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "compiled_pg_test.hpp"
 #include "liveql/compiler/catalog.hpp"
 #include "liveql/compiler/compile.hpp"
 #include "liveql/compiler/metadata.hpp"
@@ -58,63 +59,12 @@ sources:
   - table: {schema: public, name: landmark}
 )YAML";
 
-class PostgisPgTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    url_ = test::fresh_database("liveql_postgis_test", kSetup);
-    conn_ = PQconnectdb(url_.c_str());
-    ASSERT_EQ(PQstatus(conn_), CONNECTION_OK) << PQerrorMessage(conn_);
-    auto rows = test::query(url_, std::string(catalog::catalog_query()));
-    auto cat = catalog::parse_catalog(rows.at(0).at(0));
-    ASSERT_TRUE(cat.ok()) << cat.error().message;
-    auto md = metadata::parse_metadata(kMetadata);
-    ASSERT_TRUE(md.ok()) << md.error().message;
-    auto schema = compiler::build_schema(*cat, *md);
-    ASSERT_TRUE(schema.ok()) << schema.error().message;
-    schema_ = *schema;
-  }
-  static void TearDownTestSuite() {
-    if (conn_) PQfinish(conn_);
-    conn_ = nullptr;
-  }
-
-  static compiler::CompiledOperation compile(std::string_view q, std::string vars = "{}",
-                                             const compiler::Session& s = {}) {
-    compiler::Request r;
-    r.query = q;
-    r.variables = json::parse(vars).as_object();
-    auto op = compiler::compile(*schema_, r, s);
-    EXPECT_TRUE(op.ok()) << (op.ok() ? "" : op.error().message + " at " + op.error().path);
-    return op.ok() ? std::move(*op) : compiler::CompiledOperation{};
-  }
-
-  static json::value exec(const std::string& sql, const json::object& vars) {
-    const std::string v = json::serialize(vars);
-    const char* params[] = {v.c_str()};
-    PGresult* r = PQexecParams(conn_, sql.c_str(), 1, nullptr, params, nullptr, nullptr, 0);
-    json::value out;
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-      ADD_FAILURE() << PQresultErrorMessage(r) << "\n" << sql;
-    } else {
-      out = json::parse(PQgetvalue(r, 0, 0));
-    }
-    PQclear(r);
-    return out;
-  }
-
-  static json::value query(std::string_view q, std::string vars = "{}",
-                           const compiler::Session& s = {}) {
-    auto op = compile(q, std::move(vars), s);
-    return exec(sql::single_query(op.ir), op.vars);
-  }
-
-  static std::string url_;
-  static PGconn* conn_;
-  static std::shared_ptr<const compiler::Schema> schema_;
+class PostgisPgTest : public test::CompiledPgTest<PostgisPgTest> {
+ public:
+  static constexpr const char* kDatabase = "liveql_postgis_test";
+  static constexpr const char* kSetup = liveql::kSetup;
+  static constexpr const char* kMetadata = liveql::kMetadata;
 };
-std::string PostgisPgTest::url_;
-PGconn* PostgisPgTest::conn_ = nullptr;
-std::shared_ptr<const compiler::Schema> PostgisPgTest::schema_;
 
 constexpr const char* kCrs4326 =
     R"("crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::4326"}})";
