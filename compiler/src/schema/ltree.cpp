@@ -1,6 +1,6 @@
 #include "schema/ltree.hpp"
 
-#include <fmt/format.h>
+#include "schema/aeson.hpp"
 
 namespace liveql::compiler::ltree {
 
@@ -24,22 +24,6 @@ constexpr Operator kOperators[] = {
     {"_matches_fulltext", ir::CompareOp::kMatchesFulltext, "ltxtquery", false,
      "does `ltree` match `ltxtquery`?"},
 };
-
-// Aeson's names for JSON kinds, as Hasura's messages carry them.
-const char* kind_name(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::null:
-      return "Null";
-    case json::kind::bool_:
-      return "Boolean";
-    case json::kind::array:
-      return "Array";
-    case json::kind::object:
-      return "Object";
-    default:
-      return "Number";
-  }
-}
 
 }  // namespace
 
@@ -89,10 +73,7 @@ Status check_value(std::string_view scalar, const json::value& value, const std:
                       path);
   }
   if (value.is_string()) return Ok{};
-  return make_error(
-      ErrorCode::kParseFailed,
-      fmt::format("parsing Text failed, expected String, but encountered {}", kind_name(value)),
-      path);
+  return detail::aeson_expected("Text", "String", value, path);
 }
 
 std::string extension_type(const catalog::Column& column, const std::string& name) {

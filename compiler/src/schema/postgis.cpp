@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <boost/json.hpp>
 
+#include "schema/aeson.hpp"
+
 namespace liveql::compiler::postgis {
 
 namespace json = boost::json;
@@ -15,28 +17,8 @@ Error parse_failed(std::string message, const std::string& path) {
   return make_error(ErrorCode::kParseFailed, std::move(message), path);
 }
 
-// Aeson's names for JSON kinds, as Hasura's messages carry them.
-const char* kind_name(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::null:
-      return "Null";
-    case json::kind::bool_:
-      return "Boolean";
-    case json::kind::string:
-      return "String";
-    case json::kind::array:
-      return "Array";
-    case json::kind::object:
-      return "Object";
-    default:
-      return "Number";
-  }
-}
-
 Error expected(const char* what, const char* kind, const json::value& v, const std::string& path) {
-  return parse_failed(
-      fmt::format("parsing {} failed, expected {}, but encountered {}", what, kind, kind_name(v)),
-      path);
+  return detail::aeson_expected(what, kind, v, path);
 }
 
 // A position: an array of at least two numbers (Hasura ignores what follows the third).
