@@ -26,6 +26,7 @@
 #include "liveql/matcher/result_keys.hpp"
 #include "mode_policy.hpp"
 #include "multiplexed_statement.hpp"
+#include "refetch_budget.hpp"
 
 namespace liveql::live {
 
@@ -40,13 +41,11 @@ constexpr std::size_t kDurationWindow = 256;  // refetch durations kept per coho
 constexpr std::chrono::milliseconds kLostBackoffInitial{50};
 constexpr std::chrono::milliseconds kLostBackoffMax{2000};
 constexpr int kFirstFetchLostRetries = 6;  // about 3 s of backoff, then the error is pushed
-// The batch window under load: this many times the last statement's duration, at least
-// kMinWindow (a cohort under a sustained stream of commits runs at most ~100 statements/s
-// instead of one per few commits), at most Options::refetch_interval / kWindowShare (and
-// kMaxWindow).
-constexpr int kWindowFactor = 4;
+// The batch window under load (refetch_budget.hpp): a few times the last statement's duration,
+// at least 10 ms (a cohort under a sustained stream of commits runs at most ~100 statements/s
+// instead of one per few commits), at most Options::refetch_interval / kWindowShare and
+// kMaxWindow, unless the cohort's budget throttles it.
 constexpr int kWindowShare = 10;
-constexpr std::chrono::milliseconds kMinWindow{10};
 constexpr std::chrono::milliseconds kMaxWindow{50};
 
 std::uint64_t hash_text(std::string_view text) { return std::hash<std::string_view>{}(text); }
@@ -122,6 +121,7 @@ struct Cohort {
   std::shared_ptr<Round> open_round;  // collecting this turn's requests until the next pump
   // The batch window: under load, a partial statement waits until `window_until` (see pump).
   Clock::time_point window_until;
+  std::optional<RefetchBudget> budget;  // event statements' cost against a poll round's
   std::unique_ptr<asio::steady_timer> window_timer;
   bool window_armed = false;
   std::shared_ptr<Round> poll_round;  // the last poll tick's round
@@ -411,7 +411,10 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
       // Under load (requests arrived while the last statement ran) a partial statement also
       // waits out the batch window, a few times the last statement's duration: fewer, fuller
       // statements. Idle cohorts have no window: the first request starts at once.
-      if (queue.size() < options.batch_size && Clock::now() < c->window_until) {
+      // A throttled cohort (its event refetches cost more than polling would) holds full
+      // statements too.
+      const bool throttled = !first && c->mode == CohortMode::kEvent && c->budget->throttled();
+      if ((queue.size() < options.batch_size || throttled) && Clock::now() < c->window_until) {
         arm_window(c);
         break;
       }
@@ -618,7 +621,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     auto statement = t->statement;
     co_await self->serve(c, t->batch, t->xids, statement, first);
     if (self->stopped) co_return;
-    self->release(c, t->batch, *t->statement, Clock::now() - t->started);
+    self->release(c, t->batch, *t->statement, Clock::now() - t->started, first);
     // A cancellation emitted just before the statement finished reaches co_spawn's handler as a
     // call posted to `ex` that still reads the handler living in `statement->signal`: keep the
     // signal alive until that call has run (the queue is FIFO, so this runs after it).
@@ -759,7 +762,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
   // The statement has returned: the in-flight rule, then its subscribers are free again (those
   // asked meanwhile wait again) and the cohort's next statements start.
   void release(const std::shared_ptr<Cohort>& c, const Batch& batch, RunningStatement& statement,
-               Clock::duration took) {
+               Clock::duration took, bool first) {
     // Commits decoded since it was sent (its snapshot may predate them), matched against the new
     // keys. Commits before that were matched when they arrived, and its snapshot sees them.
     for (std::uint64_t pos = statement.sent ? std::max(statement.log_start, log_base) : log_end();
@@ -811,10 +814,12 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     if (c->running > 0) --c->running;
     prune(c->waiting_first);
     prune(c->waiting);
+    const auto now = Clock::now();
+    if (!first && c->mode == CohortMode::kEvent) {
+      c->budget->returned(now, batch.vars.size(), c->groups.size());
+    }
     if (!c->waiting.empty() || !c->waiting_first.empty()) {
-      auto window = std::min<Clock::duration>(
-          std::max<Clock::duration>(kWindowFactor * took, kMinWindow), max_window);
-      c->window_until = std::max(c->window_until, Clock::now() + window);
+      c->window_until = std::max(c->window_until, now + c->budget->window(took));
     }
     start_poll(c);  // a no-op unless it polls and has members (its first ones just joined)
     pump(c);
@@ -921,6 +926,7 @@ SubscriberId LiveQueries::subscribe_tracked(
   auto& c = impl.cohorts[key];
   if (!c) {
     c = std::make_shared<Cohort>();
+    c->budget.emplace(impl.options.refetch_interval, impl.max_window);
     c->id = impl.next_cohort++;
     c->role = role;
     c->takes_xid = sql.find("$3") != std::string::npos;
@@ -1088,6 +1094,8 @@ boost::json::value LiveQueries::cohorts_json() const {
         {"statements", c->statements},
         {"last_refetch_ms", c->last_refetch_ms},
         {"p99_refetch_ms", p99},
+        {"throttled", c->budget->throttled()},
+        {"window_cap_ms", std::chrono::duration<double, std::milli>(c->budget->cap()).count()},
         {"tables", boost::json::value_from(c->tables)},
     });
   }

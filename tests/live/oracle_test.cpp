@@ -890,3 +890,92 @@ TEST_F(OracleTest, ForcedRelationshipFilterSeesARowLeavingThroughItsForeignKey) 
 
 }  // namespace
 }  // namespace liveql::live
+
+namespace liveql::live {
+namespace {
+
+// Thousands of single-row commits a second on a cohort of 50 subscribers, each on its own order:
+// event refetches would read every subscriber several times per refetch interval, more than a
+// poll round, so the cohort's budget throttles it (refetch_budget.hpp: full statements wait out
+// a window of up to the interval). Throttled or not, every subscriber ends on its row's latest
+// value.
+TEST_F(OracleTest, AThrottledCohortEndsOnTheLatestValues) {
+  constexpr int kSubscribers = 50;
+  constexpr int kCommits = 6'000;
+  constexpr int kChunk = 40;
+  test::exec(url_,
+             "insert into users (name) values ('A');"
+             "insert into orders (user_id, total) select 1, 0 from generate_series(1, 50);");
+  start();
+  if (HasFatalFailure()) return;
+  std::vector<std::unique_ptr<Sink>> sinks;
+  compiler::Session session;
+  for (int i = 1; i <= kSubscribers; ++i) {
+    auto op = compiler::compile(
+        *schema_,
+        {"subscription($id: Int!) { orders(where: {id: {_eq: $id}}) { id total } }",
+         json::object{{"id", i}}, std::nullopt},
+        session);
+    ASSERT_TRUE(op.ok()) << op.error().message;
+    sinks.push_back(std::make_unique<Sink>());
+    live_->subscribe(op.value(), "admin", sinks.back()->push());
+  }
+  ASSERT_TRUE(run_until(ioc_, [&] {
+    for (const auto& s : sinks)
+      if (s->got.empty()) return false;
+    return true;
+  }));
+  // Each commit sets one order's total to the commit's number: the last commit per order wins.
+  // Paced, 40 commits every 20 ms (2,000/s), so that the feed keeps up and each chunk is its own
+  // refetch: a writer at full speed outruns decoding, and a backlog is one refetch anyway. (One
+  // PQexec of many statements is one transaction unless they say otherwise.)
+  auto order_of = [&](int k) { return 1 + (k * 7919) % kSubscribers; };
+  std::atomic<bool> written{false};
+  std::string write_error;
+  std::thread writer([&] {
+    try {
+      for (int k = 1; k <= kCommits;) {
+        std::string sql;
+        for (int end = k + kChunk; k < end; ++k)
+          sql += "begin; update orders set total = " + std::to_string(k) +
+                 " where id = " + std::to_string(order_of(k)) + "; commit;\n";
+        test::exec(url_, sql);
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    } catch (const std::exception& e) {
+      write_error = e.what();
+    }
+    written = true;
+  });
+  bool throttled = false;
+  while (!written) {
+    ioc_.run_one_for(std::chrono::milliseconds(5));
+    const json::value cohorts = live_->cohorts_json();
+    throttled = throttled || cohorts.as_array().at(0).at("throttled").as_bool();
+  }
+  writer.join();
+  ASSERT_EQ(write_error, "");
+  auto latest = [&](int id) {
+    int last = 0;
+    for (int k = 1; k <= kCommits; ++k)
+      if (order_of(k) == id) last = k;
+    return last;
+  };
+  for (int i = 1; i <= kSubscribers; ++i) {
+    const std::string want = R"({"orders":[{"id":)" + std::to_string(i) + R"(,"total":)" +
+                             std::to_string(latest(i)) + "}]}";
+    auto& sink = *sinks[static_cast<std::size_t>(i - 1)];
+    ASSERT_TRUE(run_until(
+        ioc_, [&] { return sink.last() == json::parse(want); }, std::chrono::seconds(10)))
+        << "subscriber " << i << " got " << sink.got.back().value() << ", want " << want;
+  }
+  const json::value cohorts = live_->cohorts_json();
+  EXPECT_EQ(cohorts.as_array().at(0).at("mode").as_string(), "event") << json::serialize(cohorts);
+  EXPECT_TRUE(throttled) << "the budget never throttled the cohort: " << json::serialize(cohorts);
+  std::printf("throttled cohort: %.0f decoded transactions, %.0f refetch statements\n",
+              metrics_.value("liveql_transactions_total"),
+              metrics_.value("liveql_refetch_statements_total"));
+}
+
+}  // namespace
+}  // namespace liveql::live

@@ -10,8 +10,12 @@
 // once per cohort. A partial statement starts only when none of the cohort's is running: under
 // load, commits that arrive while statements run accumulate into the next, fuller ones; and when
 // requests arrived while a statement ran, the next partial statement also waits a batch window
-// of four times that statement's duration (at most 50 ms and a tenth of refetch_interval). An
-// idle cohort has no window: its first request starts a statement at once. First fetches are
+// of four times that statement's duration (at most 50 ms and a tenth of refetch_interval). A
+// cohort whose event refetches take clearly more rows per refetch_interval than a poll round
+// (every subscriber read several times a second under thousands of commits/s) is throttled:
+// its window doubles per interval up to refetch_interval, full statements wait it out too, so
+// event mode never costs much more than polling (live/src/refetch_budget.hpp). An idle cohort
+// has no window: its first request starts a statement at once. First fetches are
 // batched the same way (never mixed with refetches): a connect storm costs a statement per
 // batch_size new subscribers, not one each.
 //
@@ -188,10 +192,11 @@ class LiveQueries {
   std::size_t cohort_count() const;
 
   // [{id, role, root_field, mode, mode_reason, subscribers, distinct_variables, refetches,
-  //   statements, last_refetch_ms, p99_refetch_ms, tables}]. A refetch is the work asked in one
-  //   turn
-  // of the loop (a commit, a poll tick), done when each of its subscribers has its result
-  // (duration: last_refetch_ms); statements counts every statement, first fetches included.
+  //   statements, last_refetch_ms, p99_refetch_ms, throttled, window_cap_ms, tables}]. A
+  //   refetch is the work asked in one turn of the loop (a commit, a poll tick), done when each
+  //   of its subscribers has its result (duration: last_refetch_ms); statements counts every
+  //   statement, first fetches included; throttled and window_cap_ms: the event budget
+  //   (refetch_budget.hpp).
   boost::json::value cohorts_json() const;
 
   // Cancels timers and drops every subscriber without pushing. Idempotent.

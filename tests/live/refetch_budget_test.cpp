@@ -1,0 +1,100 @@
+#include "refetch_budget.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+namespace liveql::live {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = RefetchBudget::Clock;
+
+constexpr auto kInterval = 1000ms;
+constexpr auto kBase = 50ms;
+
+// Feeds `rows_per_interval` rows in `statements` statements per interval for `intervals`
+// intervals of a cohort of `vars` distinct vars, starting at `t`; returns the time after.
+Clock::time_point feed(RefetchBudget& b, Clock::time_point t, int intervals,
+                       std::size_t rows_per_interval, int statements, std::size_t vars) {
+  for (int i = 0; i < intervals; ++i) {
+    for (int s = 0; s < statements; ++s) {
+      b.returned(t, rows_per_interval / statements, vars);
+      t += kInterval / statements;
+    }
+  }
+  return t;
+}
+
+TEST(RefetchBudgetTest, UnthrottledWindowIsFourStatementsBetweenTheMinimumAndTheBase) {
+  RefetchBudget b(kInterval, kBase);
+  EXPECT_FALSE(b.throttled());
+  EXPECT_EQ(b.window(1ms), RefetchBudget::kMinWindow);
+  EXPECT_EQ(b.window(5ms), 20ms);
+  EXPECT_EQ(b.window(30ms), kBase);
+}
+
+TEST(RefetchBudgetTest, ABaseAboveTheIntervalIsClampedToIt) {
+  RefetchBudget b(100ms, 500ms);
+  EXPECT_EQ(b.window(1s), 100ms);
+}
+
+TEST(RefetchBudgetTest, ReadingEachSubscriberOncePerIntervalIsNeverThrottled) {
+  // The seed scenario: 19,000 subscribers, each row changed once a second.
+  RefetchBudget b(kInterval, kBase);
+  feed(b, Clock::time_point{}, 30, 19'000, 150, 19'000);
+  EXPECT_FALSE(b.throttled());
+}
+
+TEST(RefetchBudgetTest, HotRowsOfASmallCohortAreNeverThrottled) {
+  // 100 subscribers, each changed ten times a second: 1,000 rows... minus one.
+  RefetchBudget b(kInterval, kBase);
+  feed(b, Clock::time_point{}, 30, 999, 100, 100);
+  EXPECT_FALSE(b.throttled());
+  EXPECT_EQ(b.window(1s), kBase);
+}
+
+TEST(RefetchBudgetTest, ReadingEachSubscriberSeveralTimesAnIntervalThrottlesUpToTheInterval) {
+  // 3,000 subscribers and 10,000 commits/s: ~9,600 rows a second at the base window.
+  RefetchBudget b(kInterval, kBase);
+  auto t = feed(b, Clock::time_point{}, 1, 9'600, 20, 3'000);
+  b.returned(t, 0, 3'000);  // the interval rolls
+  EXPECT_TRUE(b.throttled());
+  EXPECT_EQ(b.window(1ms), 100ms);
+  t = feed(b, t, 10, 9'600, 20, 3'000);
+  EXPECT_EQ(b.cap(), kInterval);
+  EXPECT_EQ(b.window(1ms), kInterval);
+}
+
+TEST(RefetchBudgetTest, AThrottledCohortStaysWhereItCostsAboutAPollRound) {
+  RefetchBudget b(kInterval, kBase);
+  auto t = feed(b, Clock::time_point{}, 4, 9'600, 20, 3'000);
+  ASSERT_EQ(b.cap(), 400ms);  // three intervals rolled, the fourth rolls with the next statement
+  // At 800 ms, each window reads ~2,800 of the 3,000: 3,500 a second, between 0.6 and 1.25 ×.
+  t = feed(b, t, 10, 3'500, 2, 3'000);
+  EXPECT_EQ(b.cap(), 800ms);
+}
+
+TEST(RefetchBudgetTest, ALighterLoadHalvesTheCapBackToTheBase) {
+  RefetchBudget b(kInterval, kBase);
+  auto t = feed(b, Clock::time_point{}, 10, 9'600, 20, 3'000);
+  ASSERT_EQ(b.cap(), kInterval);
+  t = feed(b, t, 1, 1'500, 4, 3'000);  // half the subscribers changed: below 0.6 ×
+  b.returned(t, 0, 3'000);
+  EXPECT_EQ(b.cap(), 500ms);
+  t = feed(b, t, 8, 300, 4, 3'000);
+  EXPECT_FALSE(b.throttled());
+  EXPECT_EQ(b.window(5ms), 20ms);
+}
+
+TEST(RefetchBudgetTest, IdleIntervalsDecayTheCap) {
+  RefetchBudget b(kInterval, kBase);
+  auto t = feed(b, Clock::time_point{}, 10, 9'600, 20, 3'000);
+  ASSERT_EQ(b.cap(), kInterval);
+  // Nothing for a minute, then one statement: the burst's cap is gone.
+  b.returned(t + 60s, 1, 3'000);
+  EXPECT_FALSE(b.throttled());
+}
+
+}  // namespace
+}  // namespace liveql::live
