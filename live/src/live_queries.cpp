@@ -816,7 +816,12 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     prune(c->waiting);
     const auto now = Clock::now();
     if (!first && c->mode == CohortMode::kEvent) {
+      const bool was = c->budget->throttled();
       c->budget->returned(now, batch.vars.size(), c->groups.size());
+      if (was != c->budget->throttled()) {
+        spdlog::warn("live: cohort {} {} (event refetches against a poll round's cost)", c->id,
+                     was ? "no longer throttled" : "throttled");
+      }
     }
     if (!c->waiting.empty() || !c->waiting_first.empty()) {
       c->window_until = std::max(c->window_until, now + c->budget->window(took));
