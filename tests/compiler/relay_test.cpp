@@ -127,5 +127,21 @@ TEST(RelaySchemaTest, ConnectionSqlReadsCursorsFromVarsAndPollsNothingExtra) {
   EXPECT_TRUE(d.tables[0].tractable) << d.tables[0].reason;
 }
 
+TEST(RelaySchemaTest, ConnectionsAndNodesCountAsRelations) {
+  auto s = test::shop_schema();
+  ASSERT_TRUE(s);
+  Request r;
+  r.query = R"({ users_connection { edges { node { orders_connection { edges { cursor } } } } }
+                 node(id: "WzEsICJwdWJsaWMiLCAidXNlcnMiLCA3XQ==") { id } })";
+  r.relay = true;
+  Limits limits;
+  limits.max_relations = 2;
+  auto op = compile(*s, r, Session{}, limits);
+  ASSERT_FALSE(op.ok());
+  EXPECT_NE(op.error().message.find("--max-relations"), std::string::npos) << op.error().message;
+  limits.max_relations = 3;
+  EXPECT_TRUE(compile(*s, r, Session{}, limits).ok());
+}
+
 }  // namespace
 }  // namespace liveql::compiler

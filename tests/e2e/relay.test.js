@@ -91,6 +91,16 @@ describe('relay', () => {
       { data: { node: { __typename: 'book', id: dune, title: 'Dune' } } });
   });
 
+  test('a mutation on the Relay endpoint returns global ids', async () => {
+    const res = await relay(server, `mutation { insert_book_one(object: {shelf_id: 2, title: "Iliad"}) {
+      id title } }`);
+    const row = res.data.insert_book_one;
+    assert.equal(row.title, 'Iliad', JSON.stringify(res));
+    const id = Number(h.sql(db, "select id from book where title = 'Iliad'"));
+    assert.equal(unb64(row.id), `[1, "public", "book", ${id}]`);
+    h.sql(db, "delete from book where title = 'Iliad'");
+  });
+
   test('errors come in Hasura\'s shape and wording', async () => {
     const both = await relay(server, '{ book_connection(first: 1, last: 1) { edges { cursor } } }');
     assert.deepEqual(both.errors, [{ message: '"first" and "last" are not allowed at once',
