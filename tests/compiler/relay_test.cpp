@@ -127,6 +127,17 @@ TEST(RelaySchemaTest, ConnectionSqlReadsCursorsFromVarsAndPollsNothingExtra) {
   EXPECT_TRUE(d.tables[0].tractable) << d.tables[0].reason;
 }
 
+TEST(RelaySchemaTest, ANodeSelectsOnlyNodesFieldsOutsideFragments) {
+  auto s = test::shop_schema();
+  ASSERT_TRUE(s);
+  // [1, "public", "users", 7]: users has `name`, but the selection is on Node.
+  auto op = relay(*s, R"({ node(id: "WzEsICJwdWJsaWMiLCAidXNlcnMiLCA3XQ==") {
+      id ... on Node { name } } })");
+  ASSERT_FALSE(op.ok());
+  EXPECT_EQ(op.error().message, "field 'name' not found in type: 'Node'");
+  EXPECT_EQ(op.error().path, "$.selectionSet.node.selectionSet.name");
+}
+
 TEST(RelaySchemaTest, ConnectionsAndNodesCountAsRelations) {
   auto s = test::shop_schema();
   ASSERT_TRUE(s);

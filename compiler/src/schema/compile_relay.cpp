@@ -100,6 +100,34 @@ bool kind_matches(const json::value& v, const char* kind) {
 }  // namespace
 
 Result<ir::RootField> OperationCompiler::node_field(const json::object& args, const Collected& c) {
+  // The selection is on Node: outside fragments on its types, only Node's fields (the
+  // selection is then collected in the concrete type the id names, which has them all).
+  std::vector<const gql::SelectionSet*> todo(c.sets.begin(), c.sets.end());
+  while (!todo.empty()) {
+    const gql::SelectionSet* set = todo.back();
+    todo.pop_back();
+    for (const auto& sel : *set) {
+      std::optional<std::string> cond;
+      const gql::SelectionSet* inner = nullptr;
+      if (const auto* f = std::get_if<gql::Field>(&sel.node)) {
+        if (f->name != "id" && f->name != "__typename")
+          return invalid(fmt::format("field '{}' not found in type: 'Node'", f->name),
+                         c.path + ".selectionSet." + f->response_key());
+        continue;
+      }
+      if (const auto* spread = std::get_if<gql::FragmentSpread>(&sel.node)) {
+        auto it = fragments_.by_name.find(spread->name);
+        if (it == fragments_.by_name.end()) continue;
+        cond = it->second->type_condition;
+        inner = &it->second->selection_set;
+      } else {
+        const auto& inl = std::get<gql::InlineFragment>(sel.node);
+        cond = inl.type_condition;
+        inner = &inl.selection_set;
+      }
+      if (!cond || *cond == "Node") todo.push_back(inner);
+    }
+  }
   const std::string id_path = c.path + ".args.id";
   auto bad = [&](std::string message) {
     return invalid("invalid node id: " + std::move(message), id_path);
