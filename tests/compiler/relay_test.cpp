@@ -64,6 +64,11 @@ TEST(RelaySchemaTest, NodeConnectionsAndGlobalIds) {
                                             "distinct_on: [users_select_column!]", "first: Int",
                                             "last: Int", "order_by: [users_order_by!]",
                                             "where: users_bool_exp"}));
+  // Types only the ordinary root fields reached are gone; those fields still reach stay.
+  EXPECT_EQ(admin.type("users_aggregate"), nullptr);
+  EXPECT_TRUE(admin.type("orders_aggregate"));
+  EXPECT_TRUE(admin.type("users_bool_exp"));
+  EXPECT_TRUE(admin.type("__Schema"));
   // The ordinary schema is untouched.
   EXPECT_EQ(s->roles.at("admin").type("Node"), nullptr);
   EXPECT_TRUE(s->roles.at("admin").type("query_root")->field("users_by_pk"));

@@ -6,6 +6,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "schema/role_builder.hpp"
 #include "schema/schema.hpp"
@@ -53,6 +56,33 @@ FieldDef node_id_field(size_t table) {
                                   "A globally unique identifier");
   f.table = table;
   return f;
+}
+
+// Drops the types no root reaches (the ordinary schema's <t>_aggregate of a root field that the
+// Relay schema does not have, ...), so that introspection lists what Hasura's does. The built-in
+// scalars and the introspection types stay.
+void drop_unreachable_types(RoleSchema& rs) {
+  std::set<std::string> reached;
+  std::vector<std::string> todo{"query_root", "subscription_root", "mutation_root"};
+  while (!todo.empty()) {
+    std::string name = std::move(todo.back());
+    todo.pop_back();
+    const TypeDef* t = rs.type(name);
+    if (!t || !reached.insert(name).second) continue;
+    for (const auto& f : t->fields) {
+      todo.push_back(base_name(f.type));
+      for (const auto& a : f.args) todo.push_back(base_name(a.type));
+    }
+    for (const auto& f : t->input_fields) todo.push_back(base_name(f.type));
+    for (const auto& i : t->interfaces) todo.push_back(i);
+    for (const auto& p : t->possible_types) todo.push_back(p);
+  }
+  std::erase_if(rs.types, [&](const auto& entry) {
+    const std::string& name = entry.first;
+    if (reached.count(name) || name.starts_with("__")) return false;
+    return !(name == "Int" || name == "Float" || name == "String" || name == "Boolean" ||
+             name == "ID");
+  });
 }
 
 }  // namespace
@@ -128,6 +158,7 @@ RoleSchema build_relay_role_schema(const Schema& schema, const RoleSchema& ordin
   subscription.name = "subscription_root";
   rs.types.insert_or_assign("query_root", std::move(query));
   rs.types.insert_or_assign("subscription_root", std::move(subscription));
+  drop_unreachable_types(rs);
   return rs;
 }
 
