@@ -39,7 +39,7 @@ HttpResponse graphql_error(const Error& e) { return json_response(200, graphql_e
 // The GraphQL endpoints. /v1alpha1/graphql is Hasura's older address of the same API: the same
 // operations and bodies, but an error answers with its HTTP status (400, 401, 500) where
 // /v1/graphql answers every GraphQL error with 200.
-enum class Endpoint { kV1, kV1Alpha1 };
+enum class Endpoint { kV1, kV1Alpha1, kRelay };  // kRelay: /v1beta1/relay, answered as kV1
 
 HttpResponse graphql_error(const Error& e, Endpoint endpoint) {
   HttpResponse r = graphql_error(e);
@@ -178,6 +178,7 @@ awaitable<HttpResponse> graphql(App& app, const HttpRequest& request, Endpoint e
   std::vector<HttpResponse> parts;
   parts.reserve(p.operations.size());
   for (auto& op : p.operations) {
+    op.relay = endpoint == Endpoint::kRelay;
     auto data = co_await run_operation(app, p.session, std::move(op));
     parts.push_back(graphql_result(data, endpoint));
   }
@@ -333,12 +334,13 @@ std::string plain_error_body(const Error& e) {
 
 namespace {
 
-enum class Route { kGraphql, kGraphqlV1Alpha1, kExplain, kLiveExplain, kOther };
+enum class Route { kGraphql, kGraphqlV1Alpha1, kExplain, kLiveExplain, kOther, kRelay };
 
 Route route_of(const HttpRequest& request) {
   if (request.method != "POST") return Route::kOther;
   if (path_is(request.target, "/v1/graphql")) return Route::kGraphql;
   if (path_is(request.target, "/v1alpha1/graphql")) return Route::kGraphqlV1Alpha1;
+  if (path_is(request.target, "/v1beta1/relay")) return Route::kRelay;
   if (path_is(request.target, "/v1/graphql/explain")) return Route::kExplain;
   if (path_is(request.target, "/v1/live/explain")) return Route::kLiveExplain;
   return Route::kOther;
@@ -459,6 +461,9 @@ awaitable<HttpResponse> handle_http(App& app, HttpRequest request) {
       break;
     case Route::kGraphqlV1Alpha1:
       response = co_await graphql(app, request, Endpoint::kV1Alpha1);
+      break;
+    case Route::kRelay:
+      response = co_await graphql(app, request, Endpoint::kRelay);
       break;
     case Route::kExplain:
       response = co_await explain(app, request);

@@ -118,9 +118,9 @@ void count(App& app, const std::string& path, unsigned status, double seconds) {
 // the rest as "other".
 std::string route_label(std::string_view target) {
   if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
-  for (std::string_view known :
-       {"/v1/graphql", "/v1alpha1/graphql", "/v1/graphql/explain", "/healthz", "/metrics",
-        "/v1/version", "/v1/live/cohorts", "/v1/live/tables", "/v1/live/explain", "/"}) {
+  for (std::string_view known : {"/v1/graphql", "/v1alpha1/graphql", "/v1beta1/relay",
+                                 "/v1/graphql/explain", "/healthz", "/metrics", "/v1/version",
+                                 "/v1/live/cohorts", "/v1/live/tables", "/v1/live/explain", "/"}) {
     if (target == known) return std::string(known);
   }
   if (target == "/console" || target.starts_with("/console/")) return "/console";
@@ -192,7 +192,7 @@ awaitable<void> http_session(App& app, IoThread& io, beast::tcp_stream stream) {
     http::request<http::string_body> req = parser.release();
     if (beast::websocket::is_upgrade(req)) {
       if (auto label = route_label(req.target());
-          label == "/v1/graphql" || label == "/v1alpha1/graphql") {
+          label == "/v1/graphql" || label == "/v1alpha1/graphql" || label == "/v1beta1/relay") {
         stream.expires_never();
         start_websocket_session(app, io, std::move(stream), std::move(req));
         co_return;

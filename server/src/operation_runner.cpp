@@ -111,6 +111,7 @@ Result<compiler::ExplainPlan> explain_request(const App& app, const compiler::Se
                                               const OperationRequest& request) {
   if (!app.schema) return unexpected("schema not loaded");
   compiler::Request req{request.query, request.variables, request.operation_name};
+  req.relay = request.relay;
   return compiler::compile_explain(*app.schema, req, session, app.limits);
 }
 
@@ -142,6 +143,7 @@ Result<compiler::Plan> plan_request(const App& app, const compiler::Session& ses
                                     const OperationRequest& request) {
   if (!app.schema) return unexpected("schema not loaded");
   compiler::Request req{request.query, request.variables, request.operation_name};
+  req.relay = request.relay;
   return compiler::compile_plan(*app.schema, req, session, app.limits);
 }
 

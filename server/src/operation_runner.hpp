@@ -27,6 +27,7 @@ struct OperationRequest {
   std::string query;
   boost::json::object variables;
   std::optional<std::string> operation_name;
+  bool relay = false;  // sent to /v1beta1/relay: compiled against the role's Relay schema
 };
 
 // What a client sees of a failed statement: path "$"; data exceptions (bad input values)

@@ -196,14 +196,15 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
                   public KeepaliveTicker::Client {
  public:
   WsSession(App& app, IoThread& io, tcp::socket socket, SubprotocolChoice choice,
-            WsErrorFormat errors)
+            WsErrorFormat errors, bool relay)
       : app_(app),
         io_(io),
         ws_(std::move(socket)),
         protocol_(choice.protocol, errors),
         accept_(std::move(choice.accept)),
         init_timer_(ws_.get_executor()),
-        expiry_timer_(ws_.get_executor()) {}
+        expiry_timer_(ws_.get_executor()),
+        relay_(relay) {}
 
   ~WsSession() override {
     if (registry_id_ != 0) app_.websockets.remove(registry_id_);
@@ -621,6 +622,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
       request.variables = v->get_object();
     if (auto* n = payload.if_contains("operationName"); n && n->is_string())
       request.operation_name = std::string(n->get_string());
+    request.relay = relay_;
     auto plan = plan_request(app_, session_, request);
     if (!plan) {
       execute(protocol_.on_error(id, plan.error()));
@@ -783,6 +785,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
   std::uint64_t registry_id_ = 0;  // in app_.websockets; 0 = not listed
   asio::steady_timer init_timer_;
   asio::steady_timer expiry_timer_;
+  const bool relay_;  // on /v1beta1/relay: operations use the role's Relay schema
 };
 
 }  // namespace
@@ -793,7 +796,8 @@ void start_websocket_session(App& app, IoThread& io, beast::tcp_stream stream,
   std::string_view target = request.target();
   target = target.substr(0, target.find('?'));
   auto errors = target == "/v1alpha1/graphql" ? WsErrorFormat::kLegacy : WsErrorFormat::kGraphql;
-  std::make_shared<WsSession>(app, io, stream.release_socket(), std::move(choice), errors)
+  const bool relay = target == "/v1beta1/relay";
+  std::make_shared<WsSession>(app, io, stream.release_socket(), std::move(choice), errors, relay)
       ->start(std::move(request));
 }
 

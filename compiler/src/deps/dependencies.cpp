@@ -139,6 +139,11 @@ class Extractor {
       case ir::RootField::Kind::kAggregate:
         select(field.aggregate.rows, TableRole::kRoot, {}, true);
         break;
+      case ir::RootField::Kind::kConnection:
+        // The page and its pageInfo depend on rows outside it (before a cursor, past a slice):
+        // as for an aggregate, every row satisfying the predicate is relevant.
+        select(field.connection.rows, TableRole::kRoot, {}, true);
+        break;
       case ir::RootField::Kind::kStatic:
         break;
     }
@@ -215,6 +220,8 @@ class Extractor {
         select(*field.select, TableRole::kLinked, std::move(child_columns), false);
       } else if (field.kind == ir::Field::Kind::kAggregate && field.aggregate) {
         select(field.aggregate->rows, TableRole::kLinked, std::move(child_columns), true);
+      } else if (field.kind == ir::Field::Kind::kConnection && field.connection) {
+        select(field.connection->rows, TableRole::kLinked, std::move(child_columns), true);
       }
     }
   }

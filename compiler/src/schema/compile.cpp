@@ -81,6 +81,12 @@ Result<CompiledOperation> OperationCompiler::run_mutation() {
 Result<CompiledOperation> compile(const Schema& schema, const Request& request,
                                   const Session& session, const Limits& limits) {
   std::string role = session.is_admin && session.role.empty() ? "admin" : session.role;
+  if (request.relay) {
+    if (auto it = schema.relay_roles.find(role); it != schema.relay_roles.end())
+      return detail::OperationCompiler(schema, it->second, request, session, limits).run();
+    RoleSchema empty = build_relay_role_schema(schema, build_role_schema(schema, role));
+    return detail::OperationCompiler(schema, empty, request, session, limits).run();
+  }
   if (const RoleSchema* rs = schema.role(role, session.backend_only))
     return detail::OperationCompiler(schema, *rs, request, session, limits).run();
   // A role without permissions sees an empty schema, as in Hasura.

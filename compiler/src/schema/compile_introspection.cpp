@@ -126,7 +126,7 @@ Result<json::value> OperationCompiler::intro_type(const gql::TypeRef& t, const C
         v = std::move(inner);
       }
     } else if (n == "fields") {
-      if (def && def->kind == TypeKind::kObject) {
+      if (def && (def->kind == TypeKind::kObject || def->kind == TypeKind::kInterface)) {
         json::array a;
         for (const auto& fd : def->fields) {
           LQ_TRY(fj, intro_field(fd, f));
@@ -153,9 +153,25 @@ Result<json::value> OperationCompiler::intro_type(const gql::TypeRef& t, const C
         v = std::move(a);
       }
     } else if (n == "interfaces") {
-      if (def && def->kind == TypeKind::kObject) v = json::array();
+      if (def && def->kind == TypeKind::kObject) {
+        json::array a;
+        for (const auto& i : def->interfaces) {
+          LQ_TRY(ij, intro_type(named_type(i), f));
+          a.push_back(std::move(ij));
+        }
+        v = std::move(a);
+      }
+    } else if (n == "possibleTypes") {
+      if (def && def->kind == TypeKind::kInterface) {
+        json::array a;
+        for (const auto& p : def->possible_types) {
+          LQ_TRY(pj, intro_type(named_type(p), f));
+          a.push_back(std::move(pj));
+        }
+        v = std::move(a);
+      }
     }
-    // possibleTypes and specifiedByURL stay null: no interfaces, unions or specified scalars.
+    // specifiedByURL stays null: no specified scalars.
     out[f.key] = std::move(v);
   }
   return json::value(std::move(out));

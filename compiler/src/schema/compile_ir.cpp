@@ -81,6 +81,17 @@ Result<ir::RootField> OperationCompiler::root_field(const TypeDef& root, const C
       rf.aggregate = std::move(agg);
       return rf;
     }
+    case FieldRole::kSelectConnection: {
+      rf.kind = ir::RootField::Kind::kConnection;
+      LQ_TRY(conn, connection(fd->table, args, c));
+      rf.connection = std::move(conn);
+      return rf;
+    }
+    case FieldRole::kNode: {
+      LQ_TRY(node, node_field(args, c));
+      node.alias = c.key;
+      return node;
+    }
     default:
       return make_error(ErrorCode::kUnexpected, "unexpected root field", c.path);
   }
@@ -270,6 +281,18 @@ Result<std::vector<ir::Field>> OperationCompiler::object_fields(size_t table, co
         f.join = join_of(*fd.rel);
         LQ_TRY(agg, aggregate(fd.table, args, cf));
         f.aggregate = std::make_shared<ir::Aggregate>(std::move(agg));
+        break;
+      }
+      case FieldRole::kNodeId:
+        f.kind = ir::Field::Kind::kNodeId;
+        f.node_table = schema_.tables[table].table.name;
+        f.node_key = schema_.tables[table].table.primary_key;
+        break;
+      case FieldRole::kArrayRelConnection: {
+        f.kind = ir::Field::Kind::kConnection;
+        f.join = join_of(*fd.rel);
+        LQ_TRY(conn, connection(fd.table, args, cf));
+        f.connection = std::make_shared<ir::Connection>(std::move(conn));
         break;
       }
       default:

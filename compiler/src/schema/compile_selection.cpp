@@ -3,6 +3,7 @@
 // coerced with their defaults.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <set>
 #include <unordered_map>
@@ -67,6 +68,26 @@ Result<bool> OperationCompiler::included(const std::vector<gql::Directive>& dirs
   return true;
 }
 
+namespace {
+
+// `type` implements the interface `cond` (Relay's Node).
+bool relay_fragment_applies(const TypeDef& type, const TypeDef& cond) {
+  return cond.kind == TypeKind::kInterface &&
+         std::find(type.interfaces.begin(), type.interfaces.end(), cond.name) !=
+             type.interfaces.end();
+}
+
+// `type` and the object type `cond` implement one interface: inside a selection on that
+// interface, a fragment for another of its types, which does not apply to this row.
+bool relay_fragment_skipped(const TypeDef& type, const TypeDef& cond) {
+  for (const auto& i : type.interfaces)
+    if (std::find(cond.interfaces.begin(), cond.interfaces.end(), i) != cond.interfaces.end())
+      return true;
+  return false;
+}
+
+}  // namespace
+
 // Flattens fragments into `out`, merging fields with equal response keys (`by_key` indexes
 // `out`). Iterative: a chain of fragments spreading one another must not recurse.
 Status OperationCompiler::collect_into(const gql::SelectionSet& set, const TypeDef& type,
@@ -126,7 +147,14 @@ Status OperationCompiler::collect_into(const gql::SelectionSet& set, const TypeD
     if (cond && *cond != type.name) {
       const TypeDef* ct = rs_.type(*cond);
       if (!ct) return invalid(fmt::format("type '{}' not found in the schema", *cond), path);
-      // No interfaces or unions: a fragment on another type never applies.
+      // Relay's Node: a node's selection is collected in the concrete type its id names, so a
+      // fragment on Node applies, and one on another type implementing Node does not.
+      if (relay_fragment_applies(type, *ct)) {
+        stack.push_back({inner});
+        continue;
+      }
+      if (relay_fragment_skipped(type, *ct)) continue;
+      // No other interfaces, and no unions: a fragment on another type never applies.
       return invalid(
           fmt::format("fragment on type '{}' cannot be spread in type '{}'", *cond, type.name),
           path);

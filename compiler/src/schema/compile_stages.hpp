@@ -114,6 +114,14 @@ class OperationCompiler {
   Result<ir::Aggregate> aggregate(size_t table, const boost::json::object& args,
                                   const Collected& c);
 
+  // ---- Relay (compile_relay.cpp) ----
+  Result<ir::RootField> node_field(const boost::json::object& args, const Collected& c);
+  Result<ir::Connection> connection(size_t table, const boost::json::object& args,
+                                    const Collected& c);
+  Result<std::optional<ir::Param>> cursor_arg(const ir::Connection& conn,
+                                              const boost::json::object& args, const char* name,
+                                              const std::string& path);
+
   // ---- mutations (compile_mutation.cpp) ----
   // The columns of a nested (array relationship) insert level that come from the parent row, so
   // that the request may not give them.

@@ -55,6 +55,10 @@ bool is_relation(FieldRole role) {
     case FieldRole::kDelete:
     case FieldRole::kDeleteByPk:
     case FieldRole::kReturning:
+    // Relay: a connection is a subquery, and node(id) a lookup.
+    case FieldRole::kSelectConnection:
+    case FieldRole::kArrayRelConnection:
+    case FieldRole::kNode:
       return true;
     default:
       return false;

@@ -79,6 +79,11 @@ enum class FieldRole {
   kDeleteByPk,    // delete_<t>_by_pk(<pk columns>): <t>
   kAffectedRows,  // <t>_mutation_response.affected_rows
   kReturning,     // <t>_mutation_response.returning: [<t>!]!
+  // Relay (relay.cpp; FieldDef::table: the rows' table)
+  kNode,                // query_root.node(id: ID!): Node
+  kNodeId,              // <t>.id: ID!, the global id
+  kSelectConnection,    // root <t>_connection
+  kArrayRelConnection,  // <rel>_connection (FieldDef::rel)
 };
 
 // The meaning of an input object type, for reading arguments.
@@ -134,6 +139,8 @@ struct TypeDef {
   std::string scalar;  // kComparison: the scalar compared
   const FieldDef* field(const std::string& n) const;
   const InputValueDef* input_field(const std::string& n) const;
+  std::vector<std::string> interfaces;      // object: the interfaces it implements (Relay's Node)
+  std::vector<std::string> possible_types;  // interface: the objects implementing it
 };
 
 // What one role may see and write of one table. The mutation parts are null/empty when the role
@@ -187,6 +194,8 @@ class Schema {
   SchemaOptions options;
   // backend: Session::backend_only. Falls back to roles[] when the role has no backend view.
   const RoleSchema* role(const std::string& name, bool backend = false) const;
+  // The Relay schema (/v1beta1/relay) of each role of roles[] (relay.cpp).
+  std::map<std::string, RoleSchema> relay_roles;
 };
 
 // Hasura's GraphQL scalar name for a column type.
@@ -203,6 +212,11 @@ const std::string& base_name(const gql::TypeRef& t);
 // Builds one role's type system (schema_types.cpp, schema_mutation_types.cpp). backend: include
 // the role's backend_only insert/update/delete permissions (Schema::backend_roles).
 RoleSchema build_role_schema(const Schema& schema, const std::string& role, bool backend = false);
+
+// Relay (relay.cpp): the role's Relay type system, built from its ordinary one: the Node
+// interface, <t>_connection root fields and node(id), <rel>_connection fields, and `id` the
+// global id on every table with a primary key.
+RoleSchema build_relay_role_schema(const Schema& schema, const RoleSchema& ordinary);
 
 // Introspection (introspection.cpp): adds the __ types to a role's type system.
 void add_introspection_types(RoleSchema& rs);

@@ -438,6 +438,8 @@ Result<std::shared_ptr<const Schema>> build_schema(const catalog::Catalog& catal
   }
   for (const auto& role : backend)
     schema->backend_roles.emplace(role, build_role_schema(*schema, role, true));
+  for (const auto& [role, rs] : schema->roles)
+    schema->relay_roles.emplace(role, build_relay_role_schema(*schema, rs));
   return std::shared_ptr<const Schema>(std::move(schema));
 }
 

@@ -207,6 +207,9 @@ class Generator {
         case ir::RootField::Kind::kAggregate:
           sub = aggregate(rf.aggregate, nullptr, nullptr);
           break;
+        case ir::RootField::Kind::kConnection:
+          sub = connection(rf.connection, nullptr, nullptr);
+          break;
         case ir::RootField::Kind::kStatic:
           pairs.emplace_back(quote_literal(rf.alias), "(" + vars_field(vars_, rf.param.key) + ")");
           continue;
@@ -371,12 +374,18 @@ class Generator {
         case ir::Field::Kind::kStatic:
           pairs.emplace_back(key, "(" + vars_field(vars_, f.param.key) + ")");
           break;
+        case ir::Field::Kind::kNodeId:
+          pairs.emplace_back(key, node_id(f, proj));
+          break;
         case ir::Field::Kind::kObjectRel:
         case ir::Field::Kind::kArrayRel:
-        case ir::Field::Kind::kAggregate: {
+        case ir::Field::Kind::kAggregate:
+        case ir::Field::Kind::kConnection: {
           std::string sub;
           if (f.kind == ir::Field::Kind::kAggregate) {
             if (f.aggregate) sub = aggregate(*f.aggregate, &f.join, &proj);
+          } else if (f.kind == ir::Field::Kind::kConnection) {
+            if (f.connection) sub = connection(*f.connection, &f.join, &proj);
           } else if (f.select) {
             sub = select(*f.select, f.kind == ir::Field::Kind::kObjectRel, &f.join, &proj);
           }
@@ -766,6 +775,183 @@ class Generator {
         return "false";
     }
     return std::string(fn) + "(" + c + ", " + param_value(vars_, e.param) + ")";
+  }
+
+  // ---- Relay ----
+
+  // Text as Hasura sends ids and cursors: base64 without line breaks.
+  static std::string base64_text(const std::string& json) {
+    return "translate(encode(convert_to((" + json + ")::text, 'UTF8'), 'base64'), E'\\n', '')";
+  }
+
+  // Hasura's v1 global id: base64 of the text of [1, "schema", "table", key values...].
+  static std::string node_id(const ir::Field& f, Projection& proj) {
+    std::vector<std::string> items{"1", quote_literal(f.node_table.schema) + "::text",
+                                   quote_literal(f.node_table.name) + "::text"};
+    for (const auto& k : f.node_key) items.push_back(proj.ref(k));
+    return base64_text("json_build_array(" + join_strings(items, ", ") + ")");
+  }
+
+  // The cursor of a page row: json_build_object of its ordering values (rel.o0, rel.o1, ...)
+  // nested by their cursor paths, in order of first appearance.
+  static std::string cursor_object(const ir::Connection& conn, const std::string& rel,
+                                   const std::vector<size_t>& items, size_t depth) {
+    Pairs pairs;
+    std::vector<bool> done(items.size(), false);
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (done[i]) continue;
+      const auto& path = conn.cursor_paths[items[i]];
+      if (path.size() <= depth) continue;
+      const std::string& key = path[depth];
+      if (path.size() == depth + 1) {
+        pairs.emplace_back(quote_literal(key), rel + ".o" + std::to_string(items[i]));
+        done[i] = true;
+        continue;
+      }
+      std::vector<size_t> group;
+      for (size_t j = i; j < items.size(); ++j) {
+        const auto& other = conn.cursor_paths[items[j]];
+        if (!done[j] && other.size() > depth + 1 && other[depth] == key) {
+          group.push_back(items[j]);
+          done[j] = true;
+        }
+      }
+      pairs.emplace_back(quote_literal(key), cursor_object(conn, rel, group, depth + 1));
+    }
+    return json_object(pairs);
+  }
+
+  static std::string cursor_expr(const ir::Connection& conn, const std::string& rel) {
+    std::vector<size_t> all(conn.cursor_paths.size());
+    for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+    return base64_text(cursor_object(conn, rel, all, 0));
+  }
+
+  // Rows of `rel` past the cursor in vars[cursor.key]: after it in the connection's order
+  // (after), or before it. Lexicographic over the ordering values, nulls placed as ordered.
+  std::string split(const ir::Connection& conn, const ir::Param& cursor, bool after,
+                    const std::string& rel) const {
+    std::vector<std::string> alternatives, equal;
+    for (size_t i = 0; i < conn.rows.order_by.size() && i < conn.cursor_paths.size(); ++i) {
+      const ir::OrderBy& o = conn.rows.order_by[i];
+      std::vector<std::string> path;
+      for (const auto& k : conn.cursor_paths[i]) path.push_back(quote_literal(k));
+      const std::string v = "(" + vars_field(vars_, cursor.key) + " #>> ARRAY[" +
+                            join_strings(path, ", ") + "]::text[])::" + conn.cursor_types[i];
+      const std::string e = rel + ".o" + std::to_string(i);
+      const bool desc = after ? o.desc : !o.desc;
+      const bool nulls_first = after ? o.nulls_first : !o.nulls_first;
+      const std::string cmp = e + (desc ? " < " : " > ") + v;
+      std::string beyond = nulls_first
+                               ? "(" + e + " IS NOT NULL AND (" + v + " IS NULL OR " + cmp + "))"
+                               : "(" + v + " IS NOT NULL AND (" + e + " IS NULL OR " + cmp + "))";
+      std::vector<std::string> conj = equal;
+      conj.push_back(beyond);
+      alternatives.push_back("(" + join_strings(conj, " AND ") + ")");
+      equal.push_back("(" + e + " IS NOT DISTINCT FROM " + v + ")");
+    }
+    if (alternatives.empty()) return "false";
+    return "(" + join_strings(alternatives, " OR ") + ")";
+  }
+
+  // A connection: one row (d, k), d the connection object. Page rows are numbered n among all
+  // rows of the connection (filtered, in order, before the cursor and the slice), so that
+  // hasPreviousPage is "a row before the page's first" and hasNextPage "one after its last",
+  // both false for an empty page, as Hasura computes them.
+  std::string connection(const ir::Connection& conn, const ir::Join* join, Projection* parent) {
+    using Output = ir::Connection::Output;
+    const ir::Select& sel = conn.rows;
+    const std::string t = next("t");
+    Projection proj(next("b"));
+    const std::string& p = proj.rel();
+    std::string laterals;
+    std::vector<std::string> key_parts;
+    const std::string cursor = cursor_expr(conn, p);
+    Pairs outer;
+    for (const auto& out : conn.outputs) {
+      Pairs inner;
+      for (const auto& o : out.children) {
+        const std::string key = quote_literal(o.alias);
+        switch (o.kind) {
+          case Output::Kind::kCursor:
+            inner.emplace_back(key, cursor);
+            break;
+          case Output::Kind::kNode: {
+            const std::vector<ir::Field> fields(sel.fields.begin() + o.begin,
+                                                sel.fields.begin() + o.end);
+            inner.emplace_back(key, row_object(fields, proj, laterals, key_parts));
+            break;
+          }
+          case Output::Kind::kHasNextPage:
+            inner.emplace_back(key, "coalesce(max(" + p + ".n) < max(" + p + ".total), false)");
+            break;
+          case Output::Kind::kHasPreviousPage:
+            inner.emplace_back(key, "coalesce(min(" + p + ".n) > 1, false)");
+            break;
+          case Output::Kind::kStartCursor:
+            inner.emplace_back(key, "(array_agg(" + cursor + " ORDER BY " + p + ".n))[1]");
+            break;
+          case Output::Kind::kEndCursor:
+            inner.emplace_back(key, "(array_agg(" + cursor + " ORDER BY " + p + ".n DESC))[1]");
+            break;
+          default:
+            inner.emplace_back(key, quote_literal(o.typename_) + "::text");
+            break;
+        }
+      }
+      const std::string key = quote_literal(out.alias);
+      if (out.kind == Output::Kind::kEdges) {
+        outer.emplace_back(
+            key, "coalesce(json_agg(" + json_object(inner) + " ORDER BY " + p + ".n), '[]'::json)");
+      } else if (out.kind == Output::Kind::kPageInfo) {
+        outer.emplace_back(key, json_object(inner));
+      } else {
+        outer.emplace_back(key, quote_literal(out.typename_) + "::text");
+      }
+    }
+    level_keys(sel, proj, key_parts);
+    const std::string keys = with_keys_ ? concat_keys(key_parts) : "NULL::text";
+
+    // All rows of the connection with their ordering values o0, o1, ...
+    std::vector<std::string> conds;
+    if (join && parent)
+      for (const auto& [pc, cc] : join->mapping)
+        conds.push_back(t + "." + quote_identifier(cc) + " = " + parent->ref(pc));
+    if (sel.where) conds.push_back(bool_exp(*sel.where, t));
+    std::vector<std::string> items;
+    for (size_t i = 0; i < proj.columns().size(); ++i)
+      items.push_back(t + "." + quote_identifier(proj.columns()[i]) + " AS c" + std::to_string(i));
+    for (size_t i = 0; i < sel.order_by.size(); ++i)
+      items.push_back(order_expr(sel.order_by[i], t) + " AS o" + std::to_string(i));
+    std::string base = "SELECT ";
+    if (!sel.distinct_on.empty()) {
+      std::vector<std::string> cols;
+      for (const auto& c : sel.distinct_on) cols.push_back(t + "." + quote_identifier(c));
+      base += "DISTINCT ON (" + join_strings(cols, ", ") + ") ";
+    }
+    base += (items.empty() ? std::string("NULL AS x") : join_strings(items, ", ")) + " FROM " +
+            source(sel.table) + " AS " + t;
+    if (!conds.empty()) base += " WHERE " + join_strings(conds, " AND ");
+    if (!sel.distinct_on.empty() || sel.permission_limit)
+      base += " ORDER BY " + order_clause(sel, t);
+    if (sel.permission_limit) base += " LIMIT " + param_value(vars_, *sel.permission_limit);
+
+    const std::string x = next("x");
+    std::vector<std::string> order;
+    for (size_t i = 0; i < sel.order_by.size(); ++i)
+      order.push_back(x + ".o" + std::to_string(i) + (sel.order_by[i].desc ? " DESC" : " ASC") +
+                      (sel.order_by[i].nulls_first ? " NULLS FIRST" : " NULLS LAST"));
+    const std::string numbered = "SELECT " + x + ".*, row_number() OVER (" +
+                                 (order.empty() ? "" : "ORDER BY " + join_strings(order, ", ")) +
+                                 ") AS n, count(*) OVER () AS total FROM (" + base + ") AS " + x;
+    const std::string y = next("y");
+    std::string page = "SELECT " + y + ".* FROM (" + numbered + ") AS " + y;
+    if (conn.after) page += " WHERE " + split(conn, *conn.after, true, y);
+    if (conn.before) page += " WHERE " + split(conn, *conn.before, false, y);
+    if (conn.first) page += " ORDER BY " + y + ".n LIMIT " + param_value(vars_, *conn.first);
+    if (conn.last) page += " ORDER BY " + y + ".n DESC LIMIT " + param_value(vars_, *conn.last);
+    return "SELECT " + json_object(outer) + " AS d, string_agg(" + keys + ", " + kKeySep +
+           ") AS k FROM (" + page + ") AS " + p + laterals;
   }
 
   std::string source(const catalog::QualifiedName& table) const {

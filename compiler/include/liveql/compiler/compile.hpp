@@ -58,6 +58,8 @@ struct Request {
   std::string_view query;
   boost::json::object variables;
   std::optional<std::string> operation_name;
+  // Compiled against the role's Relay schema (/v1beta1/relay) instead of its ordinary one.
+  bool relay = false;
 };
 
 // Operation limits, checked after parsing and before any field is collected or any SQL is

@@ -136,15 +136,18 @@ struct OrderBy {
 
 struct Select;
 struct Aggregate;
+struct Connection;
 
 struct Field {
   enum class Kind {
-    kColumn,     // column, pg_type
-    kTypename,   // a constant string: typename
-    kObjectRel,  // join + select (at most one row, or null)
-    kArrayRel,   // join + select (JSON array)
-    kAggregate,  // join + aggregate (an array relationship's <rel>_aggregate)
-    kStatic,     // a JSON value from vars[param.key] (introspection inside a query)
+    kColumn,      // column, pg_type
+    kTypename,    // a constant string: typename
+    kObjectRel,   // join + select (at most one row, or null)
+    kArrayRel,    // join + select (JSON array)
+    kAggregate,   // join + aggregate (an array relationship's <rel>_aggregate)
+    kStatic,      // a JSON value from vars[param.key] (introspection inside a query)
+    kNodeId,      // Relay: the row's global id (node_table, node_key)
+    kConnection,  // Relay: join + connection (an array relationship's <rel>_connection)
   };
   Kind kind = Kind::kColumn;
   std::string alias;  // the response key
@@ -158,6 +161,10 @@ struct Field {
   std::shared_ptr<Select> select;
   std::shared_ptr<Aggregate> aggregate;
   Param param;
+  // kNodeId: base64 of the JSON text [1, "schema", "table", <key values>...], Hasura's v1 id.
+  catalog::QualifiedName node_table;
+  std::vector<std::string> node_key;
+  std::shared_ptr<Connection> connection;  // kConnection
 };
 
 // Rows of one table: FROM table WHERE where ORDER BY .. LIMIT .. OFFSET .., projected to fields.
@@ -217,18 +224,53 @@ struct Aggregate {
   }
 };
 
+// Relay's <t>_connection: rows.order_by is the requested order followed by the primary key
+// columns it lacks; cursor_paths[i] names rows.order_by[i] in a cursor (["title"],
+// ["author", "name"], ["articles_aggregate", "count"]) and cursor_types[i] is the Postgres type
+// its cursor value is cast to. A cursor is the base64 of json_build_object's text over those
+// values, nested by path (Hasura's). The page: rows after `after` / before `before` (a decoded
+// cursor object in vars), the first `first` or last `last` of them; rows.limit is unused.
+struct Connection {
+  Select rows;
+  std::vector<std::vector<std::string>> cursor_paths;
+  std::vector<std::string> cursor_types;
+  std::optional<Param> first, last, after, before;
+  // One field of the connection object, of an edge, or of pageInfo, in request order.
+  struct Output {
+    enum class Kind {
+      kEdges,            // children: the edge's fields
+      kPageInfo,         // children: its fields
+      kCursor,           // edge
+      kNode,             // edge: rows.fields[begin, end)
+      kHasNextPage,      // pageInfo
+      kHasPreviousPage,  // pageInfo
+      kStartCursor,      // pageInfo
+      kEndCursor,        // pageInfo
+      kTypename,
+    };
+    Kind kind = Kind::kTypename;
+    std::string alias;
+    std::string typename_;
+    size_t begin = 0, end = 0;
+    std::vector<Output> children;
+  };
+  std::vector<Output> outputs;
+};
+
 struct RootField {
   enum class Kind {
     kSelect,      // <table>: JSON array
     kSelectByPk,  // <table>_by_pk: object or null (select.where holds the key equality)
     kAggregate,   // <table>_aggregate
     kStatic,      // vars[param.key] as is (__typename, __schema, __type)
+    kConnection,  // Relay's <table>_connection
   };
   Kind kind = Kind::kSelect;
   std::string alias;
   Select select;
   Aggregate aggregate;
   Param param;
+  Connection connection;  // kConnection
 };
 
 struct Operation {
