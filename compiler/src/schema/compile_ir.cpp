@@ -6,6 +6,7 @@
 #include <set>
 
 #include "schema/compile_stages.hpp"
+#include "schema/functions.hpp"
 #include "schema/json_path.hpp"
 
 namespace liveql::compiler::detail {
@@ -81,6 +82,9 @@ Result<ir::RootField> OperationCompiler::root_field(const TypeDef& root, const C
       rf.aggregate = std::move(agg);
       return rf;
     }
+    case FieldRole::kFunction:
+    case FieldRole::kFunctionAggregate:
+      return function_root(*fd, args, c);
     default:
       return make_error(ErrorCode::kUnexpected, "unexpected root field", c.path);
   }
@@ -163,6 +167,15 @@ Status OperationCompiler::order_by(size_t table, const json::value& item, const 
     if (const std::string* col = tt.postgres_column(key)) {
       ir::OrderBy ob = prefix;
       ob.column = *col;
+      set_direction(ob, kv.value());
+      out.push_back(std::move(ob));
+      continue;
+    }
+    if (const ComputedField* cf = tt.computed_field(key);
+        cf && !cf->returns && prefix.path.empty()) {
+      ir::OrderBy ob = prefix;
+      LQ_TRY(call, function_call(cf->call, {}, tt.table.name, &session_, &params_, "$"));
+      ob.computed = call;
       set_direction(ob, kv.value());
       out.push_back(std::move(ob));
       continue;
@@ -270,6 +283,12 @@ Result<std::vector<ir::Field>> OperationCompiler::object_fields(size_t table, co
         f.join = join_of(*fd.rel);
         LQ_TRY(agg, aggregate(fd.table, args, cf));
         f.aggregate = std::make_shared<ir::Aggregate>(std::move(agg));
+        break;
+      }
+      case FieldRole::kComputedScalar:
+      case FieldRole::kComputedTable: {
+        LQ_TRY(computed, computed_field(table, fd, args, cf));
+        f = std::move(computed);
         break;
       }
       default:
