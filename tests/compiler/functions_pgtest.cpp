@@ -238,10 +238,14 @@ TEST_F(FunctionsPgTest, ComputedFieldsInWhereAndOrderBy) {
       big: shelf(where: {total_pages: {_gt: 1000}}) { label }
       by_total: shelf(order_by: {total_pages: asc}) { label }
       with_long: shelf(where: {all_books: {pages: {_gt: 500}}}) { label }
+      by_count: shelf(order_by: {all_books_aggregate: {count: desc}}) { label }
+      by_max: shelf(order_by: {all_books_aggregate: {max: {pages: asc}}}) { label }
     })"),
             json::parse(R"({"big": [{"label": "fiction"}],
       "by_total": [{"label": "poetry"}, {"label": "fiction"}],
-      "with_long": [{"label": "fiction"}]})"));
+      "with_long": [{"label": "fiction"}],
+      "by_count": [{"label": "fiction"}, {"label": "poetry"}],
+      "by_max": [{"label": "poetry"}, {"label": "fiction"}]})"));
   // A computed field taking arguments is not in the bool_exp.
   Error e = compile_error("{ shelf(where: {books_with_prefix: {id: {_eq: 1}}}) { id } }");
   EXPECT_EQ(e.message, "field 'books_with_prefix' not found in type: 'shelf_bool_exp'");

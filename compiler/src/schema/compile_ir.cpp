@@ -180,6 +180,38 @@ Status OperationCompiler::order_by(size_t table, const json::value& item, const 
       out.push_back(std::move(ob));
       continue;
     }
+    if (const ComputedField* cf = key.ends_with("_aggregate")
+                                      ? tt.computed_field(key.substr(0, key.size() - 10))
+                                      : nullptr;
+        cf && cf->returns && prefix.path.empty() && kv.value().is_object()) {
+      // The aggregates of a table computed field's rows the role may see: ir::OrderBy::computed
+      // with `aggregate` (and `column` for a function), path_filters[0] the rows' permission.
+      LQ_TRY(call, function_call(cf->call, {}, tt.table.name, &session_, &params_, "$"));
+      LQ_TRY(filter, permission(*cf->returns));
+      const TrackedTable& target = schema_.tables[*cf->returns];
+      for (const auto& fn : kv.value().get_object()) {
+        if (fn.value().is_null()) continue;
+        ir::OrderBy base;
+        base.computed = call;
+        base.path_filters.push_back(filter);
+        base.aggregate = std::string(fn.key());
+        if (fn.key() == "count") {
+          set_direction(base, fn.value());
+          out.push_back(std::move(base));
+          continue;
+        }
+        if (!fn.value().is_object()) continue;
+        for (const auto& c : fn.value().get_object()) {
+          const std::string* col = target.postgres_column(std::string(c.key()));
+          if (!col || c.value().is_null()) continue;
+          ir::OrderBy ob = base;
+          ob.column = *col;
+          set_direction(ob, c.value());
+          out.push_back(std::move(ob));
+        }
+      }
+      continue;
+    }
     const Relationship* rel = tt.relationship(key);
     const bool aggregate = !rel && key.size() > 10 && key.ends_with("_aggregate");
     if (aggregate) rel = tt.relationship(key.substr(0, key.size() - 10));

@@ -331,7 +331,11 @@ void RoleBuilder::add_computed_fields(const RoleTable& rt, TypeDef& obj, TypeDef
       f.table = *cf.returns;
       f.computed = &cf;
       obj.fields.push_back(std::move(f));
-      if (!args) bexp.input_fields.push_back(input(cf.name, named_type(tn + "_bool_exp")));
+      if (!args) {
+        bexp.input_fields.push_back(input(cf.name, named_type(tn + "_bool_exp")));
+        ord.input_fields.push_back(input(cf.name + "_aggregate", named_type(aggregate_order_by_type(
+                                                                     rs_.tables.at(*cf.returns)))));
+      }
       continue;
     }
     const std::string scalar = scalar_for(cf.scalar);

@@ -581,7 +581,20 @@ class Generator {
   // The ordering value; through relationships, nested scalar subqueries walking the path, each
   // reading only the related rows the role may see; an aggregate over the last hop's rows.
   std::string order_expr(const ir::OrderBy& o, const std::string& t) {
-    if (o.computed) return call_sql(*o.computed, row_of(t, o.computed->row_table));
+    if (o.computed && o.aggregate.empty())
+      return call_sql(*o.computed, row_of(t, o.computed->row_table));
+    if (o.computed) {
+      const std::string a = next("o");
+      std::string value = "count(*)";
+      if (o.aggregate != "count") {
+        const std::string fn = aggregate_function(o.aggregate);
+        value = fn.empty() ? "NULL" : fn + "(" + a + "." + quote_identifier(o.column) + ")";
+      }
+      const bool filtered = !o.path_filters.empty() && o.path_filters[0];
+      return "(SELECT " + value + " FROM " +
+             call_sql(*o.computed, row_of(t, o.computed->row_table)) + " AS " + a +
+             (filtered ? " WHERE " + bool_exp(*o.path_filters[0], a) : "") + ")";
+    }
     if (o.path.empty()) return t + "." + quote_identifier(o.column);
     return order_hop(o, 0, t);
   }
