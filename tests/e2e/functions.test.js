@@ -1,7 +1,7 @@
 // Tracked SQL functions and computed fields over real sockets: a root field backed by a STABLE
-// function with the session argument, a computed field, and a live query over the function
-// through both websocket clients. What a function reads is unknown, so its cohort polls, says
-// why, and still sees a committed change.
+// function with the session argument, a computed field (also in a mutation's `returning`), and
+// a live query over the function through both websocket clients. What a function reads is
+// unknown, so its cohort polls, says why, and still sees a committed change.
 'use strict';
 
 const { describe, before, after, test } = require('node:test');
@@ -58,6 +58,12 @@ describe('functions', () => {
     const res = await h.graphql(server, '{ me { id name shout } }', {},
       { ...admin, 'x-hasura-role': 'user', 'x-hasura-user-id': '42' });
     assert.deepEqual(res, { data: { me: [{ id: '42', name: 'Charlie', shout: 'CHARLIE' }] } });
+  });
+
+  test('a computed field in a mutation\'s returning', async () => {
+    const res = await h.graphql(server, `mutation { insert_profile(objects: [{id: "99", name: "Zoe"}]) {
+      returning { id shout } } }`, {}, admin);
+    assert.deepEqual(res, { data: { insert_profile: { returning: [{ id: '99', shout: 'ZOE' }] } } });
   });
 
   for (const protocol of ['graphql-transport-ws', 'graphql-ws']) {
