@@ -167,6 +167,16 @@ std::vector<Setting> serve_settings() {
         return Ok{};
       });
   s.back().is_switch = true;
+  add("infer-function-permissions",
+      {"LIVEQL_INFER_FUNCTION_PERMISSIONS", "HASURA_GRAPHQL_INFER_FUNCTION_PERMISSIONS"},
+      "a role sees a tracked function when it may select from its return table (true|false, "
+      "default true); false: only the roles of the function's permissions",
+      [](Config& c, const std::string& v, const std::string& src) -> Status {
+        auto b = parse_bool(v, src);
+        if (!b) return b.take_error();
+        c.infer_function_permissions = *b;
+        return Ok{};
+      });
   add("metrics-secret", {"LIVEQL_METRICS_SECRET", "HASURA_GRAPHQL_METRICS_SECRET"},
       "bearer token GET /metrics requires (default: none, /metrics is open)",
       str(&Config::metrics_secret));

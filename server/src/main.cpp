@@ -230,6 +230,7 @@ int serve(const Config& config) {
   auto startup = [&]() -> asio::awaitable<void> {
     compiler::SchemaOptions schema_options;
     schema_options.stringify_numeric_types = config.stringify_numeric_types;
+    schema_options.infer_function_permissions = config.infer_function_permissions;
     auto loaded = co_await load_schema(*pool, metadata, schema_options);
     if (!loaded) {
       spdlog::critical("{}", loaded.error().message);

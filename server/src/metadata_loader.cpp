@@ -124,6 +124,15 @@ Result<MetadataSources> read_directory(const fs::path& dir) {
   }
   if (!source) return out;
 
+  if (YAML::Node functions = (*source)["functions"]; functions && !functions.IsNull()) {
+    auto resolved = resolve(functions, databases, 1);
+    if (!resolved) return resolved.take_error();
+    if (!resolved->IsNull() && !resolved->IsSequence())
+      return file_error(databases, "expected a list of functions");
+    if (resolved->IsSequence())
+      for (const auto& entry : *resolved)
+        out.functions.push_back({databases.lexically_normal().string(), emit(entry)});
+  }
   YAML::Node tables = (*source)["tables"];
   fs::path tables_file = databases;
   if (!tables || tables.IsNull()) return out;

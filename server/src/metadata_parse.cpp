@@ -23,6 +23,21 @@ Result<metadata::Metadata> load_metadata_path(const std::string& path) {
     if (!parsed) return prefixed(t, parsed.take_error());
     out.tables.push_back(std::move(*parsed));
   }
+  // Each function entry goes through the compiler's parser as a one-function source.
+  for (const auto& f : sources->functions) {
+    std::string doc = "version: 3\nsources:\n- name: default\n  kind: postgres\n  functions:\n";
+    std::string indent = "  - ";
+    for (size_t i = 0; i < f.text.size();) {
+      size_t end = f.text.find('\n', i);
+      if (end == std::string::npos) end = f.text.size();
+      doc += indent + f.text.substr(i, end - i) + "\n";
+      indent = "    ";
+      i = end + 1;
+    }
+    auto parsed = metadata::parse_metadata(doc);
+    if (!parsed) return prefixed(f, parsed.take_error());
+    for (auto& fn : parsed->functions) out.functions.push_back(std::move(fn));
+  }
   return out;
 }
 

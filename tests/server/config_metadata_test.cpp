@@ -68,6 +68,25 @@ TEST_F(MetadataDir, ResolvesHasuraExportLayout) {
   }
 }
 
+TEST_F(MetadataDir, ReadsTheFunctionsOfADirectory) {
+  write("databases/databases.yaml",
+        "- name: default\n  kind: postgres\n  tables: []\n"
+        "  functions: \"!include default/functions/functions.yaml\"\n");
+  write("databases/default/functions/functions.yaml",
+        "- function: {schema: public, name: search_notes}\n"
+        "  configuration: {session_argument: hasura_session}\n"
+        "- \"!include public_mine.yaml\"\n");
+  write("databases/default/functions/public_mine.yaml",
+        "function: {schema: public, name: mine}\npermissions: [{role: user}]\n");
+  auto md = load_metadata_path(dir_.string());
+  ASSERT_TRUE(md) << md.error().message;
+  ASSERT_EQ(md->functions.size(), 2u);
+  EXPECT_EQ(md->functions[0].function.name, "search_notes");
+  EXPECT_EQ(md->functions[0].session_argument, "hasura_session");
+  EXPECT_EQ(md->functions[1].function.name, "mine");
+  EXPECT_EQ(md->functions[1].permissions, std::vector<std::string>{"user"});
+}
+
 TEST_F(MetadataDir, DemoMetadata) {
   auto r = read_metadata_sources(test::source_path("tools/demo/metadata"));
   ASSERT_TRUE(r) << r.error().message;

@@ -156,6 +156,10 @@ class Extractor {
     bool all_rows;
   };
 
+  static std::string reads_function(const ir::FunctionCall& call) {
+    return "reads function " + call.function.to_string();
+  }
+
   void mark_intractable(size_t index, std::string reason) {
     auto& dep = out_.tables[index];
     if (!dep.tractable) return;  // keep the first reason: it is the one operators act on
@@ -188,10 +192,17 @@ class Extractor {
         mark_intractable(index, "table " + dep.table_key + " has no primary key");
       }
     }
+    // What a SQL function reads is unknown: its rows (a tracked function, a table computed
+    // field) and values (a scalar computed field) can change with any table.
+    if (sel.function) mark_intractable(index, reads_function(*sel.function));
+    for (const auto& field : sel.fields)
+      if (field.kind == ir::Field::Kind::kComputed && field.call)
+        mark_intractable(index, reads_function(*field.call));
     Predicate pred = sel.where ? convert(*sel.where, Context{index, false, all_rows}) : Predicate{};
     out_.tables[index].predicate = std::move(pred);
 
     for (const auto& order : sel.order_by) {
+      if (order.computed) mark_intractable(index, reads_function(*order.computed));
       if (order.path.empty()) continue;
       mark_intractable(index, (order.aggregate.empty() ? "order_by through relationship "
                                                        : "order_by on an aggregate of ") +
@@ -253,6 +264,11 @@ class Extractor {
         return p;
       }
       case ir::BoolExp::Kind::kCompare: {
+        if (exp.computed) {
+          p.kind = Predicate::Kind::kUnknown;
+          mark_intractable(ctx.owner, reads_function(*exp.computed));
+          return p;
+        }
         const std::string where = out_.tables[ctx.owner].table_key + "." + exp.column;
         // PostGIS: spatial predicates (and values seen through a _cast) are computed by
         // PostGIS only; a row image holds the geometry as hex EWKB.
@@ -286,6 +302,7 @@ class Extractor {
         p.kind = Predicate::Kind::kUnknown;
         return p;
       case ir::BoolExp::Kind::kRelationship: {
+        if (exp.computed) mark_intractable(ctx.owner, reads_function(*exp.computed));
         p.kind = Predicate::Kind::kRelationship;
         for (const auto& [parent, child] : exp.join.mapping) p.link_columns.push_back(parent);
         mark_intractable(ctx.owner, "relationship filter " + exp.join.name + " of " +

@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "liveql/base/text.hpp"
+#include "schema/functions.hpp"
 #include "schema/ltree.hpp"
 #include "schema/postgis.hpp"
 
@@ -150,6 +151,12 @@ class Interpreter {
         parts.push_back(*r);
         continue;
       }
+      if (const ComputedField* cf = computed_of(table, key)) {
+        auto c = computed(tt, *cf, val, kpath);
+        if (!c) return c.take_error();
+        parts.push_back(*c);
+        continue;
+      }
       return invalid(fmt::format("field '{}' not found in type: '{}_bool_exp'", key, tt.gql_name),
                      kpath);
     }
@@ -168,6 +175,66 @@ class Interpreter {
     }
     if (const catalog::Column* c = tt.table.column(key)) return &c->name;
     return tt.postgres_column(key);
+  }
+
+  // A computed field without arguments that the filter may use (a user `where`: one the role
+  // sees).
+  const ComputedField* computed_of(size_t table, const std::string& key) {
+    const ComputedField* cf = ctx_.schema.tables[table].computed_field(key);
+    if (!cf || !cf->call.inputs.empty()) return nullptr;
+    if (!ctx_.role) return cf;
+    const RoleTable* rt = ctx_.role->table(table);
+    if (!rt || !rt->selectable) return nullptr;
+    if (cf->returns) {
+      const RoleTable* target = ctx_.role->table(*cf->returns);
+      return target && target->selectable ? cf : nullptr;
+    }
+    return !rt->permission || rt->permission->computed_fields.count(cf->name) ? cf : nullptr;
+  }
+
+  // The comparisons of `e` made on the computed field's value instead of a column.
+  static ir::BoolExpPtr on_computed(const ir::BoolExpPtr& e, const ir::FunctionCallPtr& call) {
+    if (!e) return e;
+    auto copy = std::make_shared<ir::BoolExp>(*e);
+    if (copy->kind == ir::BoolExp::Kind::kCompare) {
+      copy->computed = call;
+      copy->column.clear();
+      copy->column_cast.clear();
+    }
+    for (auto& c : copy->children) c = on_computed(c, call);
+    return copy;
+  }
+
+  // A scalar computed field compared like a column; a table one filters like an array
+  // relationship to the rows it returns.
+  Result<ir::BoolExpPtr> computed(const TrackedTable& tt, const ComputedField& cf,
+                                  const json::value& v, const std::string& path) {
+    auto call = function_call(cf.call, {}, tt.table.name, ctx_.session, ctx_.params, path);
+    if (!call) return call.take_error();
+    if (!cf.returns) {
+      auto c = compare(tt, "", v, path, &cf.scalar);
+      if (!c) return c.take_error();
+      return on_computed(*c, *call);
+    }
+    levels_.push_back(*cf.returns);
+    auto inner = run(*cf.returns, v, path);
+    levels_.pop_back();
+    if (!inner) return inner.take_error();
+    ir::BoolExpPtr in = *inner;
+    if (ctx_.role && ctx_.session && ctx_.params) {
+      auto perm =
+          permission_filter(ctx_.schema, *ctx_.role, *cf.returns, *ctx_.session, *ctx_.params);
+      if (!perm) return perm.take_error();
+      in = and_exp(in, *perm);
+    }
+    auto e = std::make_shared<ir::BoolExp>();
+    e->kind = ir::BoolExp::Kind::kRelationship;
+    e->join.name = cf.name;
+    e->join.target = ctx_.schema.tables[*cf.returns].table.name;
+    e->join.is_array = true;
+    e->inner = in;
+    e->computed = *call;
+    return ir::BoolExpPtr(std::move(e));
   }
 
   const Relationship* relationship_of(const TrackedTable& tt, const std::string& key) {

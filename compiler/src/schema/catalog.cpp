@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 namespace liveql::catalog {
@@ -13,7 +14,9 @@ namespace {
 // json_agg over an empty set is NULL, hence the coalesce around every aggregate. Views have no
 // constraints, so their key and foreign-key arrays come out empty.
 constexpr std::string_view kCatalogQuery = R"SQL(
-select coalesce(json_agg(t order by t.schema, t.name), '[]'::json)::text
+select coalesce(json_agg(u.j order by u.is_function, u.schema, u.name), '[]'::json)::text
+from (
+select to_json(t) as j, false as is_function, t.schema, t.name
 from (
   select n.nspname as schema,
          c.relname as name,
@@ -80,6 +83,47 @@ from (
     and n.nspname not like 'pg\_toast%'
     and n.nspname not like 'pg\_temp%'
 ) t
+union all
+select to_json(f), true, f.schema, f.name
+from (
+  select n.nspname as schema,
+         p.proname as name,
+         'function' as kind,
+         p.provolatile::text as volatility,
+         p.proretset as returns_set,
+         format_type(p.prorettype, null) as return_type,
+         rt.typname as return_udt,
+         rtn.nspname as return_type_schema,
+         rt.typtype::text as return_kind,
+         p.proallargtypes is not null as has_out_arguments,
+         p.provariadic <> 0 as variadic,
+         (select count(*) from pg_proc o
+          where o.pronamespace = p.pronamespace and o.proname = p.proname) as overloads,
+         coalesce(obj_description(p.oid, 'pg_proc'), '') as comment,
+         (select coalesce(json_agg(json_build_object(
+                    'name', case when p.proallargtypes is null
+                                 then coalesce(p.proargnames[k.ord], '') else '' end,
+                    'type', format_type(k.t, null),
+                    'udt', ty.typname,
+                    'type_schema', tn.nspname,
+                    'is_array', ty.typcategory = 'A',
+                    'has_default', k.ord > p.pronargs - p.pronargdefaults)
+                  order by k.ord), '[]'::json)
+          from unnest(p.proargtypes::oid[]) with ordinality as k(t, ord)
+          join pg_type ty on ty.oid = k.t
+          join pg_namespace tn on tn.oid = ty.typnamespace) as arguments
+  from pg_proc p
+  join pg_namespace n on n.oid = p.pronamespace
+  join pg_type rt on rt.oid = p.prorettype
+  join pg_namespace rtn on rtn.oid = rt.typnamespace
+  where p.prokind = 'f'
+    and n.nspname not in ('pg_catalog', 'information_schema')
+    and n.nspname not like 'pg\_toast%'
+    and n.nspname not like 'pg\_temp%'
+    and not exists (select 1 from pg_depend d
+                    where d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e')
+) f
+) u
 )SQL";
 
 Error bad(std::string message, std::string path) {
@@ -117,6 +161,80 @@ Result<std::vector<std::string>> get_strings(const json::object& obj, std::strin
   return out;
 }
 
+// A type as the catalog describes it: {type, udt, type_schema, is_array} under `prefix`.
+Result<Column> type_of(const json::object& o, const std::string& prefix, const std::string& path) {
+  Column c;
+  auto type = get_string(o, prefix + "type", path);
+  if (!type) return type.take_error();
+  c.pg_type = *type;
+  auto udt = get_string(o, prefix + "udt", path);
+  if (!udt) return udt.take_error();
+  c.udt_name = *udt;
+  auto ts = get_string(o, prefix + "type_schema", path);
+  if (!ts) return ts.take_error();
+  if (!ts->empty()) c.type_schema = *ts;
+  auto is_array = get_bool(o, "is_array", path);
+  if (!is_array) return is_array.take_error();
+  c.is_array = prefix.empty() && *is_array;
+  if (c.pg_type.empty()) return bad("type without a name", path);
+  return c;
+}
+
+Result<Function> parse_function(const json::object& o, const std::string& path) {
+  Function f;
+  auto schema = get_string(o, "schema", path);
+  if (!schema) return schema.take_error();
+  auto name = get_string(o, "name", path);
+  if (!name) return name.take_error();
+  if (name->empty()) return bad("function without a name", path);
+  f.name = QualifiedName{*schema, *name};
+  auto volatility = get_string(o, "volatility", path);
+  if (!volatility) return volatility.take_error();
+  if (!volatility->empty()) f.volatility = (*volatility)[0];
+  auto set = get_bool(o, "returns_set", path);
+  if (!set) return set.take_error();
+  f.returns_set = *set;
+  auto ret = type_of(o, "return_", path);
+  if (!ret) return ret.take_error();
+  f.return_type = std::move(*ret);
+  f.return_type.is_array = f.return_type.udt_name.starts_with('_');
+  auto kind = get_string(o, "return_kind", path);
+  if (!kind) return kind.take_error();
+  if (!kind->empty()) f.return_kind = (*kind)[0];
+  auto out_args = get_bool(o, "has_out_arguments", path);
+  if (!out_args) return out_args.take_error();
+  f.has_out_arguments = *out_args;
+  auto variadic = get_bool(o, "variadic", path);
+  if (!variadic) return variadic.take_error();
+  f.variadic = *variadic;
+  if (const json::value* n = o.if_contains("overloads"); n && n->is_int64())
+    f.overloads = static_cast<size_t>(std::max<int64_t>(1, n->get_int64()));
+  auto comment = get_string(o, "comment", path);
+  if (!comment) return comment.take_error();
+  f.comment = *comment;
+  if (const json::value* args = o.if_contains("arguments"); args && !args->is_null()) {
+    if (!args->is_array()) return bad("expected an array", path + ".arguments");
+    size_t j = 0;
+    for (const auto& av : args->get_array()) {
+      std::string apath = fmt::format("{}.arguments[{}]", path, j++);
+      if (!av.is_object()) return bad("expected an object", apath);
+      Function::Argument a;
+      auto t = type_of(av.get_object(), "", apath);
+      if (!t) return t.take_error();
+      a.type = std::move(*t);
+      auto aname = get_string(av.get_object(), "name", apath);
+      if (!aname) return aname.take_error();
+      a.name = *aname;
+      a.type.name = a.name;
+      auto def = get_bool(av.get_object(), "has_default", apath);
+      if (!def) return def.take_error();
+      a.has_default = *def;
+      f.arguments.push_back(std::move(a));
+    }
+  }
+  return f;
+}
+
 }  // namespace
 
 std::string_view catalog_query() { return kCatalogQuery; }
@@ -132,6 +250,13 @@ Result<Catalog> parse_catalog(std::string_view json_text) {
     std::string path = fmt::format("$[{}]", i++);
     if (!tv.is_object()) return bad("expected an object", path);
     const auto& to = tv.get_object();
+    if (const json::value* k = to.if_contains("kind");
+        k && k->is_string() && k->get_string() == "function") {
+      auto f = parse_function(to, path);
+      if (!f) return f.take_error();
+      out.functions.push_back(std::move(*f));
+      continue;
+    }
     Table t;
     auto schema = get_string(to, "schema", path);
     if (!schema) return schema.take_error();

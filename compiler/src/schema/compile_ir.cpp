@@ -6,6 +6,7 @@
 #include <set>
 
 #include "schema/compile_stages.hpp"
+#include "schema/functions.hpp"
 #include "schema/json_path.hpp"
 
 namespace liveql::compiler::detail {
@@ -92,6 +93,9 @@ Result<ir::RootField> OperationCompiler::root_field(const TypeDef& root, const C
       node.alias = c.key;
       return node;
     }
+    case FieldRole::kFunction:
+    case FieldRole::kFunctionAggregate:
+      return function_root(*fd, args, c);
     default:
       return make_error(ErrorCode::kUnexpected, "unexpected root field", c.path);
   }
@@ -176,6 +180,47 @@ Status OperationCompiler::order_by(size_t table, const json::value& item, const 
       ob.column = *col;
       set_direction(ob, kv.value());
       out.push_back(std::move(ob));
+      continue;
+    }
+    if (const ComputedField* cf = tt.computed_field(key);
+        cf && !cf->returns && prefix.path.empty()) {
+      ir::OrderBy ob = prefix;
+      LQ_TRY(call, function_call(cf->call, {}, tt.table.name, &session_, &params_, "$"));
+      ob.computed = call;
+      set_direction(ob, kv.value());
+      out.push_back(std::move(ob));
+      continue;
+    }
+    if (const ComputedField* cf = key.ends_with("_aggregate")
+                                      ? tt.computed_field(key.substr(0, key.size() - 10))
+                                      : nullptr;
+        cf && cf->returns && prefix.path.empty() && kv.value().is_object()) {
+      // The aggregates of a table computed field's rows the role may see: ir::OrderBy::computed
+      // with `aggregate` (and `column` for a function), path_filters[0] the rows' permission.
+      LQ_TRY(call, function_call(cf->call, {}, tt.table.name, &session_, &params_, "$"));
+      LQ_TRY(filter, permission(*cf->returns));
+      const TrackedTable& target = schema_.tables[*cf->returns];
+      for (const auto& fn : kv.value().get_object()) {
+        if (fn.value().is_null()) continue;
+        ir::OrderBy base;
+        base.computed = call;
+        base.path_filters.push_back(filter);
+        base.aggregate = std::string(fn.key());
+        if (fn.key() == "count") {
+          set_direction(base, fn.value());
+          out.push_back(std::move(base));
+          continue;
+        }
+        if (!fn.value().is_object()) continue;
+        for (const auto& c : fn.value().get_object()) {
+          const std::string* col = target.postgres_column(std::string(c.key()));
+          if (!col || c.value().is_null()) continue;
+          ir::OrderBy ob = base;
+          ob.column = *col;
+          set_direction(ob, c.value());
+          out.push_back(std::move(ob));
+        }
+      }
       continue;
     }
     const Relationship* rel = tt.relationship(key);
@@ -293,6 +338,12 @@ Result<std::vector<ir::Field>> OperationCompiler::object_fields(size_t table, co
         f.join = join_of(*fd.rel);
         LQ_TRY(conn, connection(fd.table, args, cf));
         f.connection = std::make_shared<ir::Connection>(std::move(conn));
+        break;
+      }
+      case FieldRole::kComputedScalar:
+      case FieldRole::kComputedTable: {
+        LQ_TRY(computed, computed_field(table, fd, args, cf));
+        f = std::move(computed);
         break;
       }
       default:

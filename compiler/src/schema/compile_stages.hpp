@@ -121,6 +121,13 @@ class OperationCompiler {
   Result<std::optional<ir::Param>> cursor_arg(const ir::Connection& conn,
                                               const boost::json::object& args, const char* name,
                                               const std::string& path);
+  // ---- tracked functions and computed fields (compile_functions.cpp) ----
+  // <fn> and <fn>_aggregate root fields: the return table's rows read from the call.
+  Result<ir::RootField> function_root(const FieldDef& fd, const boost::json::object& args,
+                                      const Collected& c);
+  // A computed field of a row of `table`: its value (kComputed) or its rows (kArrayRel).
+  Result<ir::Field> computed_field(size_t table, const FieldDef& fd,
+                                   const boost::json::object& args, const Collected& c);
 
   // ---- mutations (compile_mutation.cpp) ----
   // The columns of a nested (array relationship) insert level that come from the parent row, so

@@ -331,6 +331,11 @@ Result<SelectPermission> select_permission(const json::value& v, const std::stri
     if (!a->is_bool()) return bad("expected a boolean", ppath + ".allow_aggregations");
     p.allow_aggregations = a->get_bool();
   }
+  if (const json::value* cf = po.if_contains("computed_fields"); cf && !cf->is_null()) {
+    auto names = string_list(*cf, ppath + ".computed_fields");
+    if (!names) return names.take_error();
+    p.computed_fields = std::move(*names);
+  }
   return p;
 }
 
@@ -448,6 +453,105 @@ Status each(const json::object& o, std::string_view key, const std::string& path
   return Ok{};
 }
 
+// An optional string at o[key]; null reads as absent.
+Status optional_string(const json::object& o, std::string_view key, const std::string& path,
+                       std::optional<std::string>& out) {
+  const json::value* v = o.if_contains(key);
+  if (!v || v->is_null()) return Ok{};
+  auto s = string_at(*v, path + "." + std::string(key));
+  if (!s) return s.take_error();
+  out = std::move(*s);
+  return Ok{};
+}
+
+Result<TableMetadata::ComputedField> computed_field(const json::value& v, const std::string& path) {
+  if (!v.is_object()) return bad("expected an object", path);
+  const auto& o = v.get_object();
+  TableMetadata::ComputedField f;
+  const json::value* name = o.if_contains("name");
+  if (!name) return bad("missing key \"name\"", path);
+  auto n = string_at(*name, path + ".name");
+  if (!n) return n.take_error();
+  f.name = *n;
+  const json::value* def = o.if_contains("definition");
+  if (!def || !def->is_object()) return bad("expected an object", path + ".definition");
+  const auto& d = def->get_object();
+  const std::string dpath = path + ".definition";
+  const json::value* fn = d.if_contains("function");
+  if (!fn) return bad("missing key \"function\"", dpath);
+  auto q = table_name(*fn, dpath + ".function");
+  if (!q) return q.take_error();
+  f.function = *q;
+  if (auto s = optional_string(d, "table_argument", dpath, f.table_argument); !s)
+    return s.take_error();
+  if (auto s = optional_string(d, "session_argument", dpath, f.session_argument); !s)
+    return s.take_error();
+  std::optional<std::string> comment;
+  if (auto s = optional_string(o, "comment", path, comment); !s) return s.take_error();
+  f.comment = comment.value_or("");
+  return f;
+}
+
+Result<FunctionMetadata> function_entry(const json::value& v, const std::string& path) {
+  if (!v.is_object()) return bad("expected a function entry object", path);
+  const auto& o = v.get_object();
+  FunctionMetadata f;
+  const json::value* fv = o.if_contains("function");
+  if (!fv) return bad("missing key \"function\"", path);
+  auto q = table_name(*fv, path + ".function");
+  if (!q) return q.take_error();
+  f.function = *q;
+  if (const json::value* c = o.if_contains("configuration"); c && !c->is_null()) {
+    const std::string cpath = path + ".configuration";
+    if (!c->is_object()) return bad("expected an object", cpath);
+    const auto& co = c->get_object();
+    if (auto s = optional_string(co, "custom_name", cpath, f.custom_name); !s)
+      return s.take_error();
+    if (auto s = optional_string(co, "session_argument", cpath, f.session_argument); !s)
+      return s.take_error();
+    if (const json::value* rf = co.if_contains("custom_root_fields"); rf && !rf->is_null()) {
+      if (!rf->is_object()) return bad("expected an object", cpath + ".custom_root_fields");
+      const std::string rpath = cpath + ".custom_root_fields";
+      const auto& ro = rf->get_object();
+      if (auto s = optional_string(ro, "function", rpath, f.custom_function); !s)
+        return s.take_error();
+      if (auto s = optional_string(ro, "function_aggregate", rpath, f.custom_function_aggregate);
+          !s)
+        return s.take_error();
+      if (f.custom_function && f.custom_function == f.custom_function_aggregate)
+        return bad(fmt::format("the following custom root field names are duplicated: \"{}\" "
+                               "and \"{}\"",
+                               *f.custom_function, *f.custom_function_aggregate),
+                   rpath);
+    }
+    std::optional<std::string> exposed;
+    if (auto s = optional_string(co, "exposed_as", cpath, exposed); !s) return s.take_error();
+    if (exposed == "query") {
+      f.exposed_as = FunctionMetadata::ExposedAs::kQuery;
+    } else if (exposed == "mutation") {
+      f.exposed_as = FunctionMetadata::ExposedAs::kMutation;
+    } else if (exposed) {
+      return bad("exposed_as must be \"query\" or \"mutation\"", cpath + ".exposed_as");
+    }
+  }
+  if (const json::value* ps = o.if_contains("permissions"); ps && !ps->is_null()) {
+    if (!ps->is_array()) return bad("expected a list", path + ".permissions");
+    size_t i = 0;
+    for (const auto& p : ps->get_array()) {
+      const std::string ppath = fmt::format("{}.permissions[{}]", path, i++);
+      const json::value* role = p.is_object() ? p.get_object().if_contains("role") : nullptr;
+      if (!role) return bad("missing key \"role\"", ppath);
+      auto r = string_at(*role, ppath + ".role");
+      if (!r) return r.take_error();
+      f.permissions.push_back(*r);
+    }
+  }
+  std::optional<std::string> comment;
+  if (auto s = optional_string(o, "comment", path, comment); !s) return s.take_error();
+  f.comment = comment.value_or("");
+  return f;
+}
+
 Result<TableMetadata> table_entry(const json::value& v, const std::string& path) {
   if (!v.is_object()) return bad("expected a table entry object", path);
   const auto& o = v.get_object();
@@ -498,6 +602,8 @@ Result<TableMetadata> table_entry(const json::value& v, const std::string& path)
   if (auto s = each(o, "update_permissions", path, t.update_permissions, update_permission); !s)
     return s.take_error();
   if (auto s = each(o, "delete_permissions", path, t.delete_permissions, delete_permission); !s)
+    return s.take_error();
+  if (auto s = each(o, "computed_fields", path, t.computed_fields, computed_field); !s)
     return s.take_error();
   if (const json::value* e = o.if_contains("is_enum"); e && !e->is_null()) {
     if (!e->is_bool()) return bad("expected a boolean", path + ".is_enum");
@@ -551,8 +657,15 @@ Result<Metadata> parse_metadata(std::string_view yaml_or_json) {
       const json::value* kind = s.get_object().if_contains("kind");
       if (kind && kind->is_string() && kind->get_string() != "postgres") continue;
       const json::value* tables = s.get_object().if_contains("tables");
-      if (!tables) return Metadata{};
-      return table_list(*tables, spath + ".tables");
+      Metadata m;
+      if (tables) {
+        auto listed = table_list(*tables, spath + ".tables");
+        if (!listed) return listed.take_error();
+        m = std::move(*listed);
+      }
+      if (auto st = each(s.get_object(), "functions", spath, m.functions, function_entry); !st)
+        return st.take_error();
+      return m;
     }
     return Metadata{};
   }

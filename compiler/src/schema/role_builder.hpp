@@ -63,6 +63,17 @@ class RoleBuilder {
   std::string updates_type(const RoleTable& rt);
   InputValueDef column_input(const TrackedTable& tt, const std::string& column, bool non_null_type);
 
+  // functions.cpp
+  // Root fields of the tracked functions the role sees: query/subscription ones into `query`,
+  // VOLATILE ones (unless exposed_as: query) into `mutation`.
+  void add_function_fields(std::vector<FieldDef>& query, std::vector<FieldDef>& mutation);
+  // A table's computed fields the role sees: fields of its object type, and those without
+  // arguments in its bool_exp and (scalar ones) order_by types.
+  void add_computed_fields(const RoleTable& rt, TypeDef& obj, TypeDef& bexp, TypeDef& ord);
+  bool sees_computed(const RoleTable& rt, const ComputedField& cf) const;
+  // The `args` argument of a function or computed field (adds <fn>_args); nullopt: none.
+  std::optional<InputValueDef> function_args(const FunctionCallShape& shape);
+
   const Schema& schema_;
   bool backend_;
   RoleSchema rs_;

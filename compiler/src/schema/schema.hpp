@@ -30,6 +30,44 @@ struct Permission {
   boost::json::value filter;      // bool_exp over Postgres/GraphQL names, may use session vars
   std::optional<int64_t> limit;
   bool allow_aggregations = false;
+  std::set<std::string> computed_fields;  // scalar computed fields the role may select
+};
+
+// How a SQL function is called from GraphQL (functions.cpp): which of its arguments the request
+// gives through `args: <fn>_args`, which one receives the session (a json object of the session
+// variables and x-hasura-role), and which one the row (computed fields).
+struct FunctionCallShape {
+  catalog::Function function;
+  struct Input {
+    std::string gql_name;  // the argument's name, or arg_<n> for the n-th unnamed one
+    size_t position = 0;   // in function.arguments
+    std::string scalar;    // its GraphQL type: the column scalar, or <type>_scalar (a row type)
+  };
+  std::vector<Input> inputs;
+  std::optional<size_t> session_argument;  // position
+  std::optional<size_t> table_argument;    // position (computed fields)
+  std::string args_type;                   // <fn>_args; empty when there are no inputs
+  bool args_required = false;              // some input has no default: args: <fn>_args!
+};
+
+// A tracked function: root fields <name>(args, where, ...) and <name>_aggregate over the rows
+// of its return table.
+struct TrackedFunction {
+  metadata::FunctionMetadata meta;
+  FunctionCallShape call;
+  size_t table = 0;  // index into Schema::tables: the return table
+  std::string gql_name;
+  std::string aggregate_name;
+  bool mutation = false;  // on mutation_root (VOLATILE unless exposed_as: query)
+};
+
+// A computed field of a table: a scalar (`returns` empty) or the rows of a tracked table.
+struct ComputedField {
+  std::string name;
+  std::string comment;
+  FunctionCallShape call;
+  std::optional<size_t> returns;  // index into Schema::tables
+  catalog::Column scalar;         // the scalar's type (pg_type, udt_name, type_schema)
 };
 
 struct TrackedTable {
@@ -44,6 +82,8 @@ struct TrackedTable {
   // Columns with a one-column foreign key to an enum table's key -> that table's index: their
   // GraphQL type is the enum (enum_tables.cpp).
   std::map<std::string, size_t> enum_columns;
+  std::vector<ComputedField> computed_fields;
+  const ComputedField* computed_field(const std::string& name) const;
   const std::string* graphql_column(const std::string& column) const;
   const std::string* postgres_column(const std::string& graphql) const;
   const Relationship* relationship(const std::string& name) const;
@@ -84,6 +124,11 @@ enum class FieldRole {
   kNodeId,              // <t>.id: ID!, the global id
   kSelectConnection,    // root <t>_connection
   kArrayRelConnection,  // <rel>_connection (FieldDef::rel)
+  // tracked functions and computed fields (FieldDef::function_def / computed)
+  kFunction,           // <fn>(args, where, ...): [<t>!]!, or <t> for a single-row function
+  kFunctionAggregate,  // <fn>_aggregate(args, where, ...): <t>_aggregate!
+  kComputedScalar,     // <cf>(args): scalar
+  kComputedTable,      // <cf>(args, where, ...): [<t>!]!
 };
 
 // The meaning of an input object type, for reading arguments.
@@ -123,6 +168,8 @@ struct FieldDef {
   size_t table = 0;                   // index into Schema::tables: the rows this field yields
   const Relationship* rel = nullptr;  // kObjectRel, kArrayRel, kArrayRelAggregate
   std::string function;               // kAggFunction
+  const TrackedFunction* function_def = nullptr;  // kFunction, kFunctionAggregate
+  const ComputedField* computed = nullptr;        // kComputedScalar, kComputedTable
   const InputValueDef* arg(const std::string& n) const;
 };
 
@@ -192,6 +239,7 @@ class Schema {
   // those mutations. roles[] holds the frontend view, without them (Hasura's behaviour).
   std::map<std::string, RoleSchema> backend_roles;
   SchemaOptions options;
+  std::vector<TrackedFunction> functions;
   // backend: Session::backend_only. Falls back to roles[] when the role has no backend view.
   const RoleSchema* role(const std::string& name, bool backend = false) const;
   // The Relay schema (/v1beta1/relay) of each role of roles[] (relay.cpp).
@@ -225,5 +273,11 @@ void add_introspection_types(RoleSchema& rs);
 // constraint-violation reasons), takes its rows from catalog.enum_values, and marks the columns
 // that reference one. Runs once the tracked tables exist, before relationships.
 Status resolve_enum_tables(Schema& schema, const catalog::Catalog& catalog);
+
+// Tracked functions and computed fields (functions.cpp): checks each against the catalog
+// (Hasura's inconsistent-metadata reasons) and fills Schema::functions and each table's
+// computed_fields. Runs once the tracked tables exist, before permissions are resolved.
+Status resolve_functions(Schema& schema, const catalog::Catalog& catalog,
+                         const metadata::Metadata& metadata);
 
 }  // namespace liveql::compiler

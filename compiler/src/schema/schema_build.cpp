@@ -246,6 +246,7 @@ Result<std::shared_ptr<const Schema>> build_schema(const catalog::Catalog& catal
     schema->tables.push_back(std::move(tt));
   }
   if (auto s = resolve_enum_tables(*schema, catalog); !s) return s.take_error();
+  if (auto s = resolve_functions(*schema, catalog, metadata); !s) return s.take_error();
   auto index_of = [&](const catalog::QualifiedName& q) -> std::optional<size_t> {
     for (size_t i = 0; i < schema->tables.size(); ++i)
       if (schema->tables[i].table.name == q) return i;
@@ -379,6 +380,15 @@ Result<std::shared_ptr<const Schema>> build_schema(const catalog::Catalog& catal
       p.filter = sp.filter.is_null() ? boost::json::value(boost::json::object()) : sp.filter;
       p.limit = sp.limit;
       p.allow_aggregations = sp.allow_aggregations;
+      for (const auto& cf : sp.computed_fields) {
+        const ComputedField* def = tt.computed_field(cf);
+        if (!def || def->returns)
+          return meta_error(
+              fmt::format("table \"{}\": select permission for role \"{}\": computed field "
+                          "\"{}\" does not exist or does not return a scalar",
+                          tname, sp.role, cf));
+        p.computed_fields.insert(cf);
+      }
       tt.permissions.emplace(sp.role, std::move(p));
     }
     if (auto s = resolve_write_permissions(tt); !s) return s.take_error();

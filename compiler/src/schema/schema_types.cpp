@@ -72,6 +72,12 @@ RoleSchema RoleBuilder::build() {
       subscription.fields.push_back(std::move(f));
     }
   }
+  std::vector<FieldDef> function_queries, function_mutations;
+  add_function_fields(function_queries, function_mutations);
+  for (auto& f : function_queries) {
+    query.fields.push_back(f);
+    subscription.fields.push_back(std::move(f));
+  }
   // As Hasura: a query_root without fields gets a placeholder (GraphQL wants one field), and an
   // empty subscription_root does not exist.
   if (query.fields.empty())
@@ -328,6 +334,7 @@ void RoleBuilder::add_table_types(const RoleTable& rt) {
     }
     bexp.input_fields.push_back(input(rel.name, named_type(tn + "_bool_exp")));
   }
+  add_computed_fields(rt, obj, bexp, ord);
   sort_fields(obj);
   sort_fields(bexp);
   sort_fields(ord);

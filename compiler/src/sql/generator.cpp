@@ -148,14 +148,37 @@ class Projection {
   const std::vector<std::string>& columns() const { return columns_; }
   std::string ref(const std::string& column) {
     for (size_t i = 0; i < columns_.size(); ++i)
-      if (columns_[i] == column) return rel_ + ".c" + std::to_string(i);
+      if (columns_[i] == column && !calls_[i] && !rows_[i]) return rel_ + ".c" + std::to_string(i);
+    return add(column, nullptr, false);
+  }
+  // The value of a computed field's call on the row (a scalar computed field).
+  std::string ref_call(const ir::FunctionCall* call) {
+    for (size_t i = 0; i < calls_.size(); ++i)
+      if (calls_[i] == call) return rel_ + ".c" + std::to_string(i);
+    return add("", call, false);
+  }
+  // The whole row, as a value of its table's row type (a table computed field's argument).
+  std::string ref_row() {
+    for (size_t i = 0; i < rows_.size(); ++i)
+      if (rows_[i]) return rel_ + ".c" + std::to_string(i);
+    return add("", nullptr, true);
+  }
+  // Item i is a call (null: a column or the row) / the whole row.
+  const ir::FunctionCall* call(size_t i) const { return calls_[i]; }
+  bool is_row(size_t i) const { return rows_[i]; }
+
+ private:
+  std::string add(const std::string& column, const ir::FunctionCall* call, bool row) {
     columns_.push_back(column);
+    calls_.push_back(call);
+    rows_.push_back(row);
     return rel_ + ".c" + std::to_string(columns_.size() - 1);
   }
 
- private:
   std::string rel_;
   std::vector<std::string> columns_;
+  std::vector<const ir::FunctionCall*> calls_;
+  std::vector<bool> rows_;
 };
 
 // child.<second> = parent.<first> for every pair of the mapping.
@@ -377,6 +400,14 @@ class Generator {
         case ir::Field::Kind::kNodeId:
           pairs.emplace_back(key, node_id(f, proj));
           break;
+        case ir::Field::Kind::kComputed:
+          if (!f.call) {
+            pairs.emplace_back(key, "NULL::json");
+            break;
+          }
+          pairs.emplace_back(key, f.as_text ? "(" + proj.ref_call(f.call.get()) + ")::text"
+                                            : geo_output(proj.ref_call(f.call.get()), f.pg_type));
+          break;
         case ir::Field::Kind::kObjectRel:
         case ir::Field::Kind::kArrayRel:
         case ir::Field::Kind::kAggregate:
@@ -398,7 +429,8 @@ class Generator {
           pairs.emplace_back(key, l + ".d");
           if (with_keys_) {
             key_parts.push_back(l + ".k");
-            key_parts.push_back(link_entry(f.join, proj));
+            // A table computed field's rows are linked to the row by the call, not by columns.
+            if (!f.join.mapping.empty()) key_parts.push_back(link_entry(f.join, proj));
           }
           break;
         }
@@ -446,6 +478,7 @@ class Generator {
       if (!o.path.empty()) joins.push_back(&o.path.front());
     std::set<std::string> seen;
     for (const ir::Join* j : joins) {
+      if (j->mapping.empty()) continue;  // a table computed field: no link columns
       std::string e = link_entry(*j, proj);
       if (seen.insert(e).second) key_parts.push_back(std::move(e));
     }
@@ -481,12 +514,19 @@ class Generator {
       out += "DISTINCT ON (" + join_strings(cols, ", ") + ") ";
     }
     std::vector<std::string> items;
-    for (size_t i = 0; i < proj.columns().size(); ++i)
-      items.push_back(t + "." + quote_identifier(proj.columns()[i]) + " AS c" + std::to_string(i));
+    for (size_t i = 0; i < proj.columns().size(); ++i) {
+      std::string item = t + "." + quote_identifier(proj.columns()[i]);
+      if (const ir::FunctionCall* call = proj.call(i)) item = call_sql(*call, row_of(t, sel.table));
+      if (proj.is_row(i)) item = row_of(t, sel.table);
+      items.push_back(item + " AS c" + std::to_string(i));
+    }
     if (numbered) items.push_back("row_number() OVER (ORDER BY " + order + ") AS n");
     if (items.empty()) items.push_back("NULL AS x");
     out += join_strings(items, ", ");
-    out += " FROM " + (from ? *from : source(sel.table)) + " AS " + t;
+    std::string rows = from ? *from : source(sel.table);
+    if (!from && sel.function)
+      rows = call_sql(*sel.function, parent ? parent->ref_row() : std::string("NULL"));
+    out += " FROM " + rows + " AS " + t;
     if (!conds.empty()) out += " WHERE " + join_strings(conds, " AND ");
     // The parent aggregates in n order, so the base needs an order only to pick the rows of a
     // limit/offset (by n: the order expressions are evaluated once) or for DISTINCT ON.
@@ -550,6 +590,20 @@ class Generator {
   // The ordering value; through relationships, nested scalar subqueries walking the path, each
   // reading only the related rows the role may see; an aggregate over the last hop's rows.
   std::string order_expr(const ir::OrderBy& o, const std::string& t) {
+    if (o.computed && o.aggregate.empty())
+      return call_sql(*o.computed, row_of(t, o.computed->row_table));
+    if (o.computed) {
+      const std::string a = next("o");
+      std::string value = "count(*)";
+      if (o.aggregate != "count") {
+        const std::string fn = aggregate_function(o.aggregate);
+        value = fn.empty() ? "NULL" : fn + "(" + a + "." + quote_identifier(o.column) + ")";
+      }
+      const bool filtered = !o.path_filters.empty() && o.path_filters[0];
+      return "(SELECT " + value + " FROM " +
+             call_sql(*o.computed, row_of(t, o.computed->row_table)) + " AS " + a +
+             (filtered ? " WHERE " + bool_exp(*o.path_filters[0], a) : "") + ")";
+    }
     if (o.path.empty()) return t + "." + quote_identifier(o.column);
     return order_hop(o, 0, t);
   }
@@ -599,6 +653,10 @@ class Generator {
         return compare_columns(e, t);
       case K::kRelationship: {
         const std::string a = next("e");
+        if (e.computed)
+          return "EXISTS (SELECT 1 FROM " +
+                 call_sql(*e.computed, row_of(t, e.computed->row_table)) + " AS " + a + " WHERE " +
+                 (e.inner ? nested_bool_exp(*e.inner, a, t) : "true") + ")";
         return "EXISTS (SELECT 1 FROM " + source(e.join.target) + " AS " + a + " WHERE " +
                link_condition(a, e.join.mapping, t) +
                (e.inner ? " AND " + nested_bool_exp(*e.inner, a, t) : "") + ")";
@@ -652,6 +710,7 @@ class Generator {
   std::string compare(const ir::BoolExp& e, const std::string& t) const {
     using O = ir::CompareOp;
     std::string c = t + "." + quote_identifier(e.column);
+    if (e.computed) c = call_sql(*e.computed, row_of(t, e.computed->row_table));
     if (!e.column_cast.empty()) c = "(" + c + ")::" + e.column_cast;
     auto binary = [&](std::string_view op) {
       return "(" + c + " " + std::string(op) + " " + param_value(vars_, e.param) + ")";
@@ -952,6 +1011,22 @@ class Generator {
     if (conn.last) page += " ORDER BY " + y + ".n DESC LIMIT " + param_value(vars_, *conn.last);
     return "SELECT " + json_object(outer) + " AS d, string_agg(" + keys + ", " + kKeySep +
            ") AS k FROM (" + page + ") AS " + p + laterals;
+  }
+
+  // schema.fn(args): `row` is the value of a kRow argument.
+  std::string call_sql(const ir::FunctionCall& call, const std::string& row) const {
+    std::vector<std::string> args;
+    for (const auto& a : call.args) {
+      std::string v =
+          a.kind == ir::FunctionCall::Arg::Kind::kRow ? row : param_value(vars_, a.param);
+      args.push_back(a.name.empty() ? v : quote_identifier(a.name) + " => " + v);
+    }
+    return qualified(call.function) + "(" + join_strings(args, ", ") + ")";
+  }
+
+  // The row aliased t as a value of table's row type (whatever relation t reads).
+  static std::string row_of(const std::string& t, const catalog::QualifiedName& table) {
+    return "ROW(" + t + ".*)::" + qualified(table);
   }
 
   std::string source(const catalog::QualifiedName& table) const {

@@ -80,8 +80,36 @@ struct EnumValue {
   bool operator==(const EnumValue&) const = default;
 };
 
+// A SQL function outside pg_catalog and the extensions' own (what metadata may track, or use as
+// a computed field). Arguments are the input ones, in order; named "" when unnamed.
+struct Function {
+  struct Argument {
+    std::string name;
+    Column type;  // name, pg_type, udt_name, type_schema, is_array as for a column
+    bool has_default = false;
+  };
+  QualifiedName name;
+  std::vector<Argument> arguments;
+  char volatility = 'v';  // 'i' immutable, 's' stable, 'v' volatile
+  bool returns_set = false;
+  Column return_type;  // pg_type, udt_name, type_schema of the return type
+  // The return type's kind: 'c' a composite (a table's row type), 'b' base, 'e' enum, 'd'
+  // domain, 'p' pseudo (record, void, ...).
+  char return_kind = 'b';
+  bool has_out_arguments = false;  // OUT, INOUT or TABLE arguments
+  bool variadic = false;
+  size_t overloads = 1;  // functions of this schema and name
+  std::string comment;
+};
+
 struct Catalog {
   std::vector<Table> tables;
+  std::vector<Function> functions;
+  const Function* function(const QualifiedName& name) const {
+    for (const auto& f : functions)
+      if (f.name == name) return &f;
+    return nullptr;
+  }
   // The rows of the enum tables, in value order, read by compiler::enum_values_query()
   // (enum_tables.hpp) after the catalog; absent for a table not read.
   std::map<QualifiedName, std::vector<EnumValue>> enum_values;
@@ -93,7 +121,8 @@ struct Catalog {
 };
 
 // One SQL statement, no parameters, returning one row with one json column describing every
-// table and view outside pg_catalog/information_schema.
+// table and view outside pg_catalog/information_schema, then every function there that no
+// extension owns (entries with kind "function").
 std::string_view catalog_query();
 
 // Parses the JSON text that catalog_query() returned.

@@ -31,6 +31,10 @@ struct SchemaOptions {
   // over them (sum, min, ...; count stays a number). Decided when compiling, so it costs nothing
   // per row when off.
   bool stringify_numeric_types = false;
+  // HASURA_GRAPHQL_INFER_FUNCTION_PERMISSIONS: a role sees a tracked function when it may select
+  // from the function's return table. When false, only the roles of the function's
+  // `permissions` (and admin) see it.
+  bool infer_function_permissions = true;
 };
 
 // Builds the schema from the catalog and metadata. Errors: metadata that names missing tables

@@ -83,6 +83,21 @@ struct Join {
   bool is_array = false;
 };
 
+// A call of a SQL function (a tracked function's rows, a computed field's value or rows):
+// schema.name(args...), positional; arguments after the last one given take their defaults.
+struct FunctionCall {
+  catalog::QualifiedName function;
+  struct Arg {
+    enum class Kind { kValue, kRow };  // kRow: the row of row_table the call is made for
+    Kind kind = Kind::kValue;
+    Param param;       // kValue (a session argument is a json Param of the session)
+    std::string name;  // set: passed by name (name => value), after an omitted argument
+  };
+  std::vector<Arg> args;
+  catalog::QualifiedName row_table;  // kRow: the table whose row is passed
+};
+using FunctionCallPtr = std::shared_ptr<const FunctionCall>;
+
 struct BoolExp;
 using BoolExpPtr = std::shared_ptr<const BoolExp>;
 
@@ -117,6 +132,9 @@ struct BoolExp {
   // kExists
   catalog::QualifiedName table;
   BoolExpPtr inner;
+  // A computed field instead of a column: kCompare compares its value (column is empty); a
+  // kRelationship with an empty join.mapping reads the rows it returns (join.target).
+  FunctionCallPtr computed;
 };
 
 struct OrderBy {
@@ -129,9 +147,10 @@ struct OrderBy {
   // The role's permission filter on each path[i].target (null or missing: none), applied to the
   // related rows before their value or aggregate is read.
   std::vector<BoolExpPtr> path_filters;
-  std::string aggregate;  // empty: the column's value; else count (of rows) or a function over
-                          // column (avg max min stddev stddev_pop stddev_samp sum var_pop
-                          // var_samp variance) of path.back()'s rows
+  std::string aggregate;     // empty: the column's value; else count (of rows) or a function over
+                             // column (avg max min stddev stddev_pop stddev_samp sum var_pop
+                             // var_samp variance) of path.back()'s rows
+  FunctionCallPtr computed;  // a scalar computed field of the row instead of column (no path)
 };
 
 struct Select;
@@ -148,6 +167,13 @@ struct Field {
     kStatic,      // a JSON value from vars[param.key] (introspection inside a query)
     kNodeId,      // Relay: the row's global id (node_table, node_key)
     kConnection,  // Relay: join + connection (an array relationship's <rel>_connection)
+    kColumn,      // column, pg_type
+    kTypename,    // a constant string: typename
+    kObjectRel,   // join + select (at most one row, or null)
+    kArrayRel,    // join + select (JSON array)
+    kAggregate,   // join + aggregate (an array relationship's <rel>_aggregate)
+    kStatic,      // a JSON value from vars[param.key] (introspection inside a query)
+    kComputed,    // a scalar computed field: call's value (pg_type, as_text as for a column)
   };
   Kind kind = Kind::kColumn;
   std::string alias;  // the response key
@@ -165,6 +191,9 @@ struct Field {
   catalog::QualifiedName node_table;
   std::vector<std::string> node_key;
   std::shared_ptr<Connection> connection;  // kConnection
+  // kComputed; also a kArrayRel whose select reads a table computed field (join.mapping empty,
+  // select->function set).
+  FunctionCallPtr call;
 };
 
 // Rows of one table: FROM table WHERE where ORDER BY .. LIMIT .. OFFSET .., projected to fields.
@@ -178,6 +207,9 @@ struct Select {
   std::optional<Param> offset;
   std::optional<Param> permission_limit;  // the role's limit; effective limit = least of both
   std::vector<Field> fields;
+  // The rows come from this call (a tracked function, a table computed field) instead of the
+  // table; they are rows of `table` all the same.
+  FunctionCallPtr function;
 };
 
 struct AggregateField {
@@ -260,7 +292,8 @@ struct Connection {
 struct RootField {
   enum class Kind {
     kSelect,      // <table>: JSON array
-    kSelectByPk,  // <table>_by_pk: object or null (select.where holds the key equality)
+    kSelectByPk,  // <table>_by_pk: object or null (select.where holds the key equality); also
+                  // a function returning one row (select.function)
     kAggregate,   // <table>_aggregate
     kStatic,      // vars[param.key] as is (__typename, __schema, __type)
     kConnection,  // Relay's <table>_connection

@@ -49,6 +49,7 @@ struct SelectPermission {
   boost::json::value filter;  // a bool_exp, may reference X-Hasura-* session variables
   std::optional<int64_t> limit;
   bool allow_aggregations = false;
+  std::vector<std::string> computed_fields;  // computed fields the role may select
 };
 
 // A `set` preset of an insert or update permission: the column always gets this value, whatever
@@ -116,10 +117,33 @@ struct TableMetadata {
   // is_enum: the table's rows are the values of a GraphQL enum, the type of every column that
   // references the table (enum_tables.hpp).
   bool is_enum = false;
+  // computed_fields: fields backed by a SQL function taking the row (functions.hpp).
+  struct ComputedField {
+    std::string name;
+    catalog::QualifiedName function;
+    std::optional<std::string> table_argument;    // default: the function's first argument
+    std::optional<std::string> session_argument;  // a json argument given the session
+    std::string comment;
+  };
+  std::vector<ComputedField> computed_fields;
+};
+
+// sources[].functions[]: a tracked SQL function, a root field returning rows of a tracked table.
+struct FunctionMetadata {
+  enum class ExposedAs { kDefault, kQuery, kMutation };  // default: by volatility
+  catalog::QualifiedName function;
+  std::optional<std::string> custom_name;                // configuration.custom_name
+  std::optional<std::string> custom_function;            // custom_root_fields.function
+  std::optional<std::string> custom_function_aggregate;  // custom_root_fields.function_aggregate
+  std::optional<std::string> session_argument;
+  ExposedAs exposed_as = ExposedAs::kDefault;
+  std::vector<std::string> permissions;  // roles of permissions[]
+  std::string comment;
 };
 
 struct Metadata {
   std::vector<TableMetadata> tables;
+  std::vector<FunctionMetadata> functions;
 };
 
 // Parses one document holding the whole metadata: either Hasura's export

@@ -43,6 +43,7 @@ struct Config {
   // bigint, numeric, double precision and money answered as JSON strings, as Hasura's
   // HASURA_GRAPHQL_STRINGIFY_NUMERIC_TYPES (compiler::SchemaOptions).
   bool stringify_numeric_types = false;
+  bool infer_function_permissions = true;
   // GET /metrics needs `Authorization: Bearer <metrics_secret>` when set; "" = open (as before).
   std::string metrics_secret;
   // The compiler's limits (--max-document-bytes, --max-depth, --max-fields, --max-aliases,

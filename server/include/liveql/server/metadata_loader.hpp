@@ -24,6 +24,9 @@ struct MetadataText {
 struct MetadataSources {
   std::vector<MetadataText> tables;
   std::vector<MetadataText> whole;  // at most one
+  // A directory's tracked functions (the source's `functions`, usually "!include
+  // default/functions/functions.yaml"): one entry per function.
+  std::vector<MetadataText> functions;
 };
 
 // Resolves a metadata path. A directory may be the `metadata/` folder itself or the project

@@ -1,0 +1,237 @@
+// Tracked functions and computed fields without a database: the metadata keys, the checks that
+// make a function or computed field inconsistent (Hasura's reasons), the types each role gets,
+// and function permissions (inferred, or required when inference is off).
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "liveql/compiler/compile.hpp"
+#include "liveql/compiler/metadata.hpp"
+#include "schema/schema.hpp"
+#include "schema_fixture.hpp"
+
+namespace liveql::compiler {
+namespace {
+
+using test::col;
+
+catalog::Function::Argument arg(std::string name, std::string pg_type, std::string udt,
+                                bool has_default = false, std::string schema = "pg_catalog") {
+  catalog::Function::Argument a;
+  a.name = std::move(name);
+  a.type = col(a.name, std::move(pg_type), std::move(udt));
+  a.type.type_schema = std::move(schema);
+  a.has_default = has_default;
+  return a;
+}
+
+catalog::Function fn(std::string name, std::vector<catalog::Function::Argument> args,
+                     std::string returns, char kind = 'c', bool set = true, char volatility = 's') {
+  catalog::Function f;
+  f.name = {"public", std::move(name)};
+  f.arguments = std::move(args);
+  f.return_type = col("", returns, returns);
+  f.return_type.type_schema = kind == 'c' ? "public" : "pg_catalog";
+  f.return_kind = kind;
+  f.returns_set = set;
+  f.volatility = volatility;
+  return f;
+}
+
+// notes (id, body, author) and a few functions over it.
+catalog::Catalog notes_catalog() {
+  catalog::Catalog cat;
+  catalog::Table notes;
+  notes.name = {"public", "notes"};
+  notes.columns = {col("id", "integer", "int4"), col("body", "text", "text"),
+                   col("author", "integer", "int4")};
+  notes.primary_key = {"id"};
+  catalog::Table other;
+  other.name = {"public", "untracked"};
+  other.columns = {col("id", "integer", "int4")};
+  cat.tables = {notes, other};
+  cat.functions = {
+      fn("search_notes", {arg("q", "text", "text"), arg("", "integer", "int4", true)}, "notes"),
+      fn("my_notes", {arg("hasura_session", "json", "json"), arg("q", "text", "text")}, "notes"),
+      fn("delete_notes", {}, "notes", 'c', true, 'v'),
+      fn("others", {}, "untracked"),
+      fn("count_words", {arg("n", "notes", "notes", false, "public")}, "int4", 'b', false),
+      fn("similar", {arg("n", "notes", "notes", false, "public")}, "notes"),
+  };
+  return cat;
+}
+
+Result<std::shared_ptr<const Schema>> build(const std::string& md_text, SchemaOptions opts = {}) {
+  auto md = metadata::parse_metadata(md_text);
+  if (!md) return md.take_error();
+  return build_schema(notes_catalog(), *md, opts);
+}
+
+constexpr const char* kMetadata = R"({version: 3, sources: [{name: default, kind: postgres,
+  tables: [{table: {name: notes},
+            computed_fields: [
+              {name: words, definition: {function: count_words}, comment: how many words},
+              {name: similar_notes, definition: {function: similar, table_argument: n}}],
+            select_permissions: [
+              {role: reader, permission: {columns: [id, body], filter: {}}},
+              {role: counter, permission: {columns: [id], filter: {words: {_gt: 3}},
+                                           computed_fields: [words]}}]}],
+  functions: [
+    {function: search_notes, configuration: {custom_name: find}},
+    {function: {schema: public, name: my_notes},
+     configuration: {session_argument: hasura_session,
+                     custom_root_fields: {function: mine, function_aggregate: mine_agg}},
+     permissions: [{role: counter}]},
+    {function: delete_notes}]}]})";
+
+TEST(FunctionsMetadataTest, ReadsFunctionsAndComputedFields) {
+  auto md = metadata::parse_metadata(kMetadata);
+  ASSERT_TRUE(md.ok()) << md.error().message;
+  ASSERT_EQ(md->functions.size(), 3u);
+  EXPECT_EQ(md->functions[0].function, (catalog::QualifiedName{"public", "search_notes"}));
+  EXPECT_EQ(md->functions[0].custom_name, "find");
+  EXPECT_EQ(md->functions[1].session_argument, "hasura_session");
+  EXPECT_EQ(md->functions[1].custom_function, "mine");
+  EXPECT_EQ(md->functions[1].custom_function_aggregate, "mine_agg");
+  EXPECT_EQ(md->functions[1].permissions, std::vector<std::string>{"counter"});
+  const auto& t = md->tables.at(0);
+  ASSERT_EQ(t.computed_fields.size(), 2u);
+  EXPECT_EQ(t.computed_fields[0].function.name, "count_words");
+  EXPECT_EQ(t.computed_fields[0].comment, "how many words");
+  EXPECT_EQ(t.computed_fields[1].table_argument, "n");
+  EXPECT_EQ(t.select_permissions[1].computed_fields, std::vector<std::string>{"words"});
+}
+
+TEST(FunctionsMetadataTest, RejectsBadKeys) {
+  auto bad = metadata::parse_metadata(
+      R"({version: 3, sources: [{name: d, kind: postgres, tables: [],
+          functions: [{function: f, configuration: {exposed_as: sometimes}}]}]})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().path, "$.sources[0].functions[0].configuration.exposed_as");
+  auto dup = metadata::parse_metadata(
+      R"({version: 3, sources: [{name: d, kind: postgres, tables: [],
+          functions: [{function: f, configuration: {custom_root_fields:
+            {function: x, function_aggregate: x}}}]}]})");
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().message,
+            "invalid metadata: the following custom root field names are duplicated: \"x\" and "
+            "\"x\"");
+}
+
+TEST(FunctionsSchemaTest, RootFieldsAndArgsTypes) {
+  auto schema = build(kMetadata);
+  ASSERT_TRUE(schema.ok()) << schema.error().message;
+  const RoleSchema& admin = *(*schema)->role("admin");
+  const TypeDef& query = *admin.type("query_root");
+  const FieldDef* find = query.field("find");
+  ASSERT_NE(find, nullptr);
+  EXPECT_EQ(find->role, FieldRole::kFunction);
+  EXPECT_EQ(type_to_string(find->type), "[notes!]!");
+  EXPECT_EQ(find->description, "execute function \"search_notes\" which returns \"notes\"");
+  ASSERT_FALSE(find->args.empty());
+  EXPECT_EQ(find->args[0].name, "args");
+  EXPECT_EQ(type_to_string(find->args[0].type), "find_args!");
+  const TypeDef* args = admin.type("find_args");
+  ASSERT_NE(args, nullptr);
+  ASSERT_EQ(args->input_fields.size(), 2u);
+  EXPECT_EQ(args->input_fields[0].name, "q");
+  EXPECT_EQ(args->input_fields[1].name, "arg_1");
+  EXPECT_EQ(type_to_string(args->input_fields[1].type), "Int");
+  EXPECT_NE(query.field("find_aggregate"), nullptr);
+  // The session argument is hidden: my_notes takes q only.
+  const TypeDef* mine_args = admin.type("my_notes_args");
+  ASSERT_NE(mine_args, nullptr);
+  ASSERT_EQ(mine_args->input_fields.size(), 1u);
+  EXPECT_NE(query.field("mine"), nullptr);
+  EXPECT_NE(query.field("mine_agg"), nullptr);
+  // VOLATILE: not a query.
+  EXPECT_EQ(query.field("delete_notes"), nullptr);
+  EXPECT_EQ(admin.type("subscription_root")->field("delete_notes"), nullptr);
+  EXPECT_NE(admin.type("subscription_root")->field("find"), nullptr);
+}
+
+TEST(FunctionsSchemaTest, ComputedFieldsInTypes) {
+  auto schema = build(kMetadata);
+  ASSERT_TRUE(schema.ok()) << schema.error().message;
+  const RoleSchema& admin = *(*schema)->role("admin");
+  const FieldDef* words = admin.type("notes")->field("words");
+  ASSERT_NE(words, nullptr);
+  EXPECT_EQ(words->role, FieldRole::kComputedScalar);
+  EXPECT_EQ(type_to_string(words->type), "Int");
+  EXPECT_EQ(words->description, "how many words");
+  EXPECT_NE(admin.type("notes_bool_exp")->input_field("words"), nullptr);
+  EXPECT_NE(admin.type("notes_order_by")->input_field("words"), nullptr);
+  const FieldDef* similar = admin.type("notes")->field("similar_notes");
+  ASSERT_NE(similar, nullptr);
+  EXPECT_EQ(type_to_string(similar->type), "[notes!]!");
+  EXPECT_EQ(similar->description, "A computed field, executes function \"similar\"");
+  EXPECT_NE(admin.type("notes_bool_exp")->input_field("similar_notes"), nullptr);
+  // reader was not given `words`; counter was, and filters on it.
+  const RoleSchema& reader = *(*schema)->role("reader");
+  EXPECT_EQ(reader.type("notes")->field("words"), nullptr);
+  EXPECT_NE(reader.type("notes")->field("similar_notes"), nullptr);
+  EXPECT_NE((*schema)->role("counter")->type("notes")->field("words"), nullptr);
+}
+
+TEST(FunctionsSchemaTest, FunctionPermissionsInferredOrRequired) {
+  auto inferred = build(kMetadata);
+  ASSERT_TRUE(inferred.ok()) << inferred.error().message;
+  EXPECT_NE((*inferred)->role("reader")->type("query_root")->field("find"), nullptr);
+  SchemaOptions opts;
+  opts.infer_function_permissions = false;
+  auto required = build(kMetadata, opts);
+  ASSERT_TRUE(required.ok()) << required.error().message;
+  EXPECT_EQ((*required)->role("reader")->type("query_root")->field("find"), nullptr);
+  EXPECT_EQ((*required)->role("reader")->type("query_root")->field("mine"), nullptr);
+  EXPECT_NE((*required)->role("counter")->type("query_root")->field("mine"), nullptr);
+  EXPECT_NE((*required)->role("admin")->type("query_root")->field("find"), nullptr);
+}
+
+std::string build_error(const std::string& functions, const std::string& computed = "[]") {
+  auto s = build(R"({version: 3, sources: [{name: default, kind: postgres,
+      tables: [{table: {name: notes}, computed_fields: )" +
+                 computed + R"(}], functions: )" + functions + "}]}");
+  EXPECT_FALSE(s.ok());
+  return s.ok() ? "" : s.error().message;
+}
+
+TEST(FunctionsSchemaTest, InconsistentFunctions) {
+  EXPECT_EQ(build_error("[{function: nope}]"),
+            "inconsistent metadata: in function \"public.nope\": no such function exists: "
+            "\"public.nope\"");
+  EXPECT_EQ(build_error("[{function: others}]"),
+            "inconsistent metadata: in function \"public.others\": the function "
+            "\"public.others\" cannot be tracked because the function's return table "
+            "\"public.untracked\" is not tracked");
+  EXPECT_EQ(build_error("[{function: count_words}]"),
+            "inconsistent metadata: in function \"public.count_words\": the function "
+            "\"public.count_words\" cannot be tracked because the function does not return a "
+            "\"COMPOSITE\" type");
+  EXPECT_EQ(build_error("[{function: my_notes, configuration: {session_argument: random}}]"),
+            "inconsistent metadata: in function \"public.my_notes\": the function "
+            "\"public.my_notes\" cannot be tracked because given session argument \"random\" "
+            "not the input argument of the function");
+  EXPECT_EQ(build_error("[{function: my_notes, configuration: {session_argument: q}}]"),
+            "inconsistent metadata: in function \"public.my_notes\": the function "
+            "\"public.my_notes\" cannot be tracked because given session argument \"q\" is not "
+            "of type json");
+}
+
+TEST(FunctionsSchemaTest, InconsistentComputedFields) {
+  EXPECT_EQ(build_error("[]", "[{name: x, definition: {function: search_notes}}]"),
+            "inconsistent metadata: in table \"public.notes\": in computed field \"x\": the "
+            "computed field \"x\" cannot be added to table \"public.notes\" because the type of "
+            "the table argument is not the table \"public.notes\"");
+  EXPECT_EQ(build_error("[]", "[{name: x, definition: {function: similar, table_argument: m}}]"),
+            "inconsistent metadata: in table \"public.notes\": in computed field \"x\": the "
+            "computed field \"x\" cannot be added to table \"public.notes\" because the table "
+            "argument \"m\" is not an input argument of the function");
+  EXPECT_EQ(build_error("[]", "[{name: body, definition: {function: count_words}}]"),
+            "inconsistent metadata: in table \"public.notes\": in computed field \"body\": the "
+            "computed field \"body\" cannot be added to table \"public.notes\" because a column "
+            "of the table has the same name");
+}
+
+}  // namespace
+}  // namespace liveql::compiler
