@@ -167,12 +167,6 @@ struct Field {
     kStatic,      // a JSON value from vars[param.key] (introspection inside a query)
     kNodeId,      // Relay: the row's global id (node_table, node_key)
     kConnection,  // Relay: join + connection (an array relationship's <rel>_connection)
-    kColumn,      // column, pg_type
-    kTypename,    // a constant string: typename
-    kObjectRel,   // join + select (at most one row, or null)
-    kArrayRel,    // join + select (JSON array)
-    kAggregate,   // join + aggregate (an array relationship's <rel>_aggregate)
-    kStatic,      // a JSON value from vars[param.key] (introspection inside a query)
     kComputed,    // a scalar computed field: call's value (pg_type, as_text as for a column)
   };
   Kind kind = Kind::kColumn;
