@@ -30,6 +30,8 @@ struct Permission {
   boost::json::value filter;      // bool_exp over Postgres/GraphQL names, may use session vars
   std::optional<int64_t> limit;
   bool allow_aggregations = false;
+  // Inherited roles: Postgres column -> bool_exp; the column is NULL in rows where it fails.
+  std::map<std::string, boost::json::value> column_filters;
 };
 
 struct TrackedTable {
@@ -79,6 +81,8 @@ enum class FieldRole {
   kDeleteByPk,    // delete_<t>_by_pk(<pk columns>): <t>
   kAffectedRows,  // <t>_mutation_response.affected_rows
   kReturning,     // <t>_mutation_response.returning: [<t>!]!
+  kNamespace,     // the source's root field namespace (customization): its type's fields are
+                  // root fields
 };
 
 // The meaning of an input object type, for reading arguments.
@@ -185,6 +189,7 @@ class Schema {
   // those mutations. roles[] holds the frontend view, without them (Hasura's behaviour).
   std::map<std::string, RoleSchema> backend_roles;
   SchemaOptions options;
+  metadata::SourceCustomization customization;  // applied to every role schema
   // backend: Session::backend_only. Falls back to roles[] when the role has no backend view.
   const RoleSchema* role(const std::string& name, bool backend = false) const;
 };

@@ -72,6 +72,11 @@ enum class CompareOp {
   kMatches,          // column ~ lquery
   kMatchesAny,       // column ? lquery[]
   kMatchesFulltext,  // column @ ltxtquery
+  // PostGIS raster: ST_Intersects(column, param) with a raster (hex WKB) param; the *Nband ones
+  // take an object {geommin (GeoJSON), nband} and pass the band before or after the geometry.
+  kStIntersectsRast,
+  kStIntersectsGeomNband,
+  kStIntersectsNbandGeom,
 };
 
 // How a parent row links to the rows of a relationship's target table:
@@ -158,6 +163,8 @@ struct Field {
   std::shared_ptr<Select> select;
   std::shared_ptr<Aggregate> aggregate;
   Param param;
+  // kColumn for an inherited role: the value shows only where this holds, NULL elsewhere.
+  BoolExpPtr cell_filter;
 };
 
 // Rows of one table: FROM table WHERE where ORDER BY .. LIMIT .. OFFSET .., projected to fields.
@@ -229,6 +236,9 @@ struct RootField {
   Select select;
   Aggregate aggregate;
   Param param;
+  // Set under a source's root field namespace (customization): the response key of the
+  // namespace field, whose object holds this field under `alias`.
+  std::string namespace_alias;
 };
 
 struct Operation {
