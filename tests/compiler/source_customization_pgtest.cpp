@@ -73,6 +73,15 @@ TEST_F(SourceCustomizationPgTest, TheUncustomizedNamesAreGone) {
   }
 }
 
+TEST_F(SourceCustomizationPgTest, ASubscriptionSelectsOneNamespaceEvenWithTheDirective) {
+  compiler::Request r;
+  r.query = R"(subscription @_multiple_top_level_fields {
+      a: my_source { fpref_author_fsuff { id } } b: my_source { fpref_author_fsuff { id } } })";
+  auto op = compiler::compile(*schema_, r, {});
+  ASSERT_FALSE(op.ok());
+  EXPECT_EQ(op.error().message, "subscriptions must select one top level field");
+}
+
 TEST_F(SourceCustomizationPgTest, SubscriptionsNestTheLiveResultToo) {
   auto op = compile(
       "subscription { s: my_source { fpref_author_fsuff(where: {id: {_eq: 1}}) "

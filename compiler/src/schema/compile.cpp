@@ -36,6 +36,12 @@ Result<CompiledOperation> OperationCompiler::run() {
   if (op_->type == gql::OperationType::kSubscription && fields.size() != 1 &&
       op_->directives.empty())  // @_multiple_top_level_fields, the only one allowed here
     return invalid("subscriptions must select one top level field");
+  // A source's namespace counts its members: Hasura refuses two even with the directive.
+  if (op_->type == gql::OperationType::kSubscription && fields.size() > 1)
+    for (const auto& cf : fields)
+      if (const FieldDef* fd = field_def(*root, cf.field->name, true);
+          fd && fd->role == FieldRole::kNamespace)
+        return invalid("subscriptions must select one top level field");
   bool all_static = true;
   json::object data;
   for (const auto& cf : fields) {
