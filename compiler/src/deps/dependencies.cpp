@@ -91,6 +91,12 @@ const char* op_name(ir::CompareOp op) {
       return "_matches_any";
     case ir::CompareOp::kMatchesFulltext:
       return "_matches_fulltext";
+    case ir::CompareOp::kStIntersectsRast:
+      return "_st_intersects_rast";
+    case ir::CompareOp::kStIntersectsGeomNband:
+      return "_st_intersects_geom_nband";
+    case ir::CompareOp::kStIntersectsNbandGeom:
+      return "_st_intersects_nband_geom";
   }
   return "?";
 }
@@ -119,7 +125,8 @@ bool is_jsonb_op(ir::CompareOp op) {
 }
 
 bool is_postgis_op(ir::CompareOp op) {
-  return op >= ir::CompareOp::kStContains && op <= ir::CompareOp::kSt3dDWithin;
+  return (op >= ir::CompareOp::kStContains && op <= ir::CompareOp::kSt3dDWithin) ||
+         (op >= ir::CompareOp::kStIntersectsRast && op <= ir::CompareOp::kStIntersectsNbandGeom);
 }
 
 bool is_ltree_op(ir::CompareOp op) {

@@ -310,6 +310,14 @@ class Interpreter {
           continue;
         }
       }
+      if (scalar_for(col) == "raster") {
+        if (const postgis::RasterOperator* rop = postgis::find_raster_operator(op)) {
+          auto r = raster_compare(column, col, *rop, kv.value(), opath);
+          if (!r) return r.take_error();
+          parts.push_back(*r);
+          continue;
+        }
+      }
       if (op == "_cast" && scalar_for(col) == "jsonb" && !as) {
         auto c = cast_compare(tt, column, col, kv.value(), opath);
         if (!c) return c.take_error();
@@ -517,6 +525,59 @@ class Interpreter {
     return ir::BoolExpPtr(std::move(e));
   }
 
+  // A raster operator: a raster value (hex WKB), or {geommin, nband} as one param (session
+  // variables resolved, the GeoJSON checked as Hasura checks it).
+  Result<ir::BoolExpPtr> raster_compare(const std::string& column, const catalog::Column& col,
+                                        const postgis::RasterOperator& rop, const json::value& arg,
+                                        const std::string& path) {
+    const std::string input = rop.input;
+    if (arg.is_null())
+      return invalid(fmt::format("unexpected null value for type '{}'", input), path);
+    auto e = std::make_shared<ir::BoolExp>();
+    e->kind = ir::BoolExp::Kind::kCompare;
+    e->column = column;
+    e->column_type = cast_type(col);
+    e->op = rop.op;
+    if (rop.op == ir::CompareOp::kStIntersectsRast) {
+      if (ctx_.role || !is_session_variable(arg))
+        if (auto s = postgis::validate_raster(arg, path); !s) return s.take_error();
+      auto p = value_param(arg, e->column_type, false, path);
+      if (!p) return p.take_error();
+      e->param = std::move(*p);
+      return ir::BoolExpPtr(std::move(e));
+    }
+    if (!arg.is_object()) return invalid("expected an object for type '" + input + "'", path);
+    json::object fields;
+    for (const auto& kv : arg.get_object()) {
+      const std::string key(kv.key());
+      if (key != "geommin" && key != "nband")
+        return invalid(fmt::format("field '{}' not found in type: '{}'", key, input),
+                       path + "." + key);
+      json::value v = kv.value();
+      if (!ctx_.role && is_session_variable(v)) {
+        auto resolved = session_value(v);
+        if (!resolved) return resolved.take_error();
+        v = std::move(*resolved);
+      } else if (key == "geommin") {
+        if (auto s = geojson_value(v, path + ".geommin"); !s) return s.take_error();
+      } else if (!v.is_null() && !v.is_int64() && !v.is_uint64()) {
+        return invalid("expected a 32-bit integer for type 'Int'", path + ".nband");
+      }
+      fields[key] = std::move(v);
+    }
+    if (!fields.contains("geommin") || fields.at("geommin").is_null())
+      return invalid("missing required field 'geommin'", path);
+    if (rop.op == ir::CompareOp::kStIntersectsNbandGeom &&
+        (!fields.contains("nband") || fields.at("nband").is_null()))
+      return invalid("missing required field 'nband'", path);
+    if (ctx_.params) {
+      e->param = ctx_.params->add(json::value(std::move(fields)), "geometry");
+    } else {
+      e->param = ir::Param{"", "geometry", false};
+    }
+    return ir::BoolExpPtr(std::move(e));
+  }
+
   // An ltree operator: the column against an ltree, lquery or ltxtquery value (or a list).
   // Values in a permission filter are checked here; a request's were checked as it was read.
   Result<ir::BoolExpPtr> ltree_compare(const std::string& column, const catalog::Column& col,
@@ -647,6 +708,17 @@ Result<ir::BoolExpPtr> permission_filter(const Schema& schema, const RoleSchema&
   if (f.is_object() && f.get_object().empty()) return ir::BoolExpPtr();
   FilterContext ctx{schema, nullptr, &session, &params};
   return bool_exp(ctx, table, f, "$");
+}
+
+Result<ir::BoolExpPtr> column_filter(const Schema& schema, const RoleSchema& role, size_t table,
+                                     const std::string& column, const Session& session,
+                                     ParamSink& params) {
+  const RoleTable* rt = role.table(table);
+  if (!rt || !rt->permission) return ir::BoolExpPtr();
+  auto it = rt->permission->column_filters.find(column);
+  if (it == rt->permission->column_filters.end()) return ir::BoolExpPtr();
+  FilterContext ctx{schema, nullptr, &session, &params};
+  return bool_exp(ctx, table, it->second, "$");
 }
 
 Status check_permission_filter(const Schema& schema, size_t table, const json::value& filter) {

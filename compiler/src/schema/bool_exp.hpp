@@ -46,6 +46,12 @@ Status check_permission_filter(const Schema& schema, size_t table,
 
 ir::BoolExpPtr and_exp(ir::BoolExpPtr a, ir::BoolExpPtr b);
 
+// The condition under which an inherited role sees `column` of a row (Permission::
+// column_filters), instantiated for a session; null when the column shows in every row.
+Result<ir::BoolExpPtr> column_filter(const Schema& schema, const RoleSchema& role, size_t table,
+                                     const std::string& column, const Session& session,
+                                     ParamSink& params);
+
 // The scalar a `_cast` from `scalar` names (geometry <-> geography, jsonb -> String); empty when
 // the scalar has no _cast.
 std::string cast_target(const std::string& scalar);

@@ -36,10 +36,23 @@ Result<CompiledOperation> OperationCompiler::run() {
   if (op_->type == gql::OperationType::kSubscription && fields.size() != 1 &&
       op_->directives.empty())  // @_multiple_top_level_fields, the only one allowed here
     return invalid("subscriptions must select one top level field");
+  // A source's namespace counts its members: Hasura refuses two even with the directive.
+  if (op_->type == gql::OperationType::kSubscription && fields.size() > 1)
+    for (const auto& cf : fields)
+      if (const FieldDef* fd = field_def(*root, cf.field->name, true);
+          fd && fd->role == FieldRole::kNamespace)
+        return invalid("subscriptions must select one top level field");
   bool all_static = true;
   json::object data;
   for (const auto& cf : fields) {
     if (out_.root_field_name.empty()) out_.root_field_name = cf.field->name;
+    if (const FieldDef* ns = field_def(*root, cf.field->name, true);
+        ns && ns->role == FieldRole::kNamespace) {
+      LQ_TRY(nested, namespace_fields(*ns, cf));
+      all_static = all_static && nested.second;
+      data[cf.key] = std::move(nested.first);
+      continue;
+    }
     LQ_TRY(rf, root_field(*root, cf));
     if (rf.kind == ir::RootField::Kind::kStatic) {
       data[cf.key] = out_.vars.at(rf.param.key);
@@ -53,6 +66,28 @@ Result<CompiledOperation> OperationCompiler::run() {
   // this catches the rest (unused variables, and uses in skipped fields).
   if (auto s = check_variables(*op_, fragments_); !s) return s.take_error();
   return std::move(out_);
+}
+
+// The root fields under a source's namespace field: compiled as root fields of the namespace
+// type, tagged with the namespace's response key. Returns the static part of the namespace's
+// object and whether it is all static.
+Result<std::pair<json::object, bool>> OperationCompiler::namespace_fields(const FieldDef& ns,
+                                                                          const Collected& c) {
+  const TypeDef* type = rs_.type(base_name(ns.type));
+  if (!type) return invalid("unexpected namespace type", c.path);
+  LQ_TRY(fields, collect(c.sets, *type, c.path));
+  std::pair<json::object, bool> out{json::object(), true};
+  for (const auto& cf : fields) {
+    LQ_TRY(rf, root_field(*type, cf));
+    if (rf.kind == ir::RootField::Kind::kStatic) {
+      out.first[cf.key] = out_.vars.at(rf.param.key);
+    } else {
+      out.second = false;
+    }
+    rf.namespace_alias = c.key;
+    out_.ir.fields.push_back(std::move(rf));
+  }
+  return out;
 }
 
 Result<CompiledOperation> OperationCompiler::run_mutation() {

@@ -301,6 +301,10 @@ Result<std::vector<ir::Field>> OperationCompiler::object_fields(size_t table, co
         f.column = fd.column;
         f.pg_type = schema_.tables[table].table.column(fd.column)->pg_type;
         f.as_text = stringified(schema_, *schema_.tables[table].table.column(fd.column));
+        {
+          LQ_TRY(cell, column_filter(schema_, rs_, table, fd.column, session_, params_));
+          f.cell_filter = cell;
+        }
         if (const json::value* p = args.if_contains("path"); p && p->is_string()) {
           LQ_TRY(keys, json_path::parse(p->get_string(), cf.path + ".args.path"));
           if (!keys.empty())

@@ -102,6 +102,8 @@ class OperationCompiler {
   // ---- root fields and IR (compile_ir.cpp) ----
   ir::Param static_param(boost::json::value v);
   Result<ir::RootField> root_field(const TypeDef& root, const Collected& c);
+  Result<std::pair<boost::json::object, bool>> namespace_fields(const FieldDef& ns,
+                                                                const Collected& c);
   Result<ir::BoolExpPtr> permission(size_t table);
   Result<ir::Select> rows(size_t table, const boost::json::object& args, const std::string& path,
                           bool by_pk);

@@ -641,9 +641,88 @@ Result<Metadata> table_list(const json::value& v, const std::string& path) {
 
 }  // namespace
 
+namespace {
+
+Result<Metadata> parse_metadata_document(const json::value& parsed);
+
+// inherited_roles: [{role_name, role_set: [role]}].
+Status inherited_roles(const json::object& o, Metadata& m) {
+  const json::value* v = o.if_contains("inherited_roles");
+  if (!v || v->is_null()) return Ok{};
+  if (!v->is_array()) return bad("expected a list", "$.inherited_roles");
+  size_t i = 0;
+  for (const auto& e : v->get_array()) {
+    const std::string path = fmt::format("$.inherited_roles[{}]", i++);
+    const json::object* r = e.if_object();
+    const json::value* name = r ? r->if_contains("role_name") : nullptr;
+    const json::value* set = r ? r->if_contains("role_set") : nullptr;
+    if (!name || !name->is_string() || name->get_string().empty())
+      return bad("expected a role name", path + ".role_name");
+    if (!set || !set->is_array()) return bad("expected a list of roles", path + ".role_set");
+    InheritedRole role{std::string(name->get_string()), {}};
+    for (const auto& p : set->get_array()) {
+      if (!p.is_string()) return bad("expected a role name", path + ".role_set");
+      role.role_set.emplace_back(p.get_string());
+    }
+    m.inherited_roles.push_back(std::move(role));
+  }
+  return Ok{};
+}
+
+// A source's customization: {root_fields: {namespace, prefix, suffix}, type_names: {prefix,
+// suffix}}.
+Status customization(const json::value& source, const std::string& path, Metadata& m) {
+  const json::value* c =
+      source.is_object() ? source.get_object().if_contains("customization") : nullptr;
+  if (!c || c->is_null()) return Ok{};
+  if (!c->is_object()) return bad("expected an object", path + ".customization");
+  auto text = [&](const char* group, const char* key, auto& out) -> Status {
+    const json::value* g = c->get_object().if_contains(group);
+    if (!g || g->is_null()) return Ok{};
+    const std::string gpath = path + ".customization." + group;
+    if (!g->is_object()) return bad("expected an object", gpath);
+    const json::value* t = g->get_object().if_contains(key);
+    if (!t || t->is_null()) return Ok{};
+    if (!t->is_string()) return bad("expected a string", gpath + "." + key);
+    out = std::string(t->get_string());
+    return Ok{};
+  };
+  SourceCustomization& sc = m.customization;
+  for (auto s :
+       {text("root_fields", "namespace", sc.root_namespace),
+        text("root_fields", "prefix", sc.root_prefix),
+        text("root_fields", "suffix", sc.root_suffix), text("type_names", "prefix", sc.type_prefix),
+        text("type_names", "suffix", sc.type_suffix)})
+    if (!s) return s;
+  return Ok{};
+}
+
+}  // namespace
+
 Result<Metadata> parse_metadata(std::string_view yaml_or_json) {
   auto doc = load(yaml_or_json);
   if (!doc) return doc.take_error();
+  Result<Metadata> m = parse_metadata_document(*doc);
+  if (!m || !doc->is_object()) return m;
+  if (auto s = inherited_roles(doc->get_object(), *m); !s) return s.take_error();
+  if (const json::value* sources = doc->get_object().if_contains("sources");
+      sources && sources->is_array()) {
+    size_t i = 0;
+    for (const auto& src : sources->get_array()) {
+      const std::string spath = fmt::format("$.sources[{}]", i++);
+      const json::value* kind = src.is_object() ? src.get_object().if_contains("kind") : nullptr;
+      if (kind && kind->is_string() && kind->get_string() != "postgres") continue;
+      if (auto s = customization(src, spath, *m); !s) return s.take_error();
+      break;
+    }
+  }
+  return m;
+}
+
+namespace {
+
+Result<Metadata> parse_metadata_document(const json::value& parsed) {
+  const json::value* doc = &parsed;
   if (doc->is_array()) return table_list(*doc, "$");
   if (doc->is_null()) return Metadata{};
   if (!doc->is_object()) return bad("expected a metadata object or a list of tables", "$");
@@ -679,6 +758,8 @@ Result<Metadata> parse_metadata(std::string_view yaml_or_json) {
   }
   return bad("expected \"sources\", \"tables\" or a list of table entries", "$");
 }
+
+}  // namespace
 
 Result<TableMetadata> parse_table(std::string_view yaml_or_json) {
   auto doc = load(yaml_or_json);

@@ -252,4 +252,62 @@ void add_comparison_fields(const std::string& scalar, TypeDef& comparison,
   }
 }
 
+namespace {
+
+constexpr RasterOperator kRasterOps[] = {
+    {"_st_intersects_geom_nband", ir::CompareOp::kStIntersectsGeomNband,
+     "st_intersects_geom_nband_input",
+     "does the column spatially intersect the given geometry value"},
+    {"_st_intersects_nband_geom", ir::CompareOp::kStIntersectsNbandGeom,
+     "st_intersects_nband_geom_input",
+     "does the column spatially intersect the given geometry value"},
+    {"_st_intersects_rast", ir::CompareOp::kStIntersectsRast, "raster",
+     "does the column spatially intersect the given raster value"},
+};
+
+}  // namespace
+
+bool is_raster(std::string_view type) {
+  std::string_view t = type;
+  if (auto dot = t.rfind('.'); dot != std::string_view::npos) t = t.substr(dot + 1);
+  if (t.size() >= 2 && t.front() == '"' && t.back() == '"') t = t.substr(1, t.size() - 2);
+  return t == "raster";
+}
+
+const RasterOperator* find_raster_operator(std::string_view name) {
+  for (const auto& o : kRasterOps)
+    if (name == o.name) return &o;
+  return nullptr;
+}
+
+void add_raster_comparison_fields(TypeDef& comparison, std::map<std::string, TypeDef>& types) {
+  for (const auto& o : kRasterOps)
+    comparison.input_fields.push_back(input(o.name, named_type(o.input), o.description));
+  if (!types.count("st_intersects_geom_nband_input")) {
+    TypeDef t{TypeKind::kInputObject, "st_intersects_geom_nband_input"};
+    t.input_fields.push_back(input("geommin", non_null(named_type("geometry"))));
+    t.input_fields.push_back(input("nband", named_type("Int")));
+    types.emplace(t.name, std::move(t));
+  }
+  if (!types.count("st_intersects_nband_geom_input")) {
+    TypeDef t{TypeKind::kInputObject, "st_intersects_nband_geom_input"};
+    t.input_fields.push_back(input("geommin", non_null(named_type("geometry"))));
+    t.input_fields.push_back(input("nband", non_null(named_type("Int"))));
+    types.emplace(t.name, std::move(t));
+  }
+}
+
+Status validate_raster(const json::value& value, const std::string& path) {
+  if (value.is_null()) return Ok{};
+  auto hex = [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  };
+  bool ok = value.is_string() && value.get_string().size() % 2 == 0;
+  if (ok)
+    for (char c : value.get_string()) ok = ok && hex(c);
+  if (ok) return Ok{};
+  return parse_failed("invalid hexadecimal representation of raster well known binary format",
+                      path);
+}
+
 }  // namespace liveql::compiler::postgis

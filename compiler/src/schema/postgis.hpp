@@ -49,4 +49,30 @@ void add_comparison_fields(const std::string& scalar, TypeDef& comparison,
 // The scalar a _cast from `scalar` may name ("geometry" <-> "geography").
 std::string cast_target(const std::string& scalar);
 
+// PostGIS raster (postgis_raster) as Hasura v2 exposes it: the `raster` scalar (hex WKB text in
+// and out) and three operators on a raster_comparison_exp, all ST_Intersects:
+//   _st_intersects_rast: raster                                  ST_Intersects(col, raster)
+//   _st_intersects_geom_nband: {geommin: geometry!, nband: Int}   ST_Intersects(col, geom, nband)
+//   _st_intersects_nband_geom: {nband: Int!, geommin: geometry!}  ST_Intersects(col, nband, geom)
+struct RasterOperator {
+  const char* name;
+  ir::CompareOp op;
+  const char* input;  // the input type's name; "raster" for _st_intersects_rast
+  const char* description;
+};
+
+// True for the raster scalar or a Postgres raster type name (schema-qualified or quoted).
+bool is_raster(std::string_view type);
+
+// The raster operator `name`, or null.
+const RasterOperator* find_raster_operator(std::string_view name);
+
+// The fields of raster_comparison_exp beyond the common ones, and their input types (which name
+// the `geometry` scalar: the caller adds it).
+void add_raster_comparison_fields(TypeDef& comparison, std::map<std::string, TypeDef>& types);
+
+// A raster value as Hasura reads it: a string of hexadecimal digit pairs (its WKB). Else
+// parse-failed at `path`, "invalid hexadecimal representation of raster well known binary format".
+Status validate_raster(const boost::json::value& value, const std::string& path);
+
 }  // namespace liveql::compiler::postgis

@@ -31,6 +31,8 @@ struct Permission {
   std::optional<int64_t> limit;
   bool allow_aggregations = false;
   std::set<std::string> computed_fields;  // scalar computed fields the role may select
+  // Inherited roles: Postgres column -> bool_exp; the column is NULL in rows where it fails.
+  std::map<std::string, boost::json::value> column_filters;
 };
 
 // How a SQL function is called from GraphQL (functions.cpp): which of its arguments the request
@@ -129,6 +131,8 @@ enum class FieldRole {
   kFunctionAggregate,  // <fn>_aggregate(args, where, ...): <t>_aggregate!
   kComputedScalar,     // <cf>(args): scalar
   kComputedTable,      // <cf>(args, where, ...): [<t>!]!
+  kNamespace,          // the source's root field namespace (customization): its type's fields are
+                       // root fields
 };
 
 // The meaning of an input object type, for reading arguments.
@@ -240,6 +244,7 @@ class Schema {
   std::map<std::string, RoleSchema> backend_roles;
   SchemaOptions options;
   std::vector<TrackedFunction> functions;
+  metadata::SourceCustomization customization;  // applied to every role schema
   // backend: Session::backend_only. Falls back to roles[] when the role has no backend view.
   const RoleSchema* role(const std::string& name, bool backend = false) const;
   // The Relay schema (/v1beta1/relay) of each role of roles[] (relay.cpp).

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "schema/bool_exp.hpp"
+#include "schema/inherited_roles.hpp"
 #include "schema/schema.hpp"
 
 namespace liveql::compiler {
@@ -217,8 +218,10 @@ std::string cast_type(const catalog::Column& c) {
 Result<std::shared_ptr<const Schema>> build_schema(const catalog::Catalog& catalog,
                                                    const metadata::Metadata& metadata,
                                                    const SchemaOptions& options) {
+  if (auto s = check_inherited_roles(metadata.inherited_roles); !s) return s.take_error();
   auto schema = std::make_shared<Schema>();
   schema->options = options;
+  schema->customization = metadata.customization;
   schema->tables.reserve(metadata.tables.size());
   for (const auto& tm : metadata.tables) {
     const catalog::Table* t = catalog.table(tm.table);
@@ -354,6 +357,7 @@ Result<std::shared_ptr<const Schema>> build_schema(const catalog::Catalog& catal
       }
       tt.relationships.push_back(std::move(r));
     }
+    add_inherited_permissions(metadata.inherited_roles, tt);
     for (const auto& sp : tt.meta.select_permissions) {
       if (sp.role == "admin")
         return meta_error(
@@ -389,6 +393,7 @@ Result<std::shared_ptr<const Schema>> build_schema(const catalog::Catalog& catal
                           tname, sp.role, cf));
         p.computed_fields.insert(cf);
       }
+      p.column_filters = sp.column_filters;
       tt.permissions.emplace(sp.role, std::move(p));
     }
     if (auto s = resolve_write_permissions(tt); !s) return s.take_error();

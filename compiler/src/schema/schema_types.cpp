@@ -9,6 +9,7 @@
 #include "schema/postgis.hpp"
 #include "schema/role_builder.hpp"
 #include "schema/schema.hpp"
+#include "schema/source_customization.hpp"
 
 namespace liveql::compiler {
 
@@ -234,10 +235,12 @@ std::string RoleBuilder::comparison_type(const std::string& scalar) {
   }
   if (scalar == "ltree") ltree::add_comparison_fields(t, rs_.types);
   postgis::add_comparison_fields(scalar, t, rs_.types);
+  if (scalar == "raster") postgis::add_raster_comparison_fields(t, rs_.types);
   for (auto& f : t.input_fields)
     if (f.name != "_is_null" && f.name != "_cast") f.parsing = InputValueDef::Parsing::kColumnValue;
   sort_fields(t);
   rs_.types.emplace(name, std::move(t));
+  if (scalar == "raster") add_scalar("geometry");
   // A _cast names the target type's comparison (and so its scalar), as in Hasura.
   if (std::string other = cast_target(scalar); !other.empty()) {
     add_scalar(other);
@@ -480,6 +483,7 @@ std::vector<FieldDef> RoleBuilder::root_fields(const RoleTable& rt) {
 
 RoleSchema build_role_schema(const Schema& schema, const std::string& role, bool backend) {
   RoleSchema rs = detail::RoleBuilder(schema, role, backend).build();
+  customize_root_fields(rs, schema.customization);
   add_introspection_types(rs);
   return rs;
 }

@@ -5,6 +5,7 @@
 // join as plain text, without parsing JSON. Parents place children with LEFT JOIN
 // LATERAL and concatenate their k, so keys are computed in the same statement, in time linear in
 // the result.
+#include <map>
 #include <set>
 #include <string>
 #include <utility>
@@ -148,8 +149,19 @@ class Projection {
   const std::vector<std::string>& columns() const { return columns_; }
   std::string ref(const std::string& column) {
     for (size_t i = 0; i < columns_.size(); ++i)
-      if (columns_[i] == column && !calls_[i] && !rows_[i]) return rel_ + ".c" + std::to_string(i);
+      if (columns_[i] == column && !calls_[i] && !rows_[i] && !conditions_[i])
+        return rel_ + ".c" + std::to_string(i);
     return add(column, nullptr, false);
+  }
+  // The column where `condition` holds, NULL elsewhere (an inherited role's cell filter).
+  std::string ref(const std::string& column, const ir::BoolExpPtr& condition) {
+    if (!condition) return ref(column);
+    for (size_t i = 0; i < columns_.size(); ++i)
+      if (columns_[i] == column && conditions_[i] == condition)
+        return rel_ + ".c" + std::to_string(i);
+    std::string out = add(column, nullptr, false);
+    conditions_.back() = condition;
+    return out;
   }
   // The value of a computed field's call on the row (a scalar computed field).
   std::string ref_call(const ir::FunctionCall* call) {
@@ -163,15 +175,17 @@ class Projection {
       if (rows_[i]) return rel_ + ".c" + std::to_string(i);
     return add("", nullptr, true);
   }
-  // Item i is a call (null: a column or the row) / the whole row.
+  // Item i is a call (null: a column or the row) / the whole row / a cell-filtered column.
   const ir::FunctionCall* call(size_t i) const { return calls_[i]; }
   bool is_row(size_t i) const { return rows_[i]; }
+  const ir::BoolExp* condition(size_t i) const { return conditions_[i].get(); }
 
  private:
   std::string add(const std::string& column, const ir::FunctionCall* call, bool row) {
     columns_.push_back(column);
     calls_.push_back(call);
     rows_.push_back(row);
+    conditions_.emplace_back();
     return rel_ + ".c" + std::to_string(columns_.size() - 1);
   }
 
@@ -179,6 +193,7 @@ class Projection {
   std::vector<std::string> columns_;
   std::vector<const ir::FunctionCall*> calls_;
   std::vector<bool> rows_;
+  std::vector<ir::BoolExpPtr> conditions_;  // null: the plain column
 };
 
 // child.<second> = parent.<first> for every pair of the mapping.
@@ -217,6 +232,7 @@ class Generator {
   // expression (text) and the keys expression (text).
   void root(const ir::Operation& op, std::string& tail, std::string& data, std::string& keys) {
     Pairs pairs;
+    std::map<size_t, Pairs> namespaces;  // pairs[i] is a namespace object of these members
     std::vector<std::string> key_parts;
     for (const auto& rf : op.fields) {
       std::string sub;
@@ -234,14 +250,15 @@ class Generator {
           sub = connection(rf.connection, nullptr, nullptr);
           break;
         case ir::RootField::Kind::kStatic:
-          pairs.emplace_back(quote_literal(rf.alias), "(" + vars_field(vars_, rf.param.key) + ")");
+          place(rf, "(" + vars_field(vars_, rf.param.key) + ")", pairs, namespaces);
           continue;
       }
       const std::string f = next("f");
       tail += " LEFT JOIN LATERAL (" + sub + ") AS " + f + " ON true";
-      pairs.emplace_back(quote_literal(rf.alias), f + ".d");
+      place(rf, f + ".d", pairs, namespaces);
       key_parts.push_back(f + ".k");
     }
+    for (const auto& [at, inner] : namespaces) pairs[at].second = json_object(inner);
     data = json_object(pairs) + "::text";
     if (!with_keys_ || key_parts.empty()) {
       keys = "'[]'::text";
@@ -255,6 +272,22 @@ class Generator {
 
  private:
   std::string next(std::string_view prefix) { return std::string(prefix) + std::to_string(++n_); }
+
+  // A root field's value at the top level, or inside its namespace's object (placed where the
+  // namespace first appears).
+  static void place(const ir::RootField& rf, std::string value, Pairs& pairs,
+                    std::map<size_t, Pairs>& namespaces) {
+    if (rf.namespace_alias.empty()) {
+      pairs.emplace_back(quote_literal(rf.alias), std::move(value));
+      return;
+    }
+    const std::string key = quote_literal(rf.namespace_alias);
+    size_t at = pairs.size();
+    for (size_t i = 0; i < pairs.size(); ++i)
+      if (pairs[i].first == key && namespaces.count(i)) at = i;
+    if (at == pairs.size()) pairs.emplace_back(key, "");
+    namespaces[at].emplace_back(quote_literal(rf.alias), std::move(value));
+  }
 
   // Rows of sel, linked to the parent level by join when given. object: the first row's JSON
   // or no row at all; otherwise the JSON array of rows (one row always).
@@ -384,12 +417,13 @@ class Generator {
       switch (f.kind) {
         case ir::Field::Kind::kColumn:
           if (f.json_path) {
-            pairs.emplace_back(key, "(" + proj.ref(f.column) + " #> " +
+            pairs.emplace_back(key, "(" + proj.ref(f.column, f.cell_filter) + " #> " +
                                         param_value(vars_, *f.json_path, true) + ")");
             break;
           }
-          pairs.emplace_back(key, f.as_text ? "(" + proj.ref(f.column) + ")::text"
-                                            : geo_output(proj.ref(f.column), f.pg_type));
+          pairs.emplace_back(key, f.as_text
+                                      ? "(" + proj.ref(f.column, f.cell_filter) + ")::text"
+                                      : geo_output(proj.ref(f.column, f.cell_filter), f.pg_type));
           break;
         case ir::Field::Kind::kTypename:
           pairs.emplace_back(key, quote_literal(f.typename_) + "::text");
@@ -518,6 +552,8 @@ class Generator {
       std::string item = t + "." + quote_identifier(proj.columns()[i]);
       if (const ir::FunctionCall* call = proj.call(i)) item = call_sql(*call, row_of(t, sel.table));
       if (proj.is_row(i)) item = row_of(t, sel.table);
+      if (const ir::BoolExp* cond = proj.condition(i))
+        item = "CASE WHEN " + bool_exp(*cond, t) + " THEN " + item + " END";
       items.push_back(item + " AS c" + std::to_string(i));
     }
     if (numbered) items.push_back("row_number() OVER (ORDER BY " + order + ") AS n");
@@ -785,6 +821,17 @@ class Generator {
         return "(" + c + " ? " + param_value(vars_, e.param, true) + ")";
       case O::kMatchesFulltext:
         return binary("@");
+      case O::kStIntersectsRast:
+        return "ST_Intersects(" + c + ", " + param_value(vars_, e.param) + ")";
+      case O::kStIntersectsGeomNband:
+      case O::kStIntersectsNbandGeom: {
+        const std::string arg = vars_field(vars_, e.param.key);
+        const std::string geom = geojson_value(arg + "->>'geommin'", "geometry");
+        const std::string nband = "(" + arg + "->>'nband')::integer";
+        if (e.op == O::kStIntersectsNbandGeom)
+          return "ST_Intersects(" + c + ", " + nband + ", " + geom + ")";
+        return "ST_Intersects(" + c + ", " + geom + ", " + nband + ")";
+      }
     }
     return "false";
   }

@@ -72,6 +72,11 @@ enum class CompareOp {
   kMatches,          // column ~ lquery
   kMatchesAny,       // column ? lquery[]
   kMatchesFulltext,  // column @ ltxtquery
+  // PostGIS raster: ST_Intersects(column, param) with a raster (hex WKB) param; the *Nband ones
+  // take an object {geommin (GeoJSON), nband} and pass the band before or after the geometry.
+  kStIntersectsRast,
+  kStIntersectsGeomNband,
+  kStIntersectsNbandGeom,
 };
 
 // How a parent row links to the rows of a relationship's target table:
@@ -188,6 +193,8 @@ struct Field {
   // kComputed; also a kArrayRel whose select reads a table computed field (join.mapping empty,
   // select->function set).
   FunctionCallPtr call;
+  // kColumn for an inherited role: the value shows only where this holds, NULL elsewhere.
+  BoolExpPtr cell_filter;
 };
 
 // Rows of one table: FROM table WHERE where ORDER BY .. LIMIT .. OFFSET .., projected to fields.
@@ -298,6 +305,9 @@ struct RootField {
   Aggregate aggregate;
   Param param;
   Connection connection;  // kConnection
+  // Set under a source's root field namespace (customization): the response key of the
+  // namespace field, whose object holds this field under `alias`.
+  std::string namespace_alias;
 };
 
 struct Operation {

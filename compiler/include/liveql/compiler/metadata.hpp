@@ -50,6 +50,10 @@ struct SelectPermission {
   std::optional<int64_t> limit;
   bool allow_aggregations = false;
   std::vector<std::string> computed_fields;  // computed fields the role may select
+  // Set for a permission an inherited role derives from its parents (inherited_roles.hpp): a
+  // column listed here shows its value only in rows where its bool_exp holds (a parent that
+  // allows both the row and the column), NULL elsewhere. Keys are Postgres column names.
+  std::map<std::string, boost::json::value> column_filters;
 };
 
 // A `set` preset of an insert or update permission: the column always gets this value, whatever
@@ -141,9 +145,30 @@ struct FunctionMetadata {
   std::string comment;
 };
 
+// inherited_roles: a role whose permissions combine those of role_set (which may be inherited
+// roles too) wherever it has none of its own; see inherited_roles.hpp for how.
+struct InheritedRole {
+  std::string role_name;
+  std::vector<std::string> role_set;
+};
+
+// The source's `customization`: the root fields under one namespace field and/or renamed with
+// a prefix and suffix, and the source's type names with a prefix and suffix, as Hasura does.
+struct SourceCustomization {
+  std::optional<std::string> root_namespace;  // root_fields.namespace
+  std::string root_prefix, root_suffix;       // root_fields.prefix / suffix
+  std::string type_prefix, type_suffix;       // type_names.prefix / suffix
+  bool empty() const {
+    return !root_namespace && root_prefix.empty() && root_suffix.empty() && type_prefix.empty() &&
+           type_suffix.empty();
+  }
+};
+
 struct Metadata {
   std::vector<TableMetadata> tables;
   std::vector<FunctionMetadata> functions;
+  std::vector<InheritedRole> inherited_roles;
+  SourceCustomization customization;
 };
 
 // Parses one document holding the whole metadata: either Hasura's export
