@@ -47,8 +47,10 @@ case "$cmd" in
         echo "listen_addresses = '127.0.0.1'"
         echo "unix_socket_directories = '$data'"
         echo "wal_level = logical"
-        # The tests leave one inactive slot each (more than 32 of them since the console's test).
-        echo "max_replication_slots = 128"
+        # Tests leave inactive slots behind (one per liveql they start, several per pg test
+        # file): 128 ran out once Relay's and functions' tests came (all replication slots
+        # are in use). An inactive slot costs a few hundred bytes of shared memory.
+        echo "max_replication_slots = 1024"
         echo "max_wal_senders = 32"
         echo "max_connections = 200"
         echo "shared_preload_libraries = 'pg_stat_statements'"
