@@ -51,7 +51,7 @@ case "$cmd" in
         # file): 128 ran out once Relay's and functions' tests came (all replication slots
         # are in use). An inactive slot costs a few hundred bytes of shared memory.
         echo "max_replication_slots = 1024"
-        echo "max_wal_senders = 32"
+        echo "max_wal_senders = 64"  # a walsender per running liveql: e2e tests run side by side
         echo "max_connections = 200"
         echo "shared_preload_libraries = 'pg_stat_statements'"
         echo "pg_stat_statements.track = all"
