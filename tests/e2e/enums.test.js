@@ -36,6 +36,7 @@ describe('enum tables', () => {
       { table: { schema: 'public', name: 'tickets' } },
     ]));
     server = await h.startLiveql(db, { metadata });
+    await h.waitForReplication(server);
   });
   after(async () => {
     if (server) await server.stop();

@@ -48,10 +48,7 @@ describe('functions', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'liveql-e2e-functions-'));
     fs.writeFileSync(path.join(dir, 'metadata.yaml'), METADATA);
     server = await h.startLiveql(db, { metadata: path.join(dir, 'metadata.yaml') });
-    // Cohorts report their mode once replication is up (before that every cohort polls);
-    // creating the slot waits for the other tests' open transactions.
-    await h.waitFor(async () => (await h.metrics(server.http)).liveql_replication_connected === 1,
-      'replication to connect', 60000);
+    await h.waitForReplication(server);
   });
   after(async () => {
     if (server) await server.stop();

@@ -197,6 +197,13 @@ async function metrics(httpUrl) {
   return out;
 }
 
+// Cohorts report their mode once replication is up (before that every cohort polls), and
+// creating the slot waits for other tests' open transactions: tests that read modes wait first.
+async function waitForReplication(server, timeoutMs = 60000) {
+  await waitFor(async () => (await metrics(server.http)).liveql_replication_connected === 1,
+    'replication to connect', timeoutMs);
+}
+
 // Resident set size of a process in kB (/proc/PID/status VmRSS); null once it is gone.
 function rssKb(pid) {
   try {
@@ -340,5 +347,5 @@ function rawWs(url, protocol) {
 module.exports = {
   ADMIN_SECRET, JWT_KEY, SOURCE_DIR, clusterUrl, databaseUrl, freshDatabase, sql, jwt,
   startLiveql, Collector, waitFor, getJson, graphql,
-  liveqlBin, uniqueSlot, runLiveql, metrics, rssKb, lsn, connectClient, rawWs,
+  liveqlBin, uniqueSlot, runLiveql, metrics, waitForReplication, rssKb, lsn, connectClient, rawWs,
 };

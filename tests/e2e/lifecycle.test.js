@@ -185,8 +185,7 @@ describe('operations', () => {
   test('SIGTERM: both clients see 1001, liveql exits 0, the slot holds the last change', async () => {
     const dir = stateDir();
     const server = await start({ stateDir: dir });
-    await h.waitFor(async () => (await h.metrics(server.http)).liveql_replication_connected === 1,
-      'replication to connect', kSlotWaitMs);
+    await h.waitForReplication(server, kSlotWaitMs);
     const closes = {};
     const collectors = {};
     for (const protocol of PROTOCOLS) {
@@ -230,8 +229,7 @@ describe('operations', () => {
     const b = await start();
     const got = {};
     for (const [server, protocol] of [[a, 'graphql-transport-ws'], [b, 'graphql-ws']]) {
-      await h.waitFor(async () => (await h.metrics(server.http)).liveql_replication_connected === 1,
-        'replication to connect', kSlotWaitMs);
+      await h.waitForReplication(server, kSlotWaitMs);
       got[protocol] = new h.Collector(protocol);
       connect(protocol, server, 1).subscribe(ORDERS, {}, got[protocol]);
       assert.ok(statusOf(await got[protocol].next(), 1));
@@ -298,8 +296,7 @@ describe('operations', () => {
       const c = res.body.find((x) => x.root_field === 'orders' && x.role === 'admin');
       return c && c.mode;
     };
-    await h.waitFor(async () => (await h.metrics(server.http)).liveql_replication_connected === 1,
-      'replication to connect', kSlotWaitMs);
+    await h.waitForReplication(server, kSlotWaitMs);
     const got = new h.Collector('admin orders');
     const c = h.connectClient('graphql-transport-ws', server.ws,
       { 'x-hasura-admin-secret': h.ADMIN_SECRET });

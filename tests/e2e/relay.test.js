@@ -53,10 +53,7 @@ describe('relay', () => {
       },
     ]));
     server = await h.startLiveql(db, { metadata });
-    // Cohorts report their mode once replication is up (before that every cohort polls);
-    // creating the slot waits for the other tests' open transactions.
-    await h.waitFor(async () => (await h.metrics(server.http)).liveql_replication_connected === 1,
-      'replication to connect', 60000);
+    await h.waitForReplication(server);
   });
   after(async () => {
     if (server) await server.stop();
