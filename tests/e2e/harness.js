@@ -99,6 +99,17 @@ function runLiveql(args, { timeoutMs = 60000 } = {}) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+// Drops a logical slot once its walsender has gone (best effort: the database may be gone).
+async function dropSlot(dbUrl, slot) {
+  const q = (where) => `select count(*) from pg_replication_slots where slot_name = '${slot}'${where}`;
+  try {
+    await waitFor(() => sql(dbUrl, q(' and active')) === '0', `slot ${slot} released`, 10000);
+    if (sql(dbUrl, q('')) !== '0') sql(dbUrl, `select pg_drop_replication_slot('${slot}')`);
+  } catch (e) {
+    process.stderr.write(`could not drop slot ${slot}: ${e.message}\n`);
+  }
+}
+
 // Starts `liveql serve` and resolves once it prints its address. `slot` and `stateDir` default
 // to fresh ones; a caller-provided stateDir is kept by stop(); `env` adds environment variables;
 // To restart on the same state (e.g. after kill()), pass the previous instance's `stateDir`,
@@ -110,6 +121,7 @@ async function startLiveql(dbUrl, { extraArgs = [], timeoutMs = 60000, slot, sta
   const bin = liveqlBin();
   const ownStateDir = !stateDir;
   if (!stateDir) stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'liveql-e2e-'));
+  const ownSlot = !slot;
   if (!slot) slot = uniqueSlot();
   const args = ['serve', '--database-url', dbUrl,
     '--metadata', metadata || path.join(SOURCE_DIR, 'tools/demo/metadata'),
@@ -178,6 +190,8 @@ async function startLiveql(dbUrl, { extraArgs = [], timeoutMs = 60000, slot, sta
         clearTimeout(t);
       }
       if (ownStateDir) fs.rmSync(stateDir, { recursive: true, force: true });
+      // A slot nobody resumes would hold WAL and one of the cluster's max_replication_slots.
+      if (ownStateDir && ownSlot) await dropSlot(dbUrl, slot);
       if (sanitizer) throw new Error('liveql printed a sanitizer report:\n' + sanitizer);
     },
     sanitizerReport: () => sanitizer,
