@@ -174,6 +174,23 @@ TEST(FunctionsSchemaTest, ComputedFieldsInTypes) {
   EXPECT_NE((*schema)->role("counter")->type("notes")->field("words"), nullptr);
 }
 
+// An inherited role selects a scalar computed field only when every parent allows it: there is
+// no cell filter to null it on the rows of a parent that does not.
+TEST(FunctionsSchemaTest, InheritedRolesKeepComputedFieldsEveryParentAllows) {
+  std::string md = kMetadata;
+  md.insert(md.rfind('}'), R"(, inherited_roles: [
+    {role_name: counter_reader, role_set: [counter, reader]},
+    {role_name: counter_twice, role_set: [counter, counter_too]}])");
+  const std::string perm = "{role: counter, permission: {columns: [id], filter: {words: {_gt: 3}},";
+  md.insert(md.find(perm), R"({role: counter_too, permission: {columns: [body], filter: {},
+                                           computed_fields: [words]}}, )");
+  auto schema = build(md);
+  ASSERT_TRUE(schema.ok()) << schema.error().message;
+  EXPECT_EQ((*schema)->role("counter_reader")->type("notes")->field("words"), nullptr);
+  EXPECT_NE((*schema)->role("counter_reader")->type("notes")->field("body"), nullptr);
+  EXPECT_NE((*schema)->role("counter_twice")->type("notes")->field("words"), nullptr);
+}
+
 TEST(FunctionsSchemaTest, FunctionPermissionsInferredOrRequired) {
   auto inferred = build(kMetadata);
   ASSERT_TRUE(inferred.ok()) << inferred.error().message;

@@ -147,6 +147,15 @@ class Resolver {
       }
       if (!everywhere) out.column_filters[c.name] = or_filter(allowing);
     }
+    // Computed fields have no cell filter to null them on the rows of a parent that does not
+    // allow them: only those every parent allows (Hasura would null the others' cells).
+    for (const auto& f : parents.front().computed_fields) {
+      bool everywhere = true;
+      for (const auto& p : parents)
+        everywhere = everywhere && std::find(p.computed_fields.begin(), p.computed_fields.end(),
+                                             f) != p.computed_fields.end();
+      if (everywhere) out.computed_fields.push_back(f);
+    }
     return out;
   }
 
