@@ -497,32 +497,51 @@ class Interpreter {
       return ir::BoolExpPtr(std::move(e));
     }
     // {distance, from, use_spheroid}: one param holding the object, session variables resolved.
-    if (!arg.is_object()) return invalid("expected an object for type 'st_d_within_input'", path);
-    json::object within;
+    std::vector<std::string> keys{"distance", "from"};
+    if (scalar == "geography") keys.push_back("use_spheroid");
+    auto within = input_object(arg, "st_d_within_input", keys, path,
+                               [&](const std::string& key, const json::value& v) -> Status {
+                                 if (key == "from") return geojson_value(v, path + ".from");
+                                 return Ok{};
+                               });
+    if (!within) return within.take_error();
+    for (const char* required : {"distance", "from"})
+      if (!within->contains(required))
+        return invalid(fmt::format("missing required field '{}'", required), path);
+    e->param = object_param(std::move(*within), type);
+    return ir::BoolExpPtr(std::move(e));
+  }
+
+  // An operator's input object as one value: fields other than `keys` refused as Hasura words
+  // it, session variables resolved (in permissions), every other field passed to `check`.
+  template <typename Check>
+  Result<json::object> input_object(const json::value& arg, const std::string& input,
+                                    const std::vector<std::string>& keys, const std::string& path,
+                                    Check check) {
+    if (!arg.is_object()) return invalid("expected an object for type '" + input + "'", path);
+    json::object out;
     for (const auto& kv : arg.get_object()) {
       const std::string key(kv.key());
-      if (key != "distance" && key != "from" && !(key == "use_spheroid" && scalar == "geography"))
-        return invalid(fmt::format("field '{}' not found in type: 'st_d_within_input'", key),
+      if (std::find(keys.begin(), keys.end(), key) == keys.end())
+        return invalid(fmt::format("field '{}' not found in type: '{}'", key, input),
                        path + "." + key);
       json::value v = kv.value();
       if (!ctx_.role && is_session_variable(v)) {
         auto resolved = session_value(v);
         if (!resolved) return resolved.take_error();
         v = std::move(*resolved);
-      } else if (key == "from") {
-        if (auto s = geojson_value(v, path + ".from"); !s) return s.take_error();
+      } else if (auto s = check(key, v); !s) {
+        return s.take_error();
       }
-      within[key] = std::move(v);
+      out[key] = std::move(v);
     }
-    for (const char* required : {"distance", "from"})
-      if (!within.contains(required))
-        return invalid(fmt::format("missing required field '{}'", required), path);
-    if (ctx_.params) {
-      e->param = ctx_.params->add(json::value(std::move(within)), type);
-    } else {
-      e->param = ir::Param{"", type, false};
-    }
-    return ir::BoolExpPtr(std::move(e));
+    return out;
+  }
+
+  // A param holding an input object (a placeholder when only validating).
+  ir::Param object_param(json::object value, const std::string& type) {
+    if (!ctx_.params) return ir::Param{"", type, false};
+    return ctx_.params->add(json::value(std::move(value)), type);
   }
 
   // A raster operator: a raster value (hex WKB), or {geommin, nband} as one param (session
@@ -546,35 +565,21 @@ class Interpreter {
       e->param = std::move(*p);
       return ir::BoolExpPtr(std::move(e));
     }
-    if (!arg.is_object()) return invalid("expected an object for type '" + input + "'", path);
-    json::object fields;
-    for (const auto& kv : arg.get_object()) {
-      const std::string key(kv.key());
-      if (key != "geommin" && key != "nband")
-        return invalid(fmt::format("field '{}' not found in type: '{}'", key, input),
-                       path + "." + key);
-      json::value v = kv.value();
-      if (!ctx_.role && is_session_variable(v)) {
-        auto resolved = session_value(v);
-        if (!resolved) return resolved.take_error();
-        v = std::move(*resolved);
-      } else if (key == "geommin") {
-        if (auto s = geojson_value(v, path + ".geommin"); !s) return s.take_error();
-      } else if (!v.is_null() && !v.is_int64() && !v.is_uint64()) {
-        return invalid("expected a 32-bit integer for type 'Int'", path + ".nband");
-      }
-      fields[key] = std::move(v);
-    }
-    if (!fields.contains("geommin") || fields.at("geommin").is_null())
+    auto fields = input_object(arg, input, {"geommin", "nband"}, path,
+                               [&](const std::string& key, const json::value& v) -> Status {
+                                 if (key == "geommin") return geojson_value(v, path + ".geommin");
+                                 if (!v.is_null() && !v.is_int64() && !v.is_uint64())
+                                   return invalid("expected a 32-bit integer for type 'Int'",
+                                                  path + ".nband");
+                                 return Ok{};
+                               });
+    if (!fields) return fields.take_error();
+    if (!fields->contains("geommin") || fields->at("geommin").is_null())
       return invalid("missing required field 'geommin'", path);
     if (rop.op == ir::CompareOp::kStIntersectsNbandGeom &&
-        (!fields.contains("nband") || fields.at("nband").is_null()))
+        (!fields->contains("nband") || fields->at("nband").is_null()))
       return invalid("missing required field 'nband'", path);
-    if (ctx_.params) {
-      e->param = ctx_.params->add(json::value(std::move(fields)), "geometry");
-    } else {
-      e->param = ir::Param{"", "geometry", false};
-    }
+    e->param = object_param(std::move(*fields), "geometry");
     return ir::BoolExpPtr(std::move(e));
   }
 
