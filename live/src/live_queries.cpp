@@ -124,6 +124,8 @@ struct Cohort {
   std::optional<RefetchBudget> budget;  // event statements' cost against a poll round's
   std::unique_ptr<asio::steady_timer> window_timer;
   bool window_armed = false;
+  // Throttled (budget): no event statement starts before this (a cap after the last started).
+  Clock::time_point throttle_until;
   std::shared_ptr<Round> poll_round;  // the last poll tick's round
 
   std::uint64_t refetches = 0;
@@ -413,9 +415,14 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
       // statements. Idle cohorts have no window: the first request starts at once.
       // A throttled cohort (its event refetches cost more than polling would) holds full
       // statements too.
-      const bool throttled = !first && c->mode == CohortMode::kEvent && c->budget->throttled();
-      if ((queue.size() < options.batch_size || throttled) && Clock::now() < c->window_until) {
-        arm_window(c);
+      const auto now = Clock::now();
+      if (!first && c->mode == CohortMode::kEvent && c->budget->throttled() &&
+          now < c->throttle_until) {
+        arm_window(c, c->throttle_until);
+        break;
+      }
+      if (queue.size() < options.batch_size && now < c->window_until) {
+        arm_window(c, c->window_until);
         break;
       }
       // Event refetches grow under a backlog; poll rounds and first fetches keep batch_size
@@ -428,12 +435,15 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     }
   }
 
-  void arm_window(const std::shared_ptr<Cohort>& c) {
-    if (c->window_armed) return;
+  // Pumps the cohort at `when`, or earlier when already armed for an earlier time. Re-arming
+  // for an earlier time cancels the later wait (its handler does nothing).
+  void arm_window(const std::shared_ptr<Cohort>& c, Clock::time_point when) {
+    if (c->window_armed && c->window_timer->expiry() <= when) return;
     c->window_armed = true;
     if (!c->window_timer) c->window_timer = std::make_unique<asio::steady_timer>(ex);
-    c->window_timer->expires_at(c->window_until);
-    c->window_timer->async_wait([self = shared_from_this(), c](boost::system::error_code) {
+    c->window_timer->expires_at(when);
+    c->window_timer->async_wait([self = shared_from_this(), c](boost::system::error_code ec) {
+      if (ec == asio::error::operation_aborted && !c->dead && !self->stopped) return;
       c->window_armed = false;
       self->pump(c);
     });
@@ -818,6 +828,9 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     if (!first && c->mode == CohortMode::kEvent) {
       const bool was = c->budget->throttled();
       c->budget->returned(now, batch.vars.size(), c->groups.size());
+      // A period from the statement's start, as a poll round's timer keeps its period.
+      if (c->budget->throttled())
+        c->throttle_until = std::max(c->throttle_until, now - took + c->budget->cap());
       if (was != c->budget->throttled()) {
         spdlog::warn("live: cohort {} {} (event refetches against a poll round's cost)", c->id,
                      was ? "no longer throttled" : "throttled");
@@ -931,7 +944,7 @@ SubscriberId LiveQueries::subscribe_tracked(
   auto& c = impl.cohorts[key];
   if (!c) {
     c = std::make_shared<Cohort>();
-    c->budget.emplace(impl.options.refetch_interval, impl.max_window);
+    c->budget.emplace(impl.options.refetch_interval, impl.max_window, impl.options.batch_size);
     c->id = impl.next_cohort++;
     c->role = role;
     c->takes_xid = sql.find("$3") != std::string::npos;

@@ -7,17 +7,28 @@ namespace {
 
 constexpr long kIdleIntervalsDecay = 8;  // halvings applied at most for idle intervals
 
+// `per_second` over one interval, at least 1.
+std::size_t per_interval(std::size_t per_second, RefetchBudget::Clock::duration interval) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(interval).count();
+  return std::max<std::size_t>(1, static_cast<std::size_t>(per_second * ms / 1000));
+}
+
+// How far `used` is over `allowed` (1.0 = as much), 0 under `minimum`.
+double pressure(std::size_t used, std::size_t allowed, std::size_t minimum) {
+  if (used < minimum) return 0;
+  return static_cast<double>(used) / static_cast<double>(std::max<std::size_t>(allowed, 1));
+}
+
 }  // namespace
 
-RefetchBudget::RefetchBudget(Clock::duration interval, Clock::duration base_cap)
+RefetchBudget::RefetchBudget(Clock::duration interval, Clock::duration base_cap,
+                             std::size_t batch_size)
     : interval_(std::max(interval, Clock::duration(kMinWindow))),
       base_(std::clamp(base_cap, Clock::duration(kMinWindow), interval_)),
       cap_(base_),
-      min_rows_(std::max<std::size_t>(
-          1,
-          static_cast<std::size_t>(
-              kMinThrottleRowsPerSecond *
-              std::chrono::duration_cast<std::chrono::milliseconds>(interval_).count() / 1000))) {}
+      batch_size_(std::max<std::size_t>(batch_size, 1)),
+      min_rows_(per_interval(kMinThrottleRowsPerSecond, interval_)),
+      min_statements_(per_interval(kMinThrottleStatementsPerSecond, interval_)) {}
 
 void RefetchBudget::returned(Clock::time_point now, std::size_t rows, std::size_t distinct_vars) {
   if (!started_) {
@@ -33,20 +44,27 @@ void RefetchBudget::returned(Clock::time_point now, std::size_t rows, std::size_
     interval_start_ = now;
   }
   rows_ += rows;
+  ++statements_;
 }
 
 void RefetchBudget::roll(std::size_t distinct_vars) {
-  const std::size_t poll_rows = std::max<std::size_t>(distinct_vars, 1);
-  if (rows_ >= min_rows_ && rows_ * 4 > poll_rows * 5) {
+  const auto statements_for = [this](std::size_t rows) {
+    return (rows + batch_size_ - 1) / batch_size_;
+  };
+  const std::size_t poll_statements =
+      std::max(statements_for(std::max<std::size_t>(distinct_vars, 1)), statements_for(rows_));
+  const double over = std::max(pressure(rows_, distinct_vars, min_rows_),
+                               pressure(statements_, poll_statements, min_statements_));
+  if (over > 1.25) {
     cap_ = std::min(interval_, cap_ * 2);
-  } else if (rows_ * 5 < poll_rows * 3) {
+  } else if (over < 0.6) {
     cap_ = std::max(base_, cap_ / 2);
   }
   rows_ = 0;
+  statements_ = 0;
 }
 
 RefetchBudget::Clock::duration RefetchBudget::window(Clock::duration last_statement) const {
-  if (throttled()) return cap_;
   return std::min(std::max(kWindowFactor * last_statement, Clock::duration(kMinWindow)), base_);
 }
 

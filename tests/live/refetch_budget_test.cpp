@@ -12,6 +12,7 @@ using Clock = RefetchBudget::Clock;
 
 constexpr auto kInterval = 1000ms;
 constexpr auto kBase = 50ms;
+constexpr std::size_t kBatch = 100;  // poll's variable sets per statement
 
 // Feeds `rows_per_interval` rows in `statements` statements per interval for `intervals`
 // intervals of a cohort of `vars` distinct vars, starting at `t`; returns the time after.
@@ -27,7 +28,7 @@ Clock::time_point feed(RefetchBudget& b, Clock::time_point t, int intervals,
 }
 
 TEST(RefetchBudgetTest, UnthrottledWindowIsFourStatementsBetweenTheMinimumAndTheBase) {
-  RefetchBudget b(kInterval, kBase);
+  RefetchBudget b(kInterval, kBase, kBatch);
   EXPECT_FALSE(b.throttled());
   EXPECT_EQ(b.window(1ms), RefetchBudget::kMinWindow);
   EXPECT_EQ(b.window(5ms), 20ms);
@@ -35,39 +36,65 @@ TEST(RefetchBudgetTest, UnthrottledWindowIsFourStatementsBetweenTheMinimumAndThe
 }
 
 TEST(RefetchBudgetTest, ABaseAboveTheIntervalIsClampedToIt) {
-  RefetchBudget b(100ms, 500ms);
+  RefetchBudget b(100ms, 500ms, kBatch);
   EXPECT_EQ(b.window(1s), 100ms);
 }
 
 TEST(RefetchBudgetTest, ReadingEachSubscriberOncePerIntervalIsNeverThrottled) {
   // The seed scenario: 19,000 subscribers, each row changed once a second.
-  RefetchBudget b(kInterval, kBase);
+  RefetchBudget b(kInterval, kBase, kBatch);
   feed(b, Clock::time_point{}, 30, 19'000, 150, 19'000);
   EXPECT_FALSE(b.throttled());
 }
 
-TEST(RefetchBudgetTest, HotRowsOfASmallCohortAreNeverThrottled) {
-  // 100 subscribers, each changed ten times a second: 1,000 rows... minus one.
-  RefetchBudget b(kInterval, kBase);
-  feed(b, Clock::time_point{}, 30, 999, 100, 100);
+TEST(RefetchBudgetTest, HotRowsOfASmallCohortInFewStatementsAreNeverThrottled) {
+  // 100 subscribers, each changed ten times a second (1,000 rows... minus one) in fewer
+  // statements than the minimum.
+  RefetchBudget b(kInterval, kBase, kBatch);
+  feed(b, Clock::time_point{}, 30, 999, 10, 100);
   EXPECT_FALSE(b.throttled());
   EXPECT_EQ(b.window(1s), kBase);
 }
 
+TEST(RefetchBudgetTest, ManySmallStatementsThrottleUntilFewerThanTheMinimum) {
+  // The same hot rows in 100 statements a second, where a poll round runs one: throttled...
+  RefetchBudget b(kInterval, kBase, kBatch);
+  auto t = feed(b, Clock::time_point{}, 1, 999, 100, 100);
+  b.returned(t, 0, 100);
+  EXPECT_TRUE(b.throttled());
+  EXPECT_EQ(b.cap(), 100ms);
+  // ... until a longer period brings them under 20 a second: then it halves back.
+  t = feed(b, t, 1, 999, 10, 100);
+  b.returned(t, 0, 100);
+  EXPECT_FALSE(b.throttled());
+}
+
+TEST(RefetchBudgetTest, OneRowPerSubscriberInSmallStatementsThrottlesToAboutPollsStatements) {
+  // 1,000 subscribers each changed once a second by 50 commits: 50 statements where a poll
+  // round runs 10. Throttled while over 1.25 x (and 20 a second); at 12 a second it stays.
+  RefetchBudget b(kInterval, kBase, kBatch);
+  auto t = feed(b, Clock::time_point{}, 2, 1'000, 50, 1'000);
+  b.returned(t, 0, 1'000);  // the second interval rolls
+  EXPECT_EQ(b.cap(), 200ms);
+  t = feed(b, t, 5, 1'008, 12, 1'000);
+  EXPECT_EQ(b.cap(), 200ms);
+  // Full statements at the poll rate never throttle: the seed scenario's 19,000 (below).
+}
+
 TEST(RefetchBudgetTest, ReadingEachSubscriberSeveralTimesAnIntervalThrottlesUpToTheInterval) {
   // 3,000 subscribers and 10,000 commits/s: ~9,600 rows a second at the base window.
-  RefetchBudget b(kInterval, kBase);
+  RefetchBudget b(kInterval, kBase, kBatch);
   auto t = feed(b, Clock::time_point{}, 1, 9'600, 20, 3'000);
   b.returned(t, 0, 3'000);  // the interval rolls
   EXPECT_TRUE(b.throttled());
-  EXPECT_EQ(b.window(1ms), 100ms);
+  EXPECT_EQ(b.cap(), 100ms);
+  EXPECT_EQ(b.window(1ms), RefetchBudget::kMinWindow);  // the period is the caller's, not a window
   t = feed(b, t, 10, 9'600, 20, 3'000);
   EXPECT_EQ(b.cap(), kInterval);
-  EXPECT_EQ(b.window(1ms), kInterval);
 }
 
 TEST(RefetchBudgetTest, AThrottledCohortStaysWhereItCostsAboutAPollRound) {
-  RefetchBudget b(kInterval, kBase);
+  RefetchBudget b(kInterval, kBase, kBatch);
   auto t = feed(b, Clock::time_point{}, 4, 9'600, 20, 3'000);
   ASSERT_EQ(b.cap(), 400ms);  // three intervals rolled, the fourth rolls with the next statement
   // At 800 ms, each window reads ~2,800 of the 3,000: 3,500 a second, between 0.6 and 1.25 ×.
@@ -76,7 +103,7 @@ TEST(RefetchBudgetTest, AThrottledCohortStaysWhereItCostsAboutAPollRound) {
 }
 
 TEST(RefetchBudgetTest, ALighterLoadHalvesTheCapBackToTheBase) {
-  RefetchBudget b(kInterval, kBase);
+  RefetchBudget b(kInterval, kBase, kBatch);
   auto t = feed(b, Clock::time_point{}, 10, 9'600, 20, 3'000);
   ASSERT_EQ(b.cap(), kInterval);
   t = feed(b, t, 1, 1'500, 4, 3'000);  // half the subscribers changed: below 0.6 ×
@@ -88,7 +115,7 @@ TEST(RefetchBudgetTest, ALighterLoadHalvesTheCapBackToTheBase) {
 }
 
 TEST(RefetchBudgetTest, IdleIntervalsDecayTheCap) {
-  RefetchBudget b(kInterval, kBase);
+  RefetchBudget b(kInterval, kBase, kBatch);
   auto t = feed(b, Clock::time_point{}, 10, 9'600, 20, 3'000);
   ASSERT_EQ(b.cap(), kInterval);
   // Nothing for a minute, then one statement: the burst's cap is gone.
