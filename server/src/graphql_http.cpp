@@ -395,6 +395,9 @@ HttpResponse handle_simple(App& app, const HttpRequest& request) {
     if (!app.health_message.empty()) {
       response.status = 500;
       response.body = app.health_message;
+    } else if (app.schema && !compiler::inconsistent_objects(*app.schema).empty()) {
+      // Hasura's answer: served, without the inconsistent objects (logged at startup).
+      response.body = "WARN: inconsistent objects in schema";
     } else if (app.feed && !app.feed->health_message().empty()) {
       // Polling still serves every subscription correctly: a warning, not a failure.
       response.body = "WARN: " + app.feed->health_message();

@@ -241,6 +241,8 @@ int serve(const Config& config) {
     if (app.stopping) co_return;  // a signal came while the schema loaded
     catalog = std::move(loaded->catalog);
     app.schema = std::move(loaded->schema);
+    for (const auto& o : compiler::inconsistent_objects(*app.schema))
+      spdlog::warn("metadata: inconsistent object left out: {}: {}", o.name, o.reason);
     live::LiveQueries::Options options;
     options.batch_size = config.batch_size;
     options.refetch_interval = config.refetch_interval;

@@ -27,6 +27,13 @@ Result<ir::RootField> OperationCompiler::function_root(const FieldDef& fd, const
                              c.path + ".args.args"));
   ir::RootField rf;
   rf.alias = c.key;
+  if (fd.role == FieldRole::kFunctionConnection) {
+    rf.kind = ir::RootField::Kind::kConnection;
+    LQ_TRY(conn, connection(tf.table, args, c));
+    rf.connection = std::move(conn);
+    rf.connection.rows.function = call;
+    return rf;
+  }
   if (fd.role == FieldRole::kFunctionAggregate) {
     rf.kind = ir::RootField::Kind::kAggregate;
     LQ_TRY(agg, aggregate(tf.table, args, c));
@@ -41,6 +48,26 @@ Result<ir::RootField> OperationCompiler::function_root(const FieldDef& fd, const
   rf.select = std::move(sel);
   rf.select.function = call;
   return rf;
+}
+
+Result<MutationRoot> OperationCompiler::function_mutation(const FieldDef& fd,
+                                                          const json::object& args,
+                                                          const Collected& c) {
+  const TrackedFunction& tf = *fd.function_def;
+  const TrackedTable& tt = schema_.tables[tf.table];
+  LQ_TRY(call, function_call(tf.call, args_object(args), tt.table.name, &session_, &params_,
+                             c.path + ".args.args"));
+  LQ_TRY(sel, select(tf.table, args, c, false));
+  sel.function = call;
+  ir::MutationField f;
+  f.alias = c.key;
+  f.kind = tf.call.function.returns_set ? ir::MutationField::Kind::kFunction
+                                        : ir::MutationField::Kind::kFunctionOne;
+  f.function_rows = std::move(sel);
+  MutationRoot m;
+  m.alias = c.key;
+  m.write = std::move(f);
+  return m;
 }
 
 Result<ir::Field> OperationCompiler::computed_field(size_t table, const FieldDef& fd,

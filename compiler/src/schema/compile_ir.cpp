@@ -95,6 +95,7 @@ Result<ir::RootField> OperationCompiler::root_field(const TypeDef& root, const C
     }
     case FieldRole::kFunction:
     case FieldRole::kFunctionAggregate:
+    case FieldRole::kFunctionConnection:
       return function_root(*fd, args, c);
     default:
       return make_error(ErrorCode::kUnexpected, "unexpected root field", c.path);

@@ -68,6 +68,7 @@ Result<MutationRoot> OperationCompiler::mutation_field(const TypeDef& root, cons
   };
   const TypeDef* out_type = rs_.type(base_name(fd->type));
   if (fd->role != FieldRole::kUpdateMany) ++statements_;
+  if (fd->role == FieldRole::kFunction) return function_mutation(*fd, args, c);
   switch (fd->role) {
     case FieldRole::kInsert:
     case FieldRole::kInsertOne: {

@@ -130,6 +130,9 @@ class OperationCompiler {
   // A computed field of a row of `table`: its value (kComputed) or its rows (kArrayRel).
   Result<ir::Field> computed_field(size_t table, const FieldDef& fd,
                                    const boost::json::object& args, const Collected& c);
+  // A VOLATILE function's mutation_root field: its call and the rows it returns, as a query's.
+  Result<MutationRoot> function_mutation(const FieldDef& fd, const boost::json::object& args,
+                                         const Collected& c);
 
   // ---- mutations (compile_mutation.cpp) ----
   // The columns of a nested (array relationship) insert level that come from the parent row, so

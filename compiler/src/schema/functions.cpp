@@ -93,6 +93,11 @@ Status resolve_function(Schema& schema, const catalog::Catalog& catalog,
                                   q.to_string(), q.to_string()));
   if (fn->overloads > 1) return function_error(q, "function overloading is not supported");
   if (fn->variadic) return function_error(q, "the function has a variadic argument");
+  if (fm.exposed_as == metadata::FunctionMetadata::ExposedAs::kMutation && fn->volatility != 'v')
+    return function_error(q,
+                          "the function was requested to be exposed as a mutation, but is not "
+                          "marked VOLATILE. Maybe the function was given the wrong volatility "
+                          "when it was defined?");
   if (fn->return_kind != 'c' || fn->has_out_arguments)
     return function_error(q, "the function does not return a \"COMPOSITE\" type");
   auto table = row_table(schema, fn->return_type);
@@ -208,17 +213,58 @@ const ComputedField* TrackedTable::computed_field(const std::string& name) const
   return nullptr;
 }
 
+namespace {
+
+// An inherited role may call a function when one of its parents may (resolved recursively),
+// unless it has a function permission of its own, as Hasura does.
+void add_inherited_function_permissions(const std::vector<metadata::InheritedRole>& roles,
+                                        metadata::FunctionMetadata& fm) {
+  auto permitted = [&](const std::string& role) {
+    return std::find(fm.permissions.begin(), fm.permissions.end(), role) != fm.permissions.end();
+  };
+  // Each pass admits the roles one of whose parents is admitted; the roles are checked
+  // acyclic, so as many passes as there are roles reach every ancestor.
+  for (size_t pass = 0; pass < roles.size(); ++pass) {
+    bool grew = false;
+    for (const auto& r : roles) {
+      if (permitted(r.role_name)) continue;
+      if (std::any_of(r.role_set.begin(), r.role_set.end(), permitted)) {
+        fm.permissions.push_back(r.role_name);
+        grew = true;
+      }
+    }
+    if (!grew) break;
+  }
+}
+
+}  // namespace
+
 Status resolve_functions(Schema& schema, const catalog::Catalog& catalog,
                          const metadata::Metadata& metadata) {
-  for (const auto& fm : metadata.functions)
-    if (auto s = resolve_function(schema, catalog, fm); !s) return s;
+  // As Hasura at startup: an inconsistent function or computed field is left out and reported,
+  // the rest is served.
+  for (const auto& fm : metadata.functions) {
+    metadata::FunctionMetadata with_inherited = fm;
+    add_inherited_function_permissions(metadata.inherited_roles, with_inherited);
+    if (auto s = resolve_function(schema, catalog, with_inherited); !s)
+      schema.inconsistent.push_back(
+          {"function", "function " + fm.function.to_string(), s.error().message});
+  }
   for (size_t i = 0; i < schema.tables.size(); ++i) {
     // A copy: resolving appends to the table's computed_fields.
     const auto defs = schema.tables[i].meta.computed_fields;
     for (const auto& cm : defs)
-      if (auto s = resolve_computed_field(schema, catalog, i, cm); !s) return s;
+      if (auto s = resolve_computed_field(schema, catalog, i, cm); !s)
+        schema.inconsistent.push_back(
+            {"computed_field",
+             "computed field " + cm.name + " of table " + schema.tables[i].table.name.to_string(),
+             s.error().message});
   }
   return Ok{};
+}
+
+const std::vector<InconsistentObject>& inconsistent_objects(const Schema& schema) {
+  return schema.inconsistent;
 }
 
 json::object session_json(const Session& session) {
@@ -357,7 +403,9 @@ void RoleBuilder::add_function_fields(std::vector<FieldDef>& query,
   for (const auto& tf : schema_.functions) {
     const RoleTable* rt = rs_.table(tf.table);
     if (!rt || !rt->selectable) continue;
-    const bool permitted = rs_.role == "admin" || schema_.options.infer_function_permissions ||
+    // As Hasura: inferred permissions never expose a mutation; it needs a function permission.
+    const bool permitted = rs_.role == "admin" ||
+                           (schema_.options.infer_function_permissions && !tf.mutation) ||
                            std::find(tf.meta.permissions.begin(), tf.meta.permissions.end(),
                                      rs_.role) != tf.meta.permissions.end();
     if (!permitted) continue;
@@ -373,8 +421,10 @@ void RoleBuilder::add_function_fields(std::vector<FieldDef>& query,
             ? fmt::format("execute function \"{}\" which returns \"{}\"", shown, returns)
             : tf.meta.comment;
     if (!tf.call.function.returns_set) {
+      // As Hasura: a single row (or null), with the table's arguments all the same.
       FieldDef f = field(tf.gql_name, named_type(tn), FieldRole::kFunction, description);
       if (args) f.args.push_back(*args);
+      for (auto& a : select_args(*rt)) f.args.push_back(std::move(a));
       f.table = tf.table;
       f.function_def = &tf;
       out.push_back(std::move(f));

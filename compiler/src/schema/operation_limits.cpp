@@ -59,6 +59,10 @@ bool is_relation(FieldRole role) {
     case FieldRole::kSelectConnection:
     case FieldRole::kArrayRelConnection:
     case FieldRole::kNode:
+    // Tracked functions: a call and a subquery over its rows.
+    case FieldRole::kFunction:
+    case FieldRole::kFunctionAggregate:
+    case FieldRole::kFunctionConnection:
       return true;
     default:
       return false;

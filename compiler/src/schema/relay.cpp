@@ -2,7 +2,8 @@
 // ordinary type system. Every table with a primary key gets `id: ID!` (the global id, which
 // replaces a column named id) and implements Node, with <t>Connection and <t>Edge types; array
 // relationships to such tables get <rel>_connection; query_root and subscription_root hold
-// node(id) and <t>_connection only; mutation_root is the ordinary one.
+// node(id), <t>_connection and <fn>_connection (tracked functions returning such a table) only;
+// mutation_root is the ordinary one.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -149,6 +150,23 @@ RoleSchema build_relay_role_schema(const Schema& schema, const RoleSchema& ordin
       query.fields.push_back(std::move(root));
     }
     RoleBuilder::sort_fields(obj);
+  }
+  // <fn>_connection for each tracked function on the ordinary query_root whose rows are nodes.
+  if (const TypeDef* ordinary_query = ordinary.type("query_root")) {
+    for (const auto& f : ordinary_query->fields) {
+      if (f.role != FieldRole::kFunction || !f.function_def ||
+          !f.function_def->call.function.returns_set || !has_node(schema, ordinary, f.table))
+        continue;
+      const std::string& tn = schema.tables[f.table].gql_name;
+      FieldDef c =
+          RoleBuilder::field(f.name + "_connection", non_null(named_type(tn + "Connection")),
+                             FieldRole::kFunctionConnection, f.description);
+      if (const InputValueDef* a = f.arg("args")) c.args.push_back(*a);
+      for (auto& a : connection_args(tn)) c.args.push_back(std::move(a));
+      c.table = f.table;
+      c.function_def = f.function_def;
+      query.fields.push_back(std::move(c));
+    }
   }
   std::sort(node.possible_types.begin(), node.possible_types.end());
   rs.types.insert_or_assign("Node", std::move(node));

@@ -50,7 +50,8 @@ class RoleBuilder {
 
   // schema_mutation_types.cpp
   void add_write_permissions(RoleTable& rt);
-  void add_mutation_root();
+  // `functions`: the role's tracked functions exposed as mutations (add_function_fields).
+  void add_mutation_root(std::vector<FieldDef> functions = {});
   void add_mutation_fields(const RoleTable& rt, std::vector<FieldDef>& out);
   std::string bool_exp_type(size_t table);
   std::string mutation_response_type(const RoleTable& rt);

@@ -133,6 +133,8 @@ enum class FieldRole {
   kComputedTable,      // <cf>(args, where, ...): [<t>!]!
   kNamespace,          // the source's root field namespace (customization): its type's fields are
                        // root fields
+  // Relay: <fn>_connection(args, first, after, ...) (FieldDef::function_def)
+  kFunctionConnection,
 };
 
 // The meaning of an input object type, for reading arguments.
@@ -249,6 +251,8 @@ class Schema {
   const RoleSchema* role(const std::string& name, bool backend = false) const;
   // The Relay schema (/v1beta1/relay) of each role of roles[] (relay.cpp).
   std::map<std::string, RoleSchema> relay_roles;
+  // Metadata objects left out (resolve_functions), for inconsistent_objects().
+  std::vector<InconsistentObject> inconsistent;
 };
 
 // Hasura's GraphQL scalar name for a column type.
@@ -281,7 +285,9 @@ Status resolve_enum_tables(Schema& schema, const catalog::Catalog& catalog);
 
 // Tracked functions and computed fields (functions.cpp): checks each against the catalog
 // (Hasura's inconsistent-metadata reasons) and fills Schema::functions and each table's
-// computed_fields. Runs once the tracked tables exist, before permissions are resolved.
+// computed_fields; one that fails is left out and listed in Schema::inconsistent. A function's
+// permissions extend to the inherited roles one of whose parents has one. Runs once the tracked
+// tables exist, before permissions are resolved.
 Status resolve_functions(Schema& schema, const catalog::Catalog& catalog,
                          const metadata::Metadata& metadata);
 

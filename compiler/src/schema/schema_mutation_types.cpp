@@ -96,10 +96,11 @@ void RoleBuilder::add_write_permissions(RoleTable& rt) {
   if (rt.update) rt.update_columns = writable_columns(t, *rt.update);
 }
 
-void RoleBuilder::add_mutation_root() {
+void RoleBuilder::add_mutation_root(std::vector<FieldDef> functions) {
   TypeDef root{TypeKind::kObject, "mutation_root"};
   root.description = "mutation root";
   for (const auto& [index, rt] : rs_.tables) add_mutation_fields(rt, root.fields);
+  for (auto& f : functions) root.fields.push_back(std::move(f));
   // Hasura leaves the type out when the role can write nothing.
   if (root.fields.empty()) return;
   sort_fields(root);

@@ -88,7 +88,7 @@ RoleSchema RoleBuilder::build() {
   sort_fields(subscription);
   rs_.types.emplace(query.name, std::move(query));
   if (!subscription.fields.empty()) rs_.types.emplace(subscription.name, std::move(subscription));
-  add_mutation_root();
+  add_mutation_root(std::move(function_mutations));
   return std::move(rs_);
 }
 

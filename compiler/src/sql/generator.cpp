@@ -227,6 +227,7 @@ class Generator {
     return bool_exp(e, alias);
   }
   std::string value(const ir::Param& p) const { return param_value(vars_, p); }
+  std::string call(const ir::FunctionCall& c) const { return call_sql(c, "NULL"); }
 
   // Fills the FROM tail (LEFT JOIN LATERALs after the relation `s` that holds vars), the data
   // expression (text) and the keys expression (text).
@@ -1036,7 +1037,7 @@ class Generator {
       base += "DISTINCT ON (" + join_strings(cols, ", ") + ") ";
     }
     base += (items.empty() ? std::string("NULL AS x") : join_strings(items, ", ")) + " FROM " +
-            source(sel.table) + " AS " + t;
+            (sel.function ? call_sql(*sel.function, "NULL") : source(sel.table)) + " AS " + t;
     if (!conds.empty()) base += " WHERE " + join_strings(conds, " AND ");
     if (!sel.distinct_on.empty() || sel.permission_limit)
       base += " ORDER BY " + order_clause(sel, t);
@@ -1103,6 +1104,7 @@ std::string SelectionWriter::condition(const ir::BoolExp& e, const std::string& 
   return gen_->condition(e, alias);
 }
 std::string SelectionWriter::value(const ir::Param& p) { return gen_->value(p); }
+std::string SelectionWriter::call(const ir::FunctionCall& call) { return gen_->call(call); }
 
 std::string json_object_sql(const std::vector<std::pair<std::string, std::string>>& pairs) {
   return json_object(pairs);

@@ -78,6 +78,16 @@ class MutationWriter {
                   f.kind == ir::MutationField::Kind::kDeleteByPk);
   }
 
+  // What the function wrote is unknown: the rows are read from the call, once, and
+  // relationships of the returned rows see the tables as they were before the statement.
+  std::string function(const ir::MutationField& f) {
+    const bool one = f.kind == ir::MutationField::Kind::kFunctionOne;
+    const ir::Select& sel = f.function_rows;
+    return "SELECT coalesce(o1.d, " + std::string(one ? "'null'" : "'[]'") +
+           "::json)::text AS data FROM (SELECT " + kVars + " AS vars) AS s LEFT JOIN LATERAL (" +
+           sel_.rows_json(sel, one, sel_.call(*sel.function)) + ") AS o1 ON true";
+  }
+
  private:
   std::string next_cte() { return "w" + std::to_string(++n_); }
 
@@ -354,6 +364,10 @@ std::vector<std::string> mutation_statements(const ir::MutationField& field) {
     case K::kDelete:
     case K::kDeleteByPk:
       out.push_back(MutationWriter().remove(field));
+      break;
+    case K::kFunction:
+    case K::kFunctionOne:
+      out.push_back(MutationWriter().function(field));
       break;
   }
   return out;

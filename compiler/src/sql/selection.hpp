@@ -54,6 +54,9 @@ class SelectionWriter {
   // The value of p, cast to its type.
   std::string value(const ir::Param& p);
 
+  // schema.fn(args) of a call without a row argument (a tracked function's).
+  std::string call(const ir::FunctionCall& call);
+
  private:
   std::unique_ptr<Generator> gen_;
 };

@@ -117,4 +117,14 @@ struct CompiledOperation {
 Result<CompiledOperation> compile(const Schema& schema, const Request& request,
                                   const Session& session, const Limits& limits = {});
 
+// A metadata object the schema left out, as Hasura leaves out an inconsistent object at startup
+// and serves the rest: a tracked function (overloaded, not returning a tracked table, exposed as
+// a mutation but not VOLATILE, a bad session argument, ...) or a computed field.
+struct InconsistentObject {
+  std::string type;    // "function", "computed_field"
+  std::string name;    // "function public.search_posts", "computed field x of table public.t"
+  std::string reason;  // Hasura's wording
+};
+const std::vector<InconsistentObject>& inconsistent_objects(const Schema& schema);
+
 }  // namespace liveql::compiler

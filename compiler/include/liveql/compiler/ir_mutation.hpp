@@ -111,6 +111,10 @@ struct MutationField {
     kUpdateMany,  // updates: a list of <t>_mutation_response, one per update, run in order
     kDelete,      // del: <t>_mutation_response
     kDeleteByPk,  // del: the row or null (returning_one)
+    // function_rows: a VOLATILE function's rows (a list), or the row or null of one returning
+    // a single row
+    kFunction,
+    kFunctionOne,
   };
   Kind kind = Kind::kInsert;
   std::string alias;
@@ -119,6 +123,9 @@ struct MutationField {
   Delete del;
   std::vector<MutationOutputField> output;  // the multi-row kinds' response fields
   Select returning_one;                     // the _one / _by_pk kinds' row (table, where, fields)
+  // The function kinds: the rows its call (function_rows.function) returns, with the request's
+  // where, order_by, limit, ... and the return table's select permission, as a query's.
+  Select function_rows;
 };
 
 }  // namespace liveql::ir
