@@ -673,6 +673,11 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
     if (auto data = static_result(plan))
       return live.subscribe_static(std::move(*data), std::move(push));
     const compiler::LivePlan& statement = *plan.live;
+    if (!statement.stream_cursor_key.empty()) {
+      return live.subscribe_stream(std::move(plan.live->sql), role, plan.root_field_name, plan.vars,
+                                   statement.stream_cursor_key, std::move(push),
+                                   [&statement] { return statement.dependencies(); });
+    }
     return live.subscribe_tracked(std::move(plan.live->sql), role, plan.root_field_name, plan.vars,
                                   std::move(push),
                                   [&statement] { return statement.dependencies(); });

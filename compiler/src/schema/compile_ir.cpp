@@ -96,6 +96,8 @@ Result<ir::RootField> OperationCompiler::root_field(const TypeDef& root, const C
     case FieldRole::kFunction:
     case FieldRole::kFunctionAggregate:
       return function_root(*fd, args, c);
+    case FieldRole::kSelectStream:
+      return stream_root(*fd, args, c);
     default:
       return make_error(ErrorCode::kUnexpected, "unexpected root field", c.path);
   }

@@ -133,6 +133,7 @@ enum class FieldRole {
   kComputedTable,      // <cf>(args, where, ...): [<t>!]!
   kNamespace,          // the source's root field namespace (customization): its type's fields are
                        // root fields
+  kSelectStream,       // subscription_root <t>_stream(batch_size, cursor, where): [<t>!]!
 };
 
 // The meaning of an input object type, for reading arguments.
