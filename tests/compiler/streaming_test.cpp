@@ -119,7 +119,7 @@ TEST_F(StreamingTest, RolesStreamTheColumnsTheyMaySelect) {
 TEST_F(StreamingTest, OneBatchPastTheCursorUnderThePermission) {
   auto r = run(
       "subscription($n: Int!) { s: orders_stream(batch_size: $n, cursor: {initial_value: {id: 5}}"
-      ", where: {status: {_eq: placed}}) { id status } }",
+      ", where: {status: {_eq: \"placed\"}}) { id status } }",
       agent(), R"({"n": 3})");
   ASSERT_TRUE(r.ok()) << r.error().message;
   ASSERT_EQ(r->ir.fields.size(), 1u);
