@@ -27,6 +27,7 @@
 #include "mode_policy.hpp"
 #include "multiplexed_statement.hpp"
 #include "refetch_budget.hpp"
+#include "stream_batch.hpp"
 
 namespace liveql::live {
 
@@ -135,6 +136,10 @@ struct Cohort {
   std::size_t durations_next = 0;
 
   std::string key() const { return role + '\0' + sql; }
+
+  // A streaming subscription's cohort: the vars key of the cursor, which every batch moves on
+  // (apply_stream); empty for a live query.
+  std::string stream_cursor_key;
 };
 
 struct Subscriber {
@@ -720,11 +725,17 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
       }
     }
     StatementRows rows(r);
+    StreamColumns stream(r);
     std::vector<std::pair<SubscriberId, ResultText>> pushes;
     for (std::size_t row = 0; row < rows.size(); ++row) {
       std::size_t index = rows.index(row, batch.members.size());
       if (index == 0) continue;
       std::string_view text = rows.data(row);
+      if (!c->stream_cursor_key.empty()) {
+        apply_stream(c, batch.members[index - 1], text, stream.cursor(row), stream.full(row),
+                     pushes);
+        continue;
+      }
       std::uint64_t h = hash_text(text);
       auto keys = rows.keys(row);
       std::optional<Result<matcher::ResultKeys>> parsed;  // once per row, when a member needs it
@@ -766,6 +777,51 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     for (auto& [sid, data] : pushes) {
       auto it = subscribers.find(sid);  // a push may unsubscribe anyone: looked up again
       if (it != subscribers.end()) deliver(it->second, std::move(data));
+    }
+  }
+
+  // A stream cohort's row for the members of one vars set (all at the same cursor). An empty
+  // batch is not pushed (Hasura sends nothing, not even first). A batch goes to every member,
+  // unhashed (two batches may look alike), and moves their cursor to its last row: their vars
+  // group and their matcher registration follow, so that only rows past the new cursor match
+  // from now on. Result keys are not kept: a row once streamed is never sent again. A full batch
+  // asks for the next one at once (after the statement returns), without waiting for a commit.
+  void apply_stream(const std::shared_ptr<Cohort>& c, const std::vector<SubscriberId>& members,
+                    std::string_view text, std::optional<std::string_view> cursor, bool full,
+                    std::vector<std::pair<SubscriberId, ResultText>>& pushes) {
+    std::optional<Result<AdvancedVars>> next;  // the same for every member: once per row
+    ResultText data;
+    for (SubscriberId sid : members) {
+      auto it = subscribers.find(sid);
+      if (it == subscribers.end()) continue;
+      Subscriber& s = it->second;
+      auto changed = std::exchange(s.changed_at, std::nullopt);
+      if (!cursor) continue;
+      if (!next) next.emplace(advance_cursor(s.vars, c->stream_cursor_key, *cursor));
+      if (!next->ok()) {
+        metrics.inc("liveql_errors_total");
+        spdlog::error("live: cohort {}: {}", c->id, next->error().message);
+        return;
+      }
+      if (auto g = c->groups.find(s.vars); g != c->groups.end()) {
+        g->second.erase(sid);
+        if (g->second.empty()) c->groups.erase(g);
+      }
+      s.vars = next->value().text;
+      c->groups[s.vars].insert(sid);
+      if (c->deps) {
+        matcher->remove(sid);
+        if (auto added = matcher->add(sid, c->deps, next->value().vars); !added.ok())
+          spdlog::error("live: matcher refused subscriber {}: {}", sid, added.error().message);
+      }
+      s.has_result = true;
+      if (full) s.again = true;
+      if (!data) data = std::make_shared<const std::string>(text);
+      pushes.emplace_back(sid, data);
+      if (changed) {
+        metrics.observe("liveql_commit_to_push_seconds",
+                        std::chrono::duration<double>(Clock::now() - *changed).count());
+      }
     }
   }
 
@@ -977,6 +1033,20 @@ SubscriberId LiveQueries::subscribe_tracked(
   return id;
 }
 
+SubscriberId LiveQueries::subscribe_stream(
+    std::string sql, const std::string& role, std::string root_field,
+    const boost::json::object& vars, std::string cursor_key, Push push,
+    const std::function<std::shared_ptr<const deps::Dependencies>()>& dependencies) {
+  SubscriberId id = subscribe_tracked(std::move(sql), role, std::move(root_field), vars,
+                                      std::move(push), dependencies);
+  // The first fetch is only queued (its pump is posted): the cohort is marked before any of its
+  // rows is applied. A stream statement's text never equals a live query's (its extra columns).
+  auto it = impl_->subscribers.find(id);
+  if (it != impl_->subscribers.end() && it->second.cohort)
+    it->second.cohort->stream_cursor_key = std::move(cursor_key);
+  return id;
+}
+
 void LiveQueries::unsubscribe(SubscriberId id) { impl_->remove(id, std::nullopt); }
 
 void LiveQueries::refetch(const std::vector<SubscriberId>& ids, std::optional<std::uint64_t> xid8) {
@@ -1102,6 +1172,7 @@ boost::json::value LiveQueries::cohorts_json() const {
     }
     out.push_back(boost::json::object{
         {"id", c->id},
+        {"kind", c->stream_cursor_key.empty() ? "live" : "stream"},
         {"role", c->role},
         {"root_field", c->root_field},
         {"mode", c->mode == CohortMode::kPoll ? "poll" : "event"},

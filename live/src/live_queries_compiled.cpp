@@ -14,10 +14,17 @@ SubscriberId LiveQueries::subscribe(const compiler::CompiledOperation& op, const
                                     Push push) {
   if (!op.static_data) {
     // Dependencies are extracted only for a new cohort (same role and SQL: same dependencies).
-    return subscribe_tracked(
-        sql::multiplexed_query(op.ir), role, op.root_field_name, op.vars, std::move(push), [&op] {
-          return std::make_shared<const deps::Dependencies>(deps::extract_dependencies(op.ir));
-        });
+    auto dependencies = [&op] {
+      return std::make_shared<const deps::Dependencies>(deps::extract_dependencies(op.ir));
+    };
+    for (const auto& field : op.ir.fields) {
+      if (field.kind == ir::RootField::Kind::kStream) {
+        return subscribe_stream(sql::multiplexed_query(op.ir), role, op.root_field_name, op.vars,
+                                field.stream_cursor.key, std::move(push), dependencies);
+      }
+    }
+    return subscribe_tracked(sql::multiplexed_query(op.ir), role, op.root_field_name, op.vars,
+                             std::move(push), dependencies);
   }
   return subscribe_static(boost::json::serialize(*op.static_data), std::move(push));
 }

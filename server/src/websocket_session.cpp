@@ -96,6 +96,9 @@ struct Subscription {
   const std::string prefix;        // {"type":"next","id":"…","payload":{"data":
   live::SubscriberId core_id = 0;  // core only
   bool queued = false;             // session thread only: a result of it waits in the queue
+  // A streaming subscription: each result is a batch of its own, so results never coalesce
+  // (the queue bounds still hold: a client that stops reading is closed).
+  bool stream = false;
 };
 
 // One message waiting to be written: a result (prefix + shared data + suffix, no copy of the
@@ -431,7 +434,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
   void requeue_batch() {
     for (auto it = batch_.messages.rbegin(); it != batch_.messages.rend(); ++it) {
       if (it->sub) {
-        if (it->sub->queued) continue;
+        if (it->sub->queued && !it->sub->stream) continue;
         it->sub->queued = true;
       }
       queued_bytes_ += it->size();
@@ -535,11 +538,12 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
     enqueue(std::move(out));
   }
 
-  // A result replaces a queued, not yet written result of the same subscription.
+  // A result replaces a queued, not yet written result of the same subscription (not a stream's:
+  // each of its results is a batch of its own).
   void enqueue_result(const std::shared_ptr<Subscription>& sub,
                       live::LiveQueries::ResultText data) {
     if (finished_ || close_code_) return;
-    if (sub->queued) {
+    if (sub->queued && !sub->stream) {
       for (auto& q : queue_) {
         if (q.sub == sub) {
           queued_bytes_ = queued_bytes_ - q.data->size() + data->size();
@@ -650,6 +654,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
   // PushInbox. Unsubscribing is posted to the core after this, so it always runs after it.
   void subscribe(const std::string& id, compiler::Plan plan) {
     auto sub = std::make_shared<Subscription>(id, protocol_.protocol());
+    sub->stream = plan.live && !plan.live->stream_cursor_key.empty();
     subscriptions_[id] = sub;
     std::weak_ptr<WsSession> weak = weak_from_this();
     PushInbox* inbox = io_.is_core() ? nullptr : &io_.inbox();
@@ -673,6 +678,11 @@ class WsSession : public std::enable_shared_from_this<WsSession>,
     if (auto data = static_result(plan))
       return live.subscribe_static(std::move(*data), std::move(push));
     const compiler::LivePlan& statement = *plan.live;
+    if (!statement.stream_cursor_key.empty()) {
+      return live.subscribe_stream(std::move(plan.live->sql), role, plan.root_field_name, plan.vars,
+                                   statement.stream_cursor_key, std::move(push),
+                                   [&statement] { return statement.dependencies(); });
+    }
     return live.subscribe_tracked(std::move(plan.live->sql), role, plan.root_field_name, plan.vars,
                                   std::move(push),
                                   [&statement] { return statement.dependencies(); });

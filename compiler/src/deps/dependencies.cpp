@@ -153,6 +153,14 @@ class Extractor {
         break;
       case ir::RootField::Kind::kStatic:
         break;
+      case ir::RootField::Kind::kStream: {
+        // Only rows entering past the cursor matter: a row already streamed is never sent
+        // again, whatever happens to it, so neither old images nor result keys are relevant.
+        const size_t index = out_.tables.size();
+        select(field.select, TableRole::kRoot, {}, false);
+        if (!field.select.primary_key.empty()) out_.tables[index].old_image_relevant = false;
+        break;
+      }
     }
   }
 

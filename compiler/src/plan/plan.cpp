@@ -52,8 +52,12 @@ Plan plan_operation(CompiledOperation op) {
   if (op.type == gql::OperationType::kSubscription) {
     // The multiplexed statement always reads $3 (NULL when no transaction must be visible).
     std::string sql = sql::multiplexed_query(op.ir);
+    std::string cursor_key;
+    for (const auto& field : op.ir.fields)
+      if (field.kind == ir::RootField::Kind::kStream) cursor_key = field.stream_cursor.key;
     plan.live.emplace(std::move(sql), true,
                       std::make_shared<const ir::Operation>(std::move(op.ir)));
+    plan.live->stream_cursor_key = std::move(cursor_key);
     return plan;
   }
   Statement statement;

@@ -36,11 +36,12 @@ Result<CompiledOperation> OperationCompiler::run() {
   if (op_->type == gql::OperationType::kSubscription && fields.size() != 1 &&
       op_->directives.empty())  // @_multiple_top_level_fields, the only one allowed here
     return invalid("subscriptions must select one top level field");
-  // A source's namespace counts its members: Hasura refuses two even with the directive.
+  // A source's namespace counts its members: Hasura refuses two even with the directive. A
+  // streaming field streams alone: its cursor is the subscription's.
   if (op_->type == gql::OperationType::kSubscription && fields.size() > 1)
     for (const auto& cf : fields)
       if (const FieldDef* fd = field_def(*root, cf.field->name, true);
-          fd && fd->role == FieldRole::kNamespace)
+          fd && (fd->role == FieldRole::kNamespace || fd->role == FieldRole::kSelectStream))
         return invalid("subscriptions must select one top level field");
   bool all_static = true;
   json::object data;

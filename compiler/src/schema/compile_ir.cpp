@@ -97,6 +97,8 @@ Result<ir::RootField> OperationCompiler::root_field(const TypeDef& root, const C
     case FieldRole::kFunctionAggregate:
     case FieldRole::kFunctionConnection:
       return function_root(*fd, args, c);
+    case FieldRole::kSelectStream:
+      return stream_root(*fd, args, c);
     default:
       return make_error(ErrorCode::kUnexpected, "unexpected root field", c.path);
   }

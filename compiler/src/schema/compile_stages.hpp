@@ -134,6 +134,12 @@ class OperationCompiler {
   Result<MutationRoot> function_mutation(const FieldDef& fd, const boost::json::object& args,
                                          const Collected& c);
 
+  // ---- streaming subscriptions (compile_stream.cpp) ----
+  // <t>_stream(batch_size, cursor, where): one batch of rows past the cursor (ir::RootField's
+  // stream_* members).
+  Result<ir::RootField> stream_root(const FieldDef& fd, const boost::json::object& args,
+                                    const Collected& c);
+
   // ---- mutations (compile_mutation.cpp) ----
   // The columns of a nested (array relationship) insert level that come from the parent row, so
   // that the request may not give them.

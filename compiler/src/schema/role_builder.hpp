@@ -3,6 +3,7 @@
 // input types it takes. Internal to the compiler; build_role_schema() is the entry point.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -74,6 +75,11 @@ class RoleBuilder {
   bool sees_computed(const RoleTable& rt, const ComputedField& cf) const;
   // The `args` argument of a function or computed field (adds <fn>_args); nullopt: none.
   std::optional<InputValueDef> function_args(const FunctionCallShape& shape);
+
+  // streaming.cpp
+  // subscription_root's <t>_stream field, adding its cursor input types and cursor_ordering;
+  // nullopt when the role sees no column of the table (Hasura's: no cursor to stream on).
+  std::optional<FieldDef> stream_field(const RoleTable& rt);
 
   const Schema& schema_;
   bool backend_;

@@ -72,6 +72,7 @@ RoleSchema RoleBuilder::build() {
       query.fields.push_back(f);
       subscription.fields.push_back(std::move(f));
     }
+    if (auto stream = stream_field(rt)) subscription.fields.push_back(std::move(*stream));
   }
   std::vector<FieldDef> function_queries, function_mutations;
   add_function_fields(function_queries, function_mutations);

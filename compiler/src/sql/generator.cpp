@@ -231,6 +231,10 @@ class Generator {
 
   // Fills the FROM tail (LEFT JOIN LATERALs after the relation `s` that holds vars), the data
   // expression (text) and the keys expression (text).
+  // After root(): the relation of the streaming root field (its batch's `c`, the last cursor
+  // value as text, and `f`, full), or empty when the operation streams nothing.
+  const std::string& stream_from() const { return stream_from_; }
+
   void root(const ir::Operation& op, std::string& tail, std::string& data, std::string& keys) {
     Pairs pairs;
     std::map<size_t, Pairs> namespaces;  // pairs[i] is a namespace object of these members
@@ -253,9 +257,13 @@ class Generator {
         case ir::RootField::Kind::kStatic:
           place(rf, "(" + vars_field(vars_, rf.param.key) + ")", pairs, namespaces);
           continue;
+        case ir::RootField::Kind::kStream:
+          sub = stream(rf);
+          break;
       }
       const std::string f = next("f");
       tail += " LEFT JOIN LATERAL (" + sub + ") AS " + f + " ON true";
+      if (rf.kind == ir::RootField::Kind::kStream) stream_from_ = f;
       place(rf, f + ".d", pairs, namespaces);
       key_parts.push_back(f + ".k");
     }
@@ -307,6 +315,39 @@ class Generator {
     if (object) return "SELECT " + row + " AS d, " + keys + " AS k FROM " + from + " LIMIT 1";
     return "SELECT coalesce(json_agg(" + row + (numbered ? " ORDER BY " + proj.rel() + ".n" : "") +
            "), '[]'::json) AS d, string_agg(" + keys + ", " + kKeySep + ") AS k FROM " + from;
+  }
+
+  // A streaming root field's batch: select()'s `d` and `k` over the rows past the cursor, and
+  // `c`, the cursor column's value of the batch's last row as text (NULL for an empty batch),
+  // `f`, whether the batch has as many rows as its limit allows (more may be waiting).
+  std::string stream(const ir::RootField& rf) {
+    const ir::Select& sel = rf.select;
+    const std::string t = next("t");
+    Projection proj(next("b"));
+    std::string laterals;
+    std::vector<std::string> key_parts;
+    const std::string row = row_object(sel.fields, proj, laterals, key_parts);
+    level_keys(sel, proj, key_parts);
+    const std::string keys = with_keys_ ? concat_keys(key_parts) : "NULL::text";
+    const std::string cursor = proj.ref(rf.stream_column);
+    const std::string n = proj.rel() + ".n";
+    const std::string from =
+        "(" + base(sel, t, proj, nullptr, nullptr, true) + ") AS " + proj.rel() + laterals;
+    return "SELECT coalesce(json_agg(" + row + " ORDER BY " + n +
+           "), '[]'::json) AS d, string_agg(" + keys + ", " + kKeySep + ") AS k, (array_agg((" +
+           cursor + ")::text ORDER BY " + n + " DESC))[1] AS c, count(*) >= " + limit_value(sel) +
+           " AS f FROM " + from;
+  }
+
+  // The effective limit of a level (the least of the request's and the permission's); "NULL"
+  // when it has none.
+  std::string limit_value(const ir::Select& sel) const {
+    if (sel.limit && sel.permission_limit)
+      return "LEAST(" + param_value(vars_, *sel.limit) + ", " +
+             param_value(vars_, *sel.permission_limit) + ")";
+    if (sel.limit) return param_value(vars_, *sel.limit);
+    if (sel.permission_limit) return param_value(vars_, *sel.permission_limit);
+    return "NULL";
   }
 
   std::string aggregate(const ir::Aggregate& agg, const ir::Join* join, Projection* parent) {
@@ -1090,6 +1131,7 @@ class Generator {
   const TableSources* sources_;
   std::vector<std::string> scope_;  // aliases of the enclosing bool_exp levels, outermost first
   int n_ = 0;
+  std::string stream_from_;
 };
 
 SelectionWriter::SelectionWriter(std::string vars, const TableSources* sources)
@@ -1121,6 +1163,17 @@ std::string single_query(const ir::Operation& op) {
   return "SELECT " + data + " AS data FROM (SELECT $1::json AS vars) AS s" + tail;
 }
 
+namespace {
+
+// A streaming subscription's statement also answers `stream_cursor` and `stream_full`, read
+// through the outer relation `r`.
+std::string stream_columns(const std::string& from) {
+  if (from.empty()) return "";
+  return ", " + from + ".c AS stream_cursor, " + from + ".f AS stream_full";
+}
+
+}  // namespace
+
 std::string multiplexed_query(const ir::Operation& op) {
   Generator gen(true);
   std::string tail, data, keys;
@@ -1128,11 +1181,13 @@ std::string multiplexed_query(const ir::Operation& op) {
   // Every transaction the statement was asked for must be visible: transactions become visible
   // in no particular order (not in commit order), so one visible xid says nothing of another's.
   // An uncorrelated subquery: evaluated once per statement.
-  return "SELECT s.id, r.data, r.keys, "
+  const std::string stream = gen.stream_from().empty() ? "" : "r.stream_cursor, r.stream_full, ";
+  return "SELECT s.id, r.data, r.keys, " + stream +
          "coalesce((SELECT bool_and(pg_visible_in_snapshot(x, pg_current_snapshot())) "
          "FROM unnest($3::xid8[]) AS x), true) AS visible "
          "FROM unnest($1::bigint[], $2::json[]) AS s(id, vars) LEFT JOIN LATERAL (SELECT " +
-         data + " AS data, " + keys + " AS keys FROM (SELECT 1) AS z" + tail + ") AS r ON true";
+         data + " AS data, " + keys + " AS keys" + stream_columns(gen.stream_from()) +
+         " FROM (SELECT 1) AS z" + tail + ") AS r ON true";
 }
 
 }  // namespace liveql::sql

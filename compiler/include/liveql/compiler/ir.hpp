@@ -298,6 +298,7 @@ struct RootField {
     kAggregate,   // <table>_aggregate
     kStatic,      // vars[param.key] as is (__typename, __schema, __type)
     kConnection,  // Relay's <table>_connection
+    kStream,      // <table>_stream: a streaming subscription's batch (stream_* below)
   };
   Kind kind = Kind::kSelect;
   std::string alias;
@@ -308,6 +309,14 @@ struct RootField {
   // Set under a source's root field namespace (customization): the response key of the
   // namespace field, whose object holds this field under `alias`.
   std::string namespace_alias;
+  // kStream: `select` is one batch, the rows past the cursor: select.where includes
+  // `stream_column > stream_cursor` (< when stream_desc), select.order_by is stream_column and
+  // select.limit the batch size. The multiplexed statement also answers the batch's last cursor
+  // value and whether the batch was full (sql.hpp), and the live core moves the subscriber's
+  // vars[stream_cursor.key] to that value after each batch.
+  std::string stream_column;
+  Param stream_cursor;
+  bool stream_desc = false;
 };
 
 struct Operation {

@@ -68,6 +68,10 @@ class LivePlan {
   // one thread (the live core's).
   std::shared_ptr<const deps::Dependencies> dependencies() const;
 
+  // A streaming subscription: the vars key of its cursor (ir::RootField::stream_cursor), which
+  // the live core advances after every batch; empty for a live query.
+  std::string stream_cursor_key;
+
  private:
   std::shared_ptr<const ir::Operation> ir_;
   mutable std::shared_ptr<const deps::Dependencies> dependencies_;

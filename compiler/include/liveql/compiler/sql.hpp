@@ -25,7 +25,10 @@ std::string single_query(const ir::Operation& op);
 // (their vars, same length), $3::xid8[] (may be NULL: the transactions the refetch must see,
 // DESIGN.md rule 8). Returns one row per id: `id` bigint, `data` text (as single_query's), `keys`
 // text (the result keys, see below), `visible` boolean (false when $3 is not yet visible to the
-// statement's snapshot: retry; true when $3 is NULL).
+// statement's snapshot: retry; true when $3 is NULL). A streaming subscription's (a kStream root
+// field) also has, before `visible`, `stream_cursor` text (the cursor column's value in the
+// batch's last row, NULL for an empty batch) and `stream_full` boolean (the batch has as many rows
+// as its limit allows: more may be waiting past the new cursor).
 std::string multiplexed_query(const ir::Operation& op);
 
 // Result keys, as JSON text: an array of entries (an entry may repeat)

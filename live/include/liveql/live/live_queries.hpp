@@ -138,6 +138,17 @@ class LiveQueries {
       const boost::json::object& vars, Push push,
       const std::function<std::shared_ptr<const deps::Dependencies>()>& dependencies);
 
+  // A streaming subscription (compiler::LivePlan::stream_cursor_key non-empty): subscribe_tracked()
+  // whose cohort streams. Each subscriber has its own cursor, vars[cursor_key]: every non-empty
+  // batch is pushed (empty ones never, the first included) and moves the cursor to the batch's
+  // last row (stream_cursor); a full batch (stream_full) fetches the next at once. Subscribers at
+  // the same cursor share a statement row like equal vars of a live query. Matching (event mode)
+  // uses the subscriber's current cursor, so only commits with rows past it refetch.
+  SubscriberId subscribe_stream(
+      std::string sql, const std::string& role, std::string root_field,
+      const boost::json::object& vars, std::string cursor_key, Push push,
+      const std::function<std::shared_ptr<const deps::Dependencies>()>& dependencies);
+
   // A subscriber whose result needs no SQL: `data` is pushed once (on the executor); it stays
   // registered, with nothing more to push, until unsubscribe().
   SubscriberId subscribe_static(std::string data, Push push);
@@ -191,7 +202,8 @@ class LiveQueries {
   std::size_t subscriber_count() const;
   std::size_t cohort_count() const;
 
-  // [{id, role, root_field, mode, mode_reason, subscribers, distinct_variables, refetches,
+  // [{id, kind ("live" or "stream"), role, root_field, mode, mode_reason, subscribers,
+  // distinct_variables, refetches,
   //   statements, last_refetch_ms, p99_refetch_ms, throttled, window_cap_ms, tables}]. A
   //   refetch is the work asked in one turn of the loop (a commit, a poll tick), done when each
   //   of its subscribers has its result (duration: last_refetch_ms); statements counts every
