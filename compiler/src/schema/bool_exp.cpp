@@ -274,7 +274,16 @@ class Interpreter {
       }
     }
     if (!ctx_.params) return ir::Param{"", pg_type, is_list};
-    return ctx_.params->add(std::move(value), pg_type, is_list);
+    std::string session_name = !ctx_.role && is_session_variable(v)
+                                   ? ascii_lower(std::string_view(v.get_string()))
+                                   : std::string();
+    ir::Param p = ctx_.params->add(std::move(value), pg_type, is_list);
+    if (!session_name.empty()) {
+      ctx_.params->from_session(p, session_name);
+    } else if (ctx_.role) {
+      ctx_.params->from_query(p);
+    }
+    return p;
   }
 
   // as: the column seen as another type (PostGIS _cast), compared as column::<as type>.
@@ -519,6 +528,7 @@ class Interpreter {
         return invalid(fmt::format("missing required field '{}'", required), path);
     if (ctx_.params) {
       e->param = ctx_.params->add(json::value(std::move(within)), type);
+      if (ctx_.role) ctx_.params->from_query(e->param);
     } else {
       e->param = ir::Param{"", type, false};
     }
@@ -572,6 +582,7 @@ class Interpreter {
       return invalid("missing required field 'nband'", path);
     if (ctx_.params) {
       e->param = ctx_.params->add(json::value(std::move(fields)), "geometry");
+      if (ctx_.role) ctx_.params->from_query(e->param);
     } else {
       e->param = ir::Param{"", "geometry", false};
     }
@@ -691,6 +702,14 @@ ir::Param ParamSink::add(json::value value, std::string pg_type, bool is_list) {
   std::string key = fmt::format("p{}", next_++);
   vars_[key] = std::move(value);
   return ir::Param{std::move(key), std::move(pg_type), is_list};
+}
+
+void ParamSink::from_query(const ir::Param& p) {
+  if (origins_) origins_->query.push_back(p.key);
+}
+
+void ParamSink::from_session(const ir::Param& p, const std::string& name) {
+  if (origins_) origins_->session[p.key] = name;
 }
 
 Result<ir::BoolExpPtr> bool_exp(const FilterContext& ctx, size_t table, const json::value& value,
