@@ -225,11 +225,11 @@ subscription {
         h("p", { className: "lq-muted" }, a.type + (a.name ? " " + a.name : "") + (a.role ? " · as role " + a.role : " · as admin")),
         a.live ? h(React.Fragment, null, h("h3", null, "Live plan"), h(LivePlan, { plan: a.live })) : null,
         a.liveError ? h("div", { className: "lq-error" }, a.liveError) : null,
-        (a.explain || []).map((field, i) =>
+        explainedFields(a.explain).map((field, i) =>
           h(
             "div",
             { key: i },
-            h("h3", null, "Field " + field.field + ": generated SQL"),
+            h("h3", null, field.field === undefined ? "Multiplexed SQL (one subscriber's cohort variables)" : "Field " + field.field + ": generated SQL"),
             h("pre", { className: "lq-pre", "data-testid": "sql" }, field.sql || "(no SQL: static field)"),
             field.plan && field.plan.length ? h(React.Fragment, null, h("h3", null, "PostgreSQL plan"), h("pre", { className: "lq-pre", "data-testid": "plan" }, field.plan.join("\n"))) : null
           )
@@ -243,6 +243,13 @@ subscription {
       h("h2", null, "Analyze"),
       body
     );
+  }
+
+  // /v1/graphql/explain answers a query with one entry per root field and a subscription with
+  // one object (its multiplexed statement), as Hasura does.
+  function explainedFields(explain) {
+    if (Array.isArray(explain)) return explain;
+    return explain ? [explain] : [];
   }
 
   async function analyze(conn, editors) {

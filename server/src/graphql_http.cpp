@@ -8,6 +8,7 @@
 
 #include "auth.hpp"
 #include "console.hpp"
+#include "graphql_explain.hpp"
 #include "json_limits.hpp"
 #include "live_plan.hpp"
 #include "liveql/base/text.hpp"
@@ -250,7 +251,7 @@ PreparedExplain prepare_explain(App& app, const HttpRequest& request) {
 awaitable<HttpResponse> explain(App& app, const HttpRequest& request) {
   PreparedExplain p = prepare_explain(app, request);
   if (p.answer) co_return std::move(*p.answer);
-  auto out = co_await explain_operation(app, std::move(p.session), std::move(p.operation));
+  auto out = co_await explain_graphql(app, std::move(p.session), std::move(p.operation));
   if (!out) co_return plain_error(400, out.error());
   co_return json_response(200, std::move(*out));
 }

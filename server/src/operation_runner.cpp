@@ -15,7 +15,6 @@ namespace {
 namespace json = boost::json;
 using boost::asio::awaitable;
 
-constexpr std::string_view kExplainPrefix = "EXPLAIN ";
 // Named, not literal, inside coroutines: GCC 12 miscompiles string literals there.
 const char* const kNoPool = "no database pool";
 const char* const kBadShape = "unexpected query result shape";
@@ -60,8 +59,18 @@ Result<std::string> merged_data(std::vector<live::QueryResult>& results) {
 Result<std::string> mutation_data(const compiler::Plan& plan,
                                   std::vector<live::QueryResult>& results) {
   std::string out = "{";
+  const std::string* open_namespace = nullptr;  // the namespace object being written
   for (const auto& field : plan.response) {
-    if (out.size() > 1) out += ',';
+    if (open_namespace && *open_namespace != field.namespace_key) {
+      out += '}';
+      open_namespace = nullptr;
+    }
+    if (out.size() > 1 && out.back() != '{') out += ',';
+    if (!open_namespace && !field.namespace_key.empty()) {
+      out += json::serialize(json::string(field.namespace_key));
+      out += ":{";
+      open_namespace = &field.namespace_key;
+    }
     out += json::serialize(json::string(field.key));
     out += ':';
     if (field.static_json) {
@@ -80,6 +89,7 @@ Result<std::string> mutation_data(const compiler::Plan& plan,
     }
     if (field.list) out += ']';
   }
+  if (open_namespace) out += '}';
   out += '}';
   return out;
 }
@@ -91,28 +101,6 @@ std::vector<std::optional<std::string>> vars_param(std::string vars) {
   std::vector<std::optional<std::string>> params;
   params.emplace_back(std::move(vars));
   return params;
-}
-
-json::object explain_entry(const compiler::ExplainedField& field, const std::string& vars,
-                           const live::QueryResult* plan) {
-  json::array lines;
-  if (plan) {
-    for (const auto& row : plan->rows) {
-      if (!row.empty() && row[0]) lines.push_back(json::string(*row[0]));
-    }
-  }
-  json::array params;
-  if (!field.sql.empty()) params.push_back(json::string(vars));
-  return json::object{
-      {"field", field.response_key}, {"sql", field.sql}, {"params", params}, {"plan", lines}};
-}
-
-Result<compiler::ExplainPlan> explain_request(const App& app, const compiler::Session& session,
-                                              const OperationRequest& request) {
-  if (!app.schema) return unexpected("schema not loaded");
-  compiler::Request req{request.query, request.variables, request.operation_name};
-  req.relay = request.relay;
-  return compiler::compile_explain(*app.schema, req, session, app.limits);
 }
 
 }  // namespace
@@ -196,25 +184,6 @@ awaitable<Result<std::string>> run_operation(App& app, compiler::Session session
     co_return make_error(ErrorCode::kNotSupported, kHttpSubscription);
   }
   co_return co_await execute_plan(app, std::move(session), std::move(*plan));
-}
-
-awaitable<Result<std::string>> explain_operation(App& app, compiler::Session session,
-                                                 OperationRequest request) {
-  auto plan = explain_request(app, session, request);
-  if (!plan) co_return plan.take_error();
-  json::array out;
-  for (const auto& field : plan->fields) {
-    if (field.sql.empty()) {
-      out.push_back(explain_entry(field, plan->vars_text, nullptr));
-      continue;
-    }
-    if (app.pool == nullptr) co_return unexpected(kNoPool);
-    auto lines = co_await query_on_core(app, std::string(kExplainPrefix) + field.sql,
-                                        vars_param(plan->vars_text));
-    if (!lines) co_return visible_error(lines.take_error(), session);
-    out.push_back(explain_entry(field, plan->vars_text, &*lines));
-  }
-  co_return json::serialize(out);
 }
 
 }  // namespace liveql::server

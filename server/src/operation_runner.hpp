@@ -66,10 +66,4 @@ boost::asio::awaitable<Result<std::string>> execute_plan(App& app, compiler::Ses
 boost::asio::awaitable<Result<std::string>> run_operation(App& app, compiler::Session session,
                                                           OperationRequest request);
 
-// /v1/graphql/explain: compiles `request` for `session` and EXPLAINs each root field's statement
-// on its own. Returns the JSON text of [{field, sql, params, plan: [lines]}] (sql empty, params
-// and plan [] for a static field). Errors as execute_plan's, and the compiler's.
-boost::asio::awaitable<Result<std::string>> explain_operation(App& app, compiler::Session session,
-                                                              OperationRequest request);
-
 }  // namespace liveql::server

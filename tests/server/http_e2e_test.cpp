@@ -229,6 +229,48 @@ TEST_F(HttpE2e, ExplainShowsOneStatementWithOneParameter) {
   EXPECT_EQ(parse(denied.body).at("code").as_string(), "access-denied");
 }
 
+TEST_F(HttpE2e, ExplainAnswersInHasurasShape) {
+  HttpClient c(port_);
+  // A static field: no statement, as Hasura answers __typename.
+  json::object typename_only{
+      {"query", json::object{{"query", "query abc { __typename }"}, {"operationName", "abc"}}}};
+  auto r = c.post("/v1/graphql/explain", json::serialize(typename_only), admin());
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(parse(r.body), parse(R"([{"field": "__typename", "sql": null, "plan": null}])"));
+
+  // The admin secret with another role is not the admin: 400, as Hasura.
+  auto headers = admin();
+  headers["x-hasura-role"] = "random_user";
+  auto as_user = c.post("/v1/graphql/explain", json::serialize(typename_only), headers);
+  EXPECT_EQ(as_user.status, 400u) << as_user.body;
+
+  // A subscription: one object, the multiplexed statement, its plan and the cohort variables.
+  json::object sub{
+      {"query",
+       json::object{
+           {"query", "subscription ($id: Int!) { orders(where: {id: {_eq: $id}}) { id } }"},
+           {"variables", json::object{{"id", 1}}}}},
+      {"user", json::object{{"x-hasura-role", "user"},
+                            {"X-Hasura-User-Id", "1"},
+                            {"x-hasura-allowed-ids", "{1,3,4}"}}}};
+  auto s = c.post("/v1/graphql/explain", json::serialize(sub), admin());
+  ASSERT_EQ(s.status, 200u) << s.body;
+  json::value v = parse(s.body);
+  ASSERT_TRUE(v.is_object()) << s.body;
+  EXPECT_NE(std::string(v.at("sql").as_string()).find("unnest"), std::string::npos) << s.body;
+  EXPECT_FALSE(v.at("plan").as_array().empty()) << s.body;
+  EXPECT_EQ(v.at("variables"), parse(R"({"session": {"x-hasura-user-id": "1"},
+      "query": {"id": "1"}, "synthetic": ["1"], "cursor": {}})"));
+
+  // Mutations are refused, as Hasura does.
+  json::object mutation{
+      {"query", json::object{{"query",
+                              "mutation { delete_orders(where: {id: {_eq: -1}}) { "
+                              "affected_rows } }"}}}};
+  auto m = c.post("/v1/graphql/explain", json::serialize(mutation), admin());
+  EXPECT_EQ(m.status, 400u) << m.body;
+}
+
 TEST_F(HttpE2e, BadRequestsGetHasuraErrors) {
   HttpClient c(port_);
   auto malformed = c.post("/v1/graphql", "{\"query\": ", admin());

@@ -29,6 +29,7 @@ Plan plan_operation(CompiledOperation op) {
     for (auto& m : op.mutations) {
       ResponseField field;
       field.key = m.alias;
+      field.namespace_key = m.namespace_alias;
       if (!m.write) {
         field.static_json = boost::json::serialize(m.static_value);
         plan.response.push_back(std::move(field));
@@ -79,7 +80,9 @@ std::vector<ExplainedField> explain_fields(const CompiledOperation& op) {
   out.reserve(op.ir.fields.size());
   for (const auto& field : op.ir.fields) {
     ExplainedField e;
-    e.response_key = field.alias;
+    // Under a source's namespace, Hasura names the field "<namespace>.<alias>".
+    e.response_key =
+        field.namespace_alias.empty() ? field.alias : field.namespace_alias + "." + field.alias;
     if (field.kind != ir::RootField::Kind::kStatic) {
       ir::Operation one;
       one.fields.push_back(field);

@@ -274,7 +274,16 @@ class Interpreter {
       }
     }
     if (!ctx_.params) return ir::Param{"", pg_type, is_list};
-    return ctx_.params->add(std::move(value), pg_type, is_list);
+    std::string session_name = !ctx_.role && is_session_variable(v)
+                                   ? ascii_lower(std::string_view(v.get_string()))
+                                   : std::string();
+    ir::Param p = ctx_.params->add(std::move(value), pg_type, is_list);
+    if (!session_name.empty()) {
+      ctx_.params->from_session(p, session_name);
+    } else if (ctx_.role) {
+      ctx_.params->from_query(p);
+    }
+    return p;
   }
 
   // as: the column seen as another type (PostGIS _cast), compared as column::<as type>.
@@ -538,10 +547,13 @@ class Interpreter {
     return out;
   }
 
-  // A param holding an input object (a placeholder when only validating).
+  // A param holding an input object (a placeholder when only validating); one from the query
+  // (not a permission) is recorded as such for explain.
   ir::Param object_param(json::object value, const std::string& type) {
     if (!ctx_.params) return ir::Param{"", type, false};
-    return ctx_.params->add(json::value(std::move(value)), type);
+    ir::Param p = ctx_.params->add(json::value(std::move(value)), type);
+    if (ctx_.role) ctx_.params->from_query(p);
+    return p;
   }
 
   // A raster operator: a raster value (hex WKB), or {geommin, nband} as one param (session
@@ -696,6 +708,14 @@ ir::Param ParamSink::add(json::value value, std::string pg_type, bool is_list) {
   std::string key = fmt::format("p{}", next_++);
   vars_[key] = std::move(value);
   return ir::Param{std::move(key), std::move(pg_type), is_list};
+}
+
+void ParamSink::from_query(const ir::Param& p) {
+  if (origins_) origins_->query.push_back(p.key);
+}
+
+void ParamSink::from_session(const ir::Param& p, const std::string& name) {
+  if (origins_) origins_->session[p.key] = name;
 }
 
 Result<ir::BoolExpPtr> bool_exp(const FilterContext& ctx, size_t table, const json::value& value,

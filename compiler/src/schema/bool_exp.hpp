@@ -15,11 +15,16 @@ namespace liveql::compiler {
 class ParamSink {
  public:
   explicit ParamSink(boost::json::object& vars) : vars_(vars) {}
+  ParamSink(boost::json::object& vars, ParamOrigins* origins) : vars_(vars), origins_(origins) {}
   ir::Param add(boost::json::value value, std::string pg_type, bool is_list = false);
+  // Record where an added param's value came from (ParamOrigins), when origins are kept.
+  void from_query(const ir::Param& p);
+  void from_session(const ir::Param& p, const std::string& name);
 
  private:
   boost::json::object& vars_;
   size_t next_ = 0;
+  ParamOrigins* origins_ = nullptr;
 };
 
 struct FilterContext {

@@ -99,6 +99,26 @@ Result<CompiledOperation> OperationCompiler::run_mutation() {
   json::object data;
   for (const auto& cf : fields) {
     if (out_.root_field_name.empty()) out_.root_field_name = cf.field->name;
+    if (const FieldDef* ns = field_def(*root, cf.field->name, true);
+        ns && ns->role == FieldRole::kNamespace) {
+      // The mutations under a source's namespace: written as root fields, in request order.
+      const TypeDef* type = rs_.type(base_name(ns->type));
+      if (!type) return invalid("unexpected namespace type", cf.path);
+      LQ_TRY(inner, collect(cf.sets, *type, cf.path));
+      json::object nested;
+      for (const auto& icf : inner) {
+        LQ_TRY(m, mutation_field(*type, icf));
+        if (m.write) {
+          all_static = false;
+        } else {
+          nested[icf.key] = m.static_value;
+        }
+        m.namespace_alias = cf.key;
+        out_.mutations.push_back(std::move(m));
+      }
+      data[cf.key] = std::move(nested);
+      continue;
+    }
     LQ_TRY(m, mutation_field(*root, cf));
     if (m.write) {
       all_static = false;

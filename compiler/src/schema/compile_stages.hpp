@@ -199,7 +199,7 @@ class OperationCompiler {
   // How the scalar being coerced is read (its input field's or argument's InputValueDef).
   InputValueDef::Parsing parsing_ = InputValueDef::Parsing::kStrict;
   CompiledOperation out_;
-  ParamSink params_{out_.vars};
+  ParamSink params_{out_.vars, &out_.origins};
   FieldDef schema_field_ = make_schema_field();
   FieldDef type_field_ = make_type_field();
 };

@@ -669,8 +669,23 @@ Status inherited_roles(const json::object& o, Metadata& m) {
   return Ok{};
 }
 
+// customization.type_names.mapping: {"<type>": "<new name>"}.
+Status type_mapping(const json::value& customization, const std::string& path,
+                    SourceCustomization& sc) {
+  const json::value* names = customization.get_object().if_contains("type_names");
+  if (!names || !names->is_object()) return Ok{};
+  const json::value* mapping = names->get_object().if_contains("mapping");
+  if (!mapping || mapping->is_null()) return Ok{};
+  if (!mapping->is_object()) return bad("expected an object", path);
+  for (const auto& [from, to] : mapping->get_object()) {
+    if (!to.is_string()) return bad("expected a string", path + "." + std::string(from));
+    sc.type_mapping[std::string(from)] = std::string(to.get_string());
+  }
+  return Ok{};
+}
+
 // A source's customization: {root_fields: {namespace, prefix, suffix}, type_names: {prefix,
-// suffix}}.
+// suffix, mapping}}.
 Status customization(const json::value& source, const std::string& path, Metadata& m) {
   const json::value* c =
       source.is_object() ? source.get_object().if_contains("customization") : nullptr;
@@ -694,7 +709,7 @@ Status customization(const json::value& source, const std::string& path, Metadat
         text("root_fields", "suffix", sc.root_suffix), text("type_names", "prefix", sc.type_prefix),
         text("type_names", "suffix", sc.type_suffix)})
     if (!s) return s;
-  return Ok{};
+  return type_mapping(*c, path + ".customization.type_names.mapping", sc);
 }
 
 }  // namespace

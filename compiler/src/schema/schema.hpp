@@ -231,6 +231,9 @@ struct RoleSchema {
   std::map<size_t, RoleTable> tables;  // by table index; absent = invisible
   const TypeDef* type(const std::string& n) const;
   const RoleTable* table(size_t index) const;
+  // Source customization of type names (type_names.hpp): the name each renamed type was built
+  // under -> its name in `types`. type() falls back to it for a name not in `types`.
+  std::map<std::string, std::string> renamed_types;
 };
 
 }  // namespace liveql::compiler

@@ -5,6 +5,7 @@
 #include "schema/bool_exp.hpp"
 #include "schema/inherited_roles.hpp"
 #include "schema/schema.hpp"
+#include "schema/type_names.hpp"
 
 namespace liveql::compiler {
 
@@ -129,6 +130,8 @@ bool RoleTable::sees(const std::string& column) const {
 }
 const TypeDef* RoleSchema::type(const std::string& n) const {
   auto it = types.find(n);
+  if (it == types.end())
+    if (auto r = renamed_types.find(n); r != renamed_types.end()) it = types.find(r->second);
   return it == types.end() ? nullptr : &it->second;
 }
 const RoleTable* RoleSchema::table(size_t index) const {
@@ -455,6 +458,8 @@ Result<std::shared_ptr<const Schema>> build_schema(const catalog::Catalog& catal
     schema->backend_roles.emplace(role, build_role_schema(*schema, role, true));
   for (const auto& [role, rs] : schema->roles)
     schema->relay_roles.emplace(role, build_relay_role_schema(*schema, rs));
+  for (auto* roles : {&schema->roles, &schema->backend_roles, &schema->relay_roles})
+    for (auto& [role, rs] : *roles) customize_type_names(rs, schema->customization);
   return std::shared_ptr<const Schema>(std::move(schema));
 }
 

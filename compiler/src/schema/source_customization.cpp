@@ -19,8 +19,9 @@ void customize_root_fields(RoleSchema& rs, const metadata::SourceCustomization& 
   if (!customization.root_namespace && customization.root_prefix.empty() &&
       customization.root_suffix.empty())
     return;
-  const std::pair<const char*, const char*> roots[] = {
-      {"query_root", "_query"}, {"subscription_root", "_subscription"}, {"mutation_root", ""}};
+  const std::pair<const char*, const char*> roots[] = {{"query_root", "_query"},
+                                                       {"subscription_root", "_subscription"},
+                                                       {"mutation_root", "_mutation_frontend"}};
   for (const auto& [root_name, ns_suffix] : roots) {
     auto it = rs.types.find(root_name);
     if (it == rs.types.end()) continue;

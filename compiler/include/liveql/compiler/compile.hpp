@@ -94,6 +94,19 @@ struct MutationRoot {
   // Where an error of the write's statements is reported: Hasura's path of the rows argument
   // for inserts ("$.selectionSet.<alias>.args.objects" / ".object"), "$" otherwise.
   std::string error_path = "$";
+  // Set under a source's root field namespace (customization): the response key of the
+  // namespace field, whose object holds this field under `alias`.
+  std::string namespace_alias;
+};
+
+// Where some of a compiled operation's vars came from, for /v1/graphql/explain's cohort
+// variables (Hasura's `synthetic` and `session`): the keys of values lifted from the operation's
+// text and variables (comparison operands of `where`, in compile order), and the keys holding a
+// session variable's value (a permission filter's), with the variable's lower-cased name. Keys
+// of other values (limits, offsets, permission literals, static answers) are in neither.
+struct ParamOrigins {
+  std::vector<std::string> query;
+  std::map<std::string, std::string> session;  // vars key -> "x-hasura-user-id"
 };
 
 struct CompiledOperation {
@@ -106,6 +119,7 @@ struct CompiledOperation {
   // Set when no SQL is needed (only __typename / introspection): the whole `data` object.
   std::optional<boost::json::object> static_data;
   std::string root_field_name;  // name (not alias) of the first root field, for operator views
+  ParamOrigins origins;
 };
 
 // Parses, validates (errors in Hasura's shape and wording: code kValidationFailed with a

@@ -160,8 +160,10 @@ struct SourceCustomization {
   std::string type_prefix, type_suffix;       // type_names.prefix / suffix
   bool empty() const {
     return !root_namespace && root_prefix.empty() && root_suffix.empty() && type_prefix.empty() &&
-           type_suffix.empty();
+           type_suffix.empty() && type_mapping.empty();
   }
+  // type_names.mapping: a type's new name, used instead of prefix + name + suffix.
+  std::map<std::string, std::string> type_mapping;
 };
 
 struct Metadata {

@@ -50,6 +50,9 @@ struct ResponseField {
   size_t first_statement = 0;
   size_t statement_count = 0;
   bool list = false;
+  // Under a source's root field namespace: the namespace's response key. Consecutive fields
+  // with the same namespace_key form one object under that key, in the `data` object.
+  std::string namespace_key;
 };
 
 // A subscription's statement for LiveQueries (sql.hpp: multiplexed_query). Parameters
@@ -100,6 +103,7 @@ Result<Plan> compile_plan(const Schema& schema, const Request& request, const Se
 
 // For /v1/graphql/explain: one entry per root field, in request order, with the statement that
 // answers that field alone (empty sql for a static field). Parameters as Plan::vars_text.
+// response_key is "<namespace>.<alias>" under a source's root field namespace, as Hasura's.
 // Mutations are not explained (compile_explain refuses them, as Hasura does).
 struct ExplainedField {
   std::string response_key;
