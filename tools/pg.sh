@@ -80,6 +80,15 @@ case "$cmd" in
       fi
     fi
     db=$(cat "$dir/dbname")
+    # Slots left by earlier runs (a test killed, a pg test's own) hold WAL and count against
+    # max_replication_slots (a cluster initialised before it was raised has 128): a run starts
+    # without them. A logical slot is dropped from its own database.
+    for slotdb in $("$pgbin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -Atqc \
+        "select distinct database from pg_replication_slots where not active and database is not null"); do
+      "$pgbin/psql" -h 127.0.0.1 -p "$port" -U postgres -d "$slotdb" -Atqc \
+        "select count(pg_drop_replication_slot(slot_name)) from pg_replication_slots
+         where not active and database = current_database()" >/dev/null 2>&1 || true
+    done
     if ! "$pgbin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -Atqc "select 1 from pg_database where datname='$db'" | grep -q 1; then
       "$pgbin/createdb" -h 127.0.0.1 -p "$port" -U postgres "$db"
       "$pgbin/psql" -h 127.0.0.1 -p "$port" -U postgres -d "$db" -qc "create extension if not exists pg_stat_statements" >/dev/null

@@ -179,9 +179,9 @@ TEST(FunctionsSchemaTest, ComputedFieldsInTypes) {
   EXPECT_NE((*schema)->role("counter")->type("notes")->field("words"), nullptr);
 }
 
-// An inherited role selects a scalar computed field only when every parent allows it: there is
-// no cell filter to null it on the rows of a parent that does not.
-TEST(FunctionsSchemaTest, InheritedRolesKeepComputedFieldsEveryParentAllows) {
+// An inherited role selects the scalar computed fields of any parent, as columns: null in the
+// rows of parents that do not allow them (a cell filter, as for columns).
+TEST(FunctionsSchemaTest, InheritedRolesSelectEveryParentsComputedFields) {
   std::string md = kMetadata;
   md.insert(md.rfind('}'), R"(, inherited_roles: [
     {role_name: counter_reader, role_set: [counter, reader]},
@@ -191,9 +191,15 @@ TEST(FunctionsSchemaTest, InheritedRolesKeepComputedFieldsEveryParentAllows) {
                                            computed_fields: [words]}}, )");
   auto schema = build(md);
   ASSERT_TRUE(schema.ok()) << schema.error().message;
-  EXPECT_EQ((*schema)->role("counter_reader")->type("notes")->field("words"), nullptr);
-  EXPECT_NE((*schema)->role("counter_reader")->type("notes")->field("body"), nullptr);
-  EXPECT_NE((*schema)->role("counter_twice")->type("notes")->field("words"), nullptr);
+  const RoleSchema& mixed = *(*schema)->role("counter_reader");
+  EXPECT_NE(mixed.type("notes")->field("words"), nullptr);
+  EXPECT_NE(mixed.type("notes")->field("body"), nullptr);
+  const RoleTable* rt = mixed.table(0);
+  ASSERT_TRUE(rt && rt->permission);
+  EXPECT_TRUE(rt->permission->column_filters.count("words"));  // reader's rows: null
+  const RoleTable* twice = (*schema)->role("counter_twice")->table(0);
+  ASSERT_TRUE(twice && twice->permission);
+  EXPECT_FALSE(twice->permission->column_filters.count("words"));  // both parents allow it
 }
 
 TEST(FunctionsSchemaTest, FunctionPermissionsInferredOrRequired) {

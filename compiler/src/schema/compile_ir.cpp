@@ -351,6 +351,10 @@ Result<std::vector<ir::Field>> OperationCompiler::object_fields(size_t table, co
       case FieldRole::kComputedTable: {
         LQ_TRY(computed, computed_field(table, fd, args, cf));
         f = std::move(computed);
+        if (fd.role == FieldRole::kComputedScalar) {
+          LQ_TRY(cell, column_filter(schema_, rs_, table, fd.name, session_, params_));
+          f.cell_filter = cell;
+        }
         break;
       }
       default:

@@ -147,14 +147,28 @@ class Resolver {
       }
       if (!everywhere) out.column_filters[c.name] = or_filter(allowing);
     }
-    // Computed fields have no cell filter to null them on the rows of a parent that does not
-    // allow them: only those every parent allows (Hasura would null the others' cells).
-    for (const auto& f : parents.front().computed_fields) {
+    // Scalar computed fields likewise: any parent's, NULL in the rows of parents without it.
+    std::set<std::string> fields;
+    for (const auto& p : parents) fields.insert(p.computed_fields.begin(), p.computed_fields.end());
+    for (const auto& name : fields) {
+      out.computed_fields.push_back(name);
+      std::vector<json::value> allowing;
       bool everywhere = true;
-      for (const auto& p : parents)
-        everywhere = everywhere && std::find(p.computed_fields.begin(), p.computed_fields.end(),
-                                             f) != p.computed_fields.end();
-      if (everywhere) out.computed_fields.push_back(f);
+      for (const auto& p : parents) {
+        if (std::find(p.computed_fields.begin(), p.computed_fields.end(), name) ==
+            p.computed_fields.end()) {
+          everywhere = false;
+          continue;
+        }
+        auto cf = p.column_filters.find(name);
+        if (cf != p.column_filters.end()) {
+          everywhere = false;
+          allowing.push_back(cf->second);
+        } else {
+          allowing.push_back(p.filter);
+        }
+      }
+      if (!everywhere) out.column_filters[name] = or_filter(allowing);
     }
     return out;
   }

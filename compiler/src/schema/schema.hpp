@@ -135,7 +135,7 @@ enum class FieldRole {
                        // root fields
   // Relay: <fn>_connection(args, first, after, ...) (FieldDef::function_def)
   kFunctionConnection,
-  kSelectStream,       // subscription_root <t>_stream(batch_size, cursor, where): [<t>!]!
+  kSelectStream,  // subscription_root <t>_stream(batch_size, cursor, where): [<t>!]!
 };
 
 // The meaning of an input object type, for reading arguments.

@@ -163,11 +163,14 @@ class Projection {
     conditions_.back() = condition;
     return out;
   }
-  // The value of a computed field's call on the row (a scalar computed field).
-  std::string ref_call(const ir::FunctionCall* call) {
+  // The value of a computed field's call on the row (a scalar computed field), NULL where
+  // `condition` (an inherited role's cell filter) does not hold.
+  std::string ref_call(const ir::FunctionCall* call, const ir::BoolExpPtr& condition = nullptr) {
     for (size_t i = 0; i < calls_.size(); ++i)
-      if (calls_[i] == call) return rel_ + ".c" + std::to_string(i);
-    return add("", call, false);
+      if (calls_[i] == call && conditions_[i] == condition) return rel_ + ".c" + std::to_string(i);
+    std::string out = add("", call, false);
+    conditions_.back() = condition;
+    return out;
   }
   // The whole row, as a value of its table's row type (a table computed field's argument).
   std::string ref_row() {
@@ -481,8 +484,9 @@ class Generator {
             pairs.emplace_back(key, "NULL::json");
             break;
           }
-          pairs.emplace_back(key, f.as_text ? "(" + proj.ref_call(f.call.get()) + ")::text"
-                                            : geo_output(proj.ref_call(f.call.get()), f.pg_type));
+          pairs.emplace_back(
+              key, f.as_text ? "(" + proj.ref_call(f.call.get(), f.cell_filter) + ")::text"
+                             : geo_output(proj.ref_call(f.call.get(), f.cell_filter), f.pg_type));
           break;
         case ir::Field::Kind::kObjectRel:
         case ir::Field::Kind::kArrayRel:
