@@ -114,6 +114,32 @@ class Resolver {
     return out;
   }
 
+  // Adds `name` (a column, or a computed field) to out's `list`; unless every parent shows it in
+  // every row it shows, also its cell filter: the OR of the allowing parents' row (or cell)
+  // filters, so that it is NULL in the rows only other parents show.
+  static void cell(const std::string& name,
+                   std::vector<std::string> metadata::SelectPermission::*list,
+                   const std::vector<metadata::SelectPermission>& parents,
+                   metadata::SelectPermission& out) {
+    (out.*list).push_back(name);
+    std::vector<json::value> allowing;
+    bool everywhere = true;
+    for (const auto& p : parents) {
+      if (std::find((p.*list).begin(), (p.*list).end(), name) == (p.*list).end()) {
+        everywhere = false;
+        continue;
+      }
+      auto cf = p.column_filters.find(name);
+      if (cf != p.column_filters.end()) {
+        everywhere = false;
+        allowing.push_back(cf->second);
+      } else {
+        allowing.push_back(p.filter);
+      }
+    }
+    if (!everywhere) out.column_filters[name] = or_filter(allowing);
+  }
+
   metadata::SelectPermission combine(const std::string& role,
                                      const std::vector<metadata::SelectPermission>& parents) {
     metadata::SelectPermission out;
@@ -127,49 +153,13 @@ class Resolver {
       out.allow_aggregations = out.allow_aggregations || p.allow_aggregations;
     }
     out.filter = or_filter(filters);
-    for (const auto& c : tt_.table.columns) {
-      if (!all.count(c.name)) continue;
-      out.columns.push_back(c.name);
-      std::vector<json::value> allowing;
-      bool everywhere = true;
-      for (const auto& p : parents) {
-        if (std::find(p.columns.begin(), p.columns.end(), c.name) == p.columns.end()) {
-          everywhere = false;
-          continue;
-        }
-        auto cf = p.column_filters.find(c.name);
-        if (cf != p.column_filters.end()) {
-          everywhere = false;
-          allowing.push_back(cf->second);
-        } else {
-          allowing.push_back(p.filter);
-        }
-      }
-      if (!everywhere) out.column_filters[c.name] = or_filter(allowing);
-    }
-    // Scalar computed fields likewise: any parent's, NULL in the rows of parents without it.
+    for (const auto& c : tt_.table.columns)
+      if (all.count(c.name)) cell(c.name, &metadata::SelectPermission::columns, parents, out);
+    // Scalar computed fields likewise (Projection::ref_call takes the same cell filter).
     std::set<std::string> fields;
     for (const auto& p : parents) fields.insert(p.computed_fields.begin(), p.computed_fields.end());
-    for (const auto& name : fields) {
-      out.computed_fields.push_back(name);
-      std::vector<json::value> allowing;
-      bool everywhere = true;
-      for (const auto& p : parents) {
-        if (std::find(p.computed_fields.begin(), p.computed_fields.end(), name) ==
-            p.computed_fields.end()) {
-          everywhere = false;
-          continue;
-        }
-        auto cf = p.column_filters.find(name);
-        if (cf != p.column_filters.end()) {
-          everywhere = false;
-          allowing.push_back(cf->second);
-        } else {
-          allowing.push_back(p.filter);
-        }
-      }
-      if (!everywhere) out.column_filters[name] = or_filter(allowing);
-    }
+    for (const auto& name : fields)
+      cell(name, &metadata::SelectPermission::computed_fields, parents, out);
     return out;
   }
 
