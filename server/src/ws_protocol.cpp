@@ -3,6 +3,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cctype>
+#include <cmath>
 
 #include "json_limits.hpp"
 #include "liveql/base/text.hpp"
@@ -78,6 +79,24 @@ json::object error_object(const Error& error) {
       {"message", error.message},
       {"extensions", json::object{{"path", error.path}, {"code", error_code_name(error.code)}}}};
 }
+
+namespace {
+
+// Whether every number in `v` is finite: a double that overflowed while parsing (`1e999`) would
+// be serialized as text no JSON parser reads back. Recursion bounded by the parser's depth limit.
+bool finite_numbers(const json::value& v) {
+  if (v.is_double()) return std::isfinite(v.get_double());
+  if (v.is_array()) {
+    for (const auto& e : v.get_array())
+      if (!finite_numbers(e)) return false;
+  } else if (v.is_object()) {
+    for (const auto& kv : v.get_object())
+      if (!finite_numbers(kv.value())) return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 std::string ws_message(std::string_view type) {
   return json::serialize(json::object{{"type", type}});
@@ -157,7 +176,8 @@ std::vector<WsAction> WsProtocol::on_text(std::string_view text) {
   }
   if (gql_ws && (type == "ping" || type == "pong")) {
     if (type == "pong") return {};
-    if (payload && !payload->is_null())
+    // The ping's payload echoed, unless it holds a number no JSON text can carry back.
+    if (payload && !payload->is_null() && finite_numbers(*payload))
       return {send(json::serialize(json::object{{"type", "pong"}, {"payload", *payload}}))};
     return {send(ws_message("pong"))};
   }
