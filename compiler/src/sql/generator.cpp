@@ -301,17 +301,31 @@ class Generator {
     namespaces[at].emplace_back(quote_literal(rf.alias), std::move(value));
   }
 
+  // A level's aliases, its row's JSON and its keys over its projection (select() and stream()).
+  struct Level {
+    std::string t;
+    Projection proj;
+    std::string laterals;
+    std::string row;
+    std::string keys;
+  };
+  Level level(const ir::Select& sel) {
+    Level l{next("t"), Projection(next("b")), "", "", ""};
+    std::vector<std::string> key_parts;
+    l.row = row_object(sel.fields, l.proj, l.laterals, key_parts);
+    level_keys(sel, l.proj, key_parts);
+    l.keys = with_keys_ ? concat_keys(key_parts) : "NULL::text";
+    return l;
+  }
+
   // Rows of sel, linked to the parent level by join when given. object: the first row's JSON
   // or no row at all; otherwise the JSON array of rows (one row always).
   std::string select(const ir::Select& sel, bool object, const ir::Join* join, Projection* parent,
                      const std::string* rows_from = nullptr) {
-    const std::string t = next("t");
-    Projection proj(next("b"));
-    std::string laterals;
-    std::vector<std::string> key_parts;
-    const std::string row = row_object(sel.fields, proj, laterals, key_parts);
-    level_keys(sel, proj, key_parts);
-    const std::string keys = with_keys_ ? concat_keys(key_parts) : "NULL::text";
+    Level l = level(sel);
+    const std::string& t = l.t;
+    Projection& proj = l.proj;
+    const std::string &laterals = l.laterals, &row = l.row, &keys = l.keys;
     const bool numbered = !object && has_order(sel);
     const std::string from = "(" + base(sel, t, proj, join, parent, numbered, rows_from) + ") AS " +
                              proj.rel() + laterals;
@@ -325,13 +339,10 @@ class Generator {
   // `f`, whether the batch has as many rows as its limit allows (more may be waiting).
   std::string stream(const ir::RootField& rf) {
     const ir::Select& sel = rf.select;
-    const std::string t = next("t");
-    Projection proj(next("b"));
-    std::string laterals;
-    std::vector<std::string> key_parts;
-    const std::string row = row_object(sel.fields, proj, laterals, key_parts);
-    level_keys(sel, proj, key_parts);
-    const std::string keys = with_keys_ ? concat_keys(key_parts) : "NULL::text";
+    Level l = level(sel);
+    const std::string& t = l.t;
+    Projection& proj = l.proj;
+    const std::string &laterals = l.laterals, &row = l.row, &keys = l.keys;
     const std::string cursor = proj.ref(rf.stream_column);
     const std::string n = proj.rel() + ".n";
     const std::string from =
