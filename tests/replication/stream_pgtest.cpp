@@ -292,12 +292,18 @@ TEST(ReplicationStream, ProgressGivesTheSlotLagWithoutSql) {
   ASSERT_TRUE(h.run_until([&] { return h.stream->progress().lag_bytes == 0; }));
   EXPECT_GE(slot_confirmed(url, slot), last);
 
-  // Idle: keepalives keep coming, answering the reply requests. The lag stays small, apart from
-  // WAL that other tests' databases write meanwhile (ctest -j runs them on the same cluster).
+  // Idle: keepalives keep coming, answering the reply requests, and the lag comes back under
+  // 64 kB. Other tests' databases write WAL meanwhile (ctest -j runs them on the same cluster; a
+  // CREATE DATABASE writes megabytes), so the lag may rise for a moment: it must fall again
+  // without any acknowledgement from this test, through the idle positions alone.
   const uint64_t keepalives = h.stream->stats().keepalives;
-  const Lsn idle_from = current_wal(url);
-  ASSERT_TRUE(h.run_until([&] { return h.stream->stats().keepalives >= keepalives + 2; }, 10s));
-  EXPECT_LT(h.stream->progress().lag_bytes, 64u * 1024 + (current_wal(url) - idle_from));
+  ASSERT_TRUE(h.run_until(
+      [&] {
+        return h.stream->stats().keepalives >= keepalives + 2 &&
+               h.stream->progress().lag_bytes < 64u * 1024;
+      },
+      30s))
+      << h.stream->progress().lag_bytes;
 
   // A position learnt elsewhere (pg_current_wal_lsn()) raises the end; an older one is ignored.
   const Lsn end = h.stream->progress().server_wal_end;
