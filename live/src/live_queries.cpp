@@ -430,12 +430,12 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
         arm_window(c, c->window_until);
         break;
       }
-      // Event refetches grow under a backlog; poll rounds and first fetches keep batch_size
-      // (Hasura's multiplexed batch size, the poll baseline).
-      std::size_t capacity =
-          !first && c->mode == CohortMode::kEvent
-              ? statement_capacity(queue.size(), options.batch_size, max_parallel, c->running)
-              : options.batch_size;
+      // Event refetches take the whole queue, up to kMaxStatementGrowth × batch_size; poll
+      // rounds and first fetches keep batch_size (Hasura's multiplexed batch size, the poll
+      // baseline).
+      std::size_t capacity = !first && c->mode == CohortMode::kEvent
+                                 ? statement_capacity(queue.size(), options.batch_size)
+                                 : options.batch_size;
       start_statement(c, take(queue, capacity), first);
     }
   }

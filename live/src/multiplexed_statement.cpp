@@ -24,12 +24,9 @@ std::string quoted_array_literal(const std::vector<std::string>& elements) {
   return out;
 }
 
-std::size_t statement_capacity(std::size_t queued, std::size_t batch_size, std::size_t max_parallel,
-                               std::size_t running) {
+std::size_t statement_capacity(std::size_t queued, std::size_t batch_size) {
   batch_size = std::max<std::size_t>(batch_size, 1);
-  std::size_t free = max_parallel > running ? max_parallel - running : 1;
-  std::size_t spread = (queued + free - 1) / free;
-  return std::clamp(spread, batch_size, batch_size * kMaxStatementGrowth);
+  return std::clamp(queued, batch_size, batch_size * kMaxStatementGrowth);
 }
 
 StatementParams statement_params(const std::vector<std::string>& vars, bool takes_xid,

@@ -23,14 +23,15 @@ using StatementParams = std::vector<std::optional<std::string>>;
 StatementParams statement_params(const std::vector<std::string>& vars, bool takes_xid,
                                  const std::vector<std::uint64_t>& xids);
 
-// How many distinct variable sets the next statement of a cohort takes: `batch_size`, unless
-// more are queued than the free statement slots (`max_parallel - running`) take at that size;
-// then the queue is spread over the free slots, up to kMaxStatementGrowth × batch_size each.
-// Under a backlog, fewer and larger statements: per-statement costs (a round trip, executor
-// start-up, the in-flight check) are paid less often, and the backlog drains in one wave.
+// How many distinct variable sets the next event refetch statement of a cohort takes: the whole
+// queue, from `batch_size` up to kMaxStatementGrowth × batch_size. Fewer and larger statements:
+// per-statement costs (a round trip, executor start-up, the in-flight check, the rows' JSON
+// assembly in liveql) are paid less often, and on a server whose cores are busy anyway a
+// commit's subscribers in one statement return no later than spread over parallel ones
+// (docs/BENCHMARKS.md, "One statement per commit"). Statements run in parallel only when the
+// queue outgrows one statement or requests arrive while one runs.
 inline constexpr std::size_t kMaxStatementGrowth = 10;
-std::size_t statement_capacity(std::size_t queued, std::size_t batch_size, std::size_t max_parallel,
-                               std::size_t running);
+std::size_t statement_capacity(std::size_t queued, std::size_t batch_size);
 
 // A PostgreSQL array literal of text elements: {"a","b\"c"} (each element quoted, `"` and `\`
 // escaped), as $2 carries the vars.

@@ -25,21 +25,20 @@ TEST(MultiplexedStatement, XidParamOnlyWhenTheSqlTakesIt) {
   EXPECT_EQ(statement_params({"{}"}, false, {42}).size(), 2u);
 }
 
-TEST(MultiplexedStatement, CapacityIsTheBatchSizeUnlessABacklogOutgrowsTheFreeSlots) {
+TEST(MultiplexedStatement, CapacityIsTheWholeQueueFromTheBatchSizeToItsGrowthLimit) {
   // Nothing or little queued: the batch size (a partial statement is the caller's business).
-  EXPECT_EQ(statement_capacity(0, 100, 4, 0), 100u);
-  EXPECT_EQ(statement_capacity(50, 100, 4, 0), 100u);
-  EXPECT_EQ(statement_capacity(400, 100, 4, 0), 100u);  // four full statements
-  // A backlog: spread over the free slots, rounded up so that it fits.
-  EXPECT_EQ(statement_capacity(401, 100, 4, 0), 101u);
-  EXPECT_EQ(statement_capacity(1000, 100, 4, 2), 500u);
-  EXPECT_EQ(statement_capacity(1001, 100, 4, 2), 501u);
-  // Capped at kMaxStatementGrowth × batch_size.
-  EXPECT_EQ(statement_capacity(1'000'000, 100, 4, 0), 100 * kMaxStatementGrowth);
-  // No free slot (the caller does not start one then) or nonsense inputs stay sane.
-  EXPECT_EQ(statement_capacity(300, 100, 4, 4), 300u);
-  EXPECT_EQ(statement_capacity(300, 100, 4, 9), 300u);
-  EXPECT_EQ(statement_capacity(0, 0, 4, 0), 1u);
+  EXPECT_EQ(statement_capacity(0, 100), 100u);
+  EXPECT_EQ(statement_capacity(50, 100), 100u);
+  EXPECT_EQ(statement_capacity(100, 100), 100u);
+  // More: all of it in one statement (one own-row commit of 380 rows: one statement, not four).
+  EXPECT_EQ(statement_capacity(101, 100), 101u);
+  EXPECT_EQ(statement_capacity(380, 100), 380u);
+  // Capped at kMaxStatementGrowth × batch_size: the rest goes to further statements.
+  EXPECT_EQ(statement_capacity(1000, 100), 1000u);
+  EXPECT_EQ(statement_capacity(1'000'000, 100), 100 * kMaxStatementGrowth);
+  // A batch size of 0 is taken as 1.
+  EXPECT_EQ(statement_capacity(0, 0), 1u);
+  EXPECT_EQ(statement_capacity(50, 0), kMaxStatementGrowth);
 }
 
 TEST(MultiplexedStatement, EmptyArrayLiteral) { EXPECT_EQ(quoted_array_literal({}), "{}"); }
