@@ -1057,6 +1057,12 @@ void LiveQueries::refetch(const std::vector<SubscriberId>& ids, std::optional<st
 std::size_t LiveQueries::on_commit(Transaction txn, std::optional<std::uint64_t> xid8) {
   auto& impl = *impl_;
   if (impl.stopped || !impl.event_available) return 0;
+  std::set<std::string> touched;
+  for (const auto& change : txn.changes) touched.insert(change.schema + "." + change.table);
+  // Only event cohorts act on a commit: one that touches only tables read by poll cohorts (or
+  // by none) is not matched at all, so poll tables cost no matching per row change. Their
+  // subscribers stay registered in the matcher for a switch to event.
+  if (!impl.any_event_cohort_reads(touched)) return 0;
   std::vector<SubscriberId> affected = impl.matcher->affected(txn);
   std::vector<SubscriberId> ids;
   for (SubscriberId id : affected) {
@@ -1064,8 +1070,6 @@ std::size_t LiveQueries::on_commit(Transaction txn, std::optional<std::uint64_t>
     if (it == impl.subscribers.end() || !it->second.cohort) continue;
     if (it->second.cohort->mode == CohortMode::kEvent) ids.push_back(id);
   }
-  std::set<std::string> touched;
-  for (const auto& change : txn.changes) touched.insert(change.schema + "." + change.table);
   for (const auto& table : touched) {
     auto it = impl.cohorts_by_table.find(table);
     if (it == impl.cohorts_by_table.end()) continue;
@@ -1079,7 +1083,7 @@ std::size_t LiveQueries::on_commit(Transaction txn, std::optional<std::uint64_t>
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   // Kept for the fetches pending now: their new keys may make it relevant (in-flight rule). The
   // requests below start waiting after it, so it is not matched again for them.
-  if (impl.log_needed() && impl.any_event_cohort_reads(touched)) {
+  if (impl.log_needed()) {
     impl.log.push_back({std::make_shared<const Transaction>(std::move(txn)), xid8, touched,
                         std::move(affected), impl.keys_epoch});
   }

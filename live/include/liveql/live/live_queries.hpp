@@ -164,7 +164,8 @@ class LiveQueries {
   // event-mode subscribers it may affect (the matcher's answer, and every subscriber of a cohort
   // forced to event mode on a changed table) with xid8, and keeps it for the in-flight rule
   // while fetches are pending. Returns the number of subscribers named. Poll-mode cohorts are
-  // never named: their timer covers them.
+  // never named: their timer covers them (a commit whose tables no event cohort reads is not
+  // even matched).
   std::size_t on_commit(Transaction txn, std::optional<std::uint64_t> xid8);
 
   // A full refetch of every cohort (after a replication gap).
