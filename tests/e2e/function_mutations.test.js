@@ -7,9 +7,6 @@
 
 const { describe, before, after, test } = require('node:test');
 const assert = require('node:assert/strict');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
 const h = require('./harness');
 
 const DB_NAME = 'liveql_e2e_function_mutations';
@@ -35,7 +32,6 @@ sources:
 describe('function mutations', () => {
   let db;
   let server;
-  let dir;
 
   before(async () => {
     db = h.freshDatabase(DB_NAME);
@@ -49,14 +45,11 @@ describe('function mutations', () => {
       $$ language sql volatile;
       create function twice() returns setof player as $$ select * from player $$ language sql stable;
       create function twice(n int) returns setof player as $$ select * from player $$ language sql stable;`);
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'liveql-e2e-function-mutations-'));
-    fs.writeFileSync(path.join(dir, 'metadata.yaml'), METADATA);
-    server = await h.startLiveql(db, { metadata: path.join(dir, 'metadata.yaml') });
+    server = await h.startLiveql(db, { metadataYaml: METADATA });
     await h.waitForReplication(server);
   });
   after(async () => {
     if (server) await server.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   test('over HTTP: the function runs with the session and answers the rows', async () => {

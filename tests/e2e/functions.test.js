@@ -6,9 +6,6 @@
 
 const { describe, before, after, test } = require('node:test');
 const assert = require('node:assert/strict');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
 const h = require('./harness');
 
 const DB_NAME = 'liveql_e2e_functions';
@@ -33,7 +30,6 @@ sources:
 describe('functions', () => {
   let db;
   let server;
-  let dir;
 
   before(async () => {
     db = h.freshDatabase(DB_NAME);
@@ -45,14 +41,11 @@ describe('functions', () => {
       create function profile_shout(profile) returns text as $$
         select upper($1.name)
       $$ language sql stable;`);
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'liveql-e2e-functions-'));
-    fs.writeFileSync(path.join(dir, 'metadata.yaml'), METADATA);
-    server = await h.startLiveql(db, { metadata: path.join(dir, 'metadata.yaml') });
+    server = await h.startLiveql(db, { metadataYaml: METADATA });
     await h.waitForReplication(server);
   });
   after(async () => {
     if (server) await server.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   test('a function with the session argument and a computed field over HTTP', async () => {

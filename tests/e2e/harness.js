@@ -116,9 +116,17 @@ async function dropSlot(dbUrl, slot) {
 // `slot` and `port`. The returned object also has `pid`, `port`, `slot`, `stateDir`, `child`,
 // `exited` (a promise of { code, signal }), `signal(name)` and `kill(signal)`.
 // `metadata`: a metadata directory or file other than the demo's.
+// `metadata`: a metadata file or directory; `metadataYaml`: the text of one metadata file,
+// written to a temporary directory that stop() removes.
 async function startLiveql(dbUrl, { extraArgs = [], timeoutMs = 60000, slot, stateDir, env,
-  port = 0, metadata } = {}) {
+  port = 0, metadata, metadataYaml } = {}) {
   const bin = liveqlBin();
+  let metadataDir;
+  if (metadataYaml !== undefined) {
+    metadataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'liveql-e2e-metadata-'));
+    metadata = path.join(metadataDir, 'metadata.yaml');
+    fs.writeFileSync(metadata, metadataYaml);
+  }
   const ownStateDir = !stateDir;
   if (!stateDir) stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'liveql-e2e-'));
   const ownSlot = !slot;
@@ -190,6 +198,7 @@ async function startLiveql(dbUrl, { extraArgs = [], timeoutMs = 60000, slot, sta
         clearTimeout(t);
       }
       if (ownStateDir) fs.rmSync(stateDir, { recursive: true, force: true });
+      if (metadataDir) fs.rmSync(metadataDir, { recursive: true, force: true });
       // A slot nobody resumes would hold WAL and one of the cluster's max_replication_slots.
       if (ownStateDir && ownSlot) await dropSlot(dbUrl, slot);
       if (sanitizer) throw new Error('liveql printed a sanitizer report:\n' + sanitizer);

@@ -6,9 +6,6 @@
 
 const { describe, before, after, test } = require('node:test');
 const assert = require('node:assert/strict');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
 const h = require('./harness');
 
 const DB_NAME = 'liveql_e2e_postgis';
@@ -25,7 +22,6 @@ sources:
 describe('postgis', () => {
   let db;
   let server;
-  let dir;
   const q = (query, variables) => h.graphql(server, query, variables, admin);
 
   before(async () => {
@@ -36,13 +32,10 @@ describe('postgis', () => {
       insert into places (name, geom) values
         ('a', ST_GeomFromEWKT('SRID=4326;POINT(1 2)')),
         ('b', ST_GeomFromEWKT('SRID=4326;POINT(10 20)'))`);
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'liveql-e2e-postgis-'));
-    fs.writeFileSync(path.join(dir, 'metadata.yaml'), METADATA);
-    server = await h.startLiveql(db, { metadata: path.join(dir, 'metadata.yaml') });
+    server = await h.startLiveql(db, { metadataYaml: METADATA });
   });
   after(async () => {
     if (server) await server.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   test('GeoJSON out, _st_within with a variable', async () => {
