@@ -248,10 +248,11 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     });
   }
 
-  // Calls a subscriber's push without letting its exceptions unwind our bookkeeping.
-  void deliver(Subscriber& s, Result<ResultText> r) {
+  // Calls a subscriber's push without letting its exceptions unwind our bookkeeping. A burst's
+  // caller counts its pushes itself (`counted`: one metrics update per burst, not per push).
+  void deliver(Subscriber& s, Result<ResultText> r, bool counted = false) {
     bool error = !r.ok();
-    metrics.inc(error ? "liveql_errors_total" : "liveql_pushes_total");
+    if (error || !counted) metrics.inc(error ? "liveql_errors_total" : "liveql_pushes_total");
     auto push = error ? std::move(s.push) : s.push;
     try {
       if (push) push(std::move(r));
@@ -727,13 +728,15 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     StatementRows rows(r);
     StreamColumns stream(r);
     std::vector<std::pair<SubscriberId, ResultText>> pushes;
+    std::vector<double> latencies;  // commit → push, seconds, of the pushes caused by commits
+    const auto now = Clock::now();
     for (std::size_t row = 0; row < rows.size(); ++row) {
       std::size_t index = rows.index(row, batch.members.size());
       if (index == 0) continue;
       std::string_view text = rows.data(row);
       if (!c->stream_cursor_key.empty()) {
-        apply_stream(c, batch.members[index - 1], text, stream.cursor(row), stream.full(row),
-                     pushes);
+        apply_stream(c, batch.members[index - 1], text, stream.cursor(row), stream.full(row), now,
+                     pushes, latencies);
         continue;
       }
       std::uint64_t h = hash_text(text);
@@ -767,17 +770,19 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
         s.hash = h;
         if (!data) data = std::make_shared<const std::string>(text);
         pushes.emplace_back(sid, data);
-        if (changed) {
-          metrics.observe("liveql_commit_to_push_seconds",
-                          std::chrono::duration<double>(Clock::now() - *changed).count());
-        }
+        if (changed) latencies.push_back(std::chrono::duration<double>(now - *changed).count());
       }
     }
     if (!c->broken_reason.empty() && c->mode == CohortMode::kEvent) evaluate_mode(c);
+    if (!latencies.empty()) metrics.observe("liveql_commit_to_push_seconds", latencies);
+    std::size_t delivered = 0;
     for (auto& [sid, data] : pushes) {
       auto it = subscribers.find(sid);  // a push may unsubscribe anyone: looked up again
-      if (it != subscribers.end()) deliver(it->second, std::move(data));
+      if (it == subscribers.end()) continue;
+      deliver(it->second, std::move(data), true);
+      ++delivered;
     }
+    if (delivered > 0) metrics.inc("liveql_pushes_total", static_cast<double>(delivered));
   }
 
   // A stream cohort's row for the members of one vars set (all at the same cursor). An empty
@@ -788,7 +793,8 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
   // asks for the next one at once (after the statement returns), without waiting for a commit.
   void apply_stream(const std::shared_ptr<Cohort>& c, const std::vector<SubscriberId>& members,
                     std::string_view text, std::optional<std::string_view> cursor, bool full,
-                    std::vector<std::pair<SubscriberId, ResultText>>& pushes) {
+                    Clock::time_point now, std::vector<std::pair<SubscriberId, ResultText>>& pushes,
+                    std::vector<double>& latencies) {
     std::optional<Result<AdvancedVars>> next;  // the same for every member: once per row
     ResultText data;
     for (SubscriberId sid : members) {
@@ -818,10 +824,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
       if (full) s.again = true;
       if (!data) data = std::make_shared<const std::string>(text);
       pushes.emplace_back(sid, data);
-      if (changed) {
-        metrics.observe("liveql_commit_to_push_seconds",
-                        std::chrono::duration<double>(Clock::now() - *changed).count());
-      }
+      if (changed) latencies.push_back(std::chrono::duration<double>(now - *changed).count());
     }
   }
 
@@ -1000,7 +1003,8 @@ SubscriberId LiveQueries::subscribe_tracked(
   auto& c = impl.cohorts[key];
   if (!c) {
     c = std::make_shared<Cohort>();
-    c->budget.emplace(impl.options.refetch_interval, impl.max_window, impl.options.batch_size);
+    c->budget.emplace(impl.options.refetch_interval, impl.max_window,
+                      statement_capacity(SIZE_MAX, impl.options.batch_size));
     c->id = impl.next_cohort++;
     c->role = role;
     c->takes_xid = sql.find("$3") != std::string::npos;

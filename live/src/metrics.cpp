@@ -118,18 +118,20 @@ void Metrics::set(std::string_view name, double value, const Labels& labels) {
 }
 
 void Metrics::observe(std::string_view name, double value, const Labels& labels) {
+  observe(name, std::span<const double>(&value, 1), labels);
+}
+
+void Metrics::observe(std::string_view name, std::span<const double> values, const Labels& labels) {
   std::lock_guard lock(mutex_);
   auto& f = family(name, Kind::kHistogram);
   auto& h = f.histograms[sorted(labels)];
   if (h.counts.size() != f.buckets.size()) h.counts.assign(f.buckets.size(), 0);
-  for (size_t i = 0; i < f.buckets.size(); ++i) {
-    if (value <= f.buckets[i]) {
-      ++h.counts[i];
-      break;
-    }
+  for (double value : values) {
+    auto bucket = std::lower_bound(f.buckets.begin(), f.buckets.end(), value);
+    if (bucket != f.buckets.end()) ++h.counts[static_cast<size_t>(bucket - f.buckets.begin())];
+    ++h.count;
+    h.sum += value;
   }
-  ++h.count;
-  h.sum += value;
 }
 
 double Metrics::value(std::string_view name, const Labels& labels) const {

@@ -22,13 +22,13 @@ double pressure(std::size_t used, std::size_t allowed, std::size_t minimum) {
 }  // namespace
 
 RefetchBudget::RefetchBudget(Clock::duration interval, Clock::duration base_cap,
-                             std::size_t batch_size)
+                             std::size_t statement_rows)
     : interval_(std::max(interval, Clock::duration(kMinWindow))),
       base_(std::clamp(base_cap, Clock::duration(kMinWindow), interval_)),
       cap_(base_),
-      batch_size_(std::max<std::size_t>(batch_size, 1)),
+      statement_rows_(std::max<std::size_t>(statement_rows, 1)),
       min_rows_(per_interval(kMinThrottleRowsPerSecond, interval_)),
-      min_statements_(per_interval(kMinThrottleStatementsPerSecond, interval_)) {}
+      bursts_(per_interval(kBurstsPerSecond, interval_)) {}
 
 void RefetchBudget::returned(Clock::time_point now, std::size_t rows, std::size_t distinct_vars) {
   if (!started_) {
@@ -48,13 +48,11 @@ void RefetchBudget::returned(Clock::time_point now, std::size_t rows, std::size_
 }
 
 void RefetchBudget::roll(std::size_t distinct_vars) {
-  const auto statements_for = [this](std::size_t rows) {
-    return (rows + batch_size_ - 1) / batch_size_;
-  };
-  const std::size_t poll_statements =
-      std::max(statements_for(std::max<std::size_t>(distinct_vars, 1)), statements_for(rows_));
+  const std::size_t allowed_statements =
+      std::max(bursts_, (rows_ + statement_rows_ - 1) / statement_rows_);
   const double over = std::max(pressure(rows_, distinct_vars, min_rows_),
-                               pressure(statements_, poll_statements, min_statements_));
+                               // Counted from half: a cohort held at the allowance stays there.
+                               pressure(statements_, allowed_statements, bursts_ / 2));
   if (over > 1.25) {
     cap_ = std::min(interval_, cap_ * 2);
   } else if (over < 0.6) {

@@ -1,25 +1,30 @@
 // Event mode's cost bound: a cohort in event mode never costs much more than polling it would.
 //
-// Poll mode refetches each distinct variable set of a cohort once per refetch interval, in
-// statements of `batch_size` variable sets. Event mode refetches as commits arrive, so under a
-// sustained stream of commits it can refetch the same subscribers several times per interval (at
-// 10,000 commits/s on 3,000 subscribers it read each about three times a second), or read them
-// once but in many small statements (50 commits/s on 1,000 subscribers: 50 statements a second
-// where a poll round runs 10), and cost more CPU than polling (docs/BENCHMARKS.md). The budget
-// counts, per interval, the variable sets the cohort's event statements took (rows) and the
-// statements, and compares each with what polling would have run:
+// Poll mode refetches each distinct variable set of a cohort once per refetch interval, in one
+// burst: a round of statements of `batch_size` variable sets, back to back. Event mode refetches
+// as commits arrive, so under a sustained stream of commits it can refetch the same subscribers
+// several times per interval (at 10,000 commits/s on 3,000 subscribers it read each about three
+// times a second), or read each once but in a burst per commit (50 commits/s over 5,000
+// subscribers: 50 statements and 50 wake-ups of every thread a second where a round has one),
+// and cost more CPU than polling (docs/BENCHMARKS.md). The budget counts, per interval, the
+// variable sets the cohort's event statements took (rows) and the statements, and compares each
+// with an allowance:
 //  - rows: more than 1.25 × the cohort's distinct variable sets (a poll round), counted from
-//    kMinThrottleRowsPerSecond; statements: more than 1.25 × the statements those rows need at
-//    `batch_size` each (at least a poll round's), counted from kMinThrottleStatementsPerSecond
-//    (both scaled to the interval). Either doubles the throttle period, up to the interval
-//    itself, where an event refetch costs what a poll round does;
-//  - both below 0.6 × (or under their minimum): it halves, back down to the base.
+//    kMinThrottleRowsPerSecond;
+//  - statements: more than 1.25 × kBurstsPerSecond (scaled to the interval), or than the
+//    statements those rows need at `statement_rows` each when that is more. A cohort whose
+//    commits keep coming is refetched in at most about ten bursts a second, each taking
+//    everything queued: fewer, fuller statements than a round runs, and one burst where a
+//    commit-at-a-time refetch wakes every thread again.
+// Either doubles the throttle period, up to the interval itself, where an event refetch costs
+// what a poll round does; both below 0.6 × (or under their minimum) halve it, back down to the
+// base.
 // While throttled, an event statement starts at most once per throttle period after the last
 // one started (the caller keeps that time); full statements wait too (otherwise a backlog larger
-// than a statement starts at once). First fetches are never held by it. Hot rows of a small
-// cohort are throttled only down to kMinThrottleStatementsPerSecond (the minimums), and an idle
-// cohort is never delayed: a period left high by a burst decays by one halving per idle
-// interval.
+// than a statement starts at once). First fetches are never held by it. A cohort refetching less
+// often than kBurstsPerSecond is never held back (statements count from half of it, so a cohort
+// held at about ten a second stays there), and an idle cohort is never delayed: a period
+// left high by a burst decays by one halving per idle interval.
 //
 // Pure: the clock is the caller's. Owned by a cohort, used on the live core's thread.
 #pragma once
@@ -38,9 +43,10 @@ class RefetchBudget {
   static constexpr int kWindowFactor = 4;
   static constexpr std::chrono::milliseconds kMinWindow{10};
   static constexpr std::size_t kMinThrottleRowsPerSecond = 1000;
-  static constexpr std::size_t kMinThrottleStatementsPerSecond = 20;
+  static constexpr std::size_t kBurstsPerSecond = 10;
 
-  RefetchBudget(Clock::duration interval, Clock::duration base_cap, std::size_t batch_size);
+  // `statement_rows`: the most variable sets one event statement takes.
+  RefetchBudget(Clock::duration interval, Clock::duration base_cap, std::size_t statement_rows);
 
   // An event statement returned at `now` having taken `rows` variable sets; the cohort has
   // `distinct_vars` of them.
@@ -59,9 +65,9 @@ class RefetchBudget {
   Clock::duration interval_;
   Clock::duration base_;
   Clock::duration cap_;
-  std::size_t batch_size_;
-  std::size_t min_rows_;        // kMinThrottleRowsPerSecond over one interval
-  std::size_t min_statements_;  // kMinThrottleStatementsPerSecond over one interval
+  std::size_t statement_rows_;
+  std::size_t min_rows_;  // kMinThrottleRowsPerSecond over one interval
+  std::size_t bursts_;    // kBurstsPerSecond over one interval
   bool started_ = false;
   Clock::time_point interval_start_{};
   std::size_t rows_ = 0;

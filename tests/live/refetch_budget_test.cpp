@@ -40,10 +40,23 @@ TEST(RefetchBudgetTest, ABaseAboveTheIntervalIsClampedToIt) {
   EXPECT_EQ(b.window(1s), 100ms);
 }
 
-TEST(RefetchBudgetTest, ReadingEachSubscriberOncePerIntervalIsNeverThrottled) {
-  // The seed scenario: 19,000 subscribers, each row changed once a second.
-  RefetchBudget b(kInterval, kBase, kBatch);
-  feed(b, Clock::time_point{}, 30, 19'000, 150, 19'000);
+TEST(RefetchBudgetTest, TheSeedScenarioIsHeldAtAboutTenBurstsASecond) {
+  // 19,000 subscribers, each row changed once a second by 50 commits: a burst per commit, where
+  // a poll round makes one a second. Throttled to a tenth of the interval...
+  RefetchBudget b(kInterval, kBase, 10 * kBatch);
+  auto t = feed(b, Clock::time_point{}, 1, 19'000, 50, 19'000);
+  b.returned(t, 0, 19'000);  // the interval rolls
+  EXPECT_TRUE(b.throttled());
+  EXPECT_EQ(b.cap(), 100ms);
+  // ... where ten bursts of two full statements each (19 needed at 1,000 rows) keep it.
+  feed(b, t, 10, 19'000, 20, 19'000);
+  EXPECT_EQ(b.cap(), 100ms);
+}
+
+TEST(RefetchBudgetTest, FewBurstsOfFullStatementsAreNeverThrottled) {
+  // 30,000 rows a second, each subscriber once, in 30 full statements over 10 bursts.
+  RefetchBudget b(kInterval, kBase, 10 * kBatch);
+  feed(b, Clock::time_point{}, 30, 30'000, 30, 30'000);
   EXPECT_FALSE(b.throttled());
 }
 
@@ -56,29 +69,31 @@ TEST(RefetchBudgetTest, HotRowsOfASmallCohortInFewStatementsAreNeverThrottled) {
   EXPECT_EQ(b.window(1s), kBase);
 }
 
-TEST(RefetchBudgetTest, ManySmallStatementsThrottleUntilFewerThanTheMinimum) {
+TEST(RefetchBudgetTest, ManySmallStatementsAreHeldAtAboutTenASecond) {
   // The same hot rows in 100 statements a second, where a poll round runs one: throttled...
   RefetchBudget b(kInterval, kBase, kBatch);
   auto t = feed(b, Clock::time_point{}, 1, 999, 100, 100);
   b.returned(t, 0, 100);
   EXPECT_TRUE(b.throttled());
   EXPECT_EQ(b.cap(), 100ms);
-  // ... until a longer period brings them under 20 a second: then it halves back.
-  t = feed(b, t, 1, 999, 10, 100);
+  // ... held there while its commits keep coming (ten statements a second at that period) ...
+  t = feed(b, t, 3, 999, 10, 100);
+  EXPECT_EQ(b.cap(), 100ms);
+  // ... and released when they slow down to fewer than half of that.
+  t = feed(b, t, 1, 400, 4, 100);
   b.returned(t, 0, 100);
   EXPECT_FALSE(b.throttled());
 }
 
 TEST(RefetchBudgetTest, OneRowPerSubscriberInSmallStatementsThrottlesToAboutPollsStatements) {
   // 1,000 subscribers each changed once a second by 50 commits: 50 statements where a poll
-  // round runs 10. Throttled while over 1.25 x (and 20 a second); at 12 a second it stays.
+  // round runs 10. Throttled while over 1.25 x ten a second; at ten a second it stays.
   RefetchBudget b(kInterval, kBase, kBatch);
   auto t = feed(b, Clock::time_point{}, 2, 1'000, 50, 1'000);
   b.returned(t, 0, 1'000);  // the second interval rolls
   EXPECT_EQ(b.cap(), 200ms);
-  t = feed(b, t, 5, 1'008, 12, 1'000);
+  t = feed(b, t, 5, 1'000, 10, 1'000);
   EXPECT_EQ(b.cap(), 200ms);
-  // Full statements at the poll rate never throttle: the seed scenario's 19,000 (below).
 }
 
 TEST(RefetchBudgetTest, ReadingEachSubscriberSeveralTimesAnIntervalThrottlesUpToTheInterval) {

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -35,6 +36,8 @@ class Metrics {
   void inc(std::string_view name, double by = 1, const Labels& labels = {});     // counter or gauge
   void set(std::string_view name, double value, const Labels& labels = {});      // gauge
   void observe(std::string_view name, double value, const Labels& labels = {});  // histogram
+  // Many observations under one lock and one lookup (a burst of pushes).
+  void observe(std::string_view name, std::span<const double> values, const Labels& labels = {});
 
   // Current value of a counter or gauge (0 if absent); a histogram's count. For tests and views.
   double value(std::string_view name, const Labels& labels = {}) const;
