@@ -2,6 +2,7 @@
 
 #include <boost/json/serialize.hpp>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -24,7 +25,7 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-Family family_of(std::string_view pg_type) {
+Family family_of_spelling(std::string_view pg_type) {
   std::string t = lower(trim(pg_type));
   if (t.rfind("pg_catalog.", 0) == 0) t.erase(0, 11);
   if (auto paren = t.find('('); paren != std::string::npos) {
@@ -42,6 +43,14 @@ Family family_of(std::string_view pg_type) {
     return Family::kText;
   if (t == "uuid") return Family::kUuid;
   return Family::kOther;
+}
+
+// Runs per evaluated comparison and per indexed lookup: the spellings the schema reader gives
+// (lower case, unqualified) are answered without normalising a copy first.
+Family family_of(std::string_view pg_type) {
+  if (pg_type == "bigint" || pg_type == "integer" || pg_type == "smallint") return Family::kInteger;
+  if (pg_type == "text") return Family::kText;
+  return family_of_spelling(pg_type);
 }
 
 // An exact decimal: sign, integer digits without leading zeros, fraction without trailing
@@ -163,6 +172,18 @@ std::optional<Parsed> parse_text(Family f, std::string_view text) {
   switch (f) {
     case Family::kInteger:
     case Family::kNumeric: {
+      if (f == Family::kInteger) {
+        // The common case, a plain integer as PostgreSQL prints it: no decimal arithmetic.
+        std::string_view digits = text.substr(!text.empty() && text[0] == '-' ? 1 : 0);
+        if (!digits.empty() && digits.size() <= 19 && (digits[0] != '0' || digits.size() == 1) &&
+            digits.find_first_not_of("0123456789") == std::string_view::npos) {
+          const bool zero = digits == "0";
+          p.decimal.negative = !zero && digits.size() != text.size();
+          if (!zero) p.decimal.integer = std::string(digits);
+          p.key = zero ? std::string("0") : std::string(text);
+          return p;
+        }
+      }
       auto d = parse_decimal(text, f == Family::kNumeric);
       if (!d) return std::nullopt;
       p.decimal = *d;
@@ -218,7 +239,10 @@ std::optional<Parsed> parse_param(Family f, const boost::json::value& v) {
   }
   if (v.is_int64() || v.is_uint64()) {
     if (f == Family::kText || f == Family::kBool || f == Family::kUuid) return std::nullopt;
-    return parse_text(f, boost::json::serialize(v));
+    char buf[24];
+    auto end = v.is_int64() ? std::to_chars(buf, buf + sizeof buf, v.get_int64()).ptr
+                            : std::to_chars(buf, buf + sizeof buf, v.get_uint64()).ptr;
+    return parse_text(f, std::string_view(buf, static_cast<std::size_t>(end - buf)));
   }
   if (v.is_double()) {
     // Integer columns reject a JSON number with a fraction or exponent; the cast fails.

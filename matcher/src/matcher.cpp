@@ -1,6 +1,7 @@
 #include "liveql/matcher/matcher.hpp"
 
 #include <algorithm>
+#include <boost/container/small_vector.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <optional>
 #include <set>
@@ -20,7 +21,11 @@ using deps::TableRole;
 // subscribers sharing one scan list.
 struct Entry {
   SubscriberId id;
-  uint32_t dep;
+  uint32_t dep : 31;
+  // Filed under the value its whole predicate (`col = $p`, nothing else) asks for: a change
+  // found under that value affects it, without evaluating the predicate (dependency_affected
+  // would say true: the index keys and the comparison canonicalise values alike).
+  uint32_t sure : 1;
   uint32_t gen;
 };
 
@@ -28,7 +33,9 @@ struct Entry {
 // apart (node-based maps made the lookups ~40 % of matching under load, mostly cache misses).
 template <class K, class V>
 using FlatMap = boost::unordered_flat_map<K, V>;
-using EntriesByValue = FlatMap<std::string, std::vector<Entry>>;
+// Most values have one entry (a subscriber's own row, a result key): kept in the slot, not behind
+// a pointer.
+using EntriesByValue = FlatMap<std::string, boost::container::small_vector<Entry, 1>>;
 
 struct ColumnIndex {
   std::string column;
@@ -272,7 +279,7 @@ struct Matcher::Impl {
     for (uint32_t i = 0; i < tables_list.size(); ++i) {
       const TableDependency& d = tables_list[i];
       TableIndex& ti = tables[d.table_key];
-      Entry e{id, i, s.gen};
+      Entry e{id, i, 0, s.gen};
       if (d.role == TableRole::kLinked) {
         ti.linked.push_back(e);
         ti.linked_columns.insert(d.link_columns.begin(), d.link_columns.end());
@@ -296,6 +303,7 @@ struct Matcher::Impl {
                        ? ti.filter_links[d.link_columns]
                        : ti.regular;
       ColumnIndex& ci = column_index(list, choice.conjunct->column, choice.conjunct->column_type);
+      e.sure = choice.conjunct == &d.predicate && d.predicate.op == ir::CompareOp::kEq;
       for (auto& v : choice.values) {
         ci.by_value[std::move(v)].push_back(e);
         ++s.entries;
@@ -325,7 +333,7 @@ struct Matcher::Impl {
       auto pos = std::lower_bound(s.keys.begin(), s.keys.end(), id_text);
       if (pos != s.keys.end() && *pos == id_text) continue;
       s.keys.insert(pos, id_text);
-      shape.by_values[values].push_back(Entry{id, 0, s.keys_gen});
+      shape.by_values[values].push_back(Entry{id, 0, 0, s.keys_gen});
       ++s.key_entries;
     }
     live_entries += s.key_entries;
@@ -349,7 +357,7 @@ struct Matcher::Impl {
         ParsedKeyId parsed = parse_key_id(k);
         KeyShape& shape = tables[parsed.table].shapes[parsed.columns];
         if (shape.columns.empty()) shape.columns = parsed.columns;
-        shape.by_values[parsed.values].push_back(Entry{id, 0, s.keys_gen});
+        shape.by_values[parsed.values].push_back(Entry{id, 0, 0, s.keys_gen});
         ++n;
       }
       s.key_entries = n;
@@ -373,23 +381,32 @@ struct Matcher::Impl {
     return {Lookup::Kind::kAll, {}};
   }
 
-  // The entries of `ci` either image may affect. An update that keeps the column's value (the
-  // common case: a row's other columns change) looks its value up once, not once per image.
+  // The entries of `ci` either image may affect: to `candidates` to be evaluated, or straight
+  // to `affected` when they are sure (found under their value). An update that keeps the
+  // column's value (the common case: a row's other columns change) looks it up once, not once
+  // per image.
   void collect_column(const ColumnIndex& ci, const RowImage* new_image, bool new_absent_means_all,
                       const RowImage* old_image, bool old_absent_means_all,
-                      std::vector<Entry>& out) const {
+                      std::vector<Entry>& candidates, std::vector<SubscriberId>& affected) const {
     const Lookup a = lookup(ci, new_image, new_absent_means_all);
     const Lookup b = lookup(ci, old_image, old_absent_means_all);
     if (a.kind == Lookup::Kind::kAll || b.kind == Lookup::Kind::kAll) {
       for (const auto& [value, entries] : ci.by_value)
-        out.insert(out.end(), entries.begin(), entries.end());
+        candidates.insert(candidates.end(), entries.begin(), entries.end());
       return;
     }
     for (const Lookup* l : {&a, &b}) {
       if (l->kind != Lookup::Kind::kValue) continue;
       if (l == &b && a.kind == Lookup::Kind::kValue && a.key == b.key) continue;
       auto it = ci.by_value.find(l->key);
-      if (it != ci.by_value.end()) out.insert(out.end(), it->second.begin(), it->second.end());
+      if (it == ci.by_value.end()) continue;
+      for (const Entry& e : it->second) {
+        if (!e.sure) {
+          candidates.push_back(e);
+        } else if (valid(e)) {
+          affected.push_back(e.id);
+        }
+      }
     }
   }
 
@@ -416,17 +433,18 @@ struct Matcher::Impl {
     if (tit == tables.end()) return;
     const TableIndex& ti = tit->second;
 
+    const std::size_t first = out.size();  // this change's answer starts here
     const RowImage* new_image = is_new_image(c.kind) ? &c.new_row : nullptr;
     const RowImage* old_image = is_old_image(c.kind) ? &c.old_row : nullptr;
     std::vector<Entry> candidates;
     for (const auto& ci : ti.regular)
-      collect_column(ci, new_image, true, old_image, false, candidates);
+      collect_column(ci, new_image, true, old_image, false, candidates, out);
     for (const auto& ci : ti.old_rel)
-      collect_column(ci, new_image, true, old_image, true, candidates);
+      collect_column(ci, new_image, true, old_image, true, candidates, out);
     for (const auto& [links, list] : ti.filter_links) {
       const bool link_unknown = old_image && !has_all(*old_image, links);
       for (const auto& ci : list)
-        collect_column(ci, new_image, true, old_image, link_unknown, candidates);
+        collect_column(ci, new_image, true, old_image, link_unknown, candidates, out);
     }
     if (new_image && lacks_any(*new_image, ti.linked_columns))
       candidates.insert(candidates.end(), ti.linked.begin(), ti.linked.end());
@@ -437,6 +455,15 @@ struct Matcher::Impl {
       const Subscriber* s = valid(e);
       if (s && dependency_affected(s->deps->tables[e.dep], s->params, c)) out.push_back(e.id);
     }
+    // A key hit of a subscriber this change already affects adds nothing: skipped while this
+    // change's answer is short enough to look through (the seed scenario: one subscriber).
+    const std::size_t answered = out.size();
+    const auto known = [&](SubscriberId id) {
+      if (answered - first > 8) return false;
+      for (std::size_t i = first; i < answered; ++i)
+        if (out[i] == id) return true;
+      return false;
+    };
 
     // Result keys. An update that keeps the key's values looks them up once; each image still
     // decides for itself (a linked dependency's predicate may hold on one image only).
@@ -451,6 +478,7 @@ struct Matcher::Impl {
         auto it = shape.by_values.find(**values);
         if (it == shape.by_values.end()) continue;
         for (const Entry& e : it->second) {
+          if (known(e.id)) continue;
           const Subscriber* s = valid_keys(e);
           if (!s) continue;
           const bool hit = values == &new_values
