@@ -326,17 +326,46 @@ struct Matcher::Impl {
         append_part(values, *v);
       }
       if (has_null || k.columns.size() != k.values.size()) continue;
-      TableIndex& ti = tables[k.table];
-      KeyShape& shape = ti.shapes[k.columns];
-      if (shape.columns.empty()) shape.columns = k.columns;
       std::string id_text = key_id(k.table, k.columns, values);
       auto pos = std::lower_bound(s.keys.begin(), s.keys.end(), id_text);
       if (pos != s.keys.end() && *pos == id_text) continue;
       s.keys.insert(pos, id_text);
-      shape.by_values[values].push_back(Entry{id, 0, 0, s.keys_gen});
-      ++s.key_entries;
+      index_key(id, s, k.table, k.columns, values);
     }
     live_entries += s.key_entries;
+  }
+
+  // Files one result key (its values as values_id() writes them), unless the subscriber's own
+  // predicate already finds every change that would hit it: its whole predicate on that table is
+  // `col = $p` (a sure entry) and the key is that column at that value (the seed scenario's
+  // `items(where: {id: {_eq: $id}})`). Such a key would only cost a lookup per change.
+  void index_key(SubscriberId id, Subscriber& s, const std::string& table,
+                 const std::vector<std::string>& columns, const std::string& values) {
+    if (covered(s, table, columns, values)) return;
+    KeyShape& shape = tables[table].shapes[columns];
+    if (shape.columns.empty()) shape.columns = columns;
+    shape.by_values[values].push_back(Entry{id, 0, 0, s.keys_gen});
+    ++s.key_entries;
+  }
+
+  static bool covered(const Subscriber& s, std::string_view table,
+                      const std::vector<std::string>& columns, std::string_view values) {
+    if (columns.size() != 1) return false;
+    const auto colon = values.find(':');
+    if (colon == std::string_view::npos) return false;
+    const std::string_view text = values.substr(colon + 1);
+    if (values.substr(0, colon) != std::to_string(text.size())) return false;  // one part only
+    for (const auto& d : s.deps->tables) {
+      const Predicate& p = d.predicate;
+      if (d.table_key != table || d.role == TableRole::kLinked ||
+          p.kind != Predicate::Kind::kCompare || p.op != ir::CompareOp::kEq ||
+          p.column != columns[0] || p.slot < 0 || static_cast<size_t>(p.slot) >= s.params.size())
+        continue;
+      auto want = param_key(p.column_type, s.params[static_cast<size_t>(p.slot)]);
+      auto have = value_key(p.column_type, text);
+      if (want && have && *want == *have) return true;
+    }
+    return false;
   }
 
   void retire(size_t n) {
@@ -352,16 +381,12 @@ struct Matcher::Impl {
     for (auto& [id, s] : subs) {
       index_dependencies(id, s);
       // Re-index the keys from their ids: the values part follows the '|' separator.
-      uint32_t n = 0;
+      s.key_entries = 0;
       for (const auto& k : s.keys) {
         ParsedKeyId parsed = parse_key_id(k);
-        KeyShape& shape = tables[parsed.table].shapes[parsed.columns];
-        if (shape.columns.empty()) shape.columns = parsed.columns;
-        shape.by_values[parsed.values].push_back(Entry{id, 0, 0, s.keys_gen});
-        ++n;
+        index_key(id, s, parsed.table, parsed.columns, parsed.values);
       }
-      s.key_entries = n;
-      live_entries += n;
+      live_entries += s.key_entries;
     }
   }
 

@@ -97,6 +97,34 @@ TEST_F(MatcherTest, RowLeavingIsFoundByResultKeys) {
             Ids{1});
 }
 
+// The seed scenario's shape: `items(where: {id: {_eq: $id}})` with its own row as result key. The
+// key is not filed (the predicate's own entry finds every change that would hit it); every way
+// the row can change, leave or come back still affects exactly that subscriber.
+TEST_F(MatcherTest, AResultKeyItsOwnEqualityCoversIsFoundThroughThePredicate) {
+  auto d =
+      make_deps({table_dep("items", deps::TableRole::kRoot, cmp("id", "bigint", Op::kEq, "id"))});
+  for (int i = 1; i <= 3; ++i) {
+    const std::string id = std::to_string(i);
+    ASSERT_TRUE(m_.add(i, d, vars(("{\"id\":" + id + "}").c_str())).ok());
+    ASSERT_TRUE(
+        m_.set_result_keys(i, keys(("[[\"public.items\",[\"id\"],[\"" + id + "\"]]]").c_str()))
+            .ok());
+  }
+  auto update = [](const char* id_new, const char* id_old) {
+    return change(ChangeKind::kUpdate, "items", row({{"id", id_new}, {"value", "x"}}),
+                  row({{"id", id_old}}));
+  };
+  EXPECT_EQ(affected({update("2", "2")}), Ids{2});  // its value changed
+  EXPECT_EQ(affected({update("9", "2")}), Ids{2});  // its row left (the key changed)
+  EXPECT_EQ(affected({update("3", "9")}), Ids{3});  // another row became its row
+  EXPECT_EQ(affected({change(ChangeKind::kDelete, "items", {}, row({{"id", "1"}}))}), Ids{1});
+  EXPECT_EQ(affected({change(ChangeKind::kInsert, "items", row({{"id", "1"}}))}), Ids{1});
+  EXPECT_EQ(affected({update("9", "8")}), Ids{});
+  // A key the predicate does not cover (another value) is still filed and found.
+  ASSERT_TRUE(m_.set_result_keys(1, keys(R"([["public.items",["id"],["7"]]])")).ok());
+  EXPECT_EQ(affected({change(ChangeKind::kDelete, "items", {}, row({{"id", "7"}}))}), Ids{1});
+}
+
 // Result keys may repeat an entry (the SQL does not deduplicate them): it is indexed once, and
 // replacing the keys retires it once.
 TEST_F(MatcherTest, RepeatedKeyEntriesCountOnce) {
