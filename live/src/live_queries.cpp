@@ -248,11 +248,11 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     });
   }
 
-  // Calls a subscriber's push without letting its exceptions unwind our bookkeeping. A burst's
-  // caller counts its pushes itself (`counted`: one metrics update per burst, not per push).
-  void deliver(Subscriber& s, Result<ResultText> r, bool counted = false) {
+  // Calls a subscriber's push without letting its exceptions unwind our bookkeeping. Counts an
+  // error; callers count results in `liveql_pushes_total` (once per burst, not per push).
+  void deliver(Subscriber& s, Result<ResultText> r) {
     bool error = !r.ok();
-    if (error || !counted) metrics.inc(error ? "liveql_errors_total" : "liveql_pushes_total");
+    if (error) metrics.inc("liveql_errors_total");
     auto push = error ? std::move(s.push) : s.push;
     try {
       if (push) push(std::move(r));
@@ -779,7 +779,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     for (auto& [sid, data] : pushes) {
       auto it = subscribers.find(sid);  // a push may unsubscribe anyone: looked up again
       if (it == subscribers.end()) continue;
-      deliver(it->second, std::move(data), true);
+      deliver(it->second, std::move(data));
       ++delivered;
     }
     if (delivered > 0) metrics.inc("liveql_pushes_total", static_cast<double>(delivered));
@@ -981,6 +981,7 @@ SubscriberId LiveQueries::subscribe_static(std::string data, Push push) {
     auto it = self->subscribers.find(id);
     if (self->stopped || it == self->subscribers.end() || it->second.has_result) return;
     it->second.has_result = true;
+    self->metrics.inc("liveql_pushes_total");
     self->deliver(it->second, std::make_shared<const std::string>(std::move(data)));
   });
   return id;
