@@ -13,6 +13,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value_from.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <deque>
 #include <map>
 #include <set>
@@ -131,6 +132,7 @@ struct Cohort {
 
   std::uint64_t refetches = 0;
   std::uint64_t statements = 0;
+  std::uint64_t row_images = 0;  // results written from a commit's row image (rule 11)
   double last_refetch_ms = 0;
   std::vector<double> durations;  // ring of the last kDurationWindow refetches, ms
   std::size_t durations_next = 0;
@@ -165,6 +167,73 @@ struct Subscriber {
   // the same for a commit that came while its statement ran.
   std::optional<Clock::time_point> changed_at;
   std::optional<Clock::time_point> again_changed_at;
+  // Rule 11, in a cohort whose result one row image writes: the key its vars select, and the
+  // newest commit whose image wrote its result (the next statement for it must see that one).
+  std::optional<std::string> row_key;
+  std::optional<std::uint64_t> written_xid;
+};
+
+// The final state, per key, of the rows of one table a transaction changed: the image of its
+// last insert or update, or null when its last change deleted it or moved it to another key.
+// Built on first use, for the tables of cohorts whose results row images write (rule 11).
+class FinalRows {
+ public:
+  explicit FinalRows(const Transaction& txn) : txn_(txn) {}
+
+  // The final image of `key` in `table`; std::nullopt when the transaction did not change that
+  // key, or its changes cannot tell (a truncate, an image without the key column).
+  std::optional<const RowImage*> find(const catalog::QualifiedName& table,
+                                      const std::string& key_column, std::string_view key) {
+    Table& t = table_of(table, key_column);
+    if (t.unsure) return std::nullopt;
+    auto it = t.rows.find(key);
+    if (it == t.rows.end()) return std::nullopt;
+    return it->second;
+  }
+
+ private:
+  struct Table {
+    catalog::QualifiedName name;
+    std::string key_column;
+    bool unsure = false;
+    boost::unordered_flat_map<std::string_view, const RowImage*> rows;
+  };
+
+  Table& table_of(const catalog::QualifiedName& name, const std::string& key_column) {
+    for (auto& t : tables_)
+      if (t.name == name && t.key_column == key_column) return t;
+    Table& t = tables_.emplace_back();
+    t.name = name;
+    t.key_column = key_column;
+    for (const RowChange& change : txn_.changes) {
+      if (change.schema != name.schema || change.table != name.name) continue;
+      if (change.kind == ChangeKind::kTruncate) {
+        t.unsure = true;
+        break;
+      }
+      const ColumnValue* old_key = change.old_row.find(key_column);
+      const ColumnValue* new_key = change.new_row.find(key_column);
+      if (change.kind == ChangeKind::kDelete || (change.kind == ChangeKind::kUpdate && old_key &&
+                                                 new_key && old_key->value != new_key->value)) {
+        if (!old_key || !old_key->value) {
+          t.unsure = true;
+          break;
+        }
+        t.rows[*old_key->value] = nullptr;
+      }
+      if (change.kind == ChangeKind::kInsert || change.kind == ChangeKind::kUpdate) {
+        if (!new_key || !new_key->value) {
+          t.unsure = true;
+          break;
+        }
+        t.rows[*new_key->value] = &change.new_row;
+      }
+    }
+    return t;
+  }
+
+  const Transaction& txn_;
+  std::vector<Table> tables_;
 };
 
 // One statement's worth of work: distinct vars and, per vars, the subscribers to fan out to.
@@ -213,6 +282,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
   std::multiset<std::uint64_t> log_readers;  // log_start of the statements sent and running
   // Counts changes of subscribers' matcher keys (see LoggedCommit).
   std::uint64_t keys_epoch = 0;
+  std::size_t row_result_cohorts = 0;  // cohorts whose deps have a row_result (rule 11)
 
   Impl(asio::any_io_executor e, PgPool& p, Metrics& m, Options o)
       : ex(std::move(e)), pool(p), metrics(m), options(o) {
@@ -301,6 +371,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
       it->second.erase(c.get());
       if (it->second.empty()) cohorts_by_table.erase(it);
     }
+    if (c->deps && c->deps->row_result) --row_result_cohorts;
     cohorts.erase(c->key());
     update_gauges();
   }
@@ -346,6 +417,10 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
   void request(Subscriber& s, std::span<const std::uint64_t> xids,
                std::optional<Clock::time_point> changed) {
     if (!s.cohort || s.cohort->dead) return;
+    if (s.written_xid) {  // the statement must see the commit that wrote its last result
+      merge_xid(s.statement ? s.again_xids : s.xids, s.written_xid);
+      s.written_xid.reset();
+    }
     if (s.statement) {
       s.again = true;
       merge_xids(s.again_xids, xids);
@@ -912,6 +987,77 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     return false;
   }
 
+  // ---- results from row images (rule 11) ----
+
+  // Serves from the transaction's row images the subscribers of `ids` whose result one row
+  // writes (their cohort's deps have a row_result) and who wait for no statement: the row their
+  // key selects ends inserted or updated, with every column the result shows. Pushes the ones
+  // whose result changed and removes every one it served from `ids`; the rest are refetched.
+  void write_from_images(const Transaction& txn, std::vector<SubscriberId>& ids,
+                         std::optional<std::uint64_t> xid, Clock::time_point decoded) {
+    std::optional<FinalRows> rows;  // indexed on first use
+    // One text per (plan, image): subscribers with the same key share it.
+    std::vector<std::tuple<const deps::RowResult*, const RowImage*, ResultText, std::uint64_t>>
+        written;
+    std::vector<std::pair<SubscriberId, ResultText>> pushes;
+    auto keep = ids.begin();
+    for (SubscriberId id : ids) {
+      auto it = subscribers.find(id);
+      if (it == subscribers.end() || !write_from_image(it->second, txn, rows, written, pushes)) {
+        *keep++ = id;
+        continue;
+      }
+      it->second.written_xid = xid;
+      ++it->second.cohort->row_images;
+    }
+    const auto served = static_cast<double>(ids.end() - keep);
+    ids.erase(keep, ids.end());
+    if (served == 0) return;
+    metrics.inc("liveql_row_image_results_total", served);
+    if (pushes.empty()) return;
+    const double latency = std::chrono::duration<double>(Clock::now() - decoded).count();
+    std::vector<double> latencies(pushes.size(), latency);
+    metrics.observe("liveql_commit_to_push_seconds", latencies);
+    std::size_t delivered = 0;
+    for (auto& [sid, data] : pushes) {
+      auto it = subscribers.find(sid);  // a push may unsubscribe anyone: looked up again
+      if (it == subscribers.end()) continue;
+      deliver(it->second, std::move(data));
+      ++delivered;
+    }
+    if (delivered > 0) metrics.inc("liveql_pushes_total", static_cast<double>(delivered));
+  }
+
+  bool write_from_image(
+      Subscriber& s, const Transaction& txn, std::optional<FinalRows>& rows,
+      std::vector<std::tuple<const deps::RowResult*, const RowImage*, ResultText, std::uint64_t>>&
+          written,
+      std::vector<std::pair<SubscriberId, ResultText>>& pushes) {
+    if (!s.row_key || !s.cohort || !s.cohort->deps || !s.cohort->deps->row_result) return false;
+    if (!s.has_result || s.waiting || s.statement || s.cohort->mode != CohortMode::kEvent)
+      return false;
+    const deps::RowResult& plan = *s.cohort->deps->row_result;
+    if (!rows) rows.emplace(txn);
+    auto image = rows->find(plan.table, plan.key_column, *s.row_key);
+    if (!image || !*image) return false;
+    auto same = std::find_if(written.begin(), written.end(), [&](const auto& w) {
+      return std::get<0>(w) == &plan && std::get<1>(w) == *image;
+    });
+    if (same == written.end()) {
+      auto text = deps::write_row_result(plan, **image);
+      if (!text) return false;
+      std::uint64_t h = hash_text(*text);
+      written.emplace_back(&plan, *image, std::make_shared<const std::string>(std::move(*text)), h);
+      same = written.end() - 1;
+    }
+    const std::uint64_t h = std::get<3>(*same);
+    if (s.hash != h) {
+      s.hash = h;
+      pushes.emplace_back(s.id, std::get<2>(*same));
+    }
+    return true;
+  }
+
   // ---- modes ----
 
   void evaluate_mode(const std::shared_ptr<Cohort>& c) {
@@ -1015,6 +1161,7 @@ SubscriberId LiveQueries::subscribe_tracked(
     if (c->deps) {
       for (const auto& t : c->deps->tables) c->tables.insert(t.table_key);
       for (const auto& t : c->tables) impl.cohorts_by_table[t].insert(c.get());
+      if (c->deps->row_result) ++impl.row_result_cohorts;
     }
     impl.evaluate_mode(c);
   }
@@ -1030,6 +1177,8 @@ SubscriberId LiveQueries::subscribe_tracked(
   s.id = id;
   s.cohort = cohort;
   s.vars = boost::json::serialize(vars);
+  if (cohort->deps && cohort->deps->row_result)
+    s.row_key = deps::row_result_key(*cohort->deps->row_result, vars);
   s.push = std::move(push);
   auto& stored = impl.subscribers.emplace(id, std::move(s)).first->second;
   impl.update_gauges();
@@ -1086,14 +1235,17 @@ std::size_t LiveQueries::on_commit(Transaction txn, std::optional<std::uint64_t>
   }
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  const std::size_t named = ids.size();
+  const auto decoded = Clock::now();
+  if (impl.row_result_cohorts > 0) impl.write_from_images(txn, ids, xid8, decoded);
   // Kept for the fetches pending now: their new keys may make it relevant (in-flight rule). The
   // requests below start waiting after it, so it is not matched again for them.
   if (impl.log_needed()) {
     impl.log.push_back({std::make_shared<const Transaction>(std::move(txn)), xid8, touched,
                         std::move(affected), impl.keys_epoch});
   }
-  impl.request_ids(ids, xid8, Clock::now());
-  return ids.size();
+  impl.request_ids(ids, xid8, decoded);
+  return named;
 }
 
 void LiveQueries::refetch_all() {
@@ -1190,6 +1342,7 @@ boost::json::value LiveQueries::cohorts_json() const {
         {"distinct_variables", c->groups.size()},
         {"refetches", c->refetches},
         {"statements", c->statements},
+        {"row_images", c->row_images},
         {"last_refetch_ms", c->last_refetch_ms},
         {"p99_refetch_ms", p99},
         {"throttled", c->budget->throttled()},

@@ -274,6 +274,100 @@ TEST_F(ChangeFeedTest, RowsLeavingAResultArePushed) {
   EXPECT_EQ(placed.last(), json::parse(R"({"orders":[]})"));
 }
 
+// What the statement prints for `op` now (sql::single_query prints `data` as the live statement
+// does), as text: rule 11's results must be the same bytes, not only the same JSON.
+std::string fresh_text(const std::string& url, const compiler::CompiledOperation& op) {
+  PGconn* conn = PQconnectdb(url.c_str());
+  std::string sql = sql::single_query(op.ir);
+  std::string vars = json::serialize(op.vars);
+  const char* params[1] = {vars.c_str()};
+  PGresult* r = PQexecParams(conn, sql.c_str(), 1, nullptr, params, nullptr, nullptr, 0);
+  std::string out;
+  if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+    out = PQgetvalue(r, 0, 0);
+  } else {
+    ADD_FAILURE() << PQerrorMessage(conn) << "\n" << sql;
+  }
+  PQclear(r);
+  PQfinish(conn);
+  return out;
+}
+
+// Rule 11: a result that is one row picked by its key is written from the commit's row image,
+// with no statement, byte for byte as the statement prints it (escapes, nulls, booleans,
+// __typename, a list or an object). A change the image cannot write (a delete) is refetched;
+// a filter on another column is not a keyed row (its cohort refetches).
+TEST_F(ChangeFeedTest, OneRowByItsKeyIsWrittenFromTheRowImageAsTheStatementPrintsIt) {
+  make();
+  start_feed();
+  Sink by_pk, list, other;
+  auto by_pk_op =
+      op("subscription { delivery_agents_by_pk(id: 1) { id name phone active "
+         "__typename } }");
+  auto list_op =
+      op("subscription ($id: Int!) { delivery_agents(where: {id: {_eq: $id}}) "
+         "{ phone active the_id: id } }",
+         "", json::object{{"id", 1}});
+  live_->subscribe(by_pk_op, "admin", by_pk.push());
+  live_->subscribe(list_op, "admin", list.push());
+  subscribe(other, "subscription { delivery_agents(where: {name: {_eq: \"x\"}}) { id } }");
+  ASSERT_TRUE(run_until(ioc_, [&] {
+    return by_pk.got.size() == 1 && list.got.size() == 1 && other.got.size() == 1;
+  }));
+  EXPECT_EQ(by_pk.got.back().value(), fresh_text(url_, by_pk_op));
+
+  const double s0 = statements();
+  const char* updates[] = {
+      "update delivery_agents set name = E'quote \" back \\\\ nl \\n tab \\t cr \\r ff \\f "
+      "bs \\b ctl \\x01 \\x1f del \\x7f / é ✓ 😀', phone = null, active = false where id = 1",
+      "update delivery_agents set name = '', phone = '{\"json\": [1]}', active = true where id = 1",
+      "update delivery_agents set name = 'x', phone = '1' where id = 1",
+  };
+  std::size_t n = 1;
+  for (const char* update : updates) {
+    test::exec(url_, update);
+    ++n;
+    ASSERT_TRUE(run_until(ioc_, [&] { return by_pk.got.size() == n && list.got.size() == n; }))
+        << update;
+    EXPECT_EQ(by_pk.got.back().value(), fresh_text(url_, by_pk_op)) << update;
+    EXPECT_EQ(list.got.back().value(), fresh_text(url_, list_op)) << update;
+  }
+  // The last update moved the agent into `other`'s result: refetched, the only statement.
+  ASSERT_TRUE(run_until(ioc_, [&] { return other.got.size() == 2; }));
+  EXPECT_EQ(statements(), s0 + 1);
+  EXPECT_GE(metrics_.value("liveql_row_image_results_total"), 6);
+  std::uint64_t row_images = 0;
+  const json::value cohorts = live_->cohorts_json();
+  for (const auto& c : cohorts.as_array())
+    row_images += c.as_object().at("row_images").to_number<std::uint64_t>();
+  EXPECT_EQ(row_images, 6u);
+
+  // An update that changes nothing the results show pushes nothing (`other`, which holds the
+  // agent now, is refetched: one statement).
+  const double t0 = txns();
+  test::exec(url_, "update delivery_agents set name = name where id = 1");
+  wait_txns(t0, 1);
+  ASSERT_TRUE(run_until(ioc_, [&] { return statements() == s0 + 2; }));
+  EXPECT_EQ(by_pk.got.size(), n);
+  EXPECT_EQ(list.got.size(), n);
+
+  // A new row under a subscriber's key is written too; its delete is refetched.
+  Sink later;
+  auto later_op = op("subscription { delivery_agents_by_pk(id: 1000) { id name } }");
+  live_->subscribe(later_op, "admin", later.push());
+  ASSERT_TRUE(run_until(ioc_, [&] { return later.got.size() == 1; }));
+  EXPECT_EQ(later.last(), json::parse(R"({"delivery_agents_by_pk":null})"));
+  const double s1 = statements();
+  test::exec(url_, "insert into delivery_agents (id, name) values (1000, 'New')");
+  ASSERT_TRUE(run_until(ioc_, [&] { return later.got.size() == 2; }));
+  EXPECT_EQ(later.got.back().value(), fresh_text(url_, later_op));
+  EXPECT_EQ(statements(), s1);
+  test::exec(url_, "delete from delivery_agents where id = 1000");
+  ASSERT_TRUE(run_until(ioc_, [&] { return later.got.size() == 3; }));
+  EXPECT_EQ(later.last(), json::parse(R"({"delivery_agents_by_pk":null})"));
+  EXPECT_EQ(statements(), s1 + 1);
+}
+
 TEST_F(ChangeFeedTest, ChildInsertReachesTheSubscriberHoldingItsParent) {
   make();
   start_feed();

@@ -401,6 +401,7 @@ Dependencies extract_dependencies(const ir::Operation& op) {
   Extractor extractor(deps);
   for (const auto& field : op.fields) extractor.root_field(field);
   assign_param_slots(deps);
+  deps.row_result = row_result(op);
   return deps;
 }
 

@@ -38,11 +38,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "liveql/compiler/catalog.hpp"
 #include "liveql/compiler/ir.hpp"
+#include "liveql/compiler/row_result.hpp"
 
 namespace liveql::deps {
 
@@ -99,6 +101,8 @@ struct Dependencies {
   std::vector<std::string> param_keys;  // distinct Param keys the predicates read, slot order
   bool tractable = true;
   std::string reason;  // the first table's reason when not tractable
+  // Set when the result is one keyed row an image can write (row_result.hpp).
+  std::optional<RowResult> row_result;
 };
 
 // Extracts the dependencies of an operation (query or subscription). Never fails: what it

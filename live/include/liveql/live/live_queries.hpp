@@ -163,7 +163,9 @@ class LiveQueries {
   // The change feed's one call per committed transaction (in commit order): refetches the
   // event-mode subscribers it may affect (the matcher's answer, and every subscriber of a cohort
   // forced to event mode on a changed table) with xid8, and keeps it for the in-flight rule
-  // while fetches are pending. Returns the number of subscribers named. Poll-mode cohorts are
+  // while fetches are pending. A subscriber whose result the commit's row image writes (rule 11:
+  // one row by its key, no statement waiting for it) gets it pushed from the image instead.
+  // Returns the number of subscribers named (refetched or written). Poll-mode cohorts are
   // never named: their timer covers them (a commit whose tables no event cohort reads is not
   // even matched).
   std::size_t on_commit(Transaction txn, std::optional<std::uint64_t> xid8);
@@ -205,11 +207,12 @@ class LiveQueries {
 
   // [{id, kind ("live" or "stream"), role, root_field, mode, mode_reason, subscribers,
   // distinct_variables, refetches,
-  //   statements, last_refetch_ms, p99_refetch_ms, throttled, window_cap_ms, tables}]. A
+  //   statements, row_images, last_refetch_ms, p99_refetch_ms, throttled, window_cap_ms,
+  //   tables}]. A
   //   refetch is the work asked in one turn of the loop (a commit, a poll tick), done when each
   //   of its subscribers has its result (duration: last_refetch_ms); statements counts every
-  //   statement, first fetches included; throttled and window_cap_ms: the event budget
-  //   (refetch_budget.hpp).
+  //   statement, first fetches included; row_images counts results written from a commit's
+  //   row image (rule 11); throttled and window_cap_ms: the event budget (refetch_budget.hpp).
   boost::json::value cohorts_json() const;
 
   // Cancels timers and drops every subscriber without pushing. Idempotent.

@@ -1,0 +1,59 @@
+// Results written from a row image (compiler stage liveql_deps; ARCHITECTURE rule 11). A live
+// query whose whole result is the one row of one table whose single-column primary key equals a
+// variable (`t_by_pk(id: $id)`, or `t(where: {id: {_eq: $id}})` with no other condition from
+// the request or the role's permission, no limit or offset), projected to plain columns whose
+// JSON form the row change's text value gives exactly (integers, booleans, text, varchar,
+// uuid), has no need of a statement after a commit that inserts or updates that row: the new
+// row image is the result. write_row_result() prints it as the multiplexed statement prints it
+// (PostgreSQL's json_build_object and json_agg), byte for byte, so that the hash a later
+// statement compares against is the same.
+//
+// Pure: no I/O.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "liveql/base/row_change.hpp"
+#include "liveql/compiler/ir.hpp"
+
+namespace liveql::deps {
+
+struct RowResult {
+  // How the row's text value becomes JSON.
+  enum class Form {
+    kNumber,  // integers: the text as is
+    kBool,    // boolean: true / false
+    kString,  // text, varchar, uuid, and stringified integers (as_text): a JSON string
+  };
+  struct Column {
+    std::string alias;   // the response key
+    std::string column;  // empty for a __typename (then `typename_` is the value)
+    Form form = Form::kString;
+    std::string typename_;
+  };
+
+  catalog::QualifiedName table;
+  std::string key_column;  // the single-column primary key
+  ir::Param key;           // the key's value: vars[key.key]
+  std::string root_alias;
+  bool object = false;  // <t>_by_pk: the row itself; otherwise a JSON array of it
+  std::vector<Column> columns;
+};
+
+// The operation's RowResult, or std::nullopt when its result is not one keyed row of plain
+// columns (see above).
+std::optional<RowResult> row_result(const ir::Operation& op);
+
+// The key value a subscriber's vars select, in PostgreSQL's text form (what a change's image
+// holds): an integer or a string; std::nullopt for anything else (the subscriber is refetched).
+std::optional<std::string> row_result_key(const RowResult& plan, const boost::json::object& vars);
+
+// The `data` text of the result when `row` (a full new image) is the selected row, exactly as
+// the statement prints it; std::nullopt when the image lacks a column the result shows (an
+// unchanged TOASTed value) or holds a value of the wrong form.
+std::optional<std::string> write_row_result(const RowResult& plan, const RowImage& row);
+
+}  // namespace liveql::deps

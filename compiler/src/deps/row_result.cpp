@@ -1,0 +1,182 @@
+#include "liveql/compiler/row_result.hpp"
+
+#include <string_view>
+
+namespace liveql::deps {
+namespace {
+
+using Form = RowResult::Form;
+
+// The JSON form of a column of this PostgreSQL type (format_type spelling), when a change's text
+// value gives it exactly; std::nullopt otherwise (timestamps print differently in JSON, floats
+// and numerics have NaN, json/jsonb are normalised, bpchar loses its padding in the decoder).
+std::optional<Form> form_of(std::string_view pg_type, bool as_text) {
+  if (pg_type == "integer" || pg_type == "bigint" || pg_type == "smallint")
+    return as_text ? Form::kString : Form::kNumber;
+  if (as_text) return std::nullopt;
+  if (pg_type == "boolean") return Form::kBool;
+  if (pg_type == "text" || pg_type == "character varying" || pg_type == "uuid")
+    return Form::kString;
+  return std::nullopt;
+}
+
+// `where` is exactly `key = $param` (ANDed with nothing but true).
+const ir::BoolExp* key_equality(const ir::BoolExp* e, const std::string& key) {
+  if (!e) return nullptr;
+  if (e->kind == ir::BoolExp::Kind::kAnd) {
+    const ir::BoolExp* found = nullptr;
+    for (const auto& child : e->children) {
+      if (child && child->kind == ir::BoolExp::Kind::kTrue) continue;
+      if (found) return nullptr;
+      found = key_equality(child.get(), key);
+      if (!found) return nullptr;
+    }
+    return found;
+  }
+  if (e->kind != ir::BoolExp::Kind::kCompare || e->op != ir::CompareOp::kEq || e->column != key ||
+      !e->column_cast.empty() || e->param.is_list || e->computed)
+    return nullptr;
+  return e;
+}
+
+// PostgreSQL's escape_json: the short escapes, other control characters as \u00xx, nothing else.
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (char ch : s) {
+    switch (ch) {
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      default: {
+        auto c = static_cast<unsigned char>(ch);
+        if (c < 0x20) {
+          out += "\\u00";
+          out += kHex[c >> 4];
+          out += kHex[c & 0xF];
+        } else {
+          out += ch;
+        }
+      }
+    }
+  }
+  out += '"';
+}
+
+bool is_integer_text(std::string_view s) {
+  if (!s.empty() && s.front() == '-') s.remove_prefix(1);
+  if (s.empty()) return false;
+  for (char c : s)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
+}  // namespace
+
+std::optional<RowResult> row_result(const ir::Operation& op) {
+  if (op.fields.size() != 1) return std::nullopt;
+  const ir::RootField& rf = op.fields[0];
+  if (rf.kind != ir::RootField::Kind::kSelect && rf.kind != ir::RootField::Kind::kSelectByPk)
+    return std::nullopt;
+  const ir::Select& sel = rf.select;
+  if (!rf.namespace_alias.empty() || sel.function || sel.primary_key.size() != 1 ||
+      !sel.distinct_on.empty() || sel.limit || sel.offset || sel.permission_limit)
+    return std::nullopt;
+  const ir::BoolExp* eq = key_equality(sel.where.get(), sel.primary_key[0]);
+  if (!eq) return std::nullopt;
+  RowResult plan;
+  plan.table = sel.table;
+  plan.key_column = sel.primary_key[0];
+  plan.key = eq->param;
+  plan.root_alias = rf.alias;
+  plan.object = rf.kind == ir::RootField::Kind::kSelectByPk;
+  for (const ir::Field& f : sel.fields) {
+    RowResult::Column c;
+    c.alias = f.alias;
+    if (f.kind == ir::Field::Kind::kTypename) {
+      c.typename_ = f.typename_;
+    } else {
+      if (f.kind != ir::Field::Kind::kColumn || f.json_path || f.cell_filter) return std::nullopt;
+      auto form = form_of(f.pg_type, f.as_text);
+      if (!form) return std::nullopt;
+      c.column = f.column;
+      c.form = *form;
+    }
+    plan.columns.push_back(std::move(c));
+  }
+  if (plan.columns.empty()) return std::nullopt;
+  return plan;
+}
+
+std::optional<std::string> row_result_key(const RowResult& plan, const boost::json::object& vars) {
+  const boost::json::value* v = vars.if_contains(plan.key.key);
+  if (!v) return std::nullopt;
+  if (v->is_int64()) return std::to_string(v->get_int64());
+  if (v->is_uint64()) return std::to_string(v->get_uint64());
+  if (v->is_string()) return std::string(v->get_string());
+  return std::nullopt;
+}
+
+std::optional<std::string> write_row_result(const RowResult& plan, const RowImage& row) {
+  std::string out = "{";
+  append_json_string(out, plan.root_alias);
+  out += plan.object ? " : {" : " : [{";
+  bool first = true;
+  for (const auto& c : plan.columns) {
+    if (!first) out += ", ";
+    first = false;
+    append_json_string(out, c.alias);
+    out += " : ";
+    if (c.column.empty()) {
+      append_json_string(out, c.typename_);
+      continue;
+    }
+    const ColumnValue* v = row.find(c.column);
+    if (!v) return std::nullopt;
+    if (!v->value) {
+      out += "null";
+      continue;
+    }
+    const std::string& text = *v->value;
+    switch (c.form) {
+      case Form::kNumber:
+        if (!is_integer_text(text)) return std::nullopt;
+        out += text;
+        break;
+      case Form::kBool:
+        if (text == "true" || text == "t") {
+          out += "true";
+        } else if (text == "false" || text == "f") {
+          out += "false";
+        } else {
+          return std::nullopt;
+        }
+        break;
+      case Form::kString:
+        append_json_string(out, text);
+        break;
+    }
+  }
+  out += plan.object ? "}}" : "}]}";
+  return out;
+}
+
+}  // namespace liveql::deps

@@ -1,0 +1,189 @@
+// Which results a row image writes (ARCHITECTURE rule 11), and the text it writes. That the text
+// is byte for byte PostgreSQL's is checked against the database in tests/live (change feed
+// test); here, every shape that must not qualify and every value form.
+#include "liveql/compiler/row_result.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+
+#include "liveql/compiler/compile.hpp"
+#include "liveql/compiler/dependencies.hpp"
+#include "schema_fixture.hpp"
+
+namespace liveql::deps {
+namespace {
+
+namespace json = boost::json;
+using compiler::Session;
+
+class RowResultTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { schema_ = test::shop_schema(); }
+  static void TearDownTestSuite() { schema_.reset(); }
+
+  static Session user() {
+    Session s;
+    s.role = "user";
+    s.is_admin = false;
+    s.variables["x-hasura-user-id"] = "7";
+    return s;
+  }
+  // The row_result of a compiled subscription (nullopt also when it does not compile).
+  std::optional<RowResult> plan(std::string_view query, const Session& session = Session{},
+                                std::string vars = "{}") {
+    compiler::Request r{query, json::parse(vars).as_object(), std::nullopt};
+    auto op = compiler::compile(*schema_, r, session);
+    EXPECT_TRUE(op.ok()) << (op.ok() ? "" : op.error().message);
+    if (!op.ok()) return std::nullopt;
+    vars_ = op->vars;
+    return extract_dependencies(op->ir).row_result;
+  }
+  json::object vars_;
+  static inline std::shared_ptr<const compiler::Schema> schema_;
+};
+
+RowImage image(std::vector<std::pair<std::string, std::optional<std::string>>> values) {
+  RowImage row;
+  for (auto& [name, value] : values) row.columns.push_back({name, "", std::move(value)});
+  return row;
+}
+
+TEST_F(RowResultTest, AListOrAnObjectByTheKeyQualifies) {
+  auto list = plan(
+      "subscription ($id: Int!) { delivery_agents(where: {id: {_eq: $id}}) "
+      "{ id name phone active } }",
+      Session{}, R"({"id": 3})");
+  ASSERT_TRUE(list);
+  EXPECT_FALSE(list->object);
+  EXPECT_EQ(list->root_alias, "delivery_agents");
+  EXPECT_EQ(list->table.name, "delivery_agents");
+  EXPECT_EQ(list->key_column, "id");
+  ASSERT_EQ(list->columns.size(), 4u);
+  EXPECT_EQ(list->columns[0].form, RowResult::Form::kNumber);
+  EXPECT_EQ(list->columns[2].form, RowResult::Form::kString);
+  EXPECT_EQ(list->columns[3].form, RowResult::Form::kBool);
+  EXPECT_EQ(row_result_key(*list, vars_), "3");
+
+  auto object = plan("subscription { a: delivery_agents_by_pk(id: 5) { n: name __typename } }");
+  ASSERT_TRUE(object);
+  EXPECT_TRUE(object->object);
+  EXPECT_EQ(object->root_alias, "a");
+  EXPECT_EQ(row_result_key(*object, vars_), "5");
+  ASSERT_EQ(object->columns.size(), 2u);
+  EXPECT_EQ(object->columns[1].typename_, "delivery_agents");
+
+  // A permission filter of {} adds nothing; order_by cannot reorder one row.
+  EXPECT_TRUE(
+      plan("subscription { delivery_agents(where: {id: {_eq: 1}}, order_by: {name: asc}) "
+           "{ id name } }",
+           user()));
+}
+
+TEST_F(RowResultTest, AnythingButOneKeyedRowOfPlainColumnsDoesNot) {
+  const char* refused[] = {
+      // another condition, from the request or from the role's permission
+      "subscription { delivery_agents(where: {id: {_eq: 1}, active: {_eq: true}}) { id } }",
+      "subscription { delivery_agents(where: {name: {_eq: \"x\"}}) { id } }",
+      "subscription { delivery_agents(where: {id: {_gt: 1}}) { id } }",
+      "subscription { delivery_agents(where: {id: {_in: [1]}}) { id } }",
+      "subscription { delivery_agents(where: {_or: [{id: {_eq: 1}}]}) { id } }",
+      "subscription { delivery_agents { id } }",
+      // limit and offset (a limit of 0 is an empty result)
+      "subscription { delivery_agents(where: {id: {_eq: 1}}, limit: 0) { id } }",
+      "subscription { delivery_agents(where: {id: {_eq: 1}}, offset: 1) { id } }",
+      // columns whose JSON is not their text (timestamps, numeric, jsonb, enums)
+      "subscription { users_by_pk(id: 1) { id created_at } }",
+      "subscription { orders_by_pk(id: 1) { id total } }",
+      "subscription { orders_by_pk(id: 1) { notes } }",
+      "subscription { orders_by_pk(id: 1) { status } }",
+      // relationships, aggregates, several root fields
+      "subscription { orders_by_pk(id: 1) { id user { id } } }",
+      "subscription { delivery_agents_aggregate(where: {id: {_eq: 1}}) { aggregate { count } } }",
+      "query { a: delivery_agents_by_pk(id: 1) { id } b: delivery_agents_by_pk(id: 2) { id } }",
+  };
+  for (const char* q : refused) EXPECT_FALSE(plan(q)) << q;
+  // The user role's users permission (id = X-Hasura-User-Id) is a second condition.
+  EXPECT_FALSE(plan("subscription { users_by_pk(id: 7) { id name } }", user()));
+}
+
+TEST_F(RowResultTest, TheKeyIsAnIntegerOrAString) {
+  auto p = plan("subscription ($id: Int!) { delivery_agents_by_pk(id: $id) { id } }", Session{},
+                R"({"id": -12})");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(row_result_key(*p, vars_), "-12");
+  EXPECT_EQ(row_result_key(*p, json::parse(R"({})").as_object()), std::nullopt);
+  json::object vars{{p->key.key, "42"}};
+  EXPECT_EQ(row_result_key(*p, vars), "42");
+  vars[p->key.key] = 4.5;
+  EXPECT_EQ(row_result_key(*p, vars), std::nullopt);
+  vars[p->key.key] = nullptr;
+  EXPECT_EQ(row_result_key(*p, vars), std::nullopt);
+}
+
+TEST_F(RowResultTest, WritesTheRowAsJsonBuildObjectAndJsonAggPrintIt) {
+  auto list = plan(
+      "subscription { delivery_agents(where: {id: {_eq: 1}}) "
+      "{ the_id: id name phone active __typename } }");
+  ASSERT_TRUE(list);
+  auto row = image({{"id", "1"},
+                    {"name", "a \"q\" \\ \n\t\r\b\f \x01\x1f\x7f é"},
+                    {"phone", std::nullopt},
+                    {"active", "true"}});
+  EXPECT_EQ(write_row_result(*list, row),
+            "{\"delivery_agents\" : [{\"the_id\" : 1, \"name\" : \"a \\\"q\\\" \\\\ "
+            "\\n\\t\\r\\b\\f \\u0001\\u001f\x7f é\", \"phone\" : null, \"active\" : true, "
+            "\"__typename\" : \"delivery_agents\"}]}");
+  auto object = plan("subscription { delivery_agents_by_pk(id: 1) { active id } }");
+  ASSERT_TRUE(object);
+  EXPECT_EQ(write_row_result(*object, image({{"id", "-5"}, {"active", "false"}, {"x", "y"}})),
+            "{\"delivery_agents_by_pk\" : {\"active\" : false, \"id\" : -5}}");
+  // PostgreSQL's own text forms of booleans are read too.
+  EXPECT_EQ(write_row_result(*object, image({{"id", "1"}, {"active", "t"}})),
+            "{\"delivery_agents_by_pk\" : {\"active\" : true, \"id\" : 1}}");
+}
+
+// Stringified numeric types (HASURA_GRAPHQL_STRINGIFY_NUMERIC_TYPES): a bigint as a JSON string.
+TEST(RowResult, AStringifiedIntegerIsAString) {
+  ir::Operation op;
+  ir::RootField& rf = op.fields.emplace_back();
+  rf.alias = "items";
+  rf.select.table = {"public", "items"};
+  rf.select.primary_key = {"id"};
+  auto where = std::make_shared<ir::BoolExp>();
+  where->kind = ir::BoolExp::Kind::kCompare;
+  where->column = "id";
+  where->column_type = "integer";
+  where->param = ir::Param{"p1", "integer", false};
+  rf.select.where = where;
+  for (auto [name, type, as_text] :
+       {std::tuple{"id", "integer", false}, std::tuple{"value", "bigint", true}}) {
+    ir::Field& f = rf.select.fields.emplace_back();
+    f.alias = f.column = name;
+    f.pg_type = type;
+    f.as_text = as_text;
+  }
+  auto p = row_result(op);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(write_row_result(*p, image({{"id", "2"}, {"value", "9007199254740993"}})),
+            "{\"items\" : [{\"id\" : 2, \"value\" : \"9007199254740993\"}]}");
+  // A stringified type the writer does not know is refused.
+  rf.select.fields[1].pg_type = "numeric";
+  EXPECT_FALSE(row_result(op));
+}
+
+TEST_F(RowResultTest, AnImageMissingAColumnOrWithAValueOfTheWrongFormWritesNothing) {
+  auto p = plan("subscription { delivery_agents_by_pk(id: 1) { id name active } }");
+  ASSERT_TRUE(p);
+  // An unchanged TOASTed value is absent from the new image.
+  EXPECT_EQ(write_row_result(*p, image({{"id", "1"}, {"active", "true"}})), std::nullopt);
+  EXPECT_EQ(write_row_result(*p, image({{"id", "1.5"}, {"name", "a"}, {"active", "true"}})),
+            std::nullopt);
+  EXPECT_EQ(write_row_result(*p, image({{"id", ""}, {"name", "a"}, {"active", "true"}})),
+            std::nullopt);
+  EXPECT_EQ(write_row_result(*p, image({{"id", "1"}, {"name", "a"}, {"active", "yes"}})),
+            std::nullopt);
+}
+
+}  // namespace
+}  // namespace liveql::deps
