@@ -58,6 +58,11 @@ std::uint64_t hash_text(std::string_view text) { return std::hash<std::string_vi
 using Xids = std::vector<std::uint64_t>;
 constexpr std::size_t kMaxXids = 256;
 
+// Results written from row images are pushed at most this often (rule 11): a commit after a
+// quiet moment is pushed at once, commits arriving faster share a flush, so thousands of commits
+// a second wake the I/O threads a few hundred times, not once per commit.
+constexpr std::chrono::milliseconds kImageFlushPeriod{5};
+
 void merge_xid(Xids& into, std::optional<std::uint64_t> xid) {
   if (!xid) return;
   auto pos = std::lower_bound(into.begin(), into.end(), *xid);
@@ -144,6 +149,8 @@ struct Cohort {
   std::string stream_cursor_key;
 };
 
+using ResultText = LiveQueries::ResultText;
+
 struct Subscriber {
   SubscriberId id = 0;
   std::shared_ptr<Cohort> cohort;  // null for static data
@@ -171,6 +178,11 @@ struct Subscriber {
   // newest commit whose image wrote its result (the next statement for it must see that one).
   std::optional<std::string> row_key;
   std::optional<std::uint64_t> written_xid;
+  // A written result not pushed yet (the next image flush pushes it, unless a statement's newer
+  // result is pushed first), and when the oldest commit it answers was decoded.
+  ResultText image_pending;
+  std::optional<Clock::time_point> image_changed_at;
+  bool image_queued = false;  // in Impl::image_queue
 };
 
 // The final state, per key, of the rows of one table a transaction changed: the image of its
@@ -283,6 +295,11 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
   // Counts changes of subscribers' matcher keys (see LoggedCommit).
   std::uint64_t keys_epoch = 0;
   std::size_t row_result_cohorts = 0;  // cohorts whose deps have a row_result (rule 11)
+  // Subscribers with a written result to push at the next image flush, in write order.
+  std::vector<SubscriberId> image_queue;
+  std::unique_ptr<asio::steady_timer> image_timer;
+  bool image_flush_scheduled = false;
+  Clock::time_point last_image_flush;
 
   Impl(asio::any_io_executor e, PgPool& p, Metrics& m, Options o)
       : ex(std::move(e)), pool(p), metrics(m), options(o) {
@@ -843,6 +860,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
         if (s.has_result && s.hash == h) continue;
         s.has_result = true;
         s.hash = h;
+        s.image_pending.reset();  // older than this result: never pushed after it
         if (!data) data = std::make_shared<const std::string>(text);
         pushes.emplace_back(sid, data);
         if (changed) latencies.push_back(std::chrono::duration<double>(now - *changed).count());
@@ -999,11 +1017,10 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     // One text per (plan, image): subscribers with the same key share it.
     std::vector<std::tuple<const deps::RowResult*, const RowImage*, ResultText, std::uint64_t>>
         written;
-    std::vector<std::pair<SubscriberId, ResultText>> pushes;
     auto keep = ids.begin();
     for (SubscriberId id : ids) {
       auto it = subscribers.find(id);
-      if (it == subscribers.end() || !write_from_image(it->second, txn, rows, written, pushes)) {
+      if (it == subscribers.end() || !write_from_image(it->second, txn, rows, written, decoded)) {
         *keep++ = id;
         continue;
       }
@@ -1012,12 +1029,47 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     }
     const auto served = static_cast<double>(ids.end() - keep);
     ids.erase(keep, ids.end());
-    if (served == 0) return;
-    metrics.inc("liveql_row_image_results_total", served);
-    if (pushes.empty()) return;
-    const double latency = std::chrono::duration<double>(Clock::now() - decoded).count();
-    std::vector<double> latencies(pushes.size(), latency);
-    metrics.observe("liveql_commit_to_push_seconds", latencies);
+    if (served > 0) metrics.inc("liveql_row_image_results_total", served);
+    if (!image_queue.empty()) schedule_image_flush();
+  }
+
+  // At once (posted: the commits of this turn share it) after a quiet moment, otherwise a
+  // kImageFlushPeriod after the last flush.
+  void schedule_image_flush() {
+    if (image_flush_scheduled) return;
+    image_flush_scheduled = true;
+    const auto due = last_image_flush + kImageFlushPeriod;
+    if (Clock::now() >= due) {
+      asio::post(ex, [self = shared_from_this()] { self->flush_images(); });
+      return;
+    }
+    if (!image_timer) image_timer = std::make_unique<asio::steady_timer>(ex);
+    image_timer->expires_at(due);
+    image_timer->async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (!ec) self->flush_images();
+    });
+  }
+
+  void flush_images() {
+    image_flush_scheduled = false;
+    if (stopped) return;
+    last_image_flush = Clock::now();
+    std::vector<SubscriberId> queue = std::move(image_queue);
+    image_queue.clear();
+    std::vector<std::pair<SubscriberId, ResultText>> pushes;
+    std::vector<double> latencies;
+    for (SubscriberId id : queue) {
+      auto it = subscribers.find(id);
+      if (it == subscribers.end()) continue;
+      Subscriber& s = it->second;
+      s.image_queued = false;
+      auto changed = std::exchange(s.image_changed_at, std::nullopt);
+      if (!s.image_pending) continue;  // a statement's newer result went first
+      pushes.emplace_back(id, std::exchange(s.image_pending, nullptr));
+      if (changed)
+        latencies.push_back(std::chrono::duration<double>(last_image_flush - *changed).count());
+    }
+    if (!latencies.empty()) metrics.observe("liveql_commit_to_push_seconds", latencies);
     std::size_t delivered = 0;
     for (auto& [sid, data] : pushes) {
       auto it = subscribers.find(sid);  // a push may unsubscribe anyone: looked up again
@@ -1032,7 +1084,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
       Subscriber& s, const Transaction& txn, std::optional<FinalRows>& rows,
       std::vector<std::tuple<const deps::RowResult*, const RowImage*, ResultText, std::uint64_t>>&
           written,
-      std::vector<std::pair<SubscriberId, ResultText>>& pushes) {
+      Clock::time_point decoded) {
     if (!s.row_key || !s.cohort || !s.cohort->deps || !s.cohort->deps->row_result) return false;
     if (!s.has_result || s.waiting || s.statement || s.cohort->mode != CohortMode::kEvent)
       return false;
@@ -1053,7 +1105,12 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     const std::uint64_t h = std::get<3>(*same);
     if (s.hash != h) {
       s.hash = h;
-      pushes.emplace_back(s.id, std::get<2>(*same));
+      s.image_pending = std::get<2>(*same);  // a newer one replaces a pending one
+      if (!s.image_changed_at) s.image_changed_at = decoded;
+      if (!s.image_queued) {
+        s.image_queued = true;
+        image_queue.push_back(s.id);
+      }
     }
     return true;
   }
@@ -1362,6 +1419,7 @@ void LiveQueries::stop() {
     if (c->timer) c->timer->cancel();
     if (c->window_timer) c->window_timer->cancel();
   }
+  if (impl.image_timer) impl.image_timer->cancel();
   impl.cohorts.clear();
   impl.cohorts_by_table.clear();
   impl.subscribers.clear();

@@ -50,6 +50,11 @@
 // fetch; after every fetch its result keys replace the previous ones; unsubscribe() removes it.
 // A cohort's mode is re-evaluated when it is created and on set_table_modes() /
 // set_event_source(); a cohort switching from poll to event is refetched once.
+//
+// Row images (rule 11): in a cohort whose result is one row by its key (deps::RowResult), a
+// subscriber named by a commit that inserts or updates its row, and waiting for no statement, gets
+// the result written from the commit's new row image (deps::write_row_result) instead of a
+// refetch; its next statement checks that commit's visibility.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
