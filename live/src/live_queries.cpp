@@ -138,6 +138,10 @@ struct Cohort {
   std::uint64_t refetches = 0;
   std::uint64_t statements = 0;
   std::uint64_t row_images = 0;  // results written from a commit's row image (rule 11)
+  // Throttled by its budget (written results pushed more than once an interval per subscriber):
+  // no written result is pushed before this; and the count of this flush's pushes.
+  Clock::time_point image_hold_until;
+  std::size_t image_flush_rows = 0;
   double last_refetch_ms = 0;
   std::vector<double> durations;  // ring of the last kDurationWindow refetches, ms
   std::size_t durations_next = 0;
@@ -299,6 +303,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
   std::vector<SubscriberId> image_queue;
   std::unique_ptr<asio::steady_timer> image_timer;
   bool image_flush_scheduled = false;
+  Clock::time_point image_flush_due;
   Clock::time_point last_image_flush;
 
   Impl(asio::any_io_executor e, PgPool& p, Metrics& m, Options o)
@@ -1030,45 +1035,56 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     const auto served = static_cast<double>(ids.end() - keep);
     ids.erase(keep, ids.end());
     if (served > 0) metrics.inc("liveql_row_image_results_total", served);
-    if (!image_queue.empty()) schedule_image_flush();
   }
 
-  // At once (posted: the commits of this turn share it) after a quiet moment, otherwise a
-  // kImageFlushPeriod after the last flush.
-  void schedule_image_flush() {
-    if (image_flush_scheduled) return;
+  // Flushes at `due` (or sooner if one is due sooner already): a timer whose expiry has passed
+  // completes on the next turn, so the commits decoded in this turn share the flush.
+  void schedule_image_flush(Clock::time_point due) {
+    if (image_flush_scheduled && image_flush_due <= due) return;
     image_flush_scheduled = true;
-    const auto due = last_image_flush + kImageFlushPeriod;
-    if (Clock::now() >= due) {
-      asio::post(ex, [self = shared_from_this()] { self->flush_images(); });
-      return;
-    }
+    image_flush_due = due;
     if (!image_timer) image_timer = std::make_unique<asio::steady_timer>(ex);
-    image_timer->expires_at(due);
+    image_timer->expires_at(due);  // a wait pending for later completes as aborted
     image_timer->async_wait([self = shared_from_this()](boost::system::error_code ec) {
       if (!ec) self->flush_images();
     });
   }
 
+  // Pushes the written results, except those of throttled cohorts before their hold ends (they
+  // stay queued); counts each cohort's pushes against its budget.
   void flush_images() {
     image_flush_scheduled = false;
     if (stopped) return;
-    last_image_flush = Clock::now();
+    const auto now = Clock::now();
+    last_image_flush = now;
     std::vector<SubscriberId> queue = std::move(image_queue);
     image_queue.clear();
+    std::optional<Clock::time_point> held_until;
+    std::vector<Cohort*> counted;
     std::vector<std::pair<SubscriberId, ResultText>> pushes;
     std::vector<double> latencies;
     for (SubscriberId id : queue) {
       auto it = subscribers.find(id);
       if (it == subscribers.end()) continue;
       Subscriber& s = it->second;
+      Cohort& c = *s.cohort;
+      if (s.image_pending && now < c.image_hold_until) {
+        image_queue.push_back(id);
+        held_until = std::min(held_until.value_or(c.image_hold_until), c.image_hold_until);
+        continue;
+      }
       s.image_queued = false;
       auto changed = std::exchange(s.image_changed_at, std::nullopt);
       if (!s.image_pending) continue;  // a statement's newer result went first
       pushes.emplace_back(id, std::exchange(s.image_pending, nullptr));
-      if (changed)
-        latencies.push_back(std::chrono::duration<double>(last_image_flush - *changed).count());
+      if (changed) latencies.push_back(std::chrono::duration<double>(now - *changed).count());
+      if (c.image_flush_rows++ == 0) counted.push_back(&c);
     }
+    for (Cohort* c : counted) {
+      c->budget->written(now, std::exchange(c->image_flush_rows, 0), c->groups.size());
+      if (c->budget->throttled()) c->image_hold_until = now + c->budget->cap();
+    }
+    if (held_until) schedule_image_flush(*held_until);
     if (!latencies.empty()) metrics.observe("liveql_commit_to_push_seconds", latencies);
     std::size_t delivered = 0;
     for (auto& [sid, data] : pushes) {
@@ -1111,6 +1127,8 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
         s.image_queued = true;
         image_queue.push_back(s.id);
       }
+      schedule_image_flush(
+          std::max(last_image_flush + kImageFlushPeriod, s.cohort->image_hold_until));
     }
     return true;
   }

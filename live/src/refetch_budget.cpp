@@ -31,6 +31,15 @@ RefetchBudget::RefetchBudget(Clock::duration interval, Clock::duration base_cap,
       bursts_(per_interval(kBurstsPerSecond, interval_)) {}
 
 void RefetchBudget::returned(Clock::time_point now, std::size_t rows, std::size_t distinct_vars) {
+  count(now, rows, 1, distinct_vars);
+}
+
+void RefetchBudget::written(Clock::time_point now, std::size_t rows, std::size_t distinct_vars) {
+  count(now, rows, 0, distinct_vars);
+}
+
+void RefetchBudget::count(Clock::time_point now, std::size_t rows, std::size_t statements,
+                          std::size_t distinct_vars) {
   if (!started_) {
     started_ = true;
     interval_start_ = now;
@@ -44,7 +53,7 @@ void RefetchBudget::returned(Clock::time_point now, std::size_t rows, std::size_
     interval_start_ = now;
   }
   rows_ += rows;
-  ++statements_;
+  statements_ += statements;
 }
 
 void RefetchBudget::roll(std::size_t distinct_vars) {

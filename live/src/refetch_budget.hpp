@@ -51,6 +51,11 @@ class RefetchBudget {
   // An event statement returned at `now` having taken `rows` variable sets; the cohort has
   // `distinct_vars` of them.
   void returned(Clock::time_point now, std::size_t rows, std::size_t distinct_vars);
+  // `rows` results written from row images (ARCHITECTURE rule 11) were pushed at `now`: counted
+  // with the statements' rows (each subscriber pushed more than about once an interval
+  // throttles the cohort: its written results are then pushed once per period), but not as a
+  // statement (a flush runs none, and costs little).
+  void written(Clock::time_point now, std::size_t rows, std::size_t distinct_vars);
 
   // How long requests queued now wait for the next statement, given the last one's duration
   // (throttled, event statements also wait a cap after the last one started).
@@ -60,6 +65,8 @@ class RefetchBudget {
   Clock::duration cap() const { return cap_; }
 
  private:
+  void count(Clock::time_point now, std::size_t rows, std::size_t statements,
+             std::size_t distinct_vars);
   void roll(std::size_t distinct_vars);
 
   Clock::duration interval_;

@@ -108,6 +108,39 @@ TEST(RefetchBudgetTest, ReadingEachSubscriberSeveralTimesAnIntervalThrottlesUpTo
   EXPECT_EQ(b.cap(), kInterval);
 }
 
+// Results written from row images (rule 11) count as rows, never as statements.
+Clock::time_point write(RefetchBudget& b, Clock::time_point t, int intervals,
+                        std::size_t rows_per_interval, int flushes, std::size_t vars) {
+  for (int i = 0; i < intervals; ++i) {
+    for (int f = 0; f < flushes; ++f) {
+      b.written(t, rows_per_interval / flushes, vars);
+      t += kInterval / flushes;
+    }
+  }
+  return t;
+}
+
+TEST(RefetchBudgetTest, FlushesOfWrittenResultsAreNotStatements) {
+  // The seed scenario written from row images: each of 19,000 subscribers pushed once a second
+  // in 200 flushes. Never throttled (a statement count would be at 16 times the allowance).
+  RefetchBudget b(kInterval, kBase, 10 * kBatch);
+  auto t = write(b, Clock::time_point{}, 10, 19'000, 200, 19'000);
+  b.written(t, 0, 19'000);
+  EXPECT_FALSE(b.throttled());
+}
+
+TEST(RefetchBudgetTest, PushingEachSubscriberSeveralTimesAnIntervalThrottlesUpToTheInterval) {
+  // 1,000 subscribers and 10,000 commits/s, each written from its image: ten pushes a second
+  // each, where a poll round pushes one. The period doubles up to the interval.
+  RefetchBudget b(kInterval, kBase, 10 * kBatch);
+  auto t = write(b, Clock::time_point{}, 1, 10'000, 200, 1'000);
+  b.written(t, 0, 1'000);
+  EXPECT_TRUE(b.throttled());
+  EXPECT_EQ(b.cap(), 100ms);
+  write(b, t, 10, 10'000, 200, 1'000);
+  EXPECT_EQ(b.cap(), kInterval);
+}
+
 TEST(RefetchBudgetTest, AThrottledCohortStaysWhereItCostsAboutAPollRound) {
   RefetchBudget b(kInterval, kBase, kBatch);
   auto t = feed(b, Clock::time_point{}, 4, 9'600, 20, 3'000);
