@@ -303,6 +303,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
   std::vector<SubscriberId> image_queue;
   std::unique_ptr<asio::steady_timer> image_timer;
   bool image_flush_scheduled = false;
+  std::size_t images_served = 0;  // results written since the last flush (for the metric)
   Clock::time_point image_flush_due;
   Clock::time_point last_image_flush;
 
@@ -1012,16 +1013,23 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
 
   // ---- results from row images (rule 11) ----
 
+  // The texts one commit wrote, per (plan, image): subscribers with the same key share one.
+  struct WrittenText {
+    ResultText text;
+    std::uint64_t hash = 0;
+  };
+  using Written =
+      boost::unordered_flat_map<std::pair<const deps::RowResult*, const RowImage*>, WrittenText>;
+
   // Serves from the transaction's row images the subscribers of `ids` whose result one row
   // writes (their cohort's deps have a row_result) and who wait for no statement: the row their
-  // key selects ends inserted or updated, with every column the result shows. Pushes the ones
-  // whose result changed and removes every one it served from `ids`; the rest are refetched.
+  // key selects ends inserted or updated, with every column the result shows. Queues the ones
+  // whose result changed for the next flush and removes every one it served from `ids`; the
+  // rest are refetched.
   void write_from_images(const Transaction& txn, std::vector<SubscriberId>& ids,
                          std::optional<std::uint64_t> xid, Clock::time_point decoded) {
     std::optional<FinalRows> rows;  // indexed on first use
-    // One text per (plan, image): subscribers with the same key share it.
-    std::vector<std::tuple<const deps::RowResult*, const RowImage*, ResultText, std::uint64_t>>
-        written;
+    Written written;
     auto keep = ids.begin();
     for (SubscriberId id : ids) {
       auto it = subscribers.find(id);
@@ -1032,9 +1040,11 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
       it->second.written_xid = xid;
       ++it->second.cohort->row_images;
     }
-    const auto served = static_cast<double>(ids.end() - keep);
+    const auto served = static_cast<std::size_t>(ids.end() - keep);
     ids.erase(keep, ids.end());
-    if (served > 0) metrics.inc("liveql_row_image_results_total", served);
+    if (served == 0) return;
+    images_served += served;  // counted at the next flush, once per flush
+    if (!image_flush_scheduled) schedule_image_flush(last_image_flush + kImageFlushPeriod);
   }
 
   // Flushes at `due` (or sooner if one is due sooner already): a timer whose expiry has passed
@@ -1085,6 +1095,10 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
       if (c->budget->throttled()) c->image_hold_until = now + c->budget->cap();
     }
     if (held_until) schedule_image_flush(*held_until);
+    if (images_served > 0) {
+      metrics.inc("liveql_row_image_results_total",
+                  static_cast<double>(std::exchange(images_served, 0)));
+    }
     if (!latencies.empty()) metrics.observe("liveql_commit_to_push_seconds", latencies);
     std::size_t delivered = 0;
     for (auto& [sid, data] : pushes) {
@@ -1096,11 +1110,8 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     if (delivered > 0) metrics.inc("liveql_pushes_total", static_cast<double>(delivered));
   }
 
-  bool write_from_image(
-      Subscriber& s, const Transaction& txn, std::optional<FinalRows>& rows,
-      std::vector<std::tuple<const deps::RowResult*, const RowImage*, ResultText, std::uint64_t>>&
-          written,
-      Clock::time_point decoded) {
+  bool write_from_image(Subscriber& s, const Transaction& txn, std::optional<FinalRows>& rows,
+                        Written& written, Clock::time_point decoded) {
     if (!s.row_key || !s.cohort || !s.cohort->deps || !s.cohort->deps->row_result) return false;
     if (!s.has_result || s.waiting || s.statement || s.cohort->mode != CohortMode::kEvent)
       return false;
@@ -1108,20 +1119,20 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     if (!rows) rows.emplace(txn);
     auto image = rows->find(plan.table, plan.key_column, *s.row_key);
     if (!image || !*image) return false;
-    auto same = std::find_if(written.begin(), written.end(), [&](const auto& w) {
-      return std::get<0>(w) == &plan && std::get<1>(w) == *image;
-    });
-    if (same == written.end()) {
+    auto [same, fresh] = written.try_emplace({&plan, *image});
+    if (fresh) {
       auto text = deps::write_row_result(plan, **image);
-      if (!text) return false;
-      std::uint64_t h = hash_text(*text);
-      written.emplace_back(&plan, *image, std::make_shared<const std::string>(std::move(*text)), h);
-      same = written.end() - 1;
+      if (!text) {
+        written.erase(same);
+        return false;
+      }
+      same->second.hash = hash_text(*text);
+      same->second.text = std::make_shared<const std::string>(std::move(*text));
     }
-    const std::uint64_t h = std::get<3>(*same);
+    const std::uint64_t h = same->second.hash;
     if (s.hash != h) {
       s.hash = h;
-      s.image_pending = std::get<2>(*same);  // a newer one replaces a pending one
+      s.image_pending = same->second.text;  // a newer one replaces a pending one
       if (!s.image_changed_at) s.image_changed_at = decoded;
       if (!s.image_queued) {
         s.image_queued = true;
