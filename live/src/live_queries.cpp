@@ -178,9 +178,10 @@ struct Subscriber {
   // the same for a commit that came while its statement ran.
   std::optional<Clock::time_point> changed_at;
   std::optional<Clock::time_point> again_changed_at;
-  // Rule 11, in a cohort whose result one row image writes: the key its vars select, and the
-  // newest commit whose image wrote its result (the next statement for it must see that one).
-  std::optional<std::string> row_key;
+  // Rule 11, in a cohort whose result one row image writes: the key (and checked values) its
+  // vars select, and the newest commit whose image wrote its result (the next statement for it
+  // must see that one).
+  std::optional<deps::RowKey> row_key;
   std::optional<std::uint64_t> written_xid;
   // A written result not pushed yet (the next image flush pushes it, unless a statement's newer
   // result is pushed first), and when the oldest commit it answers was decoded.
@@ -1023,7 +1024,8 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
 
   // Serves from the transaction's row images the subscribers of `ids` whose result one row
   // writes (their cohort's deps have a row_result) and who wait for no statement: the row their
-  // key selects ends inserted or updated, with every column the result shows. Queues the ones
+  // key selects, already in their result, ends updated (or deleted and inserted again), passes
+  // the checks and shows every column the result shows. Queues the ones
   // whose result changed for the next flush and removes every one it served from `ids`; the
   // rest are refetched.
   void write_from_images(const Transaction& txn, std::vector<SubscriberId>& ids,
@@ -1115,10 +1117,14 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     if (!s.row_key || !s.cohort || !s.cohort->deps || !s.cohort->deps->row_result) return false;
     if (!s.has_result || s.waiting || s.statement || s.cohort->mode != CohortMode::kEvent)
       return false;
+    // Only a row already in its result: its result keys then stay right. A row entering it is
+    // refetched, so that its keys find the row when it leaves (by an update its predicate alone
+    // cannot see, e.g. `region` changing under REPLICA IDENTITY DEFAULT).
+    if (s.keys.empty() || s.keys == "[]") return false;
     const deps::RowResult& plan = *s.cohort->deps->row_result;
     if (!rows) rows.emplace(txn);
-    auto image = rows->find(plan.table, plan.key_column, *s.row_key);
-    if (!image || !*image) return false;
+    auto image = rows->find(plan.table, plan.key_column, s.row_key->key);
+    if (!image || !*image || !deps::row_passes(plan, *s.row_key, **image)) return false;
     auto [same, fresh] = written.try_emplace({&plan, *image});
     if (fresh) {
       auto text = deps::write_row_result(plan, **image);

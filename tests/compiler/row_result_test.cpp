@@ -63,13 +63,13 @@ TEST_F(RowResultTest, AListOrAnObjectByTheKeyQualifies) {
   EXPECT_EQ(list->columns[0].form, RowResult::Form::kNumber);
   EXPECT_EQ(list->columns[2].form, RowResult::Form::kString);
   EXPECT_EQ(list->columns[3].form, RowResult::Form::kBool);
-  EXPECT_EQ(row_result_key(*list, vars_), "3");
+  EXPECT_EQ(row_result_key(*list, vars_)->key, "3");
 
   auto object = plan("subscription { a: delivery_agents_by_pk(id: 5) { n: name __typename } }");
   ASSERT_TRUE(object);
   EXPECT_TRUE(object->object);
   EXPECT_EQ(object->root_alias, "a");
-  EXPECT_EQ(row_result_key(*object, vars_), "5");
+  EXPECT_EQ(row_result_key(*object, vars_)->key, "5");
   ASSERT_EQ(object->columns.size(), 2u);
   EXPECT_EQ(object->columns[1].typename_, "delivery_agents");
 
@@ -80,10 +80,42 @@ TEST_F(RowResultTest, AListOrAnObjectByTheKeyQualifies) {
            user()));
 }
 
+TEST_F(RowResultTest, OtherEqualitiesAreCheckedAgainstTheImage) {
+  // The user role's permission on users, id = X-Hasura-User-Id: a second value of the key.
+  auto own = plan("subscription { users_by_pk(id: 7) { id name } }", user());
+  ASSERT_TRUE(own);
+  EXPECT_EQ(own->keys.size(), 2u);
+  EXPECT_TRUE(own->checks.empty());
+  ASSERT_TRUE(row_result_key(*own, vars_));
+  EXPECT_EQ(row_result_key(*own, vars_)->key, "7");
+  // Someone else's row: the key's values disagree, never written (always refetched: null).
+  auto other = plan("subscription { users_by_pk(id: 8) { id name } }", user());
+  ASSERT_TRUE(other);
+  EXPECT_FALSE(row_result_key(*other, vars_));
+
+  // A condition on another column is checked against the image.
+  auto named = plan(
+      "subscription { delivery_agents(where: {id: {_eq: 1}, name: {_eq: \"x\"}}) "
+      "{ id } }");
+  ASSERT_TRUE(named);
+  ASSERT_EQ(named->checks.size(), 1u);
+  EXPECT_EQ(named->checks[0].column, "name");
+  auto key = row_result_key(*named, vars_);
+  ASSERT_TRUE(key);
+  EXPECT_EQ(key->checks, std::vector<std::string>{"x"});
+  EXPECT_TRUE(row_passes(*named, *key, image({{"id", "1"}, {"name", "x"}})));
+  EXPECT_FALSE(row_passes(*named, *key, image({{"id", "1"}, {"name", "X"}})));
+  EXPECT_FALSE(row_passes(*named, *key, image({{"id", "1"}, {"name", std::nullopt}})));
+  EXPECT_FALSE(row_passes(*named, *key, image({{"id", "1"}})));
+}
+
 TEST_F(RowResultTest, AnythingButOneKeyedRowOfPlainColumnsDoesNot) {
   const char* refused[] = {
-      // another condition, from the request or from the role's permission
+      // a condition other than an equality of an integer, text or uuid column
       "subscription { delivery_agents(where: {id: {_eq: 1}, active: {_eq: true}}) { id } }",
+      "subscription { delivery_agents(where: {id: {_eq: 1}, name: {_neq: \"x\"}}) { id } }",
+      "subscription { delivery_agents(where: {id: {_eq: 1}, phone: {_is_null: true}}) { id } }",
+      // no equality on the key
       "subscription { delivery_agents(where: {name: {_eq: \"x\"}}) { id } }",
       "subscription { delivery_agents(where: {id: {_gt: 1}}) { id } }",
       "subscription { delivery_agents(where: {id: {_in: [1]}}) { id } }",
@@ -103,22 +135,21 @@ TEST_F(RowResultTest, AnythingButOneKeyedRowOfPlainColumnsDoesNot) {
       "query { a: delivery_agents_by_pk(id: 1) { id } b: delivery_agents_by_pk(id: 2) { id } }",
   };
   for (const char* q : refused) EXPECT_FALSE(plan(q)) << q;
-  // The user role's users permission (id = X-Hasura-User-Id) is a second condition.
-  EXPECT_FALSE(plan("subscription { users_by_pk(id: 7) { id name } }", user()));
 }
 
 TEST_F(RowResultTest, TheKeyIsAnIntegerOrAString) {
   auto p = plan("subscription ($id: Int!) { delivery_agents_by_pk(id: $id) { id } }", Session{},
                 R"({"id": -12})");
   ASSERT_TRUE(p);
-  EXPECT_EQ(row_result_key(*p, vars_), "-12");
-  EXPECT_EQ(row_result_key(*p, json::parse(R"({})").as_object()), std::nullopt);
-  json::object vars{{p->key.key, "42"}};
-  EXPECT_EQ(row_result_key(*p, vars), "42");
-  vars[p->key.key] = 4.5;
-  EXPECT_EQ(row_result_key(*p, vars), std::nullopt);
-  vars[p->key.key] = nullptr;
-  EXPECT_EQ(row_result_key(*p, vars), std::nullopt);
+  EXPECT_EQ(row_result_key(*p, vars_)->key, "-12");
+  EXPECT_FALSE(row_result_key(*p, json::parse(R"({})").as_object()));
+  ASSERT_EQ(p->keys.size(), 1u);
+  json::object vars{{p->keys[0].key, "42"}};
+  EXPECT_EQ(row_result_key(*p, vars)->key, "42");
+  vars[p->keys[0].key] = 4.5;
+  EXPECT_FALSE(row_result_key(*p, vars));
+  vars[p->keys[0].key] = nullptr;
+  EXPECT_FALSE(row_result_key(*p, vars));
 }
 
 TEST_F(RowResultTest, WritesTheRowAsJsonBuildObjectAndJsonAggPrintIt) {

@@ -20,23 +20,41 @@ std::optional<Form> form_of(std::string_view pg_type, bool as_text) {
   return std::nullopt;
 }
 
-// `where` is exactly `key = $param` (ANDed with nothing but true).
-const ir::BoolExp* key_equality(const ir::BoolExp* e, const std::string& key) {
-  if (!e) return nullptr;
+// A type whose values are equal exactly when their texts are (for the image's text against a
+// value's): integers, text, varchar, uuid.
+bool checkable(std::string_view pg_type) {
+  return pg_type == "integer" || pg_type == "bigint" || pg_type == "smallint" ||
+         pg_type == "text" || pg_type == "character varying" || pg_type == "uuid";
+}
+
+// `where` as a conjunction of `column = $param` equalities (and true), into keys and checks;
+// false when it is anything else.
+bool equalities(const ir::BoolExp* e, RowResult& plan) {
+  if (!e) return true;
+  if (e->kind == ir::BoolExp::Kind::kTrue) return true;
   if (e->kind == ir::BoolExp::Kind::kAnd) {
-    const ir::BoolExp* found = nullptr;
-    for (const auto& child : e->children) {
-      if (child && child->kind == ir::BoolExp::Kind::kTrue) continue;
-      if (found) return nullptr;
-      found = key_equality(child.get(), key);
-      if (!found) return nullptr;
-    }
-    return found;
+    for (const auto& child : e->children)
+      if (!equalities(child.get(), plan)) return false;
+    return true;
   }
-  if (e->kind != ir::BoolExp::Kind::kCompare || e->op != ir::CompareOp::kEq || e->column != key ||
-      !e->column_cast.empty() || e->param.is_list || e->computed)
-    return nullptr;
-  return e;
+  if (e->kind != ir::BoolExp::Kind::kCompare || e->op != ir::CompareOp::kEq ||
+      !e->column_cast.empty() || e->param.is_list || e->computed || !checkable(e->column_type))
+    return false;
+  if (e->column == plan.key_column) {
+    plan.keys.push_back(e->param);
+  } else {
+    plan.checks.push_back({e->column, e->param});
+  }
+  return true;
+}
+
+std::optional<std::string> text_of(const boost::json::object& vars, const ir::Param& p) {
+  const boost::json::value* v = vars.if_contains(p.key);
+  if (!v) return std::nullopt;
+  if (v->is_int64()) return std::to_string(v->get_int64());
+  if (v->is_uint64()) return std::to_string(v->get_uint64());
+  if (v->is_string()) return std::string(v->get_string());
+  return std::nullopt;
 }
 
 // PostgreSQL's escape_json: the short escapes, other control characters as \u00xx, nothing else.
@@ -100,12 +118,10 @@ std::optional<RowResult> row_result(const ir::Operation& op) {
   if (!rf.namespace_alias.empty() || sel.function || sel.primary_key.size() != 1 ||
       !sel.distinct_on.empty() || sel.limit || sel.offset || sel.permission_limit)
     return std::nullopt;
-  const ir::BoolExp* eq = key_equality(sel.where.get(), sel.primary_key[0]);
-  if (!eq) return std::nullopt;
   RowResult plan;
-  plan.table = sel.table;
   plan.key_column = sel.primary_key[0];
-  plan.key = eq->param;
+  if (!equalities(sel.where.get(), plan) || plan.keys.empty()) return std::nullopt;
+  plan.table = sel.table;
   plan.root_alias = rf.alias;
   plan.object = rf.kind == ir::RootField::Kind::kSelectByPk;
   for (const ir::Field& f : sel.fields) {
@@ -126,13 +142,27 @@ std::optional<RowResult> row_result(const ir::Operation& op) {
   return plan;
 }
 
-std::optional<std::string> row_result_key(const RowResult& plan, const boost::json::object& vars) {
-  const boost::json::value* v = vars.if_contains(plan.key.key);
-  if (!v) return std::nullopt;
-  if (v->is_int64()) return std::to_string(v->get_int64());
-  if (v->is_uint64()) return std::to_string(v->get_uint64());
-  if (v->is_string()) return std::string(v->get_string());
-  return std::nullopt;
+std::optional<RowKey> row_result_key(const RowResult& plan, const boost::json::object& vars) {
+  RowKey out;
+  for (std::size_t i = 0; i < plan.keys.size(); ++i) {
+    auto text = text_of(vars, plan.keys[i]);
+    if (!text || (i > 0 && *text != out.key)) return std::nullopt;
+    out.key = std::move(*text);
+  }
+  for (const auto& check : plan.checks) {
+    auto text = text_of(vars, check.param);
+    if (!text) return std::nullopt;
+    out.checks.push_back(std::move(*text));
+  }
+  return out;
+}
+
+bool row_passes(const RowResult& plan, const RowKey& key, const RowImage& row) {
+  for (std::size_t i = 0; i < plan.checks.size(); ++i) {
+    const ColumnValue* v = row.find(plan.checks[i].column);
+    if (!v || !v->value || *v->value != key.checks[i]) return false;
+  }
+  return true;
 }
 
 std::optional<std::string> write_row_result(const RowResult& plan, const RowImage& row) {

@@ -1,12 +1,13 @@
 // Results written from a row image (compiler stage liveql_deps; ARCHITECTURE rule 11). A live
 // query whose whole result is the one row of one table whose single-column primary key equals a
-// variable (`t_by_pk(id: $id)`, or `t(where: {id: {_eq: $id}})` with no other condition from
-// the request or the role's permission, no limit or offset), projected to plain columns whose
+// variable (`t_by_pk(id: $id)`, or `t(where: {id: {_eq: $id}})`; other conditions, from the
+// request or the role's permission, only equalities of integer, text or uuid columns to values
+// such as `user_id = X-Hasura-User-Id`; no limit or offset), projected to plain columns whose
 // JSON form the row change's text value gives exactly (integers, booleans, text, varchar,
-// uuid), has no need of a statement after a commit that inserts or updates that row: the new
-// row image is the result. write_row_result() prints it as the multiplexed statement prints it
-// (PostgreSQL's json_build_object and json_agg), byte for byte, so that the hash a later
-// statement compares against is the same.
+// uuid), has no need of a statement after a commit that updates that row while it is in the
+// result: the new row image is the result. write_row_result() prints it as the multiplexed
+// statement prints it (PostgreSQL's json_build_object and json_agg), byte for byte, so that the
+// hash a later statement compares against is the same.
 //
 // Pure: no I/O.
 #pragma once
@@ -36,8 +37,14 @@ struct RowResult {
   };
 
   catalog::QualifiedName table;
-  std::string key_column;  // the single-column primary key
-  ir::Param key;           // the key's value: vars[key.key]
+  std::string key_column;       // the single-column primary key
+  std::vector<ir::Param> keys;  // the values the key equals (all must agree): vars[p.key]
+  // The other equalities: the row shows only where column = vars[param.key].
+  struct Check {
+    std::string column;
+    ir::Param param;
+  };
+  std::vector<Check> checks;
   std::string root_alias;
   bool object = false;  // <t>_by_pk: the row itself; otherwise a JSON array of it
   std::vector<Column> columns;
@@ -47,9 +54,18 @@ struct RowResult {
 // columns (see above).
 std::optional<RowResult> row_result(const ir::Operation& op);
 
-// The key value a subscriber's vars select, in PostgreSQL's text form (what a change's image
-// holds): an integer or a string; std::nullopt for anything else (the subscriber is refetched).
-std::optional<std::string> row_result_key(const RowResult& plan, const boost::json::object& vars);
+// What a subscriber's vars select, in PostgreSQL's text form (what a change's image holds):
+// the key and the checks' values, each an integer or a string; std::nullopt when a value is
+// anything else or the key's values disagree (the subscriber is then always refetched).
+struct RowKey {
+  std::string key;
+  std::vector<std::string> checks;  // RowResult::checks' values, in order
+};
+std::optional<RowKey> row_result_key(const RowResult& plan, const boost::json::object& vars);
+
+// Whether `row` (a full new image) passes the checks: every checked column holds its value's
+// text. False also when a checked column is absent or NULL: the caller refetches.
+bool row_passes(const RowResult& plan, const RowKey& key, const RowImage& row);
 
 // The `data` text of the result when `row` (a full new image) is the selected row, exactly as
 // the statement prints it; std::nullopt when the image lacks a column the result shows (an

@@ -52,8 +52,8 @@
 // set_event_source(); a cohort switching from poll to event is refetched once.
 //
 // Row images (rule 11): in a cohort whose result is one row by its key (deps::RowResult), a
-// subscriber named by a commit that inserts or updates its row, and waiting for no statement, gets
-// the result written from the commit's new row image (deps::write_row_result) instead of a
+// subscriber named by a commit that updates the row in its result, and waiting for no statement,
+// gets the result written from the commit's new row image (deps::write_row_result) instead of a
 // refetch; its next statement checks that commit's visibility.
 #pragma once
 
@@ -169,7 +169,8 @@ class LiveQueries {
   // event-mode subscribers it may affect (the matcher's answer, and every subscriber of a cohort
   // forced to event mode on a changed table) with xid8, and keeps it for the in-flight rule
   // while fetches are pending. A subscriber whose result the commit's row image writes (rule 11:
-  // one row by its key, no statement waiting for it) gets it pushed from the image instead.
+  // one row by its key, already in its result; no statement waiting for it) gets it pushed from
+  // the image instead.
   // Returns the number of subscribers named (refetched or written). Poll-mode cohorts are
   // never named: their timer covers them (a commit whose tables no event cohort reads is not
   // even matched).
