@@ -356,6 +356,21 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     }
   }
 
+  // Pushes a burst of results (a statement's, a flush's) with one metrics update: commit → push
+  // latencies of those a commit caused, and the count delivered.
+  void deliver_all(std::vector<std::pair<SubscriberId, ResultText>>& pushes,
+                   const std::vector<double>& latencies) {
+    if (!latencies.empty()) metrics.observe("liveql_commit_to_push_seconds", latencies);
+    std::size_t delivered = 0;
+    for (auto& [sid, data] : pushes) {
+      auto it = subscribers.find(sid);  // a push may unsubscribe anyone: looked up again
+      if (it == subscribers.end()) continue;
+      deliver(it->second, std::move(data));
+      ++delivered;
+    }
+    if (delivered > 0) metrics.inc("liveql_pushes_total", static_cast<double>(delivered));
+  }
+
   // ---- the commit log (in-flight rule) ----
 
   std::uint64_t log_end() const { return log_base + log.size(); }
@@ -874,15 +889,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
       }
     }
     if (!c->broken_reason.empty() && c->mode == CohortMode::kEvent) evaluate_mode(c);
-    if (!latencies.empty()) metrics.observe("liveql_commit_to_push_seconds", latencies);
-    std::size_t delivered = 0;
-    for (auto& [sid, data] : pushes) {
-      auto it = subscribers.find(sid);  // a push may unsubscribe anyone: looked up again
-      if (it == subscribers.end()) continue;
-      deliver(it->second, std::move(data));
-      ++delivered;
-    }
-    if (delivered > 0) metrics.inc("liveql_pushes_total", static_cast<double>(delivered));
+    deliver_all(pushes, latencies);
   }
 
   // A stream cohort's row for the members of one vars set (all at the same cursor). An empty
@@ -1101,15 +1108,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
       metrics.inc("liveql_row_image_results_total",
                   static_cast<double>(std::exchange(images_served, 0)));
     }
-    if (!latencies.empty()) metrics.observe("liveql_commit_to_push_seconds", latencies);
-    std::size_t delivered = 0;
-    for (auto& [sid, data] : pushes) {
-      auto it = subscribers.find(sid);  // a push may unsubscribe anyone: looked up again
-      if (it == subscribers.end()) continue;
-      deliver(it->second, std::move(data));
-      ++delivered;
-    }
-    if (delivered > 0) metrics.inc("liveql_pushes_total", static_cast<double>(delivered));
+    deliver_all(pushes, latencies);
   }
 
   bool write_from_image(Subscriber& s, const Transaction& txn, std::optional<FinalRows>& rows,
