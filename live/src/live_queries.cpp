@@ -273,8 +273,6 @@ struct LoggedCommit {
 };
 
 struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
-  using ResultText = LiveQueries::ResultText;
-
   asio::any_io_executor ex;
   PgPool& pool;
   Metrics& metrics;

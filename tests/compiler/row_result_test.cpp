@@ -22,13 +22,7 @@ class RowResultTest : public ::testing::Test {
   static void SetUpTestSuite() { schema_ = test::shop_schema(); }
   static void TearDownTestSuite() { schema_.reset(); }
 
-  static Session user() {
-    Session s;
-    s.role = "user";
-    s.is_admin = false;
-    s.variables["x-hasura-user-id"] = "7";
-    return s;
-  }
+  static Session user() { return test::role_session("user", "7"); }
   // The row_result of a compiled subscription (nullopt also when it does not compile).
   std::optional<RowResult> plan(std::string_view query, const Session& session = Session{},
                                 std::string vars = "{}") {

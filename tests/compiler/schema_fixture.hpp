@@ -128,6 +128,15 @@ sources:
   - table: {schema: inventory, name: tags}
 )YAML";
 
+// A non-admin session of `role` with x-hasura-user-id = `user_id`.
+inline compiler::Session role_session(std::string role, std::string user_id) {
+  compiler::Session s;
+  s.role = std::move(role);
+  s.is_admin = false;
+  s.variables["x-hasura-user-id"] = std::move(user_id);
+  return s;
+}
+
 inline std::shared_ptr<const compiler::Schema> shop_schema() {
   auto md = metadata::parse_metadata(kShopMetadata);
   EXPECT_TRUE(md.ok()) << (md.ok() ? "" : md.error().message + " at " + md.error().path);

@@ -28,20 +28,8 @@ std::vector<std::string> input_names(const TypeDef* t) {
 class StreamingTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { schema_ = test::shop_schema(); }
-  static Session user() {
-    Session s;
-    s.role = "user";
-    s.is_admin = false;
-    s.variables["x-hasura-user-id"] = "7";
-    return s;
-  }
-  static Session agent() {
-    Session s;
-    s.role = "agent";
-    s.is_admin = false;
-    s.variables["x-hasura-user-id"] = "3";
-    return s;
-  }
+  static Session user() { return test::role_session("user", "7"); }
+  static Session agent() { return test::role_session("agent", "3"); }
   Result<CompiledOperation> run(std::string_view q, const Session& s = Session{},
                                 std::string vars = "{}") {
     Request r;

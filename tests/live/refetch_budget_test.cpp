@@ -16,11 +16,14 @@ constexpr std::size_t kBatch = 100;  // poll's variable sets per statement
 
 // Feeds `rows_per_interval` rows in `statements` statements per interval for `intervals`
 // intervals of a cohort of `vars` distinct vars, starting at `t`; returns the time after.
+// `count`: returned (statements) or written (flushes of results written from row images).
 Clock::time_point feed(RefetchBudget& b, Clock::time_point t, int intervals,
-                       std::size_t rows_per_interval, int statements, std::size_t vars) {
+                       std::size_t rows_per_interval, int statements, std::size_t vars,
+                       void (RefetchBudget::*count)(Clock::time_point, std::size_t,
+                                                    std::size_t) = &RefetchBudget::returned) {
   for (int i = 0; i < intervals; ++i) {
     for (int s = 0; s < statements; ++s) {
-      b.returned(t, rows_per_interval / statements, vars);
+      (b.*count)(t, rows_per_interval / statements, vars);
       t += kInterval / statements;
     }
   }
@@ -111,13 +114,7 @@ TEST(RefetchBudgetTest, ReadingEachSubscriberSeveralTimesAnIntervalThrottlesUpTo
 // Results written from row images (rule 11) count as rows, never as statements.
 Clock::time_point write(RefetchBudget& b, Clock::time_point t, int intervals,
                         std::size_t rows_per_interval, int flushes, std::size_t vars) {
-  for (int i = 0; i < intervals; ++i) {
-    for (int f = 0; f < flushes; ++f) {
-      b.written(t, rows_per_interval / flushes, vars);
-      t += kInterval / flushes;
-    }
-  }
-  return t;
+  return feed(b, t, intervals, rows_per_interval, flushes, vars, &RefetchBudget::written);
 }
 
 TEST(RefetchBudgetTest, FlushesOfWrittenResultsAreNotStatements) {
