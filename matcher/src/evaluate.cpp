@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -11,7 +12,19 @@
 namespace liveql::matcher {
 namespace {
 
-enum class Family { kInteger, kNumeric, kFloat4, kFloat8, kBool, kText, kUuid, kOther };
+enum class Family {
+  kInteger,
+  kNumeric,
+  kFloat4,
+  kFloat8,
+  kBool,
+  kText,
+  kUuid,
+  kTimestamptz,
+  kTimestamp,
+  kDate,
+  kOther
+};
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -28,6 +41,10 @@ std::string lower(std::string_view s) {
 Family family_of_spelling(std::string_view pg_type) {
   std::string t = lower(trim(pg_type));
   if (t.rfind("pg_catalog.", 0) == 0) t.erase(0, 11);
+  // Without a precision only: a parameter cast to timestamp(3) is rounded first.
+  if (t == "timestamp with time zone" || t == "timestamptz") return Family::kTimestamptz;
+  if (t == "timestamp without time zone" || t == "timestamp") return Family::kTimestamp;
+  if (t == "date") return Family::kDate;
   if (auto paren = t.find('('); paren != std::string::npos) {
     t.erase(paren);
     while (!t.empty() && t.back() == ' ') t.pop_back();
@@ -159,12 +176,147 @@ std::optional<std::string> parse_uuid(std::string_view text) {
   return hex;
 }
 
+// A date or timestamp in the ISO 8601 spellings PostgreSQL prints (DateStyle ISO) and reads:
+// `YYYY-MM-DD`, then optionally ` ` or `T`, `HH:MM[:SS[.ffffff]]`, then optionally a zone, `Z`
+// or `+HH[[:]MM[:SS]]` / `-...`; or `infinity` / `-infinity`. Anything else (other DateStyles,
+// BC or five-digit years, leap seconds, 24:00, more than six fraction digits, zone names,
+// `now`/`today`/`epoch`) is not read: its comparisons stay unknown.
+struct Moment {
+  int64_t wall = 0;    // microseconds from 1970-01-01 00:00 to the reading, zone left aside
+  int64_t offset = 0;  // the zone's offset east of UTC, in seconds
+  bool has_time = false;
+  bool has_zone = false;
+  bool infinite = false;
+};
+
+// Days since 1970-01-01 of a proleptic Gregorian date (the civil-from-days inverse, by eras of
+// 400 years).
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2 ? 1 : 0;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto year_of_era = static_cast<unsigned>(y - era * 400);
+  const unsigned day_of_year = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+  return era * 146097 + static_cast<int64_t>(day_of_era) - 719468;
+}
+
+std::optional<Moment> parse_moment(std::string_view text) {
+  text = trim(text);
+  Moment m;
+  if (text.size() <= 9) {
+    std::string t = lower(text);
+    if (t == "infinity" || t == "-infinity") {
+      m.infinite = m.has_time = m.has_zone = true;
+      m.wall = t[0] == '-' ? INT64_MIN : INT64_MAX;
+      return m;
+    }
+  }
+  size_t i = 0;
+  // `n` digits at i as a number, or -1.
+  auto digits = [&](size_t n) -> int {
+    if (i + n > text.size()) return -1;
+    int v = 0;
+    for (size_t k = 0; k < n; ++k) {
+      char c = text[i + k];
+      if (c < '0' || c > '9') return -1;
+      v = v * 10 + (c - '0');
+    }
+    i += n;
+    return v;
+  };
+  auto accept = [&](char c) {
+    if (i < text.size() && text[i] == c) {
+      ++i;
+      return true;
+    }
+    return false;
+  };
+  const int year = digits(4);
+  if (year < 1 || !accept('-')) return std::nullopt;
+  const int month = digits(2);
+  if (month < 1 || month > 12 || !accept('-')) return std::nullopt;
+  const int day = digits(2);
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (day < 1 || day > kDays[month - 1] + (month == 2 && leap ? 1 : 0)) return std::nullopt;
+  int64_t seconds =
+      days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400;
+  int64_t fraction = 0;
+  if (i < text.size()) {
+    if (!accept(' ') && !accept('T')) return std::nullopt;
+    const int hour = digits(2);
+    if (hour < 0 || hour > 23 || !accept(':')) return std::nullopt;
+    const int minute = digits(2);
+    if (minute < 0 || minute > 59) return std::nullopt;
+    int second = 0;
+    if (accept(':')) {
+      second = digits(2);
+      if (second < 0 || second > 59) return std::nullopt;
+      if (accept('.')) {
+        size_t n = 0;
+        for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i, ++n) {
+          if (n == 6) return std::nullopt;  // PostgreSQL rounds a seventh digit
+          fraction = fraction * 10 + (text[i] - '0');
+        }
+        if (n == 0) return std::nullopt;
+        for (; n < 6; ++n) fraction *= 10;
+      }
+    }
+    seconds += hour * 3600 + minute * 60 + second;
+    m.has_time = true;
+    if (accept('Z')) {
+      m.has_zone = true;
+    } else if (i < text.size() && (text[i] == '+' || text[i] == '-')) {
+      const int sign = text[i++] == '-' ? -1 : 1;
+      const int zh = digits(2);
+      if (zh < 0 || zh > 15) return std::nullopt;
+      int zm = 0, zs = 0;
+      if (i < text.size()) {
+        const bool colon = accept(':');
+        zm = digits(2);
+        if (zm < 0 || zm > 59) return std::nullopt;
+        if (colon && accept(':')) {
+          zs = digits(2);
+          if (zs < 0 || zs > 59) return std::nullopt;
+        }
+      }
+      m.offset = sign * (zh * 3600 + zm * 60 + zs);
+      m.has_zone = true;
+    }
+  }
+  if (i != text.size()) return std::nullopt;
+  m.wall = seconds * 1000000 + fraction;
+  return m;
+}
+
+// A moment of `f` as PostgreSQL reads it for that type: a timestamptz is an instant and needs
+// a zone (without one it depends on the session's TimeZone); a timestamp is the reading, any
+// zone ignored; a date is a day (a time of day would be dropped: not read).
+std::optional<int64_t> moment_of(Family f, std::string_view text) {
+  auto m = parse_moment(text);
+  if (!m) return std::nullopt;
+  if (m->infinite) return m->wall;
+  switch (f) {
+    case Family::kTimestamptz:
+      if (!m->has_zone) return std::nullopt;
+      return m->wall - m->offset * 1000000;
+    case Family::kTimestamp:
+      return m->wall;
+    case Family::kDate:
+      if (m->has_time) return std::nullopt;
+      return m->wall / 86400000000;
+    default:
+      return std::nullopt;
+  }
+}
+
 // A value of one family, parsed; `key` is its canonical equality key.
 struct Parsed {
   std::string key;
   Decimal decimal;
   double number = 0;
   bool boolean = false;
+  int64_t moment = 0;  // timestamps: microseconds; dates: days (infinities at the ends)
 };
 
 std::optional<Parsed> parse_text(Family f, std::string_view text) {
@@ -225,6 +377,15 @@ std::optional<Parsed> parse_text(Family f, std::string_view text) {
       p.key = std::move(*u);
       return p;
     }
+    case Family::kTimestamptz:
+    case Family::kTimestamp:
+    case Family::kDate: {
+      auto moment = moment_of(f, text);
+      if (!moment) return std::nullopt;
+      p.moment = *moment;
+      p.key = std::to_string(*moment);
+      return p;
+    }
     case Family::kOther:
       break;
   }
@@ -238,7 +399,9 @@ std::optional<Parsed> parse_param(Family f, const boost::json::value& v) {
     return parse_text(f, v.get_bool() ? "t" : "f");
   }
   if (v.is_int64() || v.is_uint64()) {
-    if (f == Family::kText || f == Family::kBool || f == Family::kUuid) return std::nullopt;
+    if (f != Family::kInteger && f != Family::kNumeric && f != Family::kFloat4 &&
+        f != Family::kFloat8)
+      return std::nullopt;
     char buf[24];
     auto end = v.is_int64() ? std::to_chars(buf, buf + sizeof buf, v.get_int64()).ptr
                             : std::to_chars(buf, buf + sizeof buf, v.get_uint64()).ptr;
@@ -271,6 +434,10 @@ std::optional<int> compare(Family f, const Parsed& a, const Parsed& b) {
       int c = a.key.compare(b.key);
       return c < 0 ? -1 : (c > 0 ? 1 : 0);
     }
+    case Family::kTimestamptz:
+    case Family::kTimestamp:
+    case Family::kDate:
+      return a.moment < b.moment ? -1 : (a.moment > b.moment ? 1 : 0);
     case Family::kText:
     case Family::kOther:
       break;

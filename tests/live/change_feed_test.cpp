@@ -274,6 +274,48 @@ TEST_F(ChangeFeedTest, RowsLeavingAResultArePushed) {
   EXPECT_EQ(placed.last(), json::parse(R"({"orders":[]})"));
 }
 
+// Timestamps are matched, not assumed: a commit names only the subscribers whose `since` its
+// row passes, whatever zone the variable and the image are written in; a row moved into a
+// later subscriber's range reaches it.
+TEST_F(ChangeFeedTest, TimestampFiltersNameOnlyTheSubscribersTheRowPasses) {
+  make();
+  start_feed();
+  constexpr std::string_view kSince =
+      "subscription ($since: timestamptz!) { orders(where: {created_at: {_gte: $since}}, "
+      "order_by: {id: asc}) { id total } }";
+  Sink all, later;
+  live_->subscribe(op(kSince, "", json::object{{"since", "2000-01-01T00:00:00Z"}}), "admin",
+                   all.push());
+  live_->subscribe(op(kSince, "", json::object{{"since", "2150-01-01T05:30:00+05:30"}}), "admin",
+                   later.push());
+  ASSERT_TRUE(run_until(ioc_, [&] { return all.got.size() == 1 && later.got.size() == 1; }));
+  ASSERT_EQ(live_->cohort_count(), 1u);
+  EXPECT_EQ(later.last(), json::parse(R"({"orders":[]})"));
+
+  // Created now: in `all`'s range only.
+  double t0 = txns(), m0 = metrics_.value("liveql_matched_subscribers_total");
+  test::exec(url_, "insert into orders (id, user_id, total) values (900, 1, 5)");
+  ASSERT_TRUE(run_until(ioc_, [&] { return all.got.size() == 2; }));
+  wait_txns(t0, 1);
+  EXPECT_EQ(metrics_.value("liveql_matched_subscribers_total"), m0 + 1);
+  EXPECT_TRUE(all.last_has("900"));
+  EXPECT_EQ(later.got.size(), 1u);
+
+  // Moved to exactly the later `since` (the same instant, written in another zone): in both.
+  test::exec(url_, "update orders set created_at = '2150-01-01 00:00:00+00' where id = 900");
+  ASSERT_TRUE(run_until(ioc_, [&] { return later.got.size() == 2; }));
+  EXPECT_TRUE(later.last_has("900"));
+
+  // A row created before every `since`: nobody.
+  t0 = txns();
+  m0 = metrics_.value("liveql_matched_subscribers_total");
+  test::exec(url_,
+             "insert into orders (id, user_id, total, created_at) "
+             "values (901, 1, 5, '1999-12-31 23:59:59.999999+00')");
+  wait_txns(t0, 1);
+  EXPECT_EQ(metrics_.value("liveql_matched_subscribers_total"), m0);
+}
+
 // What the statement prints for `op` now (sql::single_query prints `data` as the live statement
 // does), as text: rule 11's results must be the same bytes, not only the same JSON.
 std::string fresh_text(const std::string& url, const compiler::CompiledOperation& op) {

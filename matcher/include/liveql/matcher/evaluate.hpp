@@ -13,9 +13,12 @@
 // Comparable type families (column_type, modifiers ignored):
 //  integers (smallint integer bigint), numeric/decimal (exact decimal comparison), real and
 //  double precision (compared after rounding to the type, NaN greatest as in Postgres),
-//  boolean, uuid (any input spelling), and text/varchar/name for equality only: ordering of text
-//  depends on the collation, so _gt/_lt/_gte/_lte on text are unknown. Any other type
-//  (timestamps, dates, enums, char(n), citext, arrays, ...) is unknown.
+//  boolean, uuid (any input spelling), timestamp with and without time zone and date (to the
+//  microsecond, ±infinity at the ends) in their ISO 8601 spellings, and text/varchar/name for
+//  equality only: ordering of text depends on the collation, so _gt/_lt/_gte/_lte on text are
+//  unknown. A timestamptz parameter without a zone (read in the session's TimeZone), a
+//  timestamp(p) column (parameters rounded first), other date spellings and any other type
+//  (time, interval, enums, char(n), citext, arrays, ...) are unknown.
 #pragma once
 
 #include <boost/json/object.hpp>
