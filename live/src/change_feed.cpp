@@ -147,6 +147,7 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
       monitor_timer.cancel();  // schedules the retry
       return;
     }
+    live.set_image_time_zone(ev.time_zone);
     // kConnected: could changes have been lost since the record was written?
     std::string gap;
     if (ev.slot_created) {

@@ -298,6 +298,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
   // Counts changes of subscribers' matcher keys (see LoggedCommit).
   std::uint64_t keys_epoch = 0;
   std::size_t row_result_cohorts = 0;  // cohorts whose deps have a row_result (rule 11)
+  std::string image_zone;              // set_image_time_zone()
   // Subscribers with a written result to push at the next image flush, in write order.
   std::vector<SubscriberId> image_queue;
   std::unique_ptr<asio::steady_timer> image_timer;
@@ -1119,6 +1120,8 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     // cannot see, e.g. `region` changing under REPLICA IDENTITY DEFAULT).
     if (s.keys.empty() || s.keys == "[]") return false;
     const deps::RowResult& plan = *s.cohort->deps->row_result;
+    // A timestamptz prints in each session's zone: the image's must be the statement's.
+    if (plan.zoned && (image_zone.empty() || image_zone != pool.time_zone())) return false;
     if (!rows) rows.emplace(txn);
     auto image = rows->find(plan.table, plan.key_column, s.row_key->key);
     if (!image || !*image || !deps::row_passes(plan, *s.row_key, **image)) return false;
@@ -1358,6 +1361,7 @@ void LiveQueries::set_event_source(bool available, std::string reason) {
 }
 
 bool LiveQueries::event_source_available() const { return impl_->event_available; }
+void LiveQueries::set_image_time_zone(std::string zone) { impl_->image_zone = std::move(zone); }
 CohortMode LiveQueries::default_mode() const { return impl_->options.live_mode_default; }
 
 void LiveQueries::set_mode(SubscriberId id, CohortMode mode, std::string reason) {

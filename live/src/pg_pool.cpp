@@ -208,6 +208,7 @@ struct PgPool::Impl {
   std::uint64_t recycled = 0;
   std::uint64_t cancelled = 0;
   std::uint64_t statements = 0;
+  std::string time_zone;               // of the last connection opened
   asio::thread_pool cancel_thread{1};  // PQcancel only (see the header)
 
   asio::awaitable<Result<std::unique_ptr<Conn>>> connect();
@@ -272,6 +273,7 @@ asio::awaitable<Result<std::unique_ptr<Conn>>> PgPool::Impl::connect() {
     st = PQconnectPoll(conn->pg);
   }
   if (PQsetnonblocking(conn->pg, 1) != 0) co_return pg_error(PQerrorMessage(conn->pg));
+  if (const char* zone = PQparameterStatus(conn->pg, "TimeZone")) time_zone = zone;
   auto sd = watch(ex, PQsocket(conn->pg));
   if (!sd.ok()) co_return sd.take_error();
   conn->socket = std::move(sd).value();
@@ -666,6 +668,7 @@ asio::awaitable<Result<std::vector<QueryResult>>> PgPool::transaction(
   co_return result;
 }
 
+const std::string& PgPool::time_zone() const { return impl_->time_zone; }
 std::size_t PgPool::size() const { return impl_->size; }
 std::size_t PgPool::open() const { return impl_->open; }
 std::size_t PgPool::in_use() const { return impl_->in_use; }

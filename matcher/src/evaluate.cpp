@@ -23,6 +23,7 @@ enum class Family {
   kTimestamptz,
   kTimestamp,
   kDate,
+  kEnum,
   kOther
 };
 
@@ -45,6 +46,7 @@ Family family_of_spelling(std::string_view pg_type) {
   if (t == "timestamp with time zone" || t == "timestamptz") return Family::kTimestamptz;
   if (t == "timestamp without time zone" || t == "timestamp") return Family::kTimestamp;
   if (t == "date") return Family::kDate;
+  if (t == "enum") return Family::kEnum;  // deps::Predicate's spelling for every enum type
   if (auto paren = t.find('('); paren != std::string::npos) {
     t.erase(paren);
     while (!t.empty() && t.back() == ' ') t.pop_back();
@@ -369,6 +371,7 @@ std::optional<Parsed> parse_text(Family f, std::string_view text) {
       return p;
     }
     case Family::kText:
+    case Family::kEnum:  // an enum's input is exactly one of its labels, its output the label
       p.key = std::string(text);
       return p;
     case Family::kUuid: {
@@ -439,6 +442,7 @@ std::optional<int> compare(Family f, const Parsed& a, const Parsed& b) {
     case Family::kDate:
       return a.moment < b.moment ? -1 : (a.moment > b.moment ? 1 : 0);
     case Family::kText:
+    case Family::kEnum:  // the labels' declared order is not in the row image
     case Family::kOther:
       break;
   }

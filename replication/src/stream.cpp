@@ -396,6 +396,7 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
         co_return fail(pg_error("IDENTIFY_SYSTEM: not a database connection"));
       connected.database = PQgetvalue(res, 0, 3);
     }
+    if (const char* zone = PQparameterStatus(conn, "TimeZone")) connected.time_zone = zone;
     forget_foreign_positions(connected.system_identifier, connected.timeline);
     server_end = std::max(server_end, connected.server_lsn);
     {

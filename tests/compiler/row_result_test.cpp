@@ -118,11 +118,9 @@ TEST_F(RowResultTest, AnythingButOneKeyedRowOfPlainColumnsDoesNot) {
       // limit and offset (a limit of 0 is an empty result)
       "subscription { delivery_agents(where: {id: {_eq: 1}}, limit: 0) { id } }",
       "subscription { delivery_agents(where: {id: {_eq: 1}}, offset: 1) { id } }",
-      // columns whose JSON is not their text (timestamps, numeric, jsonb, enums)
-      "subscription { users_by_pk(id: 1) { id created_at } }",
+      // columns whose JSON is not their text (numeric, jsonb)
       "subscription { orders_by_pk(id: 1) { id total } }",
       "subscription { orders_by_pk(id: 1) { notes } }",
-      "subscription { orders_by_pk(id: 1) { status } }",
       // relationships, aggregates, several root fields
       "subscription { orders_by_pk(id: 1) { id user { id } } }",
       "subscription { delivery_agents_aggregate(where: {id: {_eq: 1}}) { aggregate { count } } }",
@@ -166,6 +164,73 @@ TEST_F(RowResultTest, WritesTheRowAsJsonBuildObjectAndJsonAggPrintIt) {
   // PostgreSQL's own text forms of booleans are read too.
   EXPECT_EQ(write_row_result(*object, image({{"id", "1"}, {"active", "t"}})),
             "{\"delivery_agents_by_pk\" : {\"active\" : true, \"id\" : 1}}");
+}
+
+// Enums are their label; dates and timestamps go from PostgreSQL's ISO text to the JSON spelling
+// json_build_object prints (`T`, a zone with its minutes); a timestamptz makes the plan zoned.
+TEST_F(RowResultTest, EnumsDatesAndTimestampsAreWrittenInTheirJsonSpelling) {
+  auto p = plan("subscription { orders_by_pk(id: 1) { status created_at } }");
+  ASSERT_TRUE(p);
+  EXPECT_TRUE(p->zoned);
+  auto write = [&](const char* status, const char* created_at) {
+    return write_row_result(*p, image({{"status", status}, {"created_at", created_at}}));
+  };
+  auto json = [](const char* status, const char* created_at) {
+    return std::string("{\"orders_by_pk\" : {\"status\" : \"") + status +
+           "\", \"created_at\" : \"" + created_at + "\"}}";
+  };
+  EXPECT_EQ(write("placed", "2026-12-03 07:19:19.123456+00"),
+            json("placed", "2026-12-03T07:19:19.123456+00:00"));
+  EXPECT_EQ(write("placed", "2026-12-03 12:49:19+05:30"),
+            json("placed", "2026-12-03T12:49:19+05:30"));
+  EXPECT_EQ(write("placed", "1900-01-01 05:53:28+05:53:28"),
+            json("placed", "1900-01-01T05:53:28+05:53:28"));
+  EXPECT_EQ(write("placed", "2026-12-03 01:00:00.5-06"),
+            json("placed", "2026-12-03T01:00:00.5-06:00"));
+  EXPECT_EQ(write("placed", "infinity"), json("placed", "infinity"));
+  EXPECT_EQ(write("placed", "-infinity"), json("placed", "-infinity"));
+  // What the writer does not read (a BC or five-digit year, another DateStyle, no zone).
+  for (const char* unread :
+       {"0044-03-15 12:00:00+00 BC", "10000-01-01 00:00:00+00", "12/03/2026 07:19:19 UTC",
+        "Thu Dec 03 07:19:19 2026 UTC", "2026-12-03 07:19:19", "2026-12-03T07:19:19+00",
+        "2026-12-03 07:19:19.1234567+00", "2026-12-03 07:19:19+0530", "2026-12-03"})
+    EXPECT_FALSE(write("placed", unread)) << unread;
+  // Without a timestamptz the plan is not zoned.
+  auto status = plan("subscription { orders_by_pk(id: 1) { id status } }");
+  ASSERT_TRUE(status);
+  EXPECT_FALSE(status->zoned);
+}
+
+TEST(RowResult, DatesAndTimestampsWithoutZone) {
+  ir::Operation op;
+  ir::RootField& rf = op.fields.emplace_back();
+  rf.alias = "t";
+  rf.select.table = {"public", "t"};
+  rf.select.primary_key = {"id"};
+  auto where = std::make_shared<ir::BoolExp>();
+  where->kind = ir::BoolExp::Kind::kCompare;
+  where->column = "id";
+  where->column_type = "integer";
+  where->param = ir::Param{"p1", "integer", false};
+  rf.select.where = where;
+  for (auto [name, type] :
+       {std::pair{"d", "date"}, std::pair{"ts", "timestamp without time zone"}}) {
+    ir::Field& f = rf.select.fields.emplace_back();
+    f.alias = f.column = name;
+    f.pg_type = type;
+  }
+  auto p = row_result(op);
+  ASSERT_TRUE(p);
+  EXPECT_FALSE(p->zoned);
+  EXPECT_EQ(write_row_result(*p, image({{"d", "2026-12-31"}, {"ts", "2026-12-03 07:19:19.5"}})),
+            "{\"t\" : [{\"d\" : \"2026-12-31\", \"ts\" : \"2026-12-03T07:19:19.5\"}]}");
+  EXPECT_EQ(write_row_result(*p, image({{"d", "infinity"}, {"ts", "-infinity"}})),
+            "{\"t\" : [{\"d\" : \"infinity\", \"ts\" : \"-infinity\"}]}");
+  EXPECT_FALSE(write_row_result(*p, image({{"d", "12-31-2026"}, {"ts", "2026-12-03 07:19:19"}})));
+  EXPECT_FALSE(
+      write_row_result(*p, image({{"d", "2026-12-31"}, {"ts", "2026-12-03 07:19:19+00"}})));
+  EXPECT_FALSE(
+      write_row_result(*p, image({{"d", "2026-12-31 00:00:00"}, {"ts", "2026-12-03 07:19"}})));
 }
 
 // Stringified numeric types (HASURA_GRAPHQL_STRINGIFY_NUMERIC_TYPES): a bigint as a JSON string.

@@ -274,6 +274,98 @@ TEST_F(ChangeFeedTest, RowsLeavingAResultArePushed) {
   EXPECT_EQ(placed.last(), json::parse(R"({"orders":[]})"));
 }
 
+// What the statement prints for `op` now (sql::single_query prints `data` as the live statement
+// does), as text: rule 11's results must be the same bytes, not only the same JSON.
+std::string fresh_text(const std::string& url, const compiler::CompiledOperation& op) {
+  PGconn* conn = PQconnectdb(url.c_str());
+  std::string sql = sql::single_query(op.ir);
+  std::string vars = json::serialize(op.vars);
+  const char* params[1] = {vars.c_str()};
+  PGresult* r = PQexecParams(conn, sql.c_str(), 1, nullptr, params, nullptr, nullptr, 0);
+  std::string out;
+  if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+    out = PQgetvalue(r, 0, 0);
+  } else {
+    ADD_FAILURE() << PQerrorMessage(conn) << "\n" << sql;
+  }
+  PQclear(r);
+  PQfinish(conn);
+  return out;
+}
+
+// Rule 11 for enums, dates and timestamps: the image's ISO text becomes the JSON spelling the
+// statement prints (`T`, a timestamptz's zone with minutes, local mean time's seconds), byte
+// for byte, in a database whose TimeZone is not UTC; what the writer does not read (a BC year)
+// is refetched. A pool printing timestamptz in another zone than the stream's gets no written
+// result showing one: a statement answers.
+TEST_F(ChangeFeedTest, EnumsDatesAndTimestampsAreWrittenAsTheStatementPrintsThem) {
+  test::exec(url_,
+             "alter table orders add column due date, add column local_at timestamp;"
+             "alter database \"live_cf_" +
+                 test_name() + "\" set timezone = 'Asia/Kolkata'");
+  schema_ = demo_schema(url_, catalog_);
+  make();
+  start_feed();
+  Sink sink;
+  auto by_pk = op("subscription { orders_by_pk(id: 2) { id status created_at due local_at } }");
+  live_->subscribe(by_pk, "admin", sink.push());
+  ASSERT_TRUE(run_until(ioc_, [&] { return sink.got.size() == 1; }));
+  EXPECT_EQ(sink.got.back().value(), fresh_text(url_, by_pk));
+  EXPECT_TRUE(sink.last_has("+05:30")) << sink.got.back().value();
+
+  const double s0 = statements();
+  const char* updates[] = {
+      "update orders set status = 'preparing', created_at = '2026-12-03 07:19:19.123456+00', "
+      "due = '2026-12-31', local_at = '2026-12-03 07:19:19.5' where id = 2",
+      "update orders set created_at = '1900-01-01 00:00:00+00', due = 'infinity', "
+      "local_at = '-infinity' where id = 2",
+      "update orders set created_at = 'infinity', due = '0001-01-01', "
+      "local_at = '2000-02-29 23:59:59' where id = 2",
+      "update orders set created_at = '2026-06-01 12:00:00-03:30', due = null, local_at = null "
+      "where id = 2",
+  };
+  std::size_t n = 1;
+  for (const char* update : updates) {
+    test::exec(url_, update);
+    ++n;
+    ASSERT_TRUE(run_until(ioc_, [&] { return sink.got.size() == n; })) << update;
+    EXPECT_EQ(sink.got.back().value(), fresh_text(url_, by_pk)) << update;
+  }
+  EXPECT_EQ(statements(), s0);
+
+  test::exec(url_, "update orders set local_at = '0044-03-15 12:00:00 BC' where id = 2");
+  ASSERT_TRUE(run_until(ioc_, [&] { return sink.got.size() == n + 1; }));
+  EXPECT_EQ(sink.got.back().value(), fresh_text(url_, by_pk));
+  EXPECT_EQ(statements(), s0 + 1);
+}
+
+TEST_F(ChangeFeedTest, ATimestamptzIsWrittenOnlyWhenThePoolPrintsItInTheStreamsZone) {
+  test::exec(url_, "alter database \"live_cf_" + test_name() + "\" set timezone = 'Asia/Kolkata'");
+  // The pool's sessions in UTC, the stream's in the database's zone.
+  const std::string utc =
+      url_ + (url_.find('?') == std::string::npos ? "?" : "&") + "options=-c%20TimeZone%3DUTC";
+  pool_ = std::make_unique<PgPool>(ioc_.get_executor(), utc, 4);
+  LiveQueries::Options options;
+  options.visibility_retry_delay = std::chrono::milliseconds(1);
+  live_ = std::make_unique<LiveQueries>(ioc_.get_executor(), *pool_, metrics_, options);
+  start_feed();
+  Sink zoned, plain;
+  live_->subscribe(op("subscription { orders_by_pk(id: 2) { id created_at } }"), "admin",
+                   zoned.push());
+  live_->subscribe(op("subscription { orders_by_pk(id: 3) { id status } }"), "admin", plain.push());
+  ASSERT_TRUE(run_until(ioc_, [&] { return zoned.got.size() == 1 && plain.got.size() == 1; }));
+  EXPECT_TRUE(zoned.last_has("+00:00")) << zoned.got.back().value();
+  const double s0 = statements();
+  test::exec(url_, "update orders set created_at = '2026-12-03 07:00:00+00' where id = 2");
+  ASSERT_TRUE(run_until(ioc_, [&] { return zoned.got.size() == 2; }));
+  EXPECT_TRUE(zoned.last_has("2026-12-03T07:00:00+00:00")) << zoned.got.back().value();
+  EXPECT_EQ(statements(), s0 + 1);
+  test::exec(url_, "update orders set status = 'preparing' where id = 3");
+  ASSERT_TRUE(run_until(ioc_, [&] { return plain.got.size() == 2; }));
+  EXPECT_TRUE(plain.last_has("preparing"));
+  EXPECT_EQ(statements(), s0 + 1);
+}
+
 // Timestamps are matched, not assumed: a commit names only the subscribers whose `since` its
 // row passes, whatever zone the variable and the image are written in; a row moved into a
 // later subscriber's range reaches it.
@@ -316,23 +408,32 @@ TEST_F(ChangeFeedTest, TimestampFiltersNameOnlyTheSubscribersTheRowPasses) {
   EXPECT_EQ(metrics_.value("liveql_matched_subscribers_total"), m0);
 }
 
-// What the statement prints for `op` now (sql::single_query prints `data` as the live statement
-// does), as text: rule 11's results must be the same bytes, not only the same JSON.
-std::string fresh_text(const std::string& url, const compiler::CompiledOperation& op) {
-  PGconn* conn = PQconnectdb(url.c_str());
-  std::string sql = sql::single_query(op.ir);
-  std::string vars = json::serialize(op.vars);
-  const char* params[1] = {vars.c_str()};
-  PGresult* r = PQexecParams(conn, sql.c_str(), 1, nullptr, params, nullptr, nullptr, 0);
-  std::string out;
-  if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
-    out = PQgetvalue(r, 0, 0);
-  } else {
-    ADD_FAILURE() << PQerrorMessage(conn) << "\n" << sql;
-  }
-  PQclear(r);
-  PQfinish(conn);
-  return out;
+// Enum columns are matched by label: a commit names only the subscribers whose status its row
+// has, and a row taking a subscriber's status reaches it.
+TEST_F(ChangeFeedTest, EnumFiltersNameOnlyTheSubscribersOfTheRowsLabel) {
+  make();
+  start_feed();
+  constexpr std::string_view kByStatus =
+      "subscription ($s: order_status!) { orders(where: {status: {_eq: $s}}, "
+      "order_by: {id: asc}) { id } }";
+  Sink placed, preparing;
+  live_->subscribe(op(kByStatus, "", json::object{{"s", "placed"}}), "admin", placed.push());
+  live_->subscribe(op(kByStatus, "", json::object{{"s", "preparing"}}), "admin", preparing.push());
+  ASSERT_TRUE(run_until(ioc_, [&] { return placed.got.size() == 1 && preparing.got.size() == 1; }));
+  ASSERT_EQ(live_->cohort_count(), 1u);
+  EXPECT_EQ(placed.last(), json::parse(R"({"orders":[{"id":2}]})"));
+
+  // Order 3 is delivering: in neither result, and it stays so.
+  double t0 = txns(), m0 = metrics_.value("liveql_matched_subscribers_total");
+  test::exec(url_, "update orders set total = 50 where id = 3");
+  wait_txns(t0, 1);
+  EXPECT_EQ(metrics_.value("liveql_matched_subscribers_total"), m0);
+
+  test::exec(url_, "update orders set status = 'preparing' where id = 3");
+  ASSERT_TRUE(run_until(ioc_, [&] { return preparing.got.size() == 2; }));
+  EXPECT_EQ(preparing.last(), json::parse(R"({"orders":[{"id":3}]})"));
+  EXPECT_EQ(metrics_.value("liveql_matched_subscribers_total"), m0 + 1);
+  EXPECT_EQ(placed.got.size(), 1u);
 }
 
 // Rule 11: a result that is one row picked by its key is written from the commit's row image,

@@ -53,6 +53,17 @@ TEST(Dependencies, RootSelectIsTractableWithSlots) {
   EXPECT_EQ(t.predicate_columns, std::vector<std::string>{"user_id"});
 }
 
+TEST(Dependencies, AnyEnumTypeIsComparedAsAnEnum) {
+  auto status = std::make_shared<BoolExp>(
+      *compare("status", "\"public\".\"order_status\"", ir::CompareOp::kEq, "s"));
+  status->column_is_enum = true;
+  auto d = extract_dependencies(root(select("orders", status)));
+  EXPECT_EQ(d.tables.at(0).predicate.column_type, "enum");
+  auto plain = extract_dependencies(
+      root(select("orders", compare("name", "text", ir::CompareOp::kEq, "n"))));
+  EXPECT_EQ(plain.tables.at(0).predicate.column_type, "text");
+}
+
 TEST(Dependencies, AggregatesAndLimitsMakeEveryRowRelevant) {
   auto agg = extract_dependencies(root(select("orders", nullptr), ir::RootField::Kind::kAggregate));
   EXPECT_TRUE(agg.tables[0].all_rows_relevant);

@@ -293,6 +293,24 @@ TEST(EvaluateTypes, TimestampAndDate) {
             T);
 }
 
+TEST(EvaluateTypes, EnumLabels) {
+  auto en = [&](Op op, const char* image, const char* vars) {
+    return eval(cmp("a", "enum", op, "p", op == Op::kIn || op == Op::kNin), row({{"a", image}}),
+                vars);
+  };
+  EXPECT_EQ(en(Op::kEq, "placed", R"({"p":"placed"})"), T);
+  EXPECT_EQ(en(Op::kEq, "placed", R"({"p":"delivered"})"), F);
+  // A label is exact: case and spaces count (another spelling fails the cast, as no label).
+  EXPECT_EQ(en(Op::kEq, "placed", R"({"p":"Placed"})"), F);
+  EXPECT_EQ(en(Op::kNeq, "placed", R"({"p":"placed "})"), T);
+  EXPECT_EQ(en(Op::kIn, "placed", R"({"p":["delivered","placed"]})"), T);
+  EXPECT_EQ(en(Op::kNin, "placed", R"({"p":["delivered"]})"), T);
+  // The declared order of the labels is not in the image.
+  EXPECT_EQ(en(Op::kGt, "placed", R"({"p":"delivered"})"), U);
+  EXPECT_EQ(en(Op::kEq, "placed", R"({"p":1})"), U);
+  EXPECT_EQ(value_key("enum", "placed"), param_key("enum", boost::json::value("placed")));
+}
+
 TEST(EvaluateNodes, UnknownAndRelationship) {
   EXPECT_EQ(eval(p_and({p_unknown(), cmp("a", "integer", Op::kEq, "p")}), row({{"a", "1"}}),
                  R"({"p":2})"),

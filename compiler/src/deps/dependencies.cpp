@@ -304,7 +304,7 @@ class Extractor {
         }
         p.kind = Predicate::Kind::kCompare;
         p.column = exp.column;
-        p.column_type = exp.column_type;
+        p.column_type = exp.column_is_enum ? "enum" : exp.column_type;
         p.op = exp.op;
         p.param = exp.param;
         return p;

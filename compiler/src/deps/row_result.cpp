@@ -8,16 +8,87 @@ namespace {
 using Form = RowResult::Form;
 
 // The JSON form of a column of this PostgreSQL type (format_type spelling), when a change's text
-// value gives it exactly; std::nullopt otherwise (timestamps print differently in JSON, floats
-// and numerics have NaN, json/jsonb are normalised, bpchar loses its padding in the decoder).
-std::optional<Form> form_of(std::string_view pg_type, bool as_text) {
+// value gives it exactly; std::nullopt otherwise (floats and numerics have NaN, json/jsonb are
+// normalised, bpchar loses its padding in the decoder, time and interval print differently).
+std::optional<Form> form_of(std::string_view pg_type, bool pg_enum, bool as_text) {
   if (pg_type == "integer" || pg_type == "bigint" || pg_type == "smallint")
     return as_text ? Form::kString : Form::kNumber;
   if (as_text) return std::nullopt;
   if (pg_type == "boolean") return Form::kBool;
-  if (pg_type == "text" || pg_type == "character varying" || pg_type == "uuid")
+  if (pg_type == "text" || pg_type == "character varying" || pg_type == "uuid" || pg_enum)
     return Form::kString;
+  if (pg_type == "date") return Form::kDate;
+  if (pg_type == "timestamp without time zone") return Form::kTimestamp;
+  if (pg_type == "timestamp with time zone") return Form::kTimestamptz;
   return std::nullopt;
+}
+
+bool digits(std::string_view s, std::size_t from, std::size_t n) {
+  if (from + n > s.size()) return false;
+  for (std::size_t i = from; i < from + n; ++i)
+    if (s[i] < '0' || s[i] > '9') return false;
+  return true;
+}
+
+// A date, timestamp or timestamptz in ISO text (`YYYY-MM-DD`, then ` HH:MM:SS[.f]`, then
+// `+HH[:MM[:SS]]`), appended as the JSON string PostgreSQL's json_build_object prints for it
+// (XSD style: `T`, the zone always with minutes). False for anything else (another DateStyle,
+// a BC or five-digit year): the caller refetches.
+bool append_moment(std::string& out, std::string_view text, Form form) {
+  if (text == "infinity" || text == "-infinity") {
+    out += '"';
+    out += text;
+    out += '"';
+    return true;
+  }
+  if (!digits(text, 0, 4) || text.size() < 10 || text[4] != '-' || !digits(text, 5, 2) ||
+      text[7] != '-' || !digits(text, 8, 2))
+    return false;
+  std::size_t i = 10;
+  if (form == Form::kDate) {
+    if (i != text.size()) return false;
+    out += '"';
+    out += text;
+    out += '"';
+    return true;
+  }
+  if (text.size() < 19 || text[10] != ' ' || !digits(text, 11, 2) || text[13] != ':' ||
+      !digits(text, 14, 2) || text[16] != ':' || !digits(text, 17, 2))
+    return false;
+  i = 19;
+  if (i < text.size() && text[i] == '.') {
+    std::size_t n = 0;
+    for (++i; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) ++n;
+    if (n == 0 || n > 6) return false;
+  }
+  const std::size_t time_end = i;
+  std::string zone;
+  if (form == Form::kTimestamptz) {
+    if (i + 3 > text.size() || (text[i] != '+' && text[i] != '-') || !digits(text, i + 1, 2))
+      return false;
+    zone = text.substr(i, 3);
+    i += 3;
+    if (i < text.size()) {
+      if (text[i] != ':' || !digits(text, i + 1, 2)) return false;
+      zone += text.substr(i, 3);
+      i += 3;
+    } else {
+      zone += ":00";
+    }
+    if (i < text.size()) {
+      if (text[i] != ':' || !digits(text, i + 1, 2)) return false;
+      zone += text.substr(i, 3);
+      i += 3;
+    }
+  }
+  if (i != text.size()) return false;
+  out += '"';
+  out += text.substr(0, 10);
+  out += 'T';
+  out += text.substr(11, time_end - 11);
+  out += zone;
+  out += '"';
+  return true;
 }
 
 // A type whose values are equal exactly when their texts are (for the image's text against a
@@ -131,10 +202,11 @@ std::optional<RowResult> row_result(const ir::Operation& op) {
       c.typename_ = f.typename_;
     } else {
       if (f.kind != ir::Field::Kind::kColumn || f.json_path || f.cell_filter) return std::nullopt;
-      auto form = form_of(f.pg_type, f.as_text);
+      auto form = form_of(f.pg_type, f.pg_enum, f.as_text);
       if (!form) return std::nullopt;
       c.column = f.column;
       c.form = *form;
+      plan.zoned = plan.zoned || c.form == Form::kTimestamptz;
     }
     plan.columns.push_back(std::move(c));
   }
@@ -202,6 +274,11 @@ std::optional<std::string> write_row_result(const RowResult& plan, const RowImag
         break;
       case Form::kString:
         append_json_string(out, text);
+        break;
+      case Form::kDate:
+      case Form::kTimestamp:
+      case Form::kTimestamptz:
+        if (!append_moment(out, text, c.form)) return std::nullopt;
         break;
     }
   }

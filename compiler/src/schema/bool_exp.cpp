@@ -361,6 +361,7 @@ class Interpreter {
       e->kind = ir::BoolExp::Kind::kCompare;
       e->column = column;
       e->column_type = type;
+      e->column_is_enum = !col.enum_values.empty();
       if (as) e->column_cast = type;
       e->op = info->op;
       Result<ir::Param> p = ir::Param{};

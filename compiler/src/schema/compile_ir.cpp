@@ -303,6 +303,7 @@ Result<std::vector<ir::Field>> OperationCompiler::object_fields(size_t table, co
         f.kind = ir::Field::Kind::kColumn;
         f.column = fd.column;
         f.pg_type = schema_.tables[table].table.column(fd.column)->pg_type;
+        f.pg_enum = !schema_.tables[table].table.column(fd.column)->enum_values.empty();
         f.as_text = stringified(schema_, *schema_.tables[table].table.column(fd.column));
         {
           LQ_TRY(cell, column_filter(schema_, rs_, table, fd.column, session_, params_));

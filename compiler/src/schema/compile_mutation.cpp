@@ -351,6 +351,7 @@ Result<ir::BoolExpPtr> OperationCompiler::key_equality(size_t table, const json:
     e->kind = ir::BoolExp::Kind::kCompare;
     e->column = k;
     e->column_type = cast_type(*tt.table.column(k));
+    e->column_is_enum = !tt.table.column(k)->enum_values.empty();
     e->op = ir::CompareOp::kEq;
     e->param = params_.add(*v, e->column_type);
     parts.push_back(std::move(e));

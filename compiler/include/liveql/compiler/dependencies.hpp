@@ -66,6 +66,8 @@ struct Predicate {
   std::vector<Predicate> children;
   // kCompare
   std::string column;
+  // The column's type as the matcher compares it: its PostgreSQL type (format_type), or `enum`
+  // for any enum type (values equal exactly when their labels are; their order is not known).
   std::string column_type;
   ir::CompareOp op = ir::CompareOp::kEq;
   ir::Param param;

@@ -125,8 +125,9 @@ struct BoolExp {
   std::vector<BoolExpPtr> children;
   // kCompare
   std::string column;
-  std::string column_type;  // Postgres type of the column
-  std::string column_cast;  // when set, the column is compared as column::column_cast (_cast)
+  std::string column_type;      // Postgres type of the column
+  bool column_is_enum = false;  // that type is an enum (values equal exactly when labels are)
+  std::string column_cast;      // when set, the column is compared as column::column_cast (_cast)
   CompareOp op = CompareOp::kEq;
   Param param;
   // kCompareColumns
@@ -178,6 +179,7 @@ struct Field {
   std::string alias;  // the response key
   std::string column;
   std::string pg_type;
+  bool pg_enum = false;  // kColumn: pg_type is an enum
   bool as_text = false;  // kColumn: output as a JSON string (stringified numeric types)
   // kColumn of type json/jsonb: the value at this path (#>), a list of text keys and indexes
   std::optional<Param> json_path;

@@ -4,10 +4,12 @@
 // request or the role's permission, only equalities of integer, text or uuid columns to values
 // such as `user_id = X-Hasura-User-Id`; no limit or offset), projected to plain columns whose
 // JSON form the row change's text value gives exactly (integers, booleans, text, varchar,
-// uuid), has no need of a statement after a commit that updates that row while it is in the
-// result: the new row image is the result. write_row_result() prints it as the multiplexed
-// statement prints it (PostgreSQL's json_build_object and json_agg), byte for byte, so that the
-// hash a later statement compares against is the same.
+// uuid, enums; dates and timestamps, rewritten from their ISO text to their JSON spelling; a
+// timestamptz only when the image was printed in the statement's TimeZone, which the caller
+// knows: RowResult::zoned), has no need of a statement after a commit that updates that row
+// while it is in the result: the new row image is the result. write_row_result() prints it as the
+// multiplexed statement prints it (PostgreSQL's json_build_object and json_agg), byte for byte, so
+// that the hash a later statement compares against is the same.
 //
 // Pure: no I/O.
 #pragma once
@@ -27,7 +29,13 @@ struct RowResult {
   enum class Form {
     kNumber,  // integers: the text as is
     kBool,    // boolean: true / false
-    kString,  // text, varchar, uuid, and stringified integers (as_text): a JSON string
+    kString,  // text, varchar, uuid, enums, and stringified integers (as_text): a JSON string
+    // From PostgreSQL's ISO text (DateStyle ISO; anything else is not written) to the JSON
+    // string json_build_object prints: a date as is; a timestamp with `T` for the space; a
+    // timestamptz also with the zone as +HH:MM[:SS]; ±infinity as is.
+    kDate,
+    kTimestamp,
+    kTimestamptz,
   };
   struct Column {
     std::string alias;   // the response key
@@ -48,6 +56,9 @@ struct RowResult {
   std::string root_alias;
   bool object = false;  // <t>_by_pk: the row itself; otherwise a JSON array of it
   std::vector<Column> columns;
+  // A column is a timestamptz: the statement prints it in its session's TimeZone, the image in
+  // the replication session's. Write only when the two are the same zone.
+  bool zoned = false;
 };
 
 // The operation's RowResult, or std::nullopt when its result is not one keyed row of plain

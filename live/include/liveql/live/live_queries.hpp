@@ -184,6 +184,9 @@ class LiveQueries {
   void set_table_modes(TableModes modes);
   void set_event_source(bool available, std::string reason);
   bool event_source_available() const;
+  // The TimeZone the replication session prints timestamptz values in (StreamEvent::time_zone,
+  // at every connect): rule 11 writes a result showing one only while it is the pool's.
+  void set_image_time_zone(std::string zone);
   // Options::live_mode_default.
   CohortMode default_mode() const;
 

@@ -127,6 +127,10 @@ class PgPool {
     return error.code == ErrorCode::kConnectionLost;
   }
 
+  // The TimeZone PostgreSQL reported to the last connection opened (its ParameterStatus): what
+  // the pool's statements print timestamptz values in. Empty before the first connection.
+  const std::string& time_zone() const;
+
   std::size_t size() const;     // the configured maximum
   std::size_t open() const;     // connections currently open (idle + in use + connecting)
   std::size_t in_use() const;   // connections lent to a query right now

@@ -14,11 +14,12 @@
 //  integers (smallint integer bigint), numeric/decimal (exact decimal comparison), real and
 //  double precision (compared after rounding to the type, NaN greatest as in Postgres),
 //  boolean, uuid (any input spelling), timestamp with and without time zone and date (to the
-//  microsecond, ±infinity at the ends) in their ISO 8601 spellings, and text/varchar/name for
-//  equality only: ordering of text depends on the collation, so _gt/_lt/_gte/_lte on text are
-//  unknown. A timestamptz parameter without a zone (read in the session's TimeZone), a
-//  timestamp(p) column (parameters rounded first), other date spellings and any other type
-//  (time, interval, enums, char(n), citext, arrays, ...) are unknown.
+//  microsecond, ±infinity at the ends) in their ISO 8601 spellings, and for equality only
+//  text/varchar/name (ordering of text depends on the collation, so _gt/_lt/_gte/_lte on text
+//  are unknown) and enums (deps::Predicate spells every enum type `enum`; a label is its own
+//  key, their declared order is unknown). A timestamptz parameter without a zone (read in the
+//  session's TimeZone), a timestamp(p) column (parameters rounded first), other date spellings and
+//  any other type (time, interval, enums, char(n), citext, arrays, ...) are unknown.
 #pragma once
 
 #include <boost/json/object.hpp>

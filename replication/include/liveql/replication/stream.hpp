@@ -109,6 +109,9 @@ struct StreamEvent {
   bool slot_created = false;   // the slot did not exist and was created now
   Lsn slot_confirmed_lsn = 0;  // the slot's confirmed_flush_lsn (consistent point if created)
   Lsn start_lsn = 0;           // the position sent in START_REPLICATION
+  // The session's TimeZone (its ParameterStatus): the zone timestamptz values in this
+  // connection's row images are printed in.
+  std::string time_zone;
   // kDisconnected, kUnavailable
   std::string message;
   std::chrono::milliseconds retry_in{0};  // kDisconnected
