@@ -72,6 +72,7 @@ create table orders (
   agent_id    integer,
   status      text not null default 'placed',
   total       integer not null default 0,
+  placed_at   timestamptz not null default '2026-01-01 00:00:00+00',
   note        text,
   address_id  integer references addresses(id) on delete set null
 );
@@ -158,6 +159,25 @@ const std::vector<std::string> kPatterns = {"%a%", "%e%", "b%", "%N%", "%o%", "_
 using Rng = std::mt19937_64;
 int uniform(Rng& rng, int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); }
 bool chance(Rng& rng, int percent) { return uniform(rng, 1, 100) <= percent; }
+
+// One of six instants a quarter of an hour apart from 2026-01-01 00:00 UTC, written in one of
+// several zones and spellings (writes and predicates draw from the same few, so they meet);
+// sometimes without a zone, which the matcher cannot read (the session's TimeZone decides).
+std::string moment(Rng& rng) {
+  static constexpr struct {
+    int offset_minutes;
+    const char* zone;
+  } kZones[] = {{0, "Z"}, {0, "+00"}, {330, "+05:30"}, {-180, "-03:00"}, {0, ""}};
+  const auto& z = kZones[uniform(rng, 0, 4)];
+  const int minutes = 15 * uniform(rng, 0, 5) + z.offset_minutes + 24 * 60;  // from 2025-12-31
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%s%c%02d:%02d:00%s",
+                minutes >= 48 * 60   ? "2026-01-02"
+                : minutes >= 24 * 60 ? "2026-01-01"
+                                     : "2025-12-31",
+                uniform(rng, 0, 1) ? 'T' : ' ', (minutes / 60) % 24, minutes % 60, z.zone);
+  return buf;
+}
 template <typename T>
 const T& one_of(Rng& rng, const std::vector<T>& v) {
   return v[static_cast<std::size_t>(uniform(rng, 0, static_cast<int>(v.size()) - 1))];
@@ -168,7 +188,7 @@ struct Domains {
   int users = 12, agents = 5, products = 14, addresses = 24, orders = 50, items = 160;
 };
 
-enum class ColType { kId, kInt, kNumeric, kText, kBool };
+enum class ColType { kId, kInt, kNumeric, kText, kBool, kTime };
 struct Column {
   std::string name;
   ColType type;
@@ -221,6 +241,7 @@ const std::map<std::string, Table>& tables() {
          {"agent_id", ColType::kId, true, "agents"},
          {"status", ColType::kText},
          {"total", ColType::kInt},
+         {"placed_at", ColType::kTime},
          {"note", ColType::kText, true},
          {"address_id", ColType::kId, true, "addresses"}},
         {{"user", "users", false}, {"address", "addresses", false}, {"items", "order_items", true}},
@@ -383,6 +404,10 @@ class QueryGen {
       case ColType::kBool:
         lit = chance(val_, 50) ? "true" : "false";
         type = "Boolean";
+        break;
+      case ColType::kTime:
+        lit = quoted(moment(val_));
+        type = "timestamptz";
         break;
       case ColType::kText: {
         const auto& pool = c.name == "name"       ? kNames
@@ -588,6 +613,9 @@ class WriteGen {
     }
     if (r <= 92) {  // several rows at once
       return "update orders set total = total + 1 where user_id = " + user();
+    }
+    if (r <= 96) {
+      return "update orders set placed_at = '" + moment(rng_) + "' where id = " + order();
     }
     return "update orders set status = " + lit(kStatuses) + ", total = " + n(0, 200) +
            " where id in (" + order() + ", " + order() + ")";
