@@ -13,6 +13,7 @@
 #include <string>
 
 #include "liveql/compiler/dependencies.hpp"
+#include "liveql/matcher/evaluate.hpp"
 #include "liveql/matcher/matcher.hpp"
 
 namespace {
@@ -134,6 +135,37 @@ void sizes(benchmark::internal::Benchmark* b) {
 // Ordered by size so each matcher is built once.
 BENCHMARK(BM_MatcherIndexed)->Apply(sizes)->ArgNames({"subscribers", "shape"});
 BENCHMARK(BM_MatcherBruteForce)->Apply(sizes)->ArgNames({"subscribers", "shape"});
+
+// One range comparison `col >= $p` evaluated on one row image (what a range predicate costs per
+// subscriber of a scanned cohort, per change): an integer against a timestamptz (the image's
+// ISO text against a variable in another zone). Before timestamps were read, such a comparison
+// was unknown and refetched the subscriber instead.
+void BM_EvaluateRange(benchmark::State& state) {
+  const bool timestamp = state.range(0) == 1;
+  deps::Predicate p;
+  p.kind = deps::Predicate::Kind::kCompare;
+  p.column = "c";
+  p.column_type = timestamp ? "timestamp with time zone" : "integer";
+  p.op = liveql::ir::CompareOp::kGte;
+  p.param = {"p", p.column_type, false};
+  p.slot = 0;
+  liveql::RowImage row;
+  row.columns = {ColumnValue{
+      "c", p.column_type,
+      timestamp ? std::string("2026-12-03 07:19:19.123456+00") : std::string("1234567")}};
+  matcher::ParamValues params{timestamp ? boost::json::value("2026-12-03T12:00:00+05:30")
+                                        : boost::json::value(1000000)};
+  size_t true_count = 0;
+  for (auto _ : state) {
+    auto t = matcher::evaluate(p, row, params);
+    true_count += t == matcher::Truth::kTrue;
+    benchmark::DoNotOptimize(t);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["true"] =
+      static_cast<double>(true_count) / static_cast<double>(state.iterations());
+}
+BENCHMARK(BM_EvaluateRange)->Arg(0)->Arg(1)->ArgNames({"timestamptz"});
 
 }  // namespace
 
