@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <tuple>
 
 #include "liveql/compiler/compile.hpp"
 #include "liveql/compiler/dependencies.hpp"
@@ -41,6 +42,30 @@ RowImage image(std::vector<std::pair<std::string, std::optional<std::string>>> v
   RowImage row;
   for (auto& [name, value] : values) row.columns.push_back({name, "", std::move(value)});
   return row;
+}
+
+// `<table>(where: {id: {_eq: $p1}}) { <columns> }` built directly (types the fixture lacks):
+// each column's name, PostgreSQL type and whether it is stringified.
+ir::Operation by_key(const char* table,
+                     std::vector<std::tuple<const char*, const char*, bool>> columns) {
+  ir::Operation op;
+  ir::RootField& rf = op.fields.emplace_back();
+  rf.alias = table;
+  rf.select.table = {"public", table};
+  rf.select.primary_key = {"id"};
+  auto where = std::make_shared<ir::BoolExp>();
+  where->kind = ir::BoolExp::Kind::kCompare;
+  where->column = "id";
+  where->column_type = "integer";
+  where->param = ir::Param{"p1", "integer", false};
+  rf.select.where = where;
+  for (auto [name, type, as_text] : columns) {
+    ir::Field& f = rf.select.fields.emplace_back();
+    f.alias = f.column = name;
+    f.pg_type = type;
+    f.as_text = as_text;
+  }
+  return op;
 }
 
 TEST_F(RowResultTest, AListOrAnObjectByTheKeyQualifies) {
@@ -202,23 +227,7 @@ TEST_F(RowResultTest, EnumsDatesAndTimestampsAreWrittenInTheirJsonSpelling) {
 }
 
 TEST(RowResult, DatesAndTimestampsWithoutZone) {
-  ir::Operation op;
-  ir::RootField& rf = op.fields.emplace_back();
-  rf.alias = "t";
-  rf.select.table = {"public", "t"};
-  rf.select.primary_key = {"id"};
-  auto where = std::make_shared<ir::BoolExp>();
-  where->kind = ir::BoolExp::Kind::kCompare;
-  where->column = "id";
-  where->column_type = "integer";
-  where->param = ir::Param{"p1", "integer", false};
-  rf.select.where = where;
-  for (auto [name, type] :
-       {std::pair{"d", "date"}, std::pair{"ts", "timestamp without time zone"}}) {
-    ir::Field& f = rf.select.fields.emplace_back();
-    f.alias = f.column = name;
-    f.pg_type = type;
-  }
+  auto op = by_key("t", {{"d", "date", false}, {"ts", "timestamp without time zone", false}});
   auto p = row_result(op);
   ASSERT_TRUE(p);
   EXPECT_FALSE(p->zoned);
@@ -235,24 +244,8 @@ TEST(RowResult, DatesAndTimestampsWithoutZone) {
 
 // Stringified numeric types (HASURA_GRAPHQL_STRINGIFY_NUMERIC_TYPES): a bigint as a JSON string.
 TEST(RowResult, AStringifiedIntegerIsAString) {
-  ir::Operation op;
-  ir::RootField& rf = op.fields.emplace_back();
-  rf.alias = "items";
-  rf.select.table = {"public", "items"};
-  rf.select.primary_key = {"id"};
-  auto where = std::make_shared<ir::BoolExp>();
-  where->kind = ir::BoolExp::Kind::kCompare;
-  where->column = "id";
-  where->column_type = "integer";
-  where->param = ir::Param{"p1", "integer", false};
-  rf.select.where = where;
-  for (auto [name, type, as_text] :
-       {std::tuple{"id", "integer", false}, std::tuple{"value", "bigint", true}}) {
-    ir::Field& f = rf.select.fields.emplace_back();
-    f.alias = f.column = name;
-    f.pg_type = type;
-    f.as_text = as_text;
-  }
+  auto op = by_key("items", {{"id", "integer", false}, {"value", "bigint", true}});
+  ir::RootField& rf = op.fields[0];
   auto p = row_result(op);
   ASSERT_TRUE(p);
   EXPECT_EQ(write_row_result(*p, image({{"id", "2"}, {"value", "9007199254740993"}})),

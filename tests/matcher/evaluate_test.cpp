@@ -215,11 +215,16 @@ TEST(EvaluateTypes, BooleanTextUuidOther) {
   EXPECT_EQ(eval(cmp("a", "public.status", Op::kEq, "p"), row({{"a", "x"}}), R"({"p":"y"})"), U);
 }
 
+// `a <op> $p` on a row whose column a of `type` holds `image`, with p the JSON string `param`.
+Truth eval_string(const char* type, Op op, const char* image, const char* param) {
+  return eval(cmp("a", type, op, "p"), row({{"a", image}}),
+              (std::string(R"({"p":")") + param + "\"}").c_str());
+}
+
 TEST(EvaluateTypes, Timestamptz) {
   const char* tz = "timestamp with time zone";
   auto at = [&](Op op, const char* image, const char* param) {
-    return eval(cmp("a", tz, op, "p"), row({{"a", image}}),
-                (std::string(R"({"p":")") + param + "\"}").c_str());
+    return eval_string(tz, op, image, param);
   };
   // An instant, whatever zone the image and the parameter are written in.
   EXPECT_EQ(at(Op::kEq, "2024-03-01 12:00:00+00", "2024-03-01T12:00:00Z"), T);
@@ -261,8 +266,7 @@ TEST(EvaluateTypes, Timestamptz) {
 
 TEST(EvaluateTypes, TimestampAndDate) {
   auto ts = [&](Op op, const char* image, const char* param) {
-    return eval(cmp("a", "timestamp without time zone", op, "p"), row({{"a", image}}),
-                (std::string(R"({"p":")") + param + "\"}").c_str());
+    return eval_string("timestamp without time zone", op, image, param);
   };
   EXPECT_EQ(ts(Op::kEq, "2024-03-01 12:00:00", "2024-03-01T12:00:00"), T);
   EXPECT_EQ(ts(Op::kEq, "2024-03-01 00:00:00", "2024-03-01"), T);
@@ -273,8 +277,7 @@ TEST(EvaluateTypes, TimestampAndDate) {
   EXPECT_EQ(ts(Op::kLte, "2000-02-29 23:59:59.999999", "2000-03-01"), T);
   EXPECT_EQ(ts(Op::kGt, "2024-03-01 12:00:00", "tomorrow"), U);
   auto date = [&](Op op, const char* image, const char* param) {
-    return eval(cmp("a", "date", op, "p"), row({{"a", image}}),
-                (std::string(R"({"p":")") + param + "\"}").c_str());
+    return eval_string("date", op, image, param);
   };
   EXPECT_EQ(date(Op::kEq, "2024-03-01", "2024-03-01"), T);
   EXPECT_EQ(date(Op::kLt, "2024-02-29", "2024-03-01"), T);
