@@ -126,12 +126,45 @@ TEST_F(RowResultTest, OtherEqualitiesAreCheckedAgainstTheImage) {
   EXPECT_FALSE(row_passes(*named, *key, image({{"id", "1"}, {"name", "X"}})));
   EXPECT_FALSE(row_passes(*named, *key, image({{"id", "1"}, {"name", std::nullopt}})));
   EXPECT_FALSE(row_passes(*named, *key, image({{"id", "1"}})));
+
+  // A boolean (wal2json's true/false, PostgreSQL's t/f) and an enum's label are checked too.
+  auto active = plan(
+      "subscription ($a: Boolean!) { delivery_agents(where: {id: {_eq: 1}, active: {_eq: $a}}) "
+      "{ id } }",
+      Session{}, R"({"a": true})");
+  ASSERT_TRUE(active);
+  ASSERT_EQ(active->checks.size(), 1u);
+  EXPECT_TRUE(active->checks[0].boolean);
+  key = row_result_key(*active, vars_);
+  ASSERT_TRUE(key);
+  EXPECT_EQ(key->checks, std::vector<std::string>{"true"});
+  EXPECT_TRUE(row_passes(*active, *key, image({{"active", "true"}})));
+  EXPECT_TRUE(row_passes(*active, *key, image({{"active", "t"}})));
+  EXPECT_FALSE(row_passes(*active, *key, image({{"active", "false"}})));
+  EXPECT_FALSE(row_passes(*active, *key, image({{"active", "f"}})));
+  auto placed =
+      plan("subscription { orders(where: {id: {_eq: 1}, status: {_eq: \"placed\"}}) { id } }");
+  ASSERT_TRUE(placed);
+  ASSERT_EQ(placed->checks.size(), 1u);
+  EXPECT_FALSE(placed->checks[0].boolean);
+  key = row_result_key(*placed, vars_);
+  ASSERT_TRUE(key);
+  EXPECT_TRUE(row_passes(*placed, *key, image({{"status", "placed"}})));
+  EXPECT_FALSE(row_passes(*placed, *key, image({{"status", "delivered"}})));
+  // A text column holding `t` is not a boolean: no reading of it as `true`.
+  auto t_name =
+      plan("subscription { delivery_agents(where: {id: {_eq: 1}, name: {_eq: \"true\"}}) { id } }");
+  ASSERT_TRUE(t_name);
+  key = row_result_key(*t_name, vars_);
+  ASSERT_TRUE(key);
+  EXPECT_FALSE(row_passes(*t_name, *key, image({{"name", "t"}})));
 }
 
 TEST_F(RowResultTest, AnythingButOneKeyedRowOfPlainColumnsDoesNot) {
   const char* refused[] = {
-      // a condition other than an equality of an integer, text or uuid column
-      "subscription { delivery_agents(where: {id: {_eq: 1}, active: {_eq: true}}) { id } }",
+      // a condition other than an equality of an integer, text, uuid, enum or boolean column
+      "subscription { delivery_agents(where: {id: {_eq: 1}, active: {_neq: true}}) { id } }",
+      "subscription { orders(where: {id: {_eq: 1}, total: {_eq: 5}}) { id } }",
       "subscription { delivery_agents(where: {id: {_eq: 1}, name: {_neq: \"x\"}}) { id } }",
       "subscription { delivery_agents(where: {id: {_eq: 1}, phone: {_is_null: true}}) { id } }",
       // no equality on the key

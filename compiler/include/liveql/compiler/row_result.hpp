@@ -1,11 +1,11 @@
 // Results written from a row image (compiler stage liveql_deps; ARCHITECTURE rule 11). A live
 // query whose whole result is the one row of one table whose single-column primary key equals a
 // variable (`t_by_pk(id: $id)`, or `t(where: {id: {_eq: $id}})`; other conditions, from the
-// request or the role's permission, only equalities of integer, text or uuid columns to values
-// such as `user_id = X-Hasura-User-Id`; no limit or offset), projected to plain columns whose
-// JSON form the row change's text value gives exactly (integers, booleans, text, varchar,
-// uuid, enums; dates and timestamps, rewritten from their ISO text to their JSON spelling; a
-// timestamptz only when the image was printed in the statement's TimeZone, which the caller
+// request or the role's permission, only equalities of integer, text, uuid, enum or boolean
+// columns to values such as `user_id = X-Hasura-User-Id`; no limit or offset), projected to plain
+// columns whose JSON form the row change's text value gives exactly (integers, booleans, text,
+// varchar, uuid, enums; dates and timestamps, rewritten from their ISO text to their JSON spelling;
+// a timestamptz only when the image was printed in the statement's TimeZone, which the caller
 // knows: RowResult::zoned), has no need of a statement after a commit that updates that row
 // while it is in the result: the new row image is the result. write_row_result() prints it as the
 // multiplexed statement prints it (PostgreSQL's json_build_object and json_agg), byte for byte, so
@@ -51,6 +51,7 @@ struct RowResult {
   struct Check {
     std::string column;
     ir::Param param;
+    bool boolean = false;  // a boolean column: its value is `true` or `false`
   };
   std::vector<Check> checks;
   std::string root_alias;
@@ -66,7 +67,8 @@ struct RowResult {
 std::optional<RowResult> row_result(const ir::Operation& op);
 
 // What a subscriber's vars select, in PostgreSQL's text form (what a change's image holds):
-// the key and the checks' values, each an integer or a string; std::nullopt when a value is
+// the key and the checks' values, each an integer or a string (a boolean check's also a JSON
+// boolean, as `true` / `false`); std::nullopt when a value is
 // anything else or the key's values disagree (the subscriber is then always refetched).
 struct RowKey {
   std::string key;
