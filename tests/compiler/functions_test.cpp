@@ -321,6 +321,34 @@ TEST(FunctionsSchemaTest, InconsistentFunctionIsLeftOutAndTheRestServed) {
   EXPECT_NE(query.field("notes"), nullptr);
 }
 
+// A function's root field on a name a table's (or an earlier function's) root field has: the
+// function is left out and reported, the table served (a clash of two tables stays an error).
+TEST(FunctionsSchemaTest, AFunctionOnATablesRootFieldNameIsLeftOut) {
+  EXPECT_EQ(build_error("[{function: search_notes, configuration: {custom_name: notes}}]"),
+            "inconsistent metadata: in function \"public.search_notes\": the root field "
+            "\"notes\" of query_root is already defined by table \"public.notes\"");
+  EXPECT_EQ(build_error("[{function: search_notes, configuration: {custom_root_fields: "
+                        "{function_aggregate: notes_by_pk}}}]"),
+            "inconsistent metadata: in function \"public.search_notes\": the root field "
+            "\"notes_by_pk\" of query_root is already defined by table \"public.notes\"");
+  EXPECT_EQ(build_error("[{function: touch_note, configuration: {exposed_as: mutation, "
+                        "custom_name: insert_notes_one}}]"),
+            "inconsistent metadata: in function \"public.touch_note\": the root field "
+            "\"insert_notes_one\" of mutation_root is already defined by table "
+            "\"public.notes\"");
+  EXPECT_EQ(build_error("[{function: search_notes, configuration: {custom_name: find}}, "
+                        "{function: my_notes, configuration: {custom_name: find}}]"),
+            "inconsistent metadata: in function \"public.my_notes\": the root field \"find\" of "
+            "query_root is already defined by function \"public.search_notes\"");
+  auto s = build(R"({version: 3, sources: [{name: default, kind: postgres,
+      tables: [{table: {name: notes}}],
+      functions: [{function: search_notes, configuration: {custom_name: notes}}]}]})");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  const FieldDef* notes = (*s)->role("admin")->type("query_root")->field("notes");
+  ASSERT_NE(notes, nullptr);
+  EXPECT_EQ(notes->role, FieldRole::kSelect);
+}
+
 TEST(FunctionsSchemaTest, InconsistentComputedFields) {
   EXPECT_EQ(build_error("[]", "[{name: x, definition: {function: search_notes}}]"),
             "inconsistent metadata: in table \"public.notes\": in computed field \"x\": the "

@@ -439,8 +439,41 @@ Result<std::shared_ptr<const Schema>> build_schema(const catalog::Catalog& catal
     for (const auto& p : t.meta.update_permissions) add(p.role, p.backend_only);
     for (const auto& p : t.meta.delete_permissions) add(p.role, p.backend_only);
   }
+  // Admin sees every root field. A function whose root field has the name of a table's (or of
+  // an earlier function's) is left out and reported, as Hasura leaves out an inconsistent
+  // object; two tables on one name are an error (below).
+  for (bool clash = true; clash;) {
+    clash = false;
+    const RoleSchema admin = build_role_schema(*schema, "admin");
+    for (const char* root : {"query_root", "mutation_root"}) {
+      const TypeDef* t = admin.type(root);
+      for (size_t i = 1; t && !clash && i < t->fields.size(); ++i) {
+        const FieldDef& a = t->fields[i - 1];
+        const FieldDef& b = t->fields[i];
+        if (a.name != b.name || (!a.function_def && !b.function_def)) continue;
+        // The later function goes (a table's field stays).
+        const TrackedFunction* drop = !b.function_def                   ? a.function_def
+                                      : !a.function_def                 ? b.function_def
+                                      : a.function_def > b.function_def ? a.function_def
+                                                                        : b.function_def;
+        const FieldDef& kept = drop == a.function_def ? b : a;
+        const std::string fn = drop->call.function.name.to_string();
+        const std::string by =
+            kept.function_def
+                ? "function \"" + kept.function_def->call.function.name.to_string() + "\""
+                : "table \"" + schema->tables[kept.table].table.name.to_string() + "\"";
+        schema->inconsistent.push_back(
+            {"function", "function " + fn,
+             fmt::format("inconsistent metadata: in function \"{}\": the root field \"{}\" of "
+                         "{} is already defined by {}",
+                         fn, b.name, root, by)});
+        schema->functions.erase(schema->functions.begin() + (drop - schema->functions.data()));
+        clash = true;
+      }
+    }
+  }
   for (const auto& role : roles) schema->roles.emplace(role, build_role_schema(*schema, role));
-  // Admin sees every root field: two tables may not answer to one name (custom_root_fields).
+  // Two tables may not answer to one name (custom_root_fields).
   for (const char* root : {"query_root", "mutation_root"}) {
     const TypeDef* t = schema->roles.at("admin").type(root);
     if (!t) continue;
