@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "liveql/compiler/sql.hpp"
 #include "liveql/matcher/evaluate.hpp"
 #include "support/test_db.hpp"
 
@@ -38,15 +39,6 @@ const Type kTypes[] = {
      "case when isfinite(v) then (extract(epoch from v) * 1000000)::bigint::text else v::text end"},
     {"date", "case when isfinite(v) then (v - date '1970-01-01')::text else v::text end"},
 };
-
-std::string sql_literal(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') out += '\'';
-    out += c;
-  }
-  return out + "'";
-}
 
 // Our key for a number PostgreSQL stated (infinities as the int64 ends).
 std::string key_of(const std::string& pg) {
@@ -77,13 +69,14 @@ class MomentsAgainstPostgres : public ::testing::Test {
   static std::vector<std::optional<std::string>> pg_numbers(const std::vector<std::string>& texts,
                                                             const Type& type, const char* zone) {
     std::string array = "array[";
-    for (size_t i = 0; i < texts.size(); ++i) array += (i ? "," : "") + sql_literal(texts[i]);
+    for (size_t i = 0; i < texts.size(); ++i)
+      array += (i ? "," : "") + sql::quote_literal(texts[i]);
     array += "]::text[]";
     auto rows = test::query(url_, std::string("set datestyle = 'ISO, MDY'; set timezone = ") +
-                                      sql_literal(zone) + "; select try_number(s, " +
-                                      sql_literal(type.name) + ", " + sql_literal(type.number) +
-                                      ") from unnest(" + array + ") with ordinality u(s, n) " +
-                                      "order by n");
+                                      sql::quote_literal(zone) + "; select try_number(s, " +
+                                      sql::quote_literal(type.name) + ", " +
+                                      sql::quote_literal(type.number) + ") from unnest(" + array +
+                                      ") with ordinality u(s, n) " + "order by n");
     std::vector<std::optional<std::string>> out;
     for (const auto& row : rows) {
       if (row[0] == "\\N") {
@@ -244,14 +237,14 @@ TEST_F(MomentsAgainstPostgres, WhatPostgresPrintsReadsBackInEveryZone) {
   std::string array = "array[";
   for (size_t i = 0; i < instants.size(); ++i) {
     const std::string& s = instants[i];
-    array += (i ? "," : "") +
-             (s[0] == '@' ? "to_timestamp(" + s.substr(1) + ")" : sql_literal(s) + "::timestamptz");
+    array += (i ? "," : "") + (s[0] == '@' ? "to_timestamp(" + s.substr(1) + ")"
+                                           : sql::quote_literal(s) + "::timestamptz");
   }
   array += "]";
   for (const char* zone : kZones) {
     for (const auto& type : kTypes) {
       auto rows = test::query(url_, std::string("set datestyle = 'ISO, MDY'; set timezone = ") +
-                                        sql_literal(zone) + "; select v::" + type.name +
+                                        sql::quote_literal(zone) + "; select v::" + type.name +
                                         "::text, (select " + type.number + " from " +
                                         "(select v::" + type.name + " as v) x) from unnest(" +
                                         array + ") with ordinality u(v, n) order by n");

@@ -442,9 +442,10 @@ Result<std::shared_ptr<const Schema>> build_schema(const catalog::Catalog& catal
   // Admin sees every root field. A function whose root field has the name of a table's (or of
   // an earlier function's) is left out and reported, as Hasura leaves out an inconsistent
   // object; two tables on one name are an error (below).
+  RoleSchema admin;
   for (bool clash = true; clash;) {
     clash = false;
-    const RoleSchema admin = build_role_schema(*schema, "admin");
+    admin = build_role_schema(*schema, "admin");
     for (const char* root : {"query_root", "mutation_root"}) {
       const TypeDef* t = admin.type(root);
       for (size_t i = 1; t && !clash && i < t->fields.size(); ++i) {
@@ -472,7 +473,10 @@ Result<std::shared_ptr<const Schema>> build_schema(const catalog::Catalog& catal
       }
     }
   }
-  for (const auto& role : roles) schema->roles.emplace(role, build_role_schema(*schema, role));
+  // The last admin schema built is the one without a clash.
+  schema->roles.emplace("admin", std::move(admin));
+  for (const auto& role : roles)
+    if (role != "admin") schema->roles.emplace(role, build_role_schema(*schema, role));
   // Two tables may not answer to one name (custom_root_fields).
   for (const char* root : {"query_root", "mutation_root"}) {
     const TypeDef* t = schema->roles.at("admin").type(root);
