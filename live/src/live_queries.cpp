@@ -138,10 +138,10 @@ struct Cohort {
   std::uint64_t refetches = 0;
   std::uint64_t statements = 0;
   std::uint64_t row_images = 0;  // results written from a commit's row image (rule 11)
-  // Throttled by its budget (written results pushed more than once an interval per subscriber):
-  // no written result is pushed before this; and the count of this flush's pushes.
+  // Throttled by its budget (its subscribers asked for more than about once an interval each):
+  // no written result is pushed before this; and whether this flush counted it yet.
   Clock::time_point image_hold_until;
-  std::size_t image_flush_rows = 0;
+  bool image_flushed = false;
   double last_refetch_ms = 0;
   std::vector<double> durations;  // ring of the last kDurationWindow refetches, ms
   std::size_t durations_next = 0;
@@ -482,9 +482,15 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
 
   void request_ids(const std::vector<SubscriberId>& ids, std::optional<std::uint64_t> xid,
                    std::optional<Clock::time_point> changed = std::nullopt) {
+    const bool commit = xid || changed;
     for (SubscriberId id : ids) {
       auto it = subscribers.find(id);
-      if (it != subscribers.end()) request(it->second, xid, changed);
+      if (it == subscribers.end()) continue;
+      Subscriber& s = it->second;
+      // What a commit asks for counts against the event budget, pending or not (once: a
+      // statement's `again` replays it).
+      if (commit && s.joined && s.cohort) s.cohort->budget->demanded(1);
+      request(s, xid, changed);
     }
   }
 
@@ -992,7 +998,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     const auto now = Clock::now();
     if (!first && c->mode == CohortMode::kEvent) {
       const bool was = c->budget->throttled();
-      c->budget->returned(now, batch.vars.size(), c->groups.size());
+      c->budget->returned(now, batch.vars.size(), c->members);
       // A period from the statement's start, as a poll round's timer keeps its period.
       if (c->budget->throttled())
         c->throttle_until = std::max(c->throttle_until, now - took + c->budget->cap());
@@ -1096,10 +1102,11 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
       if (!s.image_pending) continue;  // a statement's newer result went first
       pushes.emplace_back(id, std::exchange(s.image_pending, nullptr));
       if (changed) latencies.push_back(std::chrono::duration<double>(now - *changed).count());
-      if (c.image_flush_rows++ == 0) counted.push_back(&c);
+      if (!std::exchange(c.image_flushed, true)) counted.push_back(&c);
     }
     for (Cohort* c : counted) {
-      c->budget->written(now, std::exchange(c->image_flush_rows, 0), c->groups.size());
+      c->image_flushed = false;
+      c->budget->flushed(now, c->members);
       if (c->budget->throttled()) c->image_hold_until = now + c->budget->cap();
     }
     if (held_until) schedule_image_flush(*held_until);
@@ -1137,6 +1144,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     }
     const std::uint64_t h = same->second.hash;
     if (s.hash != h) {
+      s.cohort->budget->demanded(1);
       s.hash = h;
       s.image_pending = same->second.text;  // a newer one replaces a pending one
       if (!s.image_changed_at) s.image_changed_at = decoded;

@@ -30,22 +30,22 @@ RefetchBudget::RefetchBudget(Clock::duration interval, Clock::duration base_cap,
       min_rows_(per_interval(kMinThrottleRowsPerSecond, interval_)),
       bursts_(per_interval(kBurstsPerSecond, interval_)) {}
 
-void RefetchBudget::returned(Clock::time_point now, std::size_t rows, std::size_t distinct_vars) {
-  count(now, rows, 1, distinct_vars);
+void RefetchBudget::returned(Clock::time_point now, std::size_t rows, std::size_t subscribers) {
+  count(now, rows, 1, subscribers);
 }
 
-void RefetchBudget::written(Clock::time_point now, std::size_t rows, std::size_t distinct_vars) {
-  count(now, rows, 0, distinct_vars);
+void RefetchBudget::flushed(Clock::time_point now, std::size_t subscribers) {
+  count(now, 0, 0, subscribers);
 }
 
 void RefetchBudget::count(Clock::time_point now, std::size_t rows, std::size_t statements,
-                          std::size_t distinct_vars) {
+                          std::size_t subscribers) {
   if (!started_) {
     started_ = true;
     interval_start_ = now;
   }
   if (now - interval_start_ >= interval_) {
-    roll(distinct_vars);
+    roll(subscribers);
     // Intervals without any statement since: each halves the cap once more.
     auto idle = (now - interval_start_) / interval_ - 1;
     for (long i = 0; i < std::min<long>(idle, kIdleIntervalsDecay) && cap_ > base_; ++i)
@@ -56,17 +56,18 @@ void RefetchBudget::count(Clock::time_point now, std::size_t rows, std::size_t s
   statements_ += statements;
 }
 
-void RefetchBudget::roll(std::size_t distinct_vars) {
+void RefetchBudget::roll(std::size_t subscribers) {
   const std::size_t allowed_statements =
       std::max(bursts_, (rows_ + statement_rows_ - 1) / statement_rows_);
-  const double over = std::max(pressure(rows_, distinct_vars, min_rows_),
-                               // Counted from half: a cohort held at the allowance stays there.
-                               pressure(statements_, allowed_statements, bursts_ / 2));
-  if (over > 1.25) {
+  const double demand = pressure(demand_, subscribers, min_rows_);
+  // Counted from half: a cohort held at the allowance stays there.
+  const double statements = pressure(statements_, allowed_statements, bursts_ / 2);
+  if (demand > 1.25 || statements > 1.25) {
     cap_ = std::min(interval_, cap_ * 2);
-  } else if (over < 0.6) {
+  } else if (demand <= 1.1 && statements < 0.6) {
     cap_ = std::max(base_, cap_ / 2);
   }
+  demand_ = 0;
   rows_ = 0;
   statements_ = 0;
 }

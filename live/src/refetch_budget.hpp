@@ -6,25 +6,30 @@
 // several times per interval (at 10,000 commits/s on 3,000 subscribers it read each about three
 // times a second), or read each once but in a burst per commit (50 commits/s over 5,000
 // subscribers: 50 statements and 50 wake-ups of every thread a second where a round has one),
-// and cost more CPU than polling (docs/BENCHMARKS.md). The budget counts, per interval, the
-// variable sets the cohort's event statements took (rows) and the statements, and compares each
-// with an allowance:
-//  - rows: more than 1.25 × the cohort's distinct variable sets (a poll round), counted from
-//    kMinThrottleRowsPerSecond;
+// and cost more CPU than polling (docs/BENCHMARKS.md). The budget counts, per interval:
+//  - demand: the results commits asked for, one per subscriber a commit matched (or wrote from
+//    its row image), pending ones included: what event mode would read and push unthrottled,
+//    whatever the throttle lets through. More than 1.25 per subscriber (each changing more
+//    often than a poll round reads it), counted from kMinThrottleRowsPerSecond, throttles; at
+//    most 1.1 releases. Counting demand rather than what was pushed keeps the decision off the
+//    throttle's own effect: a cohort held at the interval pushes each subscriber about once, as
+//    a poll round does, and must stay held while its commits keep coming (counting pushes, a
+//    cohort of fewer subscribers than the minimum released itself every other interval, and a
+//    large one caught by a burst stayed held at one change a second);
 //  - statements: more than 1.25 × kBurstsPerSecond (scaled to the interval), or than the
-//    statements those rows need at `statement_rows` each when that is more. A cohort whose
-//    commits keep coming is refetched in at most about ten bursts a second, each taking
-//    everything queued: fewer, fuller statements than a round runs, and one burst where a
-//    commit-at-a-time refetch wakes every thread again.
-// Either doubles the throttle period, up to the interval itself, where an event refetch costs
-// what a poll round does; both below 0.6 × (or under their minimum) halve it, back down to the
-// base.
+//    statements the interval's rows need at `statement_rows` each when that is more, throttles;
+//    under 0.6 × releases. A cohort whose commits keep coming is refetched in at most about ten
+//    bursts a second, each taking everything queued: fewer, fuller statements than a round
+//    runs, and one burst where a commit-at-a-time refetch wakes every thread again.
+// Throttling doubles the throttle period, up to the interval itself, where an event refetch
+// costs what a poll round does; releasing (both measures low) halves it, back down to the base.
 // While throttled, an event statement starts at most once per throttle period after the last
 // one started (the caller keeps that time); full statements wait too (otherwise a backlog larger
-// than a statement starts at once). First fetches are never held by it. A cohort refetching less
-// often than kBurstsPerSecond is never held back (statements count from half of it, so a cohort
-// held at about ten a second stays there), and an idle cohort is never delayed: a period
-// left high by a burst decays by one halving per idle interval.
+// than a statement starts at once), and written results are pushed once per period. First
+// fetches are never held by it. A cohort refetching less often than kBurstsPerSecond is never
+// held back (statements count from half of it, so a cohort held at about ten a second stays
+// there), and an idle cohort is never delayed: a period left high by a burst decays by one
+// halving per idle interval.
 //
 // Pure: the clock is the caller's. Owned by a cohort, used on the live core's thread.
 #pragma once
@@ -48,14 +53,15 @@ class RefetchBudget {
   // `statement_rows`: the most variable sets one event statement takes.
   RefetchBudget(Clock::duration interval, Clock::duration base_cap, std::size_t statement_rows);
 
+  // Commits asked for `n` results (subscribers matched, or written from their row images).
+  // Counted into the interval the next `returned` or `flushed` closes: no clock read per match.
+  void demanded(std::size_t n) { demand_ += n; }
   // An event statement returned at `now` having taken `rows` variable sets; the cohort has
-  // `distinct_vars` of them.
-  void returned(Clock::time_point now, std::size_t rows, std::size_t distinct_vars);
-  // `rows` results written from row images (ARCHITECTURE rule 11) were pushed at `now`: counted
-  // with the statements' rows (each subscriber pushed more than about once an interval
-  // throttles the cohort: its written results are then pushed once per period), but not as a
-  // statement (a flush runs none, and costs little).
-  void written(Clock::time_point now, std::size_t rows, std::size_t distinct_vars);
+  // `subscribers` members.
+  void returned(Clock::time_point now, std::size_t rows, std::size_t subscribers);
+  // Results written from row images (ARCHITECTURE rule 11) were pushed at `now`: no statement
+  // (a flush runs none, and costs little); their demand was counted as they were written.
+  void flushed(Clock::time_point now, std::size_t subscribers);
 
   // How long requests queued now wait for the next statement, given the last one's duration
   // (throttled, event statements also wait a cap after the last one started).
@@ -66,8 +72,8 @@ class RefetchBudget {
 
  private:
   void count(Clock::time_point now, std::size_t rows, std::size_t statements,
-             std::size_t distinct_vars);
-  void roll(std::size_t distinct_vars);
+             std::size_t subscribers);
+  void roll(std::size_t subscribers);
 
   Clock::duration interval_;
   Clock::duration base_;
@@ -77,7 +83,8 @@ class RefetchBudget {
   std::size_t bursts_;    // kBurstsPerSecond over one interval
   bool started_ = false;
   Clock::time_point interval_start_{};
-  std::size_t rows_ = 0;
+  std::size_t demand_ = 0;
+  std::size_t rows_ = 0;  // variable sets the interval's statements took
   std::size_t statements_ = 0;
 };
 
