@@ -241,6 +241,8 @@ TEST_F(ChangeFeedTest, DisconnectReadsTheXidReferenceAgain) {
   make();
   start_feed();
   const std::string reference = "%pg_snapshot_xmax%";
+  // Streaming (on a loaded machine 300 ms may not see the slot active: nothing to terminate).
+  ASSERT_TRUE(run_until(ioc_, [&] { return feed_->streaming(); }));
   ioc_.run_for(std::chrono::milliseconds(300));  // what the start asked for is done
   long references = pg_calls(reference);
   test::exec(url_,
