@@ -60,8 +60,9 @@ constexpr std::size_t kMaxXids = 256;
 
 // Results written from row images are pushed at most this often (rule 11): a commit after a
 // quiet moment is pushed at once, commits arriving faster share a flush, so thousands of commits
-// a second wake the I/O threads a few hundred times, not once per commit.
-constexpr std::chrono::milliseconds kImageFlushPeriod{5};
+// a second wake the I/O threads fifty times, not once per commit. (5 ms measured 0.02–0.03 core
+// more at 3,000 commits/s over 5,000 subscribers, most of it threads waking: docs/BENCHMARKS.md.)
+constexpr std::chrono::milliseconds kImageFlushPeriod{20};
 
 void merge_xid(Xids& into, std::optional<std::uint64_t> xid) {
   if (!xid) return;
@@ -1107,7 +1108,12 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     for (Cohort* c : counted) {
       c->image_flushed = false;
       c->budget->flushed(now, c->members);
-      if (c->budget->throttled()) c->image_hold_until = now + c->budget->cap();
+      // Held, the pushes keep their period as a poll round's timer does (the next one a cap
+      // after the last one was due, not after this late flush), unless the last is long past.
+      if (c->budget->throttled()) {
+        const auto next = c->image_hold_until + c->budget->cap();
+        c->image_hold_until = next > now ? next : now + c->budget->cap();
+      }
     }
     if (held_until) schedule_image_flush(*held_until);
     if (images_served > 0) {

@@ -26,6 +26,7 @@ RefetchBudget::RefetchBudget(Clock::duration interval, Clock::duration base_cap,
     : interval_(std::max(interval, Clock::duration(kMinWindow))),
       base_(std::clamp(base_cap, Clock::duration(kMinWindow), interval_)),
       cap_(base_),
+      held_(std::max(base_, interval_ * 4 / 5)),
       statement_rows_(std::max<std::size_t>(statement_rows, 1)),
       min_rows_(per_interval(kMinThrottleRowsPerSecond, interval_)),
       bursts_(per_interval(kBurstsPerSecond, interval_)) {}
@@ -62,7 +63,13 @@ void RefetchBudget::roll(std::size_t subscribers) {
   const double demand = pressure(demand_, subscribers, min_rows_);
   // Counted from half: a cohort held at the allowance stays there.
   const double statements = pressure(statements_, allowed_statements, bursts_ / 2);
-  if (demand > 1.25 || statements > 1.25) {
+  if (demand > 1.25) {
+    // Held at the allowance at once: each subscriber pushed (or read) at most 1.25 times an
+    // interval. Demand is not the throttle's own effect, so there is nothing to approach (a
+    // doubling an interval took five seconds to get there); and a period under the interval
+    // keeps event mode's latency under a round's, which waits for the stream's decoding too.
+    cap_ = std::max(cap_, held_);
+  } else if (statements > 1.25) {
     cap_ = std::min(interval_, cap_ * 2);
   } else if (demand <= 1.1 && statements < 0.6) {
     cap_ = std::max(base_, cap_ / 2);

@@ -21,8 +21,11 @@
 //    under 0.6 × releases. A cohort whose commits keep coming is refetched in at most about ten
 //    bursts a second, each taking everything queued: fewer, fuller statements than a round
 //    runs, and one burst where a commit-at-a-time refetch wakes every thread again.
-// Throttling doubles the throttle period, up to the interval itself, where an event refetch
-// costs what a poll round does; releasing (both measures low) halves it, back down to the base.
+// Demand throttles at once to 0.8 × the interval, where each subscriber is pushed (or read) at
+// most 1.25 times an interval, the allowance (demand does not fall with the period: nothing to
+// approach), yet an update waits less than for a round; statements double the throttle period,
+// up to the interval, where an event refetch costs what a poll round does; releasing (both
+// measures low) halves it, back down to the base.
 // While throttled, an event statement starts at most once per throttle period after the last
 // one started (the caller keeps that time); full statements wait too (otherwise a backlog larger
 // than a statement starts at once), and written results are pushed once per period. First
@@ -78,6 +81,7 @@ class RefetchBudget {
   Clock::duration interval_;
   Clock::duration base_;
   Clock::duration cap_;
+  Clock::duration held_;  // the period demand holds a cohort at: 0.8 × the interval
   std::size_t statement_rows_;
   std::size_t min_rows_;  // kMinThrottleRowsPerSecond over one interval
   std::size_t bursts_;    // kBurstsPerSecond over one interval

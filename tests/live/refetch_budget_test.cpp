@@ -13,6 +13,7 @@ using Clock = RefetchBudget::Clock;
 constexpr auto kInterval = 1000ms;
 constexpr auto kBase = 50ms;
 constexpr std::size_t kBatch = 100;  // poll's variable sets per statement
+constexpr auto kHeld = 800ms;        // 0.8 × the interval: 1.25 pushes an interval at most
 
 // Feeds `statements` statements per interval for `intervals` intervals to a cohort of
 // `subscribers`, taking `rows_per_interval` variable sets between them, each asked for by
@@ -113,21 +114,19 @@ TEST(RefetchBudgetTest, OneRowPerSubscriberInSmallStatementsThrottlesToAboutPoll
   EXPECT_EQ(b.cap(), 200ms);
 }
 
-TEST(RefetchBudgetTest, SubscribersAskedForSeveralTimesAnIntervalThrottleUpToTheInterval) {
+TEST(RefetchBudgetTest, SubscribersAskedForSeveralTimesAnIntervalAreHeldAtTheAllowanceAtOnce) {
   // 3,000 subscribers and 10,000 commits/s: ~3.2 matches per subscriber a second, refetched in
   // 20 statements a second of ~480 variable sets (within the statement allowance).
   RefetchBudget b(kInterval, kBase, kBatch);
   auto t = feed(b, Clock::time_point{}, 1, 9'600, 20, 3'000, 9'600);
-  b.returned(t, 0, 3'000);  // the interval rolls
+  b.returned(t, 0, 3'000);  // the interval rolls: held at once, each pushed 1.25 times at most
   EXPECT_TRUE(b.throttled());
-  EXPECT_EQ(b.cap(), 100ms);
+  EXPECT_EQ(b.cap(), kHeld);
   EXPECT_EQ(b.window(1ms), RefetchBudget::kMinWindow);  // the period is the caller's, not a window
-  t = feed(b, t, 10, 9'600, 20, 3'000, 9'600);
-  EXPECT_EQ(b.cap(), kInterval);
-  // Held at the interval, one statement a second reads each subscriber once, as a poll round
-  // does; the commits still ask for each ~3 times: it stays there.
+  // Held, one statement per period reads each subscriber about once, as a poll round does;
+  // the commits still ask for each ~3 times: it stays there.
   t = feed(b, t, 10, 2'900, 1, 3'000, 9'600);
-  EXPECT_EQ(b.cap(), kInterval);
+  EXPECT_EQ(b.cap(), kHeld);
 }
 
 TEST(RefetchBudgetTest, FlushesOfWrittenResultsAreNotStatements) {
@@ -139,48 +138,51 @@ TEST(RefetchBudgetTest, FlushesOfWrittenResultsAreNotStatements) {
   EXPECT_FALSE(b.throttled());
 }
 
-TEST(RefetchBudgetTest, PushingEachSubscriberSeveralTimesAnIntervalThrottlesUpToTheInterval) {
+TEST(RefetchBudgetTest, PushingEachSubscriberSeveralTimesAnIntervalIsHeldAtTheAllowance) {
   // 1,000 subscribers and 10,000 commits/s, each written from its image: ten results a second
-  // each, where a poll round pushes one. The period doubles up to the interval...
+  // each, where a poll round pushes one. Held...
   RefetchBudget b(kInterval, kBase, 10 * kBatch);
   auto t = write(b, Clock::time_point{}, 1, 10'000, 200, 1'000);
   b.flushed(t, 1'000);
-  EXPECT_TRUE(b.throttled());
-  EXPECT_EQ(b.cap(), 100ms);
-  t = write(b, t, 10, 10'000, 200, 1'000);
-  EXPECT_EQ(b.cap(), kInterval);
+  EXPECT_EQ(b.cap(), kHeld);
   // ... and stays while the commits keep coming, though it now pushes each subscriber about
-  // once an interval: fewer pushes than the minimum, which counting pushes read as idle.
+  // once a period: fewer pushes than the minimum, which counting pushes read as idle.
   t = write(b, t, 10, 10'000, 1, 1'000);
-  EXPECT_EQ(b.cap(), kInterval);
+  EXPECT_EQ(b.cap(), kHeld);
 }
 
 TEST(RefetchBudgetTest, ABurstDoesNotHoldACohortWhoseSubscribersChangeOnceAnInterval) {
-  // The seed scenario after a burst left it held at the interval: each subscriber changes once a
-  // second, as unthrottled: released back to the base.
+  // The seed scenario after a burst left it held: each subscriber changes once a second, as
+  // unthrottled: released back to the base.
   RefetchBudget b(kInterval, kBase, 10 * kBatch);
   auto t = write(b, Clock::time_point{}, 10, 60'000, 200, 19'000);
-  ASSERT_EQ(b.cap(), kInterval);
+  ASSERT_EQ(b.cap(), kHeld);
   t = write(b, t, 6, 19'000, 1, 19'000);
   EXPECT_FALSE(b.throttled());
 }
 
 TEST(RefetchBudgetTest, BetweenTheThresholdsTheCapStays) {
-  RefetchBudget b(kInterval, kBase, 10 * kBatch);
-  auto t = write(b, Clock::time_point{}, 3, 9'600, 200, 3'000);
-  ASSERT_EQ(b.cap(), 200ms);  // two intervals rolled
-  // 1.2 results per subscriber an interval: neither over 1.25 nor at most 1.1.
-  t = write(b, t, 10, 3'600, 5, 3'000);
-  EXPECT_EQ(b.cap(), 400ms);  // the third rolled with the first flush
+  // Held by its statements (50 a second, each subscriber asked for once)...
+  RefetchBudget b(kInterval, kBase, kBatch);
+  auto t = feed(b, Clock::time_point{}, 2, 1'000, 50, 1'000, 1'000);
+  b.returned(t, 0, 1'000);
+  ASSERT_EQ(b.cap(), 200ms);
+  // ... then four statements a second (few enough to release it), 1.2 results asked per
+  // subscriber: neither over 1.25 nor at most 1.1 ...
+  t = feed(b, t, 10, 1'000, 4, 1'000, 1'200);
+  EXPECT_EQ(b.cap(), 200ms);
+  // ... and at one per subscriber, released.
+  t = feed(b, t, 3, 1'000, 4, 1'000, 1'000);
+  EXPECT_FALSE(b.throttled());
 }
 
 TEST(RefetchBudgetTest, ALighterLoadHalvesTheCapBackToTheBase) {
   RefetchBudget b(kInterval, kBase, kBatch);
   auto t = feed(b, Clock::time_point{}, 10, 9'600, 20, 3'000, 9'600);
-  ASSERT_EQ(b.cap(), kInterval);
+  ASSERT_EQ(b.cap(), kHeld);
   t = feed(b, t, 1, 3'000, 4, 3'000, 3'000);  // each subscriber asked for once: at most 1.1 ×
   b.returned(t, 0, 3'000);
-  EXPECT_EQ(b.cap(), 500ms);
+  EXPECT_EQ(b.cap(), 400ms);
   t = feed(b, t, 8, 300, 4, 3'000, 300);
   EXPECT_FALSE(b.throttled());
   EXPECT_EQ(b.window(5ms), 20ms);
@@ -189,7 +191,7 @@ TEST(RefetchBudgetTest, ALighterLoadHalvesTheCapBackToTheBase) {
 TEST(RefetchBudgetTest, IdleIntervalsDecayTheCap) {
   RefetchBudget b(kInterval, kBase, kBatch);
   auto t = feed(b, Clock::time_point{}, 10, 9'600, 20, 3'000, 9'600);
-  ASSERT_EQ(b.cap(), kInterval);
+  ASSERT_EQ(b.cap(), kHeld);
   // Nothing for a minute, then one statement: the burst's cap is gone.
   b.returned(t + 60s, 1, 3'000);
   EXPECT_FALSE(b.throttled());
