@@ -52,9 +52,18 @@ void RefetchBudget::count(Clock::time_point now, std::size_t rows, std::size_t s
     for (long i = 0; i < std::min<long>(idle, kIdleIntervalsDecay) && cap_ > base_; ++i)
       cap_ = std::max(base_, cap_ / 2);
     interval_start_ = now;
+  } else if (over_allowance(demand_, subscribers)) {
+    // The interval's demand is over the allowance already: held now, not when the interval ends
+    // (at 10,000 commits/s on 1,000 subscribers, an eighth of a second instead of a second of
+    // pushing every commit).
+    cap_ = std::max(cap_, held_);
   }
   rows_ += rows;
   statements_ += statements;
+}
+
+bool RefetchBudget::over_allowance(std::size_t demand, std::size_t subscribers) const {
+  return pressure(demand, subscribers, min_rows_) > 1.25;
 }
 
 void RefetchBudget::roll(std::size_t subscribers) {
@@ -63,7 +72,7 @@ void RefetchBudget::roll(std::size_t subscribers) {
   const double demand = pressure(demand_, subscribers, min_rows_);
   // Counted from half: a cohort held at the allowance stays there.
   const double statements = pressure(statements_, allowed_statements, bursts_ / 2);
-  if (demand > 1.25) {
+  if (over_allowance(demand_, subscribers)) {
     // Held at the allowance at once: each subscriber pushed (or read) at most 1.25 times an
     // interval. Demand is not the throttle's own effect, so there is nothing to approach (a
     // doubling an interval took five seconds to get there); and a period under the interval

@@ -21,11 +21,12 @@
 //    under 0.6 × releases. A cohort whose commits keep coming is refetched in at most about ten
 //    bursts a second, each taking everything queued: fewer, fuller statements than a round
 //    runs, and one burst where a commit-at-a-time refetch wakes every thread again.
-// Demand throttles at once to 0.8 × the interval, where each subscriber is pushed (or read) at
-// most 1.25 times an interval, the allowance (demand does not fall with the period: nothing to
-// approach), yet an update waits less than for a round; statements double the throttle period,
-// up to the interval, where an event refetch costs what a poll round does; releasing (both
-// measures low) halves it, back down to the base.
+// Demand throttles at once (as soon as an interval's count is over, not at its end) to 0.8 × the
+// interval, where each subscriber is pushed (or read) at most 1.25 times an interval, the
+// allowance (demand does not fall with the period: nothing to approach), yet an update waits
+// less than for a round; statements double the throttle period, up to the interval, where an
+// event refetch costs what a poll round does; releasing (both measures low) halves it, back
+// down to the base.
 // While throttled, an event statement starts at most once per throttle period after the last
 // one started (the caller keeps that time); full statements wait too (otherwise a backlog larger
 // than a statement starts at once), and written results are pushed once per period. First
@@ -77,6 +78,8 @@ class RefetchBudget {
   void count(Clock::time_point now, std::size_t rows, std::size_t statements,
              std::size_t subscribers);
   void roll(std::size_t subscribers);
+  // More than 1.25 requests per subscriber, counted from min_rows_.
+  bool over_allowance(std::size_t demand, std::size_t subscribers) const;
 
   Clock::duration interval_;
   Clock::duration base_;

@@ -151,6 +151,29 @@ TEST(RefetchBudgetTest, PushingEachSubscriberSeveralTimesAnIntervalIsHeldAtTheAl
   EXPECT_EQ(b.cap(), kHeld);
 }
 
+TEST(RefetchBudgetTest, DemandOverTheAllowanceHoldsBeforeTheIntervalEnds) {
+  // 1,000 subscribers and 10,000 commits/s, flushed every 20 ms: held at the first flush after
+  // more than 1,250 results were asked for, 140 ms in, not when the interval ends.
+  RefetchBudget early(kInterval, kBase, 10 * kBatch);
+  Clock::time_point at{};
+  int flushes = 0;
+  while (!early.throttled() && flushes < 50) {
+    early.flushed(at, 1'000);
+    early.demanded(200);
+    at += 20ms;
+    ++flushes;
+  }
+  EXPECT_TRUE(early.throttled());
+  EXPECT_EQ(early.cap(), kHeld);
+  EXPECT_EQ(flushes, 8);  // 1,400 asked for when the eighth flush counts them
+  // Under the minimum (999 asked for, 100 subscribers), nothing is held within the interval.
+  RefetchBudget small(kInterval, kBase, 10 * kBatch);
+  small.flushed(Clock::time_point{}, 100);
+  small.demanded(999);
+  small.flushed(Clock::time_point{} + 500ms, 100);
+  EXPECT_FALSE(small.throttled());
+}
+
 TEST(RefetchBudgetTest, ABurstDoesNotHoldACohortWhoseSubscribersChangeOnceAnInterval) {
   // The seed scenario after a burst left it held: each subscriber changes once a second, as
   // unthrottled: released back to the base.
