@@ -56,6 +56,25 @@ constexpr std::string_view kMyOrders =
     "subscription ($u: Int!) { orders(where: {user_id: {_eq: $u}}, order_by: {id: asc}) "
     "{ id total items(order_by: {id: asc}) { name } } }";
 
+// What the statement prints for `op` now (sql::single_query prints `data` as the live statement
+// does), as text: rule 11's results must be the same bytes, not only the same JSON.
+std::string fresh_text(const std::string& url, const compiler::CompiledOperation& op) {
+  PGconn* conn = PQconnectdb(url.c_str());
+  std::string sql = sql::single_query(op.ir);
+  std::string vars = json::serialize(op.vars);
+  const char* params[1] = {vars.c_str()};
+  PGresult* r = PQexecParams(conn, sql.c_str(), 1, nullptr, params, nullptr, nullptr, 0);
+  std::string out;
+  if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+    out = PQgetvalue(r, 0, 0);
+  } else {
+    ADD_FAILURE() << PQerrorMessage(conn) << "\n" << sql;
+  }
+  PQclear(r);
+  PQfinish(conn);
+  return out;
+}
+
 class ChangeFeedTest : public testing::FeedFixture {
  protected:
   void SetUp() override {
@@ -67,9 +86,10 @@ class ChangeFeedTest : public testing::FeedFixture {
     schema_ = demo_schema(url_, catalog_);
   }
 
-  void make(LiveQueries::Options options = {}) {
+  // `pool_url`: the pool's connection string, when not the database's own (url_).
+  void make(LiveQueries::Options options = {}, const std::string& pool_url = "") {
     options.visibility_retry_delay = std::chrono::milliseconds(1);
-    pool_ = std::make_unique<PgPool>(ioc_.get_executor(), url_, 4);
+    pool_ = std::make_unique<PgPool>(ioc_.get_executor(), pool_url.empty() ? url_ : pool_url, 4);
     live_ = std::make_unique<LiveQueries>(ioc_.get_executor(), *pool_, metrics_, options);
   }
   compiler::CompiledOperation op(std::string_view query, const std::string& user_id = "",
@@ -93,6 +113,25 @@ class ChangeFeedTest : public testing::FeedFixture {
   }
 
   double statements() const { return metrics_.value("liveql_refetch_statements_total"); }
+  // Runs `updates`: each subscriber gets one more push, what a statement prints for its
+  // operation now, byte for byte, and no statement ran for it (its row image wrote it).
+  void expect_written(
+      std::initializer_list<std::pair<Sink*, const compiler::CompiledOperation*>> subscribers,
+      std::initializer_list<const char*> updates) {
+    const double s0 = statements();
+    std::vector<std::size_t> had;
+    for (const auto& [sink, op] : subscribers) had.push_back(sink->got.size());
+    for (const char* update : updates) test::exec(url_, update);
+    ASSERT_TRUE(run_until(ioc_, [&] {
+      std::size_t i = 0;
+      for (const auto& [sink, op] : subscribers)
+        if (sink->got.size() != had[i++] + 1) return false;
+      return true;
+    }));
+    for (const auto& [sink, op] : subscribers)
+      EXPECT_EQ(sink->got.back().value(), fresh_text(url_, *op));
+    EXPECT_EQ(statements(), s0);
+  }
   double txns() const { return metrics_.value("liveql_transactions_total"); }
   // Refetch statements PostgreSQL ran in this database (the multiplexed SQL's visibility check).
   long pg_refetch_calls() {
@@ -276,25 +315,6 @@ TEST_F(ChangeFeedTest, RowsLeavingAResultArePushed) {
   EXPECT_EQ(placed.last(), json::parse(R"({"orders":[]})"));
 }
 
-// What the statement prints for `op` now (sql::single_query prints `data` as the live statement
-// does), as text: rule 11's results must be the same bytes, not only the same JSON.
-std::string fresh_text(const std::string& url, const compiler::CompiledOperation& op) {
-  PGconn* conn = PQconnectdb(url.c_str());
-  std::string sql = sql::single_query(op.ir);
-  std::string vars = json::serialize(op.vars);
-  const char* params[1] = {vars.c_str()};
-  PGresult* r = PQexecParams(conn, sql.c_str(), 1, nullptr, params, nullptr, nullptr, 0);
-  std::string out;
-  if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
-    out = PQgetvalue(r, 0, 0);
-  } else {
-    ADD_FAILURE() << PQerrorMessage(conn) << "\n" << sql;
-  }
-  PQclear(r);
-  PQfinish(conn);
-  return out;
-}
-
 // Rule 11 for enums, dates and timestamps: the image's ISO text becomes the JSON spelling the
 // statement prints (`T`, a timestamptz's zone with minutes, local mean time's seconds), byte
 // for byte, in a database whose TimeZone is not UTC; what the writer does not read (a BC year)
@@ -346,10 +366,7 @@ TEST_F(ChangeFeedTest, ATimestamptzIsWrittenOnlyWhenThePoolPrintsItInTheStreamsZ
   // The pool's sessions in UTC, the stream's in the database's zone.
   const std::string utc =
       url_ + (url_.find('?') == std::string::npos ? "?" : "&") + "options=-c%20TimeZone%3DUTC";
-  pool_ = std::make_unique<PgPool>(ioc_.get_executor(), utc, 4);
-  LiveQueries::Options options;
-  options.visibility_retry_delay = std::chrono::milliseconds(1);
-  live_ = std::make_unique<LiveQueries>(ioc_.get_executor(), *pool_, metrics_, options);
+  make({}, utc);
   start_feed();
   Sink zoned, plain;
   live_->subscribe(op("subscription { orders_by_pk(id: 2) { id created_at } }"), "admin",
@@ -532,13 +549,10 @@ TEST_F(ChangeFeedTest, APermissionsEqualitiesAreCheckedAgainstTheRowImage) {
   ASSERT_TRUE(run_until(ioc_, [&] { return me.got.size() == 1 && order.got.size() == 1; }));
   EXPECT_TRUE(order.last().at("orders_by_pk").is_object()) << order.got.back().value();
 
+  expect_written({{&me, &me_op}, {&order, &order_op}},
+                 {"update users set name = 'Ann' where id = 1",
+                  "update orders set delivery_agent_id = 1 where id = 2"});
   const double s0 = statements();
-  test::exec(url_, "update users set name = 'Ann' where id = 1");
-  test::exec(url_, "update orders set delivery_agent_id = 1 where id = 2");
-  ASSERT_TRUE(run_until(ioc_, [&] { return me.got.size() == 2 && order.got.size() == 2; }));
-  EXPECT_EQ(me.got.back().value(), fresh_text(url_, me_op));
-  EXPECT_EQ(order.got.back().value(), fresh_text(url_, order_op));
-  EXPECT_EQ(statements(), s0);
 
   // The order moves to another user: its image fails the check, the refetch finds nothing.
   test::exec(url_, "update orders set user_id = 3 where id = 2");
@@ -572,13 +586,10 @@ TEST_F(ChangeFeedTest, APermissionsEqualitiesAreCheckedAgainstTheRowImage) {
   live_->subscribe(active_op, "admin", active.push());
   live_->subscribe(placed_op, "admin", placed.push());
   ASSERT_TRUE(run_until(ioc_, [&] { return active.got.size() == 1 && placed.got.size() == 1; }));
+  expect_written({{&active, &active_op}, {&placed, &placed_op}},
+                 {"update delivery_agents set name = 'Bo' where id = 1",
+                  "update orders set user_id = 2 where id = 1"});
   const double s1 = statements();
-  test::exec(url_, "update delivery_agents set name = 'Bo' where id = 1");
-  test::exec(url_, "update orders set user_id = 2 where id = 1");
-  ASSERT_TRUE(run_until(ioc_, [&] { return active.got.size() == 2 && placed.got.size() == 2; }));
-  EXPECT_EQ(active.got.back().value(), fresh_text(url_, active_op));
-  EXPECT_EQ(placed.got.back().value(), fresh_text(url_, placed_op));
-  EXPECT_EQ(statements(), s1);
   test::exec(url_, "update delivery_agents set active = false where id = 1");
   test::exec(url_, "update orders set status = 'cancelled' where id = 1");
   ASSERT_TRUE(run_until(ioc_, [&] { return active.got.size() == 3 && placed.got.size() == 3; }));

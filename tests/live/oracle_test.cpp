@@ -992,15 +992,14 @@ json::object OracleTest::commits_to_own_rows(const std::string& query, bool& thr
   }
   writer.join();
   EXPECT_EQ(write_error, "");
-  const double pushes_per_second =
-      static_cast<double>(pushes() - pushes_before) * commits_per_second / kCommits;
+  const double writing_pushes = static_cast<double>(pushes() - pushes_before);
+  const double pushes_per_second = writing_pushes * commits_per_second / kCommits;
   std::printf("%s: %.0f commits and %.0f pushes a second while writing\n", query.c_str(),
               commits_per_second, pushes_per_second);
   // The budget counts what commits ask for from RefetchBudget::kMinThrottleRowsPerSecond a second,
   // and decides when a statement returns or a flush pushes: a writer that a loaded machine kept
   // below that, or a cohort whose statements never returned while it wrote (ThreadSanitizer's),
   // cannot be expected to throttle. (Not the pushes' rate: held, the cohort pushes little.)
-  const double writing_pushes = static_cast<double>(pushes() - pushes_before);
   throttle_applies_ =
       throttled || (commits_per_second >= 1.2 * RefetchBudget::kMinThrottleRowsPerSecond &&
                     writing_pushes >= 2 * kSubscribers);

@@ -35,23 +35,18 @@ bool digits(std::string_view s, std::size_t from, std::size_t n) {
 // (XSD style: `T`, the zone always with minutes). False for anything else (another DateStyle,
 // a BC or five-digit year): the caller refetches.
 bool append_moment(std::string& out, std::string_view text, Form form) {
-  if (text == "infinity" || text == "-infinity") {
-    out += '"';
-    out += text;
-    out += '"';
-    return true;
-  }
-  if (!digits(text, 0, 4) || text.size() < 10 || text[4] != '-' || !digits(text, 5, 2) ||
-      text[7] != '-' || !digits(text, 8, 2))
+  const bool infinite = text == "infinity" || text == "-infinity";
+  if (!infinite && (!digits(text, 0, 4) || text.size() < 10 || text[4] != '-' ||
+                    !digits(text, 5, 2) || text[7] != '-' || !digits(text, 8, 2)))
     return false;
-  std::size_t i = 10;
-  if (form == Form::kDate) {
-    if (i != text.size()) return false;
+  if (infinite || form == Form::kDate) {  // printed as is
+    if (!infinite && text.size() != 10) return false;
     out += '"';
     out += text;
     out += '"';
     return true;
   }
+  std::size_t i = 10;
   if (text.size() < 19 || text[10] != ' ' || !digits(text, 11, 2) || text[13] != ':' ||
       !digits(text, 14, 2) || text[16] != ':' || !digits(text, 17, 2))
     return false;
@@ -68,18 +63,12 @@ bool append_moment(std::string& out, std::string_view text, Form form) {
       return false;
     zone = text.substr(i, 3);
     i += 3;
-    if (i < text.size()) {
-      if (text[i] != ':' || !digits(text, i + 1, 2)) return false;
-      zone += text.substr(i, 3);
-      i += 3;
-    } else {
-      zone += ":00";
-    }
-    if (i < text.size()) {
+    for (int part = 0; part < 2 && i < text.size(); ++part) {  // :MM, then :SS
       if (text[i] != ':' || !digits(text, i + 1, 2)) return false;
       zone += text.substr(i, 3);
       i += 3;
     }
+    if (zone.size() == 3) zone += ":00";  // JSON's zone always has its minutes
   }
   if (i != text.size()) return false;
   out += '"';

@@ -453,10 +453,9 @@ Result<std::shared_ptr<const Schema>> build_schema(const catalog::Catalog& catal
         const FieldDef& b = t->fields[i];
         if (a.name != b.name || (!a.function_def && !b.function_def)) continue;
         // The later function goes (a table's field stays).
-        const TrackedFunction* drop = !b.function_def                   ? a.function_def
-                                      : !a.function_def                 ? b.function_def
-                                      : a.function_def > b.function_def ? a.function_def
-                                                                        : b.function_def;
+        const TrackedFunction* drop =
+            a.function_def && (!b.function_def || a.function_def > b.function_def) ? a.function_def
+                                                                                   : b.function_def;
         const FieldDef& kept = drop == a.function_def ? b : a;
         const std::string fn = drop->call.function.name.to_string();
         const std::string by =

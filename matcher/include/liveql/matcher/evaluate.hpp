@@ -18,8 +18,9 @@
 //  text/varchar/name (ordering of text depends on the collation, so _gt/_lt/_gte/_lte on text
 //  are unknown) and enums (deps::Predicate spells every enum type `enum`; a label is its own
 //  key, their declared order is unknown). A timestamptz parameter without a zone (read in the
-//  session's TimeZone), a timestamp(p) column (parameters rounded first), other date spellings and
-//  any other type (time, interval, enums, char(n), citext, arrays, ...) are unknown.
+//  session's TimeZone), a timestamp(p) column (parameters rounded first), other date spellings,
+//  the order of enum labels and any other type (time, interval, char(n), citext, arrays, ...)
+//  are unknown.
 #pragma once
 
 #include <boost/json/object.hpp>
