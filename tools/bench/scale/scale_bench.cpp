@@ -74,6 +74,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <numeric>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -713,6 +714,7 @@ struct Cell {
   // the whole page, so a cell that a checkpoint falls into writes (and decodes) more WAL.
   double checkpoints = 0, wal_mb = 0, wal_fpi = 0;
   int ready = 0;
+  int repeat = 0;  // which of --repeat's runs, from 0
 };
 
 struct IdleCell {
@@ -733,6 +735,7 @@ struct Options {
   std::string json_path = "scale_bench.json";
   int seconds = 30, drain_seconds = 5, idle_seconds = 10, writers = 2;
   int refetch_interval_ms = 1000;
+  int repeat = 1;          // runs of every (N, mode), the modes' order reversed every other run
   bool checkpoint = true;  // CHECKPOINT before each cell
 };
 
@@ -1093,9 +1096,68 @@ constexpr const char* kIdleHeader =
 // A number, or null when it is not one (/metrics did not answer).
 json::value finite(double v) { return std::isfinite(v) ? json::value(v) : json::value(nullptr); }
 
+// Event against poll per (N, scenario), over the runs where both modes ran: the differences of
+// each run's pair (event − poll), so that a drift of the machine between runs cancels out.
+struct Pairs {
+  int n = 0;
+  std::string scenario;
+  std::vector<double> cpu;                     // liveql + PostgreSQL cores
+  std::vector<double> latency;                 // average latency, ms
+  double event_latency = 0, poll_latency = 0;  // means over the pairs
+};
+
+std::vector<Pairs> pair_up(const std::vector<Cell>& cells) {
+  std::vector<Pairs> out;
+  for (const Cell& e : cells) {
+    if (e.mode != "event" || !e.error.empty()) continue;
+    for (const Cell& p : cells) {
+      if (p.mode != "poll" || !p.error.empty() || p.n != e.n || p.scenario != e.scenario ||
+          p.repeat != e.repeat)
+        continue;
+      auto it = std::find_if(out.begin(), out.end(), [&](const Pairs& x) {
+        return x.n == e.n && x.scenario == e.scenario;
+      });
+      if (it == out.end()) it = out.insert(out.end(), Pairs{.n = e.n, .scenario = e.scenario});
+      const double k = static_cast<double>(it->cpu.size());
+      it->cpu.push_back(e.liveql_cores + e.pg_cores - p.liveql_cores - p.pg_cores);
+      it->latency.push_back(e.latency_ms.avg - p.latency_ms.avg);
+      it->event_latency = (it->event_latency * k + e.latency_ms.avg) / (k + 1);
+      it->poll_latency = (it->poll_latency * k + p.latency_ms.avg) / (k + 1);
+    }
+  }
+  return out;
+}
+
+double mean(const std::vector<double>& v) {
+  return v.empty() ? 0 : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+}
+
+std::string pairs_row(const Pairs& p) {
+  const auto [lo, hi] = std::minmax_element(p.cpu.begin(), p.cpu.end());
+  const auto below = std::count_if(p.cpu.begin(), p.cpu.end(), [](double d) { return d <= 0; });
+  char buf[256];
+  std::snprintf(buf, sizeof buf,
+                "| %d | %s | %zu | %.1f / %.1f | %+.1f | %+.3f | %+.3f .. %+.3f | %td of %zu |",
+                p.n, p.scenario.c_str(), p.cpu.size(), p.event_latency, p.poll_latency,
+                mean(p.latency), mean(p.cpu), *lo, *hi, below, p.cpu.size());
+  return buf;
+}
+
+constexpr const char* kPairsHeader =
+    "| N | scenario | pairs | avg latency event / poll ms | latency event − poll ms | liveql + PG "
+    "cores event − poll, mean | min .. max | pairs with event ≤ poll |\n"
+    "|---|---|---|---|---|---|---|---|";
+
 void write_json(const std::string& path, const Options& opt, int max_n,
                 const std::vector<Cell>& cells, const std::vector<IdleCell>& idle) {
-  json::array cs, is;
+  json::array cs, is, ps;
+  for (const auto& p : pair_up(cells))
+    ps.push_back(json::object{{"n", p.n},
+                              {"scenario", p.scenario},
+                              {"cpu_event_minus_poll", json::value_from(p.cpu)},
+                              {"latency_event_minus_poll_ms", json::value_from(p.latency)},
+                              {"event_latency_ms", p.event_latency},
+                              {"poll_latency_ms", p.poll_latency}});
   for (const auto& c : cells)
     cs.push_back(json::object{{"n", c.n},
                               {"mode", c.mode},
@@ -1130,7 +1192,8 @@ void write_json(const std::string& path, const Options& opt, int max_n,
                               {"liveql_us_per_result", c.us_per_push},
                               {"checkpoints", c.checkpoints},
                               {"wal_mb", c.wal_mb},
-                              {"wal_fpi", c.wal_fpi}});
+                              {"wal_fpi", c.wal_fpi},
+                              {"repeat", c.repeat}});
   for (const auto& c : idle)
     is.push_back(json::object{{"n", c.n},
                               {"mode", c.mode},
@@ -1146,7 +1209,7 @@ void write_json(const std::string& path, const Options& opt, int max_n,
   json::object root{
       {"liveql", opt.binary},   {"seconds", opt.seconds}, {"drain_seconds", opt.drain_seconds},
       {"writers", opt.writers}, {"max_n", max_n},         {"cells", std::move(cs)},
-      {"idle", std::move(is)}};
+      {"idle", std::move(is)},  {"repeat", opt.repeat},   {"pairs", std::move(ps)}};
   std::ofstream(path) << json::serialize(root) << "\n";
 }
 
@@ -1222,6 +1285,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--writers", opt.writers, "writer connections")
       ->check(CLI::Range(1, 16))
+      ->capture_default_str();
+  app.add_option("--repeat", opt.repeat,
+                 "runs of every N x mode, the modes' order reversed every other run; the summary "
+                 "pairs event with poll per run")
+      ->check(CLI::Range(1, 20))
       ->capture_default_str();
   app.add_option("--refetch-interval-ms", opt.refetch_interval_ms, "liveql's poll interval")
       ->check(CLI::Range(10, 60'000))
@@ -1328,49 +1396,57 @@ int main(int argc, char** argv) {
   std::vector<Cell> cells;
   std::vector<IdleCell> idle;
   for (int n : ns) {
-    for (const auto& mode : opt.modes) {
-      double storm = 0;
-      int ready = 0;
-      std::string error;
-      try {
-        Run run(opt, url, work, n, mode, secret, false);
-        storm = run.connect_and_subscribe();
-        ready = run.ready();
-        std::this_thread::sleep_for(2s);  // first fetches settle before the first window
-        for (const auto& s : scenarios) {
-          Cell cell;
-          try {
-            cell = run_phase(opt, run, admin, admin_url, writers, postmaster, work, n, s);
-          } catch (const CellError& e) {
-            cell.n = n;
-            cell.scenario = s.name;
-            cell.error = e.what();
+    for (int repeat = 0; repeat < opt.repeat; ++repeat) {
+      std::vector<std::string> modes = opt.modes;
+      if (repeat % 2 == 1) std::reverse(modes.begin(), modes.end());
+      if (opt.repeat > 1) std::printf("\n[N=%d run %d of %d]\n", n, repeat + 1, opt.repeat);
+      for (const auto& mode : modes) {
+        double storm = 0;
+        int ready = 0;
+        std::string error;
+        try {
+          Run run(opt, url, work, n, mode, secret, false);
+          storm = run.connect_and_subscribe();
+          ready = run.ready();
+          std::this_thread::sleep_for(2s);  // first fetches settle before the first window
+          for (const auto& s : scenarios) {
+            Cell cell;
+            try {
+              cell = run_phase(opt, run, admin, admin_url, writers, postmaster, work, n, s);
+            } catch (const CellError& e) {
+              cell.n = n;
+              cell.scenario = s.name;
+              cell.error = e.what();
+            }
+            cell.mode = mode;
+            cell.repeat = repeat;
+            cell.storm_s = storm;
+            cell.ready = ready;
+            std::printf("%s\n", cell_row(cell).c_str());
+            std::fflush(stdout);
+            cells.push_back(cell);
+            write_json(opt.json_path, opt, max_n, cells, idle);
           }
-          cell.mode = mode;
-          cell.storm_s = storm;
-          cell.ready = ready;
-          std::printf("%s\n", cell_row(cell).c_str());
-          std::fflush(stdout);
-          cells.push_back(cell);
+        } catch (const CellError& e) {
+          error = e.what();
+        }
+        if (!error.empty()) {
+          for (const auto& s : scenarios) {
+            bool done = false;
+            for (const auto& c : cells)
+              done |= c.n == n && c.mode == mode && c.scenario == s.name && c.repeat == repeat;
+            if (done) continue;
+            Cell cell;
+            cell.n = n;
+            cell.mode = mode;
+            cell.repeat = repeat;
+            cell.scenario = s.name;
+            cell.error = error;
+            std::printf("%s\n", cell_row(cell).c_str());
+            cells.push_back(cell);
+          }
           write_json(opt.json_path, opt, max_n, cells, idle);
         }
-      } catch (const CellError& e) {
-        error = e.what();
-      }
-      if (!error.empty()) {
-        for (const auto& s : scenarios) {
-          bool done = false;
-          for (const auto& c : cells) done |= c.n == n && c.mode == mode && c.scenario == s.name;
-          if (done) continue;
-          Cell cell;
-          cell.n = n;
-          cell.mode = mode;
-          cell.scenario = s.name;
-          cell.error = error;
-          std::printf("%s\n", cell_row(cell).c_str());
-          cells.push_back(cell);
-        }
-        write_json(opt.json_path, opt, max_n, cells, idle);
       }
     }
     if (opt.idle_seconds > 0) {
@@ -1412,6 +1488,10 @@ int main(int argc, char** argv) {
   if (!idle.empty()) {
     std::printf("\n%s\n", kIdleHeader);
     for (const auto& c : idle) std::printf("%s\n", idle_row(c).c_str());
+  }
+  if (const auto pairs = pair_up(cells); !pairs.empty()) {
+    std::printf("\n%s\n", kPairsHeader);
+    for (const auto& p : pairs) std::printf("%s\n", pairs_row(p).c_str());
   }
   std::printf("\n%.1f minutes; JSON in %s\n", static_cast<double>(now_ns() - started) / 60e9,
               opt.json_path.c_str());
