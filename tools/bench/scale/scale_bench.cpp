@@ -1101,10 +1101,27 @@ json::value finite(double v) { return std::isfinite(v) ? json::value(v) : json::
 struct Pairs {
   int n = 0;
   std::string scenario;
-  std::vector<double> cpu;                     // liveql + PostgreSQL cores
+  std::vector<double> cpu;  // liveql + PostgreSQL cores
+  // The same, corrected for the machine's speed at the time (see speed_corrected).
+  std::vector<double> corrected;
   std::vector<double> latency;                 // average latency, ms
   double event_latency = 0, poll_latency = 0;  // means over the pairs
 };
+
+// Event − poll in cores, corrected for the machine's speed: this VM's CPU time for the same work
+// differs by up to a fifth between cells minutes apart, for every process alike. PostgreSQL's
+// processes other than liveql's backends and walsender (the writers' backends, mostly) do the
+// same work in both modes, so each cell's cost of following the writes (liveql + its backends)
+// is taken per core of theirs, and the difference scaled back at the pair's mean. Not a number
+// where they write too little to gauge the speed by (own-row: a few hundredths of a core, each
+// /proc tick of 10 ms a few per cent of it).
+double speed_corrected(const Cell& e, const Cell& p) {
+  constexpr double kLeastReference = 0.1;  // cores
+  const double we = e.pg_cores - e.pg_liveql_cores, wp = p.pg_cores - p.pg_liveql_cores;
+  if (we < kLeastReference || wp < kLeastReference) return std::nan("");
+  const double fe = e.liveql_cores + e.pg_liveql_cores, fp = p.liveql_cores + p.pg_liveql_cores;
+  return (fe / we - fp / wp) * (we + wp) / 2;
+}
 
 std::vector<Pairs> pair_up(const std::vector<Cell>& cells) {
   std::vector<Pairs> out;
@@ -1120,6 +1137,7 @@ std::vector<Pairs> pair_up(const std::vector<Cell>& cells) {
       if (it == out.end()) it = out.insert(out.end(), Pairs{.n = e.n, .scenario = e.scenario});
       const double k = static_cast<double>(it->cpu.size());
       it->cpu.push_back(e.liveql_cores + e.pg_cores - p.liveql_cores - p.pg_cores);
+      if (const double c = speed_corrected(e, p); std::isfinite(c)) it->corrected.push_back(c);
       it->latency.push_back(e.latency_ms.avg - p.latency_ms.avg);
       it->event_latency = (it->event_latency * k + e.latency_ms.avg) / (k + 1);
       it->poll_latency = (it->poll_latency * k + p.latency_ms.avg) / (k + 1);
@@ -1134,30 +1152,42 @@ double mean(const std::vector<double>& v) {
 
 std::string pairs_row(const Pairs& p) {
   const auto [lo, hi] = std::minmax_element(p.cpu.begin(), p.cpu.end());
-  const auto below = std::count_if(p.cpu.begin(), p.cpu.end(), [](double d) { return d <= 0; });
-  char buf[256];
-  std::snprintf(buf, sizeof buf,
-                "| %d | %s | %zu | %.1f / %.1f | %+.1f | %+.3f | %+.3f .. %+.3f | %td of %zu |",
-                p.n, p.scenario.c_str(), p.cpu.size(), p.event_latency, p.poll_latency,
-                mean(p.latency), mean(p.cpu), *lo, *hi, below, p.cpu.size());
+  const auto at_most_0 = [](const std::vector<double>& v) {
+    return std::count_if(v.begin(), v.end(), [](double d) { return d <= 0; });
+  };
+  char corrected[96] = "– | – | –";
+  if (!p.corrected.empty()) {
+    const auto [clo, chi] = std::minmax_element(p.corrected.begin(), p.corrected.end());
+    std::snprintf(corrected, sizeof corrected, "%+.3f | %+.3f .. %+.3f | %td of %zu",
+                  mean(p.corrected), *clo, *chi, at_most_0(p.corrected), p.corrected.size());
+  }
+  char buf[320];
+  std::snprintf(
+      buf, sizeof buf,
+      "| %d | %s | %zu | %.1f / %.1f | %+.1f | %+.3f | %+.3f .. %+.3f | %td of %zu | %s |", p.n,
+      p.scenario.c_str(), p.cpu.size(), p.event_latency, p.poll_latency, mean(p.latency),
+      mean(p.cpu), *lo, *hi, at_most_0(p.cpu), p.cpu.size(), corrected);
   return buf;
 }
 
 constexpr const char* kPairsHeader =
     "| N | scenario | pairs | avg latency event / poll ms | latency event − poll ms | liveql + PG "
-    "cores event − poll, mean | min .. max | pairs with event ≤ poll |\n"
-    "|---|---|---|---|---|---|---|---|";
+    "cores event − poll, mean | min .. max | pairs event ≤ poll | speed-corrected, mean | min .. "
+    "max | pairs event ≤ poll |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|";
 
 void write_json(const std::string& path, const Options& opt, int max_n,
                 const std::vector<Cell>& cells, const std::vector<IdleCell>& idle) {
   json::array cs, is, ps;
   for (const auto& p : pair_up(cells))
-    ps.push_back(json::object{{"n", p.n},
-                              {"scenario", p.scenario},
-                              {"cpu_event_minus_poll", json::value_from(p.cpu)},
-                              {"latency_event_minus_poll_ms", json::value_from(p.latency)},
-                              {"event_latency_ms", p.event_latency},
-                              {"poll_latency_ms", p.poll_latency}});
+    ps.push_back(
+        json::object{{"n", p.n},
+                     {"scenario", p.scenario},
+                     {"cpu_event_minus_poll", json::value_from(p.cpu)},
+                     {"cpu_event_minus_poll_speed_corrected", json::value_from(p.corrected)},
+                     {"latency_event_minus_poll_ms", json::value_from(p.latency)},
+                     {"event_latency_ms", p.event_latency},
+                     {"poll_latency_ms", p.poll_latency}});
   for (const auto& c : cells)
     cs.push_back(json::object{{"n", c.n},
                               {"mode", c.mode},
