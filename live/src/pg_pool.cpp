@@ -57,6 +57,10 @@ const std::string kRollback = "ROLLBACK";
 
 Error cancelled_error() { return pg_error("the statement was cancelled"); }
 
+// PostgreSQL's message when its statement_timeout ends a statement (English messages; in another
+// lc_messages only the elapsed time tells).
+constexpr std::string_view kServerStatementTimeout = "canceling statement due to statement timeout";
+
 Error timeout_error(std::chrono::milliseconds timeout) {
   return make_error(ErrorCode::kQueryTimeout, "the query exceeded the timeout of " +
                                                   std::to_string(timeout.count()) +
@@ -495,14 +499,17 @@ asio::awaitable<Result<QueryResult>> PgPool::Impl::run(
       std::string message = primary != nullptr ? primary : PQresultErrorMessage(res);
       if (message.empty()) message = PQerrorMessage(conn.pg);
       bool data = state != nullptr && state[0] == '2' && state[1] == '2';
-      // 57014 query_canceled: ours, the server's statement_timeout (it ran that long), or an
-      // operator's pg_cancel_backend (reported as is).
+      // 57014 query_canceled: ours, the server's statement_timeout (set to ours: it ran that
+      // long, or says so), or an operator's pg_cancel_backend (reported as is). The server's
+      // word counts too: its timer reads the wall clock, and a VM's wall clock stepping
+      // forward ends the statement before our steady clock has seen the timeout pass.
       bool canceled = state != nullptr && std::string_view(state) == "57014";
       if (canceled && stop != Stop::kNone) {
         cancel_confirmed = true;
         error = stop_error();
       } else if (canceled && options.query_timeout.count() > 0 &&
-                 Clock::now() - started >= options.query_timeout) {
+                 (Clock::now() - started >= options.query_timeout ||
+                  message == kServerStatementTimeout)) {
         error = timeout_error(options.query_timeout);
       } else if (data) {
         // 22025 invalid_escape_sequence (a LIKE pattern ending in its escape): Hasura's code.

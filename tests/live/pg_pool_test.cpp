@@ -331,6 +331,20 @@ TEST_F(PgPoolTest, StatementTimeoutIsAClearErrorAndThePoolGoesOn) {
   EXPECT_EQ(pool.cancelled(), 0u);
 }
 
+// The server's timer reads the wall clock: stepped forward (a VM resuming), it ends a statement
+// before our steady clock has seen the timeout pass. Its word is enough. (Simulated with a
+// session timeout below the pool's: the server then says so long before our clock could.)
+TEST_F(PgPoolTest, TheServersStatementTimeoutIsATimeoutWhateverOurClockSays) {
+  PgPool pool(ioc_.get_executor(), *url_, 1, PgPoolOptions{.query_timeout = 30s});
+  ASSERT_TRUE(run(pool, "select set_config('statement_timeout', '150ms', false)").ok());
+  auto started = std::chrono::steady_clock::now();
+  auto slow = run(pool, "select pg_sleep(30)");
+  ASSERT_FALSE(slow.ok());
+  EXPECT_EQ(slow.error().code, ErrorCode::kQueryTimeout) << slow.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
+  EXPECT_EQ(pool.cancelled(), 0u);
+}
+
 TEST_F(PgPoolTest, OperatorCancelIsNotATimeout) {
   PgPool pool(ioc_.get_executor(), *url_, 1, PgPoolOptions{.query_timeout = 30s});
   std::optional<Result<QueryResult>> slow;
