@@ -149,6 +149,7 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
   bool reply_requested = false;
   Clock::time_point last_feedback{};
   Clock::time_point last_receive{};
+  Clock::time_point last_read{};  // when the stream loop last read the socket (read_interval)
   StreamStats stats;
 
   // ---- positions ----
@@ -511,8 +512,20 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
       if (now - last_receive >= config.receive_timeout)
         co_return pg_error(fmt::format("replication stream: nothing received for {} ms",
                                        config.receive_timeout.count()));
-      co_await wait_socket(true, false, next_feedback_due());
-      if (stop_requested) co_return pg_error("stopped");
+      // More data already waiting (a read takes at most libpq's buffer, 16 KB): read on at once.
+      // Caught up, and the last read was under read_interval ago: let messages gather first.
+      pollfd p{socket_fd, POLLIN, 0};
+      if (::poll(&p, 1, 0) <= 0) {
+        if (now - last_read < config.read_interval) {
+          timer.expires_at(std::min(last_read + config.read_interval, next_feedback_due()));
+          co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));  // acknowledge() ends it
+          if (stop_requested) co_return pg_error("stopped");
+        }
+        co_await wait_socket(true, false, next_feedback_due());
+        if (stop_requested) co_return pg_error("stopped");
+      }
+      last_read = Clock::now();
+      ++stats.reads;
       if (!PQconsumeInput(conn)) co_return pg_error("replication stream: " + conn_error());
     }
   }

@@ -227,6 +227,56 @@ TEST(ReplicationStream, OnlyAcknowledgedPositionsReachTheSlot) {
   drop_slot(url, slot);
 }
 
+// Commits every ~20 ms for over a second, the stream reading at most every 300 ms: every one
+// delivered, in order, in a few reads (one per message would be one or more per commit).
+TEST(ReplicationStream, ABusyStreamReadsOncePerReadInterval) {
+  const std::string url = test::fresh_database("liveql_repl_reads", kSchema);
+  const std::string slot = "liveql_repl_reads";
+  Harness h(url, slot);
+  h.config.read_interval = 300ms;
+  h.start();
+  ASSERT_TRUE(h.run_until([&] { return h.connected(); }));
+  constexpr int kCommits = 60;
+  const uint64_t reads = h.stream->stats().reads;
+  const auto started = std::chrono::steady_clock::now();
+  for (int i = 1; i <= kCommits; ++i) {
+    exec(url, "insert into items (id) values (" + std::to_string(i) + ")");
+    h.io.restart();
+    h.io.run_for(20ms);
+  }
+  ASSERT_TRUE(h.run_until([&] { return h.txns.size() == kCommits; }));
+  const auto took = std::chrono::steady_clock::now() - started;
+  for (int i = 0; i < kCommits; ++i) {
+    ASSERT_EQ(h.txns[i].changes.size(), 1u);
+    EXPECT_EQ(*value(h.txns[i].changes[0].new_row, "id"), std::to_string(i + 1));
+  }
+  const uint64_t made = h.stream->stats().reads - reads;
+  const auto most = static_cast<uint64_t>(took / 300ms) + 3;  // + keepalives' and the last one
+  EXPECT_LE(made, most) << "in " << std::chrono::duration<double>(took).count() << " s";
+  h.stream->stop();
+  ASSERT_TRUE(h.run_until([&] { return !h.stream->running(); }));
+  drop_slot(url, slot);
+}
+
+// A read takes at most libpq's buffer (16 KB): with data still waiting, the stream reads on
+// without waiting out its read interval. (3,000 rows of 1 kB: ~200 reads, a minute at 300 ms.)
+TEST(ReplicationStream, ABacklogIsReadWithoutWaitingOutTheReadInterval) {
+  const std::string url = test::fresh_database("liveql_repl_backlog", kSchema);
+  const std::string slot = "liveql_repl_backlog";
+  Harness h(url, slot);
+  h.config.read_interval = 300ms;
+  h.start();
+  ASSERT_TRUE(h.run_until([&] { return h.connected(); }));
+  exec(url,
+       "insert into items (id, name) select g, repeat('x', 1000) from generate_series(1, 3000) g");
+  ASSERT_TRUE(h.run_until([&] { return h.txns.size() == 1; }, 15s))
+      << h.stream->stats().reads << " reads, " << h.stream->stats().bytes << " bytes";
+  EXPECT_EQ(h.txns[0].changes.size(), 3000u);
+  h.stream->stop();
+  ASSERT_TRUE(h.run_until([&] { return !h.stream->running(); }));
+  drop_slot(url, slot);
+}
+
 TEST(ReplicationStream, IdleSlotAdvancesWithUnrelatedWrites) {
   const std::string url = test::fresh_database("liveql_repl_idle", kSchema);
   const std::string other =
