@@ -91,9 +91,10 @@ struct StreamConfig {
   // Nothing received for this long (the stream asks the server for a reply when quiet) is an
   // error: the connection is dropped and re-established.
   std::chrono::milliseconds receive_timeout{60'000};
-  // A busy stream (readable again within this of its last read) waits out the rest of it before
-  // reading: under load one read per interval instead of one per message (each a few system
-  // calls), a commit after a quiet moment still read at once. 0: read whenever readable.
+  // Caught up (nothing left to read) within this of its last read, the stream waits out the rest
+  // of it before waiting for the socket: under load one read per interval instead of one per
+  // message (each a few system calls); a commit after a quiet moment is still read at once, and
+  // a backlog is read on without pausing. 0: read whenever readable.
   std::chrono::microseconds read_interval{2'000};
 };
 
@@ -130,7 +131,7 @@ struct StreamStats {
   uint64_t keepalives = 0;
   uint64_t feedback_sent = 0;
   uint64_t bytes = 0;  // XLogData payload bytes
-  uint64_t reads = 0;  // times the stream read its socket after waiting (read_interval)
+  uint64_t reads = 0;  // times the stream loop read its socket (see read_interval)
 };
 
 // Where the server's WAL is, as far as the stream knows, and how far the slot is behind it.
