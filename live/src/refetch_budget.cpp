@@ -6,6 +6,7 @@ namespace liveql::live {
 namespace {
 
 constexpr long kIdleIntervalsDecay = 8;  // halvings applied at most for idle intervals
+constexpr double kAllowance = 1.25;      // results a subscriber may ask for per interval, held
 
 // `per_second` over one interval, at least 1.
 std::size_t per_interval(std::size_t per_second, RefetchBudget::Clock::duration interval) {
@@ -52,7 +53,7 @@ void RefetchBudget::count(Clock::time_point now, std::size_t rows, std::size_t s
     for (long i = 0; i < std::min<long>(idle, kIdleIntervalsDecay) && cap_ > base_; ++i)
       cap_ = std::max(base_, cap_ / 2);
     interval_start_ = now;
-  } else if (over_allowance(demand_, subscribers)) {
+  } else if (pressure(demand_, subscribers, min_rows_) > kAllowance) {
     // The interval's demand is over the allowance already: held now, not when the interval ends
     // (at 10,000 commits/s on 1,000 subscribers, an eighth of a second instead of a second of
     // pushing every commit).
@@ -62,17 +63,13 @@ void RefetchBudget::count(Clock::time_point now, std::size_t rows, std::size_t s
   statements_ += statements;
 }
 
-bool RefetchBudget::over_allowance(std::size_t demand, std::size_t subscribers) const {
-  return pressure(demand, subscribers, min_rows_) > 1.25;
-}
-
 void RefetchBudget::roll(std::size_t subscribers) {
   const std::size_t allowed_statements =
       std::max(bursts_, (rows_ + statement_rows_ - 1) / statement_rows_);
   const double demand = pressure(demand_, subscribers, min_rows_);
   // Counted from half: a cohort held at the allowance stays there.
   const double statements = pressure(statements_, allowed_statements, bursts_ / 2);
-  if (over_allowance(demand_, subscribers)) {
+  if (demand > kAllowance) {
     // Held at the allowance at once: each subscriber pushed (or read) at most 1.25 times an
     // interval. Demand is not the throttle's own effect, so there is nothing to approach (a
     // doubling an interval took five seconds to get there); and a period under the interval

@@ -78,8 +78,6 @@ class RefetchBudget {
   void count(Clock::time_point now, std::size_t rows, std::size_t statements,
              std::size_t subscribers);
   void roll(std::size_t subscribers);
-  // More than 1.25 requests per subscriber, counted from min_rows_.
-  bool over_allowance(std::size_t demand, std::size_t subscribers) const;
 
   Clock::duration interval_;
   Clock::duration base_;

@@ -512,16 +512,20 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
       if (now - last_receive >= config.receive_timeout)
         co_return pg_error(fmt::format("replication stream: nothing received for {} ms",
                                        config.receive_timeout.count()));
-      // More data already waiting (a read takes at most libpq's buffer, 16 KB): read on at once.
-      // Caught up, and the last read was under read_interval ago: let messages gather first.
-      pollfd p{socket_fd, POLLIN, 0};
-      if (::poll(&p, 1, 0) <= 0) {
-        if (now - last_read < config.read_interval) {
+      // Under read_interval since the last read: with more data already waiting (a read takes
+      // at most libpq's buffer, 16 KB) read on at once; caught up, let messages gather first.
+      bool waiting = false;
+      if (now - last_read < config.read_interval) {
+        pollfd p{socket_fd, POLLIN, 0};
+        waiting = ::poll(&p, 1, 0) > 0;
+        if (!waiting) {
           timer.expires_at(std::min(last_read + config.read_interval, next_feedback_due()));
           co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));  // acknowledge() ends it
           if (stop_requested) co_return pg_error("stopped");
         }
-        co_await wait_socket(true, false, next_feedback_due());
+      }
+      if (!waiting) {
+        co_await wait_socket(true, false, next_feedback_due());  // checks readiness first
         if (stop_requested) co_return pg_error("stopped");
       }
       last_read = Clock::now();

@@ -1104,8 +1104,8 @@ struct Pairs {
   std::vector<double> cpu;  // liveql + PostgreSQL cores
   // The same, corrected for the machine's speed at the time (see speed_corrected).
   std::vector<double> corrected;
-  std::vector<double> latency;                 // average latency, ms
-  double event_latency = 0, poll_latency = 0;  // means over the pairs
+  std::vector<double> latency;                      // average latency, ms
+  std::vector<double> event_latency, poll_latency;  // each mode's average latency, ms
 };
 
 // Event − poll in cores, corrected for the machine's speed: this VM's CPU time for the same work
@@ -1135,12 +1135,11 @@ std::vector<Pairs> pair_up(const std::vector<Cell>& cells) {
         return x.n == e.n && x.scenario == e.scenario;
       });
       if (it == out.end()) it = out.insert(out.end(), Pairs{.n = e.n, .scenario = e.scenario});
-      const double k = static_cast<double>(it->cpu.size());
       it->cpu.push_back(e.liveql_cores + e.pg_cores - p.liveql_cores - p.pg_cores);
       if (const double c = speed_corrected(e, p); std::isfinite(c)) it->corrected.push_back(c);
       it->latency.push_back(e.latency_ms.avg - p.latency_ms.avg);
-      it->event_latency = (it->event_latency * k + e.latency_ms.avg) / (k + 1);
-      it->poll_latency = (it->poll_latency * k + p.latency_ms.avg) / (k + 1);
+      it->event_latency.push_back(e.latency_ms.avg);
+      it->poll_latency.push_back(p.latency_ms.avg);
     }
   }
   return out;
@@ -1165,8 +1164,8 @@ std::string pairs_row(const Pairs& p) {
   std::snprintf(
       buf, sizeof buf,
       "| %d | %s | %zu | %.1f / %.1f | %+.1f | %+.3f | %+.3f .. %+.3f | %td of %zu | %s |", p.n,
-      p.scenario.c_str(), p.cpu.size(), p.event_latency, p.poll_latency, mean(p.latency),
-      mean(p.cpu), *lo, *hi, at_most_0(p.cpu), p.cpu.size(), corrected);
+      p.scenario.c_str(), p.cpu.size(), mean(p.event_latency), mean(p.poll_latency),
+      mean(p.latency), mean(p.cpu), *lo, *hi, at_most_0(p.cpu), p.cpu.size(), corrected);
   return buf;
 }
 
@@ -1186,8 +1185,8 @@ void write_json(const std::string& path, const Options& opt, int max_n,
                      {"cpu_event_minus_poll", json::value_from(p.cpu)},
                      {"cpu_event_minus_poll_speed_corrected", json::value_from(p.corrected)},
                      {"latency_event_minus_poll_ms", json::value_from(p.latency)},
-                     {"event_latency_ms", p.event_latency},
-                     {"poll_latency_ms", p.poll_latency}});
+                     {"event_latency_ms", mean(p.event_latency)},
+                     {"poll_latency_ms", mean(p.poll_latency)}});
   for (const auto& c : cells)
     cs.push_back(json::object{{"n", c.n},
                               {"mode", c.mode},
