@@ -1,14 +1,18 @@
 // ReplicationStream against the real PostgreSQL of the `pg` fixture. The io_context runs on the
 // test thread in short slices until a condition holds or a deadline passes; SQL is issued from
-// the test thread with blocking libpq between slices.
+// the test thread with blocking libpq between slices (one test runs it on a thread of its own).
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <functional>
+#include <thread>
 
 #include "liveql/replication/stream.hpp"
 #include "support/test_db.hpp"
@@ -254,6 +258,50 @@ TEST(ReplicationStream, ABusyStreamReadsOncePerReadInterval) {
   // a read is handled is read on at once); one per message would be 60 to 90.
   const uint64_t made = h.stream->stats().reads - reads;
   EXPECT_LE(made, kCommits / 3u) << "in " << std::chrono::duration<double>(took).count() << " s";
+  h.stream->stop();
+  ASSERT_TRUE(h.run_until([&] { return !h.stream->running(); }));
+  drop_slot(url, slot);
+}
+
+// Between reads the socket is not watched: a walsender sending every commit as it decodes it
+// must not wake the thread for each (Asio watches a registered descriptor edge-triggered, so a
+// socket registered throughout woke the loop once per message). The io_context runs on its own
+// thread here, blocking whenever it has nothing to do, and counts its own sleeps.
+TEST(ReplicationStream, ABusyStreamDoesNotWakeTheLoopPerMessage) {
+  const std::string url = test::fresh_database("liveql_repl_wakes", kSchema);
+  const std::string slot = "liveql_repl_wakes";
+  Harness h(url, slot);
+  h.config.read_interval = 300ms;
+  std::atomic<int> delivered = 0;
+  h.callbacks.on_transaction = [&](Transaction&&) { ++delivered; };
+  h.start();
+  ASSERT_TRUE(h.run_until([&] { return h.connected(); }));
+  constexpr int kCommits = 60;
+  long sleeps = -1;
+  h.io.restart();
+  auto work = boost::asio::make_work_guard(h.io);
+  std::thread loop([&] {
+    rusage before{};
+    ::getrusage(RUSAGE_THREAD, &before);
+    h.io.run();
+    rusage after{};
+    ::getrusage(RUSAGE_THREAD, &after);
+    sleeps = after.ru_nvcsw - before.ru_nvcsw;
+  });
+  for (int i = 1; i <= kCommits; ++i) {
+    exec(url, "insert into items (id) values (" + std::to_string(i) + ")");
+    std::this_thread::sleep_for(20ms);  // spacing the commits: one message each
+  }
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (delivered < kCommits && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);  // polling the loop thread's counter, with a deadline
+  work.reset();
+  h.io.stop();
+  loop.join();
+  ASSERT_EQ(delivered, kCommits);
+  // About one wake-up per read interval and per status interval (10 in these ~2 s); one per
+  // message would be more than 60.
+  EXPECT_LE(sleeps, kCommits / 3);
   h.stream->stop();
   ASSERT_TRUE(h.run_until([&] { return !h.stream->running(); }));
   drop_slot(url, slot);
