@@ -111,6 +111,25 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
                          : metadata::LiveMode::kDefault;
   }
 
+  // The tables in poll mode (override, else metadata, else the default), among the tracked ones
+  // (the catalog's tables when the stream follows every table): no cohort reading one is in
+  // event mode, so the stream leaves their changes out.
+  std::vector<replication::TableRef> poll_tables() const {
+    std::vector<replication::TableRef> out;
+    auto add_if_poll = [&](const catalog::QualifiedName& table) {
+      auto mode = table_mode(table.to_string(), table);
+      if (mode == metadata::LiveMode::kDefault && live.default_mode() == CohortMode::kPoll)
+        mode = metadata::LiveMode::kPoll;
+      if (mode == metadata::LiveMode::kPoll) out.push_back({table.schema, table.name});
+    };
+    if (!config.stream.tables.empty()) {
+      for (const auto& t : config.stream.tables) add_if_poll({t.schema, t.name});
+    } else if (config.catalog) {
+      for (const auto& t : config.catalog->tables) add_if_poll(t.name);
+    }
+    return out;
+  }
+
   // Hands the current table modes to LiveQueries, which re-evaluates every cohort's mode.
   void install_table_modes() {
     std::weak_ptr<Impl> weak = weak_from_this();
@@ -453,6 +472,7 @@ Status ChangeFeed::start() {
   }
   impl.overrides = std::move(overrides);
   impl.install_table_modes();
+  impl.config.stream.excluded_tables = impl.poll_tables();
   std::weak_ptr<Impl> weak = impl_;
   replication::StreamCallbacks callbacks;
   callbacks.on_transaction = [weak](Transaction&& txn) {
@@ -517,6 +537,12 @@ Status ChangeFeed::set_table_mode(const std::string& table, std::optional<state:
   }
   spdlog::info("live: table {} live mode set to {}", table,
                mode ? state::table_mode_name(*mode) : "its metadata default");
+  // The stream first (a table entering event mode is streamed from before the refetch that
+  // switching its cohorts starts), then the cohorts.
+  if (auto excluded = impl.poll_tables(); excluded != impl.config.stream.excluded_tables) {
+    impl.config.stream.excluded_tables = excluded;
+    if (impl.stream) impl.stream->set_excluded_tables(std::move(excluded));
+  }
   impl.install_table_modes();
   return Ok{};
 }

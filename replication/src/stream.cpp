@@ -139,6 +139,7 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
 
   bool running = false;
   bool stop_requested = false;
+  bool restart_requested = false;  // set_excluded_tables(): reconnect with the new options
   bool streaming = false;
 
   Lsn received = 0;
@@ -450,19 +451,23 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
     }
 
     connected.start_lsn = std::max(config.start_lsn, flush_position());
+    restart_requested = false;  // these options are the current ones
     // No "include-pk": nothing reads it (primary keys come from the catalog), and it cost ~40 of a
     // single-row update's ~290 bytes.
     std::string options =
         "\"format-version\" '2', \"include-xids\" '1', \"include-lsn\" '1', "
         "\"include-timestamp\" '1', \"include-types\" '1', \"include-transaction\" '1'";
-    if (!config.tables.empty()) {
+    auto table_list = [](const std::vector<TableRef>& tables) {
       std::string list;
-      for (const auto& t : config.tables) {
+      for (const auto& t : tables) {
         if (!list.empty()) list += ',';
         list += wal2json_table(t);
       }
-      options += ", \"add-tables\" " + quote_literal(list);
-    }
+      return quote_literal(list);
+    };
+    if (!config.tables.empty()) options += ", \"add-tables\" " + table_list(config.tables);
+    if (!config.excluded_tables.empty())
+      options += ", \"filter-tables\" " + table_list(config.excluded_tables);
     {
       auto r =
           co_await exec(fmt::format("START_REPLICATION SLOT \"{}\" LOGICAL {} ({})",
@@ -488,9 +493,17 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
     co_return fail(st.take_error());
   }
 
-  // Returns only with an error (or when stopped).
+  // Returns only with an error (or when stopped, or asked to restart). After a wait, a restart
+  // asked for reads nothing more: no idle position past a commit the old options left out is
+  // acknowledged, so the new connection starts before it.
   asio::awaitable<Status> stream_loop() {
+    const auto ending = [this]() -> std::optional<Status> {
+      if (stop_requested) return pg_error("stopped");
+      if (restart_requested) return pg_error("restarting: the excluded tables changed");
+      return std::nullopt;
+    };
     for (;;) {
+      if (auto e = ending()) co_return *e;
       for (;;) {
         char* buf = nullptr;
         int n = PQgetCopyData(conn, &buf, 1);
@@ -511,7 +524,7 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
       report_progress();
 
       if (auto st = co_await maybe_send_feedback(); !st.ok()) co_return st;
-      if (stop_requested) co_return pg_error("stopped");
+      if (auto e = ending()) co_return *e;
 
       const auto now = Clock::now();
       if (now - last_receive >= config.receive_timeout)
@@ -526,12 +539,12 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
         if (!waiting) {
           timer.expires_at(std::min(last_read + config.read_interval, next_feedback_due()));
           co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));  // acknowledge() ends it
-          if (stop_requested) co_return pg_error("stopped");
+          if (auto e = ending()) co_return *e;
         }
       }
       if (!waiting) {
         co_await wait_socket(true, false, next_feedback_due());  // checks readiness first
-        if (stop_requested) co_return pg_error("stopped");
+        if (auto e = ending()) co_return *e;
       }
       last_read = Clock::now();
       ++stats.reads;
@@ -668,14 +681,20 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
         emit(e);
         break;
       }
-      if (end.streamed) backoff = config.backoff_initial;
+      const bool restart = std::exchange(restart_requested, false);  // reconnects at once
+      if (end.streamed || restart) backoff = config.backoff_initial;
       StreamEvent e;
       e.kind = StreamEventKind::kDisconnected;
       e.message = end.error.message;
-      e.retry_in = backoff;
-      spdlog::warn("replication: {}; reconnecting in {} ms", e.message, backoff.count());
+      e.retry_in = restart ? milliseconds(0) : backoff;
+      if (restart) {
+        spdlog::info("replication: {}", e.message);
+      } else {
+        spdlog::warn("replication: {}; reconnecting in {} ms", e.message, backoff.count());
+      }
       emit(e);
       if (stop_requested) break;
+      if (restart) continue;
       timer.expires_after(backoff);
       auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
       (void)ec;  // cancelled by stop() or acknowledge(): the loop condition decides
@@ -709,6 +728,7 @@ Status ReplicationStream::start() {
   if (impl_->running) return Ok{};
   impl_->running = true;
   impl_->stop_requested = false;
+  impl_->restart_requested = false;
   auto self = impl_;
   boost::asio::co_spawn(
       impl_->executor, [self]() -> boost::asio::awaitable<void> { co_await self->run(); },
@@ -729,6 +749,17 @@ Status ReplicationStream::start() {
 
 void ReplicationStream::stop() {
   impl_->stop_requested = true;
+  impl_->timer.cancel();
+  if (impl_->socket.is_open()) {
+    boost::system::error_code ignored;
+    impl_->socket.cancel(ignored);
+  }
+}
+
+void ReplicationStream::set_excluded_tables(std::vector<TableRef> tables) {
+  impl_->config.excluded_tables = std::move(tables);
+  if (!impl_->running || impl_->stop_requested) return;
+  impl_->restart_requested = true;
   impl_->timer.cancel();
   if (impl_->socket.is_open()) {
     boost::system::error_code ignored;

@@ -653,6 +653,44 @@ TEST_F(ChangeFeedTest, IntractableAndPollTablesPollForcedEventTablesMarkTheCohor
   EXPECT_EQ(forced.last(), json::parse(R"({"orders":[{"id":1},{"id":3}]})"));
 }
 
+// A table in poll mode is left out of the stream (no cohort reading it is in event mode); set to
+// event, the stream reconnects and follows it, from before the refetch that switches its
+// cohorts: a commit made between the switch and the reconnect is not missed. The poll interval
+// is an hour, so only the stream can bring these results.
+TEST_F(ChangeFeedTest, PollTablesAreLeftOutOfTheStreamUntilTheyTurnEvent) {
+  make({.refetch_interval = std::chrono::hours(1)});
+  {
+    auto s = state::StateStore::open(state_dir_.string());
+    ASSERT_TRUE(s.ok());
+    store_ = std::move(s.value());
+    ASSERT_TRUE(store_->set_table_mode("public.delivery_agents", state::TableMode::kPoll).ok());
+  }
+  adjust_config_ = [](ChangeFeed::Config& c) {
+    c.stream.tables = {{"public", "users"}, {"public", "delivery_agents"}, {"public", "orders"}};
+  };
+  start_feed();
+  Sink agents;
+  subscribe(agents, "subscription { delivery_agents(order_by: {id: asc}) { id name } }");
+  ASSERT_TRUE(run_until(ioc_, [&] { return !agents.got.empty(); }));
+  EXPECT_EQ(cohort(0).at("mode").as_string(), "poll");
+
+  const double t0 = txns();
+  test::exec(url_, "update delivery_agents set name = 'Dana' where id = 1");
+  test::exec(url_, "update users set name = 'Oscar' where id = 1");
+  wait_txns(t0, 1);
+  EXPECT_EQ(txns(), t0 + 1) << "the poll table's commit was decoded";
+
+  ASSERT_TRUE(feed_->set_table_mode("public.delivery_agents", state::TableMode::kEvent).ok());
+  test::exec(url_, "update delivery_agents set name = 'Eve' where id = 2");  // before reconnecting
+  ASSERT_TRUE(run_until(ioc_, [&] { return agents.last_has("Dana") && agents.last_has("Eve"); }));
+  EXPECT_EQ(cohort(0).at("mode").as_string(), "event");
+  ASSERT_TRUE(run_until(ioc_, [&] { return feed_->streaming(); }));
+  const double t1 = txns();
+  test::exec(url_, "update delivery_agents set name = 'Fay' where id = 1");
+  ASSERT_TRUE(run_until(ioc_, [&] { return agents.last_has("Fay"); }));
+  EXPECT_GE(txns(), t1 + 1);
+}
+
 TEST_F(ChangeFeedTest, BurstOf200WritesCoalescesAndTheSlotCatchesUp) {
   make();
   start_feed();

@@ -307,6 +307,42 @@ TEST(ReplicationStream, ABusyStreamDoesNotWakeTheLoopPerMessage) {
   drop_slot(url, slot);
 }
 
+// Excluded tables are not decoded; changing the list reconnects at once from the acknowledged
+// position, so a commit made after the change, while the old connection was still open, is
+// decoded with the new list.
+TEST(ReplicationStream, ExcludedTablesAreLeftOutAndChangingThemReconnects) {
+  const std::string url = test::fresh_database("liveql_repl_excluded", kSchema);
+  const std::string slot = "liveql_repl_excluded";
+  Harness h(url, slot);
+  h.config.excluded_tables = {{"public", "fulls"}};
+  h.callbacks.on_transaction = [&](Transaction&& t) {
+    h.stream->acknowledge(t.end_lsn);
+    h.txns.push_back(std::move(t));
+  };
+  h.start();
+  ASSERT_TRUE(h.run_until([&] { return h.connected(); }));
+  exec(url, "insert into fulls (id, v) values (1, 'left out')");
+  exec(url, "insert into items (id) values (1)");
+  ASSERT_TRUE(h.run_until([&] { return h.txns.size() == 1; }));
+  EXPECT_EQ(h.txns[0].changes.at(0).table, "items");
+
+  h.stream->set_excluded_tables({{"public", "items"}});
+  exec(url, "insert into fulls (id, v) values (2, 'after the change')");
+  exec(url, "insert into items (id) values (2)");
+  exec(url, "insert into fulls (id, v) values (3, 'after the reconnect')");
+  ASSERT_TRUE(h.run_until([&] { return h.txns.size() == 3; }));
+  EXPECT_EQ(h.count(StreamEventKind::kConnected), 2);
+  EXPECT_EQ(h.count(StreamEventKind::kDisconnected), 1);
+  for (int i : {1, 2}) {
+    ASSERT_EQ(h.txns[i].changes.size(), 1u);
+    EXPECT_EQ(h.txns[i].changes[0].table, "fulls");
+    EXPECT_EQ(*value(h.txns[i].changes[0].new_row, "id"), std::to_string(i + 1));
+  }
+  h.stream->stop();
+  ASSERT_TRUE(h.run_until([&] { return !h.stream->running(); }));
+  drop_slot(url, slot);
+}
+
 // A read takes at most libpq's buffer (16 KB): with data still waiting, the stream reads on
 // without waiting out its read interval. (3,000 rows of 1 kB: ~200 reads, a minute at 300 ms.)
 TEST(ReplicationStream, ABacklogIsReadWithoutWaitingOutTheReadInterval) {

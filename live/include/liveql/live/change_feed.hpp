@@ -5,7 +5,8 @@
 // Strand: everything runs on the executor given to the constructor (the single io_context
 // thread, server/src/app.hpp); no method may be called from another thread.
 //
-// Owns the ReplicationStream (config.stream: conninfo, slot name, tables filter = tracked tables).
+// Owns the ReplicationStream (config.stream: conninfo, slot name, tables filter = tracked tables;
+// the tables in poll mode are excluded, see set_table_mode()).
 // Uses, without owning: LiveQueries, PgPool (the xid epoch query), Metrics, and the optional
 // StateStore (--state-dir). Wiring in main, after the pool, metrics and LiveQueries:
 //
@@ -110,7 +111,9 @@ class ChangeFeed {
   // Operator override of a tracked table's live mode ("schema.table"), saved in the StateStore
   // (when there is one) so it survives restarts; nullopt clears it (metadata live_mode, else
   // --live-mode-default, decide again). Every cohort's mode is re-evaluated at once: cohorts
-  // reading the table switch, and one switching to event mode is refetched once. Errors:
+  // reading the table switch, and one switching to event mode is refetched once. Tables in poll
+  // mode are left out of the stream: a change of that set first reconnects the stream (from the
+  // acknowledged position), then the cohorts switch. Errors:
   // kNotFound for a table that is not tracked, the store's error when it cannot save.
   [[nodiscard]] Status set_table_mode(const std::string& table,
                                       std::optional<state::TableMode> mode);

@@ -71,13 +71,17 @@ namespace liveql::replication {
 struct TableRef {
   std::string schema;
   std::string name;
+  bool operator==(const TableRef&) const = default;
 };
 
 struct StreamConfig {
   std::string conninfo;              // libpq URL or key=value string; replication=database is added
   std::string slot_name = "liveql";  // [a-z0-9_]{1,63}, as PostgreSQL requires
   std::vector<TableRef> tables;      // decode only these; empty = every table
-  Lsn start_lsn = 0;                 // e.g. the StateStore's confirmed_lsn
+  // Never decode these (wal2json's filter-tables): tables nothing follows, e.g. those in poll
+  // mode. Their transactions still pass as idle positions. set_excluded_tables() changes it.
+  std::vector<TableRef> excluded_tables;
+  Lsn start_lsn = 0;  // e.g. the StateStore's confirmed_lsn
   // The system (IDENTIFY_SYSTEM systemid) and timeline start_lsn belongs to; empty/0 = unknown.
   // Positions mean nothing on another system or timeline: when a connection reports another one
   // than the positions were taken on (these, or an earlier connection's), start_lsn and every
@@ -175,6 +179,12 @@ class ReplicationStream {
 
   // Everything before `lsn` is matched and saved. Monotonic: smaller values are ignored.
   void acknowledge(Lsn lsn);
+
+  // Replaces config.excluded_tables. A running stream reads nothing more on its connection and
+  // reconnects at once (a kDisconnected event with retry_in 0, then kConnected) from its
+  // acknowledged position, so a table no longer excluded is decoded from there: every commit to
+  // it that a fetch made after this call cannot have seen is delivered.
+  void set_excluded_tables(std::vector<TableRef> tables);
 
   Lsn received_lsn() const;      // highest WAL position received from the server
   Lsn acknowledged_lsn() const;  // highest acknowledge()d LSN
