@@ -31,6 +31,10 @@ using std::chrono::milliseconds;
 // Feedback is sent this soon after the flushed position moves, so acknowledgements reach the
 // slot promptly without one message per transaction.
 constexpr milliseconds kMinFeedbackGap{100};
+// Idle positions go to on_idle_position at most this often between status ticks (each costs the
+// consumer a synced save): a stream of transactions that carry nothing for us (tables left out,
+// in poll mode or untracked) keeps the slot within about a second of the WAL.
+constexpr milliseconds kIdleHandoverGap{1'000};
 // Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
 constexpr int64_t kPgEpochOffsetMicros = 946'684'800'000'000LL;
 
@@ -157,6 +161,7 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
   Clock::time_point last_feedback{};
   Clock::time_point last_receive{};
   Clock::time_point last_read{};  // when the stream loop last read the socket (read_interval)
+  Clock::time_point last_idle_handover{};  // on_idle_position's last call
   StreamStats stats;
 
   // ---- positions ----
@@ -555,6 +560,8 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
   Clock::time_point next_feedback_due() const {
     auto due = last_feedback + config.status_interval;
     if (flush_position() > flushed_sent) due = std::min(due, last_feedback + kMinFeedbackGap);
+    if (callbacks.on_idle_position && usable_idle > acked)
+      due = std::min(due, last_idle_handover + kIdleHandoverGap);
     return std::min(due, last_receive + config.receive_timeout);
   }
 
@@ -609,8 +616,10 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
   asio::awaitable<Status> maybe_send_feedback() {
     const auto now = Clock::now();
     const bool interval_due = now - last_feedback >= config.status_interval;
-    if (callbacks.on_idle_position && usable_idle > acked && (interval_due || reply_requested) &&
+    if (callbacks.on_idle_position && usable_idle > acked &&
+        (interval_due || reply_requested || now - last_idle_handover >= kIdleHandoverGap) &&
         !stop_requested) {
+      last_idle_handover = now;
       callbacks.on_idle_position(usable_idle);  // may acknowledge() synchronously
       if (stop_requested) co_return Ok{};
     }

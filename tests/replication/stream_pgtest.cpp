@@ -343,6 +343,33 @@ TEST(ReplicationStream, ExcludedTablesAreLeftOutAndChangingThemReconnects) {
   drop_slot(url, slot);
 }
 
+// Transactions that carry nothing for the stream (here: a table left out) are idle positions,
+// handed to on_idle_position about once a second, not only at the status tick (a minute here):
+// the slot follows the WAL.
+TEST(ReplicationStream, IdlePositionsAreHandedOverWithinASecond) {
+  const std::string url = test::fresh_database("liveql_repl_handover", kSchema);
+  const std::string slot = "liveql_repl_handover";
+  Harness h(url, slot, /*idle_callback=*/true);
+  h.config.status_interval = 60s;
+  h.config.excluded_tables = {{"public", "fulls"}};
+  h.start();
+  ASSERT_TRUE(h.run_until([&] { return h.connected(); }));
+  const auto started = std::chrono::steady_clock::now();
+  for (int i = 1; i <= 25; ++i) {
+    exec(url, "insert into fulls (id, v) values (" + std::to_string(i) + ", 'x')");
+    h.io.restart();
+    h.io.run_for(100ms);
+  }
+  const Lsn written = current_wal(url);
+  ASSERT_TRUE(h.run_until([&] { return slot_confirmed(url, slot) >= written; }, 10s))
+      << h.idle_positions.size() << " idle positions handed over";
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 15s);
+  EXPECT_TRUE(h.txns.empty());
+  h.stream->stop();
+  ASSERT_TRUE(h.run_until([&] { return !h.stream->running(); }));
+  drop_slot(url, slot);
+}
+
 // A read takes at most libpq's buffer (16 KB): with data still waiting, the stream reads on
 // without waiting out its read interval. (3,000 rows of 1 kB: ~200 reads, a minute at 300 ms.)
 TEST(ReplicationStream, ABacklogIsReadWithoutWaitingOutTheReadInterval) {

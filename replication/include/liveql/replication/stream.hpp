@@ -23,8 +23,10 @@
 //     transactions that carry no row change (writes to untracked tables, other databases, updates
 //     of key-less tables). Such a position is usable only once every transaction delivered before
 //     it has been acknowledged. With `on_idle_position` set, the stream calls it with the newest
-//     usable position (at most once per status tick or server reply request, and only when it is
-//     ahead of the acknowledged LSN); the consumer saves it and calls acknowledge() with it, so
+//     usable position (at a status tick, a server reply request, or at most once a second while
+//     such positions come, and only when it is ahead of the acknowledged LSN: a stream carrying
+//     only tables left out keeps its slot near the WAL); the consumer saves it and calls
+//     acknowledge() with it, so
 //     the StateStore never falls behind the slot. Without that callback the stream treats usable
 //     idle positions as acknowledged itself (for tools and tests without a StateStore).
 // Feedback ('r': written = received_lsn, flushed = applied = the position above) is sent every
