@@ -248,6 +248,16 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
     return m;
   }
 
+  // Ends the wait in progress, if any (the loop then looks at stop_requested and
+  // restart_requested).
+  void wake() {
+    timer.cancel();
+    if (socket.is_open()) {
+      boost::system::error_code ignored;
+      socket.cancel(ignored);
+    }
+  }
+
   // Duplicates libpq's socket again when it changed (or always, during connect, when libpq may
   // have replaced its socket under the same number).
   Status attach_socket(bool force) {
@@ -758,22 +768,14 @@ Status ReplicationStream::start() {
 
 void ReplicationStream::stop() {
   impl_->stop_requested = true;
-  impl_->timer.cancel();
-  if (impl_->socket.is_open()) {
-    boost::system::error_code ignored;
-    impl_->socket.cancel(ignored);
-  }
+  impl_->wake();
 }
 
 void ReplicationStream::set_excluded_tables(std::vector<TableRef> tables) {
   impl_->config.excluded_tables = std::move(tables);
   if (!impl_->running || impl_->stop_requested) return;
   impl_->restart_requested = true;
-  impl_->timer.cancel();
-  if (impl_->socket.is_open()) {
-    boost::system::error_code ignored;
-    impl_->socket.cancel(ignored);
-  }
+  impl_->wake();
 }
 
 bool ReplicationStream::running() const { return impl_->running; }
