@@ -112,6 +112,13 @@ class ChangeFeedTest : public testing::FeedFixture {
     return live_->subscribe(op(kMyOrders, "", json::object{{"u", user}}), "admin", sink.push());
   }
 
+  // An operator's poll override of `table`, saved before the feed starts (the store is opened).
+  void saved_poll_override(const std::string& table) {
+    auto s = state::StateStore::open(state_dir_.string());
+    ASSERT_TRUE(s.ok());
+    store_ = std::move(s.value());
+    ASSERT_TRUE(store_->set_table_mode(table, state::TableMode::kPoll).ok());
+  }
   double statements() const { return metrics_.value("liveql_refetch_statements_total"); }
   // Runs `updates`: each subscriber gets one more push, what a statement prints for its
   // operation now, byte for byte, and no statement ran for it (its row image wrote it).
@@ -617,12 +624,7 @@ TEST_F(ChangeFeedTest, ChildInsertReachesTheSubscriberHoldingItsParent) {
 
 TEST_F(ChangeFeedTest, IntractableAndPollTablesPollForcedEventTablesMarkTheCohort) {
   make({.refetch_interval = std::chrono::milliseconds(50)});
-  {
-    auto s = state::StateStore::open(state_dir_.string());
-    ASSERT_TRUE(s.ok());
-    store_ = std::move(s.value());
-    ASSERT_TRUE(store_->set_table_mode("public.delivery_agents", state::TableMode::kPoll).ok());
-  }
+  saved_poll_override("public.delivery_agents");
   start_feed();
   Sink ilike, agents, forced;
   subscribe(ilike, "subscription { users(where: {name: {_ilike: \"%o%\"}}) { id name } }");
@@ -659,12 +661,7 @@ TEST_F(ChangeFeedTest, IntractableAndPollTablesPollForcedEventTablesMarkTheCohor
 // is an hour, so only the stream can bring these results.
 TEST_F(ChangeFeedTest, PollTablesAreLeftOutOfTheStreamUntilTheyTurnEvent) {
   make({.refetch_interval = std::chrono::hours(1)});
-  {
-    auto s = state::StateStore::open(state_dir_.string());
-    ASSERT_TRUE(s.ok());
-    store_ = std::move(s.value());
-    ASSERT_TRUE(store_->set_table_mode("public.delivery_agents", state::TableMode::kPoll).ok());
-  }
+  saved_poll_override("public.delivery_agents");
   adjust_config_ = [](ChangeFeed::Config& c) {
     c.stream.tables = {{"public", "users"}, {"public", "delivery_agents"}, {"public", "orders"}};
   };
