@@ -26,9 +26,9 @@
 //     usable position (at a status tick, a server reply request, or at most once a second while
 //     such positions come, and only when it is ahead of the acknowledged LSN: a stream carrying
 //     only tables left out keeps its slot near the WAL); the consumer saves it and calls
-//     acknowledge() with it, so
-//     the StateStore never falls behind the slot. Without that callback the stream treats usable
-//     idle positions as acknowledged itself (for tools and tests without a StateStore).
+//     acknowledge() with it, so the StateStore never falls behind the slot. Without that callback
+//     the stream treats usable idle positions as acknowledged itself (for tools and tests without
+//     a StateStore).
 // Feedback ('r': written = received_lsn, flushed = applied = the position above) is sent every
 // status_interval, at once when the server asks for a reply, and within ~100 ms of the position
 // advancing, so an idle or irrelevant-only slot never pins WAL.
