@@ -58,6 +58,11 @@ struct Harness {
     }
     return true;
   }
+  // Stops the stream and runs the loop until it has ended (its final status update sent).
+  bool stop() {
+    stream->stop();
+    return run_until([&] { return !stream->running(); });
+  }
   int count(StreamEventKind kind) const {
     int n = 0;
     for (const auto& e : events) n += e.kind == kind;
@@ -205,8 +210,7 @@ TEST(ReplicationStream, DeliversTypedTransactionsInCommitOrder) {
   EXPECT_EQ(trunc.changes[1].table, "fulls");
   EXPECT_GE(h.stream->stats().empty_transactions, 1u);
 
-  h.stream->stop();
-  ASSERT_TRUE(h.run_until([&] { return !h.stream->running(); }));
+  ASSERT_TRUE(h.stop());
   drop_slot(url, slot);
 }
 
@@ -226,8 +230,7 @@ TEST(ReplicationStream, OnlyAcknowledgedPositionsReachTheSlot) {
   h.stream->acknowledge(end);
   ASSERT_TRUE(h.run_until([&] { return slot_confirmed(url, slot) >= end; }));
   EXPECT_EQ(h.stream->acknowledged_lsn(), end);
-  h.stream->stop();
-  ASSERT_TRUE(h.run_until([&] { return !h.stream->running(); }));
+  ASSERT_TRUE(h.stop());
   drop_slot(url, slot);
 }
 
@@ -258,8 +261,7 @@ TEST(ReplicationStream, ABusyStreamReadsOncePerReadInterval) {
   // a read is handled is read on at once); one per message would be 60 to 90.
   const uint64_t made = h.stream->stats().reads - reads;
   EXPECT_LE(made, kCommits / 3u) << "in " << std::chrono::duration<double>(took).count() << " s";
-  h.stream->stop();
-  ASSERT_TRUE(h.run_until([&] { return !h.stream->running(); }));
+  ASSERT_TRUE(h.stop());
   drop_slot(url, slot);
 }
 
@@ -302,8 +304,7 @@ TEST(ReplicationStream, ABusyStreamDoesNotWakeTheLoopPerMessage) {
   // About one wake-up per read interval and per status interval (10 in these ~2 s); one per
   // message would be more than 60.
   EXPECT_LE(sleeps, kCommits / 3);
-  h.stream->stop();
-  ASSERT_TRUE(h.run_until([&] { return !h.stream->running(); }));
+  ASSERT_TRUE(h.stop());
   drop_slot(url, slot);
 }
 
@@ -338,8 +339,7 @@ TEST(ReplicationStream, ExcludedTablesAreLeftOutAndChangingThemReconnects) {
     EXPECT_EQ(h.txns[i].changes[0].table, "fulls");
     EXPECT_EQ(*value(h.txns[i].changes[0].new_row, "id"), std::to_string(i + 1));
   }
-  h.stream->stop();
-  ASSERT_TRUE(h.run_until([&] { return !h.stream->running(); }));
+  ASSERT_TRUE(h.stop());
   drop_slot(url, slot);
 }
 
@@ -365,8 +365,7 @@ TEST(ReplicationStream, IdlePositionsAreHandedOverWithinASecond) {
       << h.idle_positions.size() << " idle positions handed over";
   EXPECT_LT(std::chrono::steady_clock::now() - started, 15s);
   EXPECT_TRUE(h.txns.empty());
-  h.stream->stop();
-  ASSERT_TRUE(h.run_until([&] { return !h.stream->running(); }));
+  ASSERT_TRUE(h.stop());
   drop_slot(url, slot);
 }
 
@@ -384,8 +383,7 @@ TEST(ReplicationStream, ABacklogIsReadWithoutWaitingOutTheReadInterval) {
   ASSERT_TRUE(h.run_until([&] { return h.txns.size() == 1; }, 15s))
       << h.stream->stats().reads << " reads, " << h.stream->stats().bytes << " bytes";
   EXPECT_EQ(h.txns[0].changes.size(), 3000u);
-  h.stream->stop();
-  ASSERT_TRUE(h.run_until([&] { return !h.stream->running(); }));
+  ASSERT_TRUE(h.stop());
   drop_slot(url, slot);
 }
 
@@ -413,8 +411,7 @@ TEST(ReplicationStream, IdleSlotAdvancesWithUnrelatedWrites) {
     if (with_callback) {
       EXPECT_FALSE(h.idle_positions.empty());
     }
-    h.stream->stop();
-    ASSERT_TRUE(h.run_until([&] { return !h.stream->running(); }));
+    ASSERT_TRUE(h.stop());
   }
   drop_slot(url, slot);
 }
@@ -478,8 +475,7 @@ TEST(ReplicationStream, ProgressGivesTheSlotLagWithoutSql) {
   ASSERT_EQ(reports.size(), n + 1);
   EXPECT_EQ(reports.back(), h.stream->progress());
 
-  h.stream->stop();
-  ASSERT_TRUE(h.run_until([&] { return !h.stream->running(); }));
+  ASSERT_TRUE(h.stop());
   drop_slot(url, slot);
 }
 
@@ -510,8 +506,7 @@ TEST(ReplicationStream, ReconnectsAfterTheWalsenderIsKilledAndLosesNothing) {
   EXPECT_LT(h.events.back().start_lsn, h.txns[1].end_lsn);
   h.stream->acknowledge(h.txns[3].end_lsn);
   ASSERT_TRUE(h.run_until([&] { return slot_confirmed(url, slot) >= h.txns[3].end_lsn; }));
-  h.stream->stop();
-  ASSERT_TRUE(h.run_until([&] { return !h.stream->running(); }));
+  ASSERT_TRUE(h.stop());
   drop_slot(url, slot);
 }
 
