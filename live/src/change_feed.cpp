@@ -81,8 +81,8 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
   std::string health = "replication not connected yet";
   std::uint64_t gaps = 0;
   std::uint64_t last_xid8 = 0;
-  std::map<std::string, state::TableMode> overrides;  // operator's, by "schema.table"
-  std::set<std::string> replica_full;                 // tables with REPLICA IDENTITY FULL
+  std::map<std::string, LiveMode> overrides;  // operator's, by "schema.table"
+  std::set<std::string> replica_full;         // tables with REPLICA IDENTITY FULL
   bool started = false;
   bool stopped = false;
   bool unavailable = false;
@@ -101,14 +101,16 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
         flush_timer(ex),
         monitor_timer(ex) {}
 
-  // The metadata's mode of a table, or the operator's override.
-  metadata::LiveMode table_mode(const std::string& key, const catalog::QualifiedName& table) const {
-    if (auto o = overrides.find(key); o != overrides.end()) {
-      return o->second == state::TableMode::kPoll ? metadata::LiveMode::kPoll
-                                                  : metadata::LiveMode::kEvent;
-    }
-    return config.schema ? compiler::table_live_mode(*config.schema, table)
-                         : metadata::LiveMode::kDefault;
+  // The mode a table is set to: the operator's override, else its metadata's; nullopt: neither.
+  std::optional<LiveMode> table_mode(const std::string& key,
+                                     const catalog::QualifiedName& table) const {
+    if (auto o = overrides.find(key); o != overrides.end()) return o->second;
+    if (!config.schema) return std::nullopt;
+    return compiler::table_live_mode(*config.schema, table);
+  }
+  // The mode it is in: where it is not set, the default (--live-mode-default).
+  LiveMode effective_mode(const std::string& key, const catalog::QualifiedName& table) const {
+    return table_mode(key, table).value_or(live.default_mode());
   }
 
   // The tables in poll mode (override, else metadata, else the default), among the tracked ones
@@ -117,10 +119,8 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
   std::vector<replication::TableRef> poll_tables() const {
     std::vector<replication::TableRef> out;
     auto add_if_poll = [&](const catalog::QualifiedName& table) {
-      auto mode = table_mode(table.to_string(), table);
-      if (mode == metadata::LiveMode::kDefault && live.default_mode() == CohortMode::kPoll)
-        mode = metadata::LiveMode::kPoll;
-      if (mode == metadata::LiveMode::kPoll) out.push_back({table.schema, table.name});
+      if (effective_mode(table.to_string(), table) == LiveMode::kPoll)
+        out.push_back({table.schema, table.name});
     };
     if (!config.stream.tables.empty()) {
       for (const auto& t : config.stream.tables) add_if_poll({t.schema, t.name});
@@ -449,7 +449,7 @@ ChangeFeed::~ChangeFeed() { stop(); }
 Status ChangeFeed::start() {
   auto& impl = *impl_;
   if (impl.started) return Ok{};
-  std::map<std::string, state::TableMode> overrides;
+  std::map<std::string, LiveMode> overrides;
   if (impl.config.store) {
     auto loaded = impl.config.store->load(impl.config.stream.slot_name);
     if (!loaded.ok()) return loaded.error();
@@ -520,7 +520,7 @@ void ChangeFeed::stop() {
   if (impl.started) impl.live.set_event_source(false, "change feed stopped");
 }
 
-Status ChangeFeed::set_table_mode(const std::string& table, std::optional<state::TableMode> mode) {
+Status ChangeFeed::set_table_mode(const std::string& table, std::optional<LiveMode> mode) {
   auto& impl = *impl_;
   bool tracked = false;
   for (const auto& t : impl.config.stream.tables) tracked |= t.schema + "." + t.name == table;
@@ -536,7 +536,7 @@ Status ChangeFeed::set_table_mode(const std::string& table, std::optional<state:
     impl.overrides.erase(table);
   }
   spdlog::info("live: table {} live mode set to {}", table,
-               mode ? state::table_mode_name(*mode) : "its metadata default");
+               mode ? live_mode_name(*mode) : "its metadata default");
   // The stream first (a table entering event mode is streamed from before the refetch that
   // switching its cohorts starts), then the cohorts.
   if (auto excluded = impl.poll_tables(); excluded != impl.config.stream.excluded_tables) {
@@ -550,29 +550,19 @@ Status ChangeFeed::set_table_mode(const std::string& table, std::optional<state:
 boost::json::array ChangeFeed::tables_json() const {
   const auto& impl = *impl_;
   boost::json::array out;
-  auto name = [](metadata::LiveMode m) {
-    return m == metadata::LiveMode::kPoll    ? "poll"
-           : m == metadata::LiveMode::kEvent ? "event"
-                                             : "default";
-  };
+  auto name = [](std::optional<LiveMode> m) { return m ? live_mode_name(*m) : "default"; };
   for (const auto& t : impl.config.stream.tables) {
     catalog::QualifiedName table{t.schema, t.name};
     std::string key = t.schema + "." + t.name;
-    auto metadata_mode = impl.config.schema ? compiler::table_live_mode(*impl.config.schema, table)
-                                            : metadata::LiveMode::kDefault;
+    auto metadata_mode =
+        impl.config.schema ? compiler::table_live_mode(*impl.config.schema, table) : std::nullopt;
     auto o = impl.overrides.find(key);
-    auto mode = impl.table_mode(key, table);
-    if (mode == metadata::LiveMode::kDefault) {
-      mode = impl.live.default_mode() == CohortMode::kPoll ? metadata::LiveMode::kPoll
-                                                           : metadata::LiveMode::kEvent;
-    }
     out.push_back(boost::json::object{
         {"table", key},
         {"metadata_mode", name(metadata_mode)},
-        {"override", o == impl.overrides.end()
-                         ? boost::json::value(nullptr)
-                         : boost::json::value(state::table_mode_name(o->second))},
-        {"mode", name(mode)},
+        {"override", o == impl.overrides.end() ? boost::json::value(nullptr)
+                                               : boost::json::value(live_mode_name(o->second))},
+        {"mode", live_mode_name(impl.effective_mode(key, table))},
         {"replica_identity_full", impl.replica_full.count(key) > 0},
     });
   }

@@ -104,7 +104,7 @@ struct Cohort {
   std::string sql;
   std::string root_field;
   bool takes_xid = false;  // the SQL has a $3::xid8 parameter
-  CohortMode mode = CohortMode::kPoll;
+  LiveMode mode = LiveMode::kPoll;
   std::string mode_reason = "default";
   // Joined subscribers (first result received) grouped by their vars text.
   std::map<std::string, std::set<SubscriberId>> groups;
@@ -391,7 +391,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
       auto it = cohorts_by_table.find(table);
       if (it == cohorts_by_table.end()) continue;
       for (const Cohort* c : it->second) {
-        if (c->mode == CohortMode::kEvent) return true;
+        if (c->mode == LiveMode::kEvent) return true;
       }
     }
     return false;
@@ -542,7 +542,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
       // A throttled cohort (its event refetches cost more than polling would) holds full
       // statements too.
       const auto now = Clock::now();
-      if (!first && c->mode == CohortMode::kEvent && c->budget->throttled() &&
+      if (!first && c->mode == LiveMode::kEvent && c->budget->throttled() &&
           now < c->throttle_until) {
         arm_window(c, c->throttle_until);
         break;
@@ -554,7 +554,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
       // Event refetches take the whole queue, up to kMaxStatementGrowth × batch_size; poll
       // rounds and first fetches keep batch_size (Hasura's multiplexed batch size, the poll
       // baseline).
-      std::size_t capacity = !first && c->mode == CohortMode::kEvent
+      std::size_t capacity = !first && c->mode == LiveMode::kEvent
                                  ? statement_capacity(queue.size(), options.batch_size)
                                  : options.batch_size;
       start_statement(c, take(queue, capacity), first);
@@ -639,7 +639,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
   // ---- poll mode ----
 
   void start_poll(const std::shared_ptr<Cohort>& c) {
-    if (c->dead || c->mode != CohortMode::kPoll || c->poll_running || c->members == 0) return;
+    if (c->dead || c->mode != LiveMode::kPoll || c->poll_running || c->members == 0) return;
     c->poll_running = true;
     if (!c->timer) c->timer = std::make_unique<asio::steady_timer>(ex);
     spawn(poll_loop(shared_from_this(), c), "poll loop");
@@ -649,10 +649,10 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
   // skipped (rounds never overlap), instead of moving every later tick.
   static asio::awaitable<void> poll_loop(std::shared_ptr<Impl> self, std::shared_ptr<Cohort> c) {
     auto next = Clock::now() + self->options.refetch_interval;
-    while (!self->stopped && !c->dead && c->mode == CohortMode::kPoll) {
+    while (!self->stopped && !c->dead && c->mode == LiveMode::kPoll) {
       c->timer->expires_at(next);
       co_await c->timer->async_wait(kTuple);
-      if (self->stopped || c->dead || c->mode != CohortMode::kPoll) break;
+      if (self->stopped || c->dead || c->mode != LiveMode::kPoll) break;
       if (!c->poll_round || c->poll_round->remaining == 0) {
         // Subscribers already waiting or fetching (a targeted refetch) are covered by it.
         self->request_members(*c, true);
@@ -695,8 +695,8 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     StatementParams params = statement_params(vars, c->takes_xid, xids);
     // Poll rounds yield the pool to first fetches, event refetches and queries: they are bounded
     // by their interval anyway, and would otherwise delay everyone else's statements.
-    QueryPriority priority = c->mode == CohortMode::kPoll && persist ? QueryPriority::kBackground
-                                                                     : QueryPriority::kNormal;
+    QueryPriority priority =
+        c->mode == LiveMode::kPoll && persist ? QueryPriority::kBackground : QueryPriority::kNormal;
     auto backoff = kLostBackoffInitial;
     int lost_attempts = 0;
     for (int attempt = 0;; ++attempt) {
@@ -894,7 +894,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
         if (changed) latencies.push_back(std::chrono::duration<double>(now - *changed).count());
       }
     }
-    if (!c->broken_reason.empty() && c->mode == CohortMode::kEvent) evaluate_mode(c);
+    if (!c->broken_reason.empty() && c->mode == LiveMode::kEvent) evaluate_mode(c);
     deliver_all(pushes, latencies);
   }
 
@@ -997,7 +997,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     prune(c->waiting_first);
     prune(c->waiting);
     const auto now = Clock::now();
-    if (!first && c->mode == CohortMode::kEvent) {
+    if (!first && c->mode == LiveMode::kEvent) {
       const bool was = c->budget->throttled();
       c->budget->returned(now, batch.vars.size(), c->members);
       // A period from the statement's start, as a poll round's timer keeps its period.
@@ -1126,7 +1126,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
   bool write_from_image(Subscriber& s, const Transaction& txn, std::optional<FinalRows>& rows,
                         Written& written, Clock::time_point decoded) {
     if (!s.row_key || !s.cohort || !s.cohort->deps || !s.cohort->deps->row_result) return false;
-    if (!s.has_result || s.waiting || s.statement || s.cohort->mode != CohortMode::kEvent)
+    if (!s.has_result || s.waiting || s.statement || s.cohort->mode != LiveMode::kEvent)
       return false;
     // Only a row already in its result: its result keys then stay right. A row entering it is
     // refetched, so that its keys find the row when it leaves (by an update its predicate alone
@@ -1178,7 +1178,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
     c->mode_reason = std::move(d.reason);
     if (c->mode == d.mode) return;
     c->mode = d.mode;
-    if (d.mode == CohortMode::kPoll) {
+    if (d.mode == LiveMode::kPoll) {
       start_poll(c);
       return;
     }
@@ -1328,13 +1328,13 @@ std::size_t LiveQueries::on_commit(Transaction txn, std::optional<std::uint64_t>
   for (SubscriberId id : affected) {
     auto it = impl.subscribers.find(id);
     if (it == impl.subscribers.end() || !it->second.cohort) continue;
-    if (it->second.cohort->mode == CohortMode::kEvent) ids.push_back(id);
+    if (it->second.cohort->mode == LiveMode::kEvent) ids.push_back(id);
   }
   for (const auto& table : touched) {
     auto it = impl.cohorts_by_table.find(table);
     if (it == impl.cohorts_by_table.end()) continue;
     for (const Cohort* c : it->second) {
-      if (c->mode == CohortMode::kEvent && c->forced_tables.count(table) > 0) {
+      if (c->mode == LiveMode::kEvent && c->forced_tables.count(table) > 0) {
         ids.insert(ids.end(), c->all.begin(), c->all.end());
       }
     }
@@ -1376,16 +1376,16 @@ void LiveQueries::set_event_source(bool available, std::string reason) {
 
 bool LiveQueries::event_source_available() const { return impl_->event_available; }
 void LiveQueries::set_image_time_zone(std::string zone) { impl_->image_zone = std::move(zone); }
-CohortMode LiveQueries::default_mode() const { return impl_->options.live_mode_default; }
+LiveMode LiveQueries::default_mode() const { return impl_->options.live_mode_default; }
 
-void LiveQueries::set_mode(SubscriberId id, CohortMode mode, std::string reason) {
+void LiveQueries::set_mode(SubscriberId id, LiveMode mode, std::string reason) {
   auto it = impl_->subscribers.find(id);
   if (it == impl_->subscribers.end() || !it->second.cohort) return;
   auto c = it->second.cohort;
   c->mode_reason = std::move(reason);
   if (c->mode == mode) return;
   c->mode = mode;
-  if (mode == CohortMode::kEvent) {
+  if (mode == LiveMode::kEvent) {
     if (c->timer) c->timer->cancel();
   } else {
     impl_->start_poll(c);
@@ -1443,7 +1443,7 @@ boost::json::value LiveQueries::cohorts_json() const {
         {"kind", c->stream_cursor_key.empty() ? "live" : "stream"},
         {"role", c->role},
         {"root_field", c->root_field},
-        {"mode", c->mode == CohortMode::kPoll ? "poll" : "event"},
+        {"mode", live_mode_name(c->mode)},
         {"mode_reason", c->mode_reason},
         {"subscribers", c->members},
         {"distinct_variables", c->groups.size()},

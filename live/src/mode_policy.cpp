@@ -7,20 +7,18 @@
 namespace liveql::live {
 
 ModeDecision decide_mode(const ModeInputs& in) {
-  auto poll = [](std::string why) { return ModeDecision{CohortMode::kPoll, std::move(why), {}}; };
+  auto poll = [](std::string why) { return ModeDecision{LiveMode::kPoll, std::move(why), {}}; };
   if (!in.deps) return poll("dependencies unknown");
   if (!in.broken_reason.empty()) return poll(std::string(in.broken_reason));
   if (!in.event_available) return poll(std::string(in.event_unavailable_reason));
 
-  ModeDecision out{CohortMode::kEvent, "event", {}};
+  ModeDecision out{LiveMode::kEvent, "event", {}};
   std::vector<std::string> forced_reasons;
   for (const auto& t : in.deps->tables) {
     LiveQueries::TableLive info =
         in.table_modes && *in.table_modes ? (*in.table_modes)(t.table) : LiveQueries::TableLive{};
-    bool poll_table =
-        info.mode == metadata::LiveMode::kPoll ||
-        (info.mode == metadata::LiveMode::kDefault && in.default_mode == CohortMode::kPoll);
-    if (poll_table) return poll("table " + t.table_key + " is in poll mode");
+    if (info.mode.value_or(in.default_mode) == LiveMode::kPoll)
+      return poll("table " + t.table_key + " is in poll mode");
     // Rows of a filter-only table never enter the result (their changes are found by the
     // predicate and link keys): they need no key. Relationship-filter dependencies do not even
     // know the related table's key.
@@ -29,7 +27,7 @@ ModeDecision decide_mode(const ModeInputs& in) {
       return poll("table " + t.table_key + " has no primary key");
     }
     if (t.tractable) continue;
-    if (info.mode != metadata::LiveMode::kEvent) {
+    if (info.mode != LiveMode::kEvent) {  // not forced to event by metadata or override
       return poll(t.reason.empty() ? "not tractable on " + t.table_key : t.reason);
     }
     if (out.forced_tables.insert(t.table_key).second) {

@@ -31,12 +31,12 @@ struct ModeInputs {
   std::string_view broken_reason;            // non-empty: result keys unreadable
   bool event_available = false;
   std::string_view event_unavailable_reason;
-  CohortMode default_mode = CohortMode::kEvent;
-  const LiveQueries::TableModes* table_modes = nullptr;  // null or empty: every table kDefault
+  LiveMode default_mode = LiveMode::kEvent;
+  const LiveQueries::TableModes* table_modes = nullptr;  // null or empty: no table's mode set
 };
 
 struct ModeDecision {
-  CohortMode mode = CohortMode::kPoll;
+  LiveMode mode = LiveMode::kPoll;
   std::string reason;                   // shown in /v1/live/cohorts
   std::set<std::string> forced_tables;  // event mode only: intractable tables forced to event
 };

@@ -115,13 +115,9 @@ std::vector<Setting> serve_settings() {
   add("live-mode-default", {"LIVEQL_LIVE_MODE_DEFAULT"},
       "event|poll: live mode of tables whose metadata does not say (default event)",
       [](Config& c, const std::string& v, const std::string& src) -> Status {
-        if (v == "event") {
-          c.live_mode_default = metadata::LiveMode::kEvent;
-        } else if (v == "poll") {
-          c.live_mode_default = metadata::LiveMode::kPoll;
-        } else {
-          return bad(src + ": expected event or poll, got \"" + v + "\"");
-        }
+        auto mode = parse_live_mode(v);
+        if (!mode) return bad(src + ": expected event or poll, got \"" + v + "\"");
+        c.live_mode_default = *mode;
         return Ok{};
       });
   add("refetch-interval-ms",

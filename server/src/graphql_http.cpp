@@ -367,9 +367,9 @@ HttpResponse live_tables(App& app, const HttpRequest& request) {
       return bad(R"(expected {"table": "schema.table", "mode": "event" | "poll" | "default"})");
     }
     std::string_view mode_text = mode->get_string();
-    std::optional<state::TableMode> parsed;
+    std::optional<LiveMode> parsed;
     if (mode_text != "default") {
-      parsed = state::parse_table_mode(mode_text);
+      parsed = parse_live_mode(mode_text);
       if (!parsed) return bad("mode must be \"event\", \"poll\" or \"default\"");
     }
     auto set = app.feed->set_table_mode(std::string(table->get_string()), parsed);

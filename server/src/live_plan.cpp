@@ -72,7 +72,7 @@ std::string describe(const live::LiveQueries& live, const compiler::Plan& plan,
     cohort["subscribers"] = preview.subscribers;
   }
   out["cohort"] = std::move(cohort);
-  out["mode"] = preview.mode == live::CohortMode::kEvent ? "event" : "poll";
+  out["mode"] = live_mode_name(preview.mode);
   out["reason"] = preview.reason;
   out["forced_tables"] = strings(preview.forced_tables);
   out["tractable"] = deps ? deps->tractable : false;

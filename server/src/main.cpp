@@ -246,9 +246,7 @@ int serve(const Config& config) {
     live::LiveQueries::Options options;
     options.batch_size = config.batch_size;
     options.refetch_interval = config.refetch_interval;
-    options.live_mode_default = config.live_mode_default == metadata::LiveMode::kPoll
-                                    ? live::CohortMode::kPoll
-                                    : live::CohortMode::kEvent;
+    options.live_mode_default = config.live_mode_default;
     live.emplace(ioc.get_executor(), *pool, metrics, options);
     app.live = &*live;
 

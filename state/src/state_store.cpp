@@ -108,22 +108,6 @@ struct StateStore::Db {
   std::unique_ptr<rocksdb::DB> db;
 };
 
-const char* table_mode_name(TableMode mode) {
-  switch (mode) {
-    case TableMode::kEvent:
-      return "event";
-    case TableMode::kPoll:
-      return "poll";
-  }
-  return "event";
-}
-
-std::optional<TableMode> parse_table_mode(std::string_view text) {
-  if (text == "event") return TableMode::kEvent;
-  if (text == "poll") return TableMode::kPoll;
-  return {};
-}
-
 StateStore::StateStore(std::string dir, std::unique_ptr<Db> db)
     : dir_(std::move(dir)), db_(std::move(db)) {}
 
@@ -253,10 +237,10 @@ Status StateStore::erase(std::string_view slot_name) {
   return write(*db_->db, dir_, batch);
 }
 
-Status StateStore::set_table_mode(std::string_view table, TableMode mode) {
+Status StateStore::set_table_mode(std::string_view table, LiveMode mode) {
   if (table.empty()) return state_error("state store: a table mode needs a table name");
   rocksdb::WriteBatch batch;
-  batch.Put(key(kTableModePrefix, table), table_mode_name(mode));
+  batch.Put(key(kTableModePrefix, table), live_mode_name(mode));
   return write(*db_->db, dir_, batch);
 }
 
@@ -266,12 +250,12 @@ Status StateStore::clear_table_mode(std::string_view table) {
   return write(*db_->db, dir_, batch);
 }
 
-Result<std::map<std::string, TableMode>> StateStore::table_modes() const {
-  std::map<std::string, TableMode> modes;
+Result<std::map<std::string, LiveMode>> StateStore::table_modes() const {
+  std::map<std::string, LiveMode> modes;
   std::unique_ptr<rocksdb::Iterator> it(db_->db->NewIterator(rocksdb::ReadOptions()));
   const rocksdb::Slice prefix(kTableModePrefix.data(), kTableModePrefix.size());
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    auto mode = parse_table_mode(it->value().ToStringView());
+    auto mode = parse_live_mode(it->value().ToStringView());
     std::string table = it->key().ToString().substr(kTableModePrefix.size());
     if (!mode)
       return state_error(fmt::format("state store {}: unreadable mode '{}' for table {}", dir_,

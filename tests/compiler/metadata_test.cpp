@@ -73,6 +73,9 @@ TEST(MetadataTest, ParsesOneTableFile) {
   auto t = parse_table("table: {name: users, schema: public}\nlive_mode: poll\n");
   ASSERT_TRUE(t.ok()) << t.error().message;
   EXPECT_EQ(t->live_mode, LiveMode::kPoll);
+  auto unset = parse_table("table: {name: users, schema: public}\n");
+  ASSERT_TRUE(unset.ok()) << unset.error().message;
+  EXPECT_EQ(unset->live_mode, std::nullopt);  // the server's --live-mode-default applies
 }
 
 TEST(MetadataTest, ErrorsCarryThePathOfTheBadEntry) {
@@ -85,6 +88,9 @@ TEST(MetadataTest, ErrorsCarryThePathOfTheBadEntry) {
   auto bad_mode = parse_table("table: {name: a}\nlive_mode: sometimes\n");
   ASSERT_FALSE(bad_mode.ok());
   EXPECT_EQ(bad_mode.error().path, "$.live_mode");
+  auto number_mode = parse_table("table: {name: a}\nlive_mode: 3\n");
+  ASSERT_FALSE(number_mode.ok());
+  EXPECT_EQ(number_mode.error().path, "$.live_mode");
 
   auto not_yaml = parse_metadata("[{");
   ASSERT_FALSE(not_yaml.ok());

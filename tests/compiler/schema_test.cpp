@@ -19,10 +19,10 @@ TEST(SchemaTest, RolesAndLiveModes) {
   auto s = test::shop_schema();
   ASSERT_TRUE(s);
   EXPECT_EQ(schema_roles(*s), (std::vector<std::string>{"admin", "agent", "user"}));
-  EXPECT_EQ(table_live_mode(*s, {"public", "orders"}), metadata::LiveMode::kEvent);
-  EXPECT_EQ(table_live_mode(*s, {"public", "order_items"}), metadata::LiveMode::kPoll);
-  EXPECT_EQ(table_live_mode(*s, {"public", "users"}), metadata::LiveMode::kDefault);
-  EXPECT_EQ(table_live_mode(*s, {"public", "secrets"}), metadata::LiveMode::kDefault);
+  EXPECT_EQ(table_live_mode(*s, {"public", "orders"}), LiveMode::kEvent);
+  EXPECT_EQ(table_live_mode(*s, {"public", "order_items"}), LiveMode::kPoll);
+  EXPECT_EQ(table_live_mode(*s, {"public", "users"}), std::nullopt);
+  EXPECT_EQ(table_live_mode(*s, {"public", "secrets"}), std::nullopt);
 }
 
 std::vector<std::string> input_names(const TypeDef* t) {

@@ -117,7 +117,7 @@ class ChangeFeedTest : public testing::FeedFixture {
     auto s = state::StateStore::open(state_dir_.string());
     ASSERT_TRUE(s.ok());
     store_ = std::move(s.value());
-    ASSERT_TRUE(store_->set_table_mode(table, state::TableMode::kPoll).ok());
+    ASSERT_TRUE(store_->set_table_mode(table, LiveMode::kPoll).ok());
   }
   double statements() const { return metrics_.value("liveql_refetch_statements_total"); }
   // Runs `updates`: each subscriber gets one more push, what a statement prints for its
@@ -677,7 +677,7 @@ TEST_F(ChangeFeedTest, PollTablesAreLeftOutOfTheStreamUntilTheyTurnEvent) {
   wait_txns(t0, 1);
   EXPECT_EQ(txns(), t0 + 1) << "the poll table's commit was decoded";
 
-  ASSERT_TRUE(feed_->set_table_mode("public.delivery_agents", state::TableMode::kEvent).ok());
+  ASSERT_TRUE(feed_->set_table_mode("public.delivery_agents", LiveMode::kEvent).ok());
   test::exec(url_, "update delivery_agents set name = 'Eve' where id = 2");  // before reconnecting
   ASSERT_TRUE(run_until(ioc_, [&] { return agents.last_has("Dana") && agents.last_has("Eve"); }));
   EXPECT_EQ(cohort(0).at("mode").as_string(), "event");

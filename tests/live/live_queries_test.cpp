@@ -303,7 +303,7 @@ TEST_F(LiveQueriesTest, TargetedRefetchCoalesces) {
   Sink a;
   auto id = live_->subscribe_sql(items_sql("items"), "user", "items", owner("7"), a.push());
   ASSERT_TRUE(run_until(ioc_, [&] { return a.got.size() == 1; }));
-  live_->set_mode(id, CohortMode::kEvent, "test");
+  live_->set_mode(id, LiveMode::kEvent, "test");
   EXPECT_EQ(cohort(0).at("mode").as_string(), "event");
   test::exec(*url_, "update items set title = 'SEVEN' where owner = 7");
   auto before = cohort_int("statements");
@@ -471,7 +471,7 @@ TEST_F(LiveQueriesTest, StatementServingSomebodyIsNotCancelled) {
   ASSERT_TRUE(run_until(ioc_, [&] { return leaving.got.size() == 1 && staying.got.size() == 1; }));
   LockHolder lock(*url_, "lock table items_locked in access exclusive mode");
   lock.exec("insert into items_locked (owner, title) values (42, 'new')");
-  live_->set_mode(staying_id, CohortMode::kEvent, "test");
+  live_->set_mode(staying_id, LiveMode::kEvent, "test");
   live_->refetch({leaving_id, staying_id}, std::nullopt);
   ASSERT_TRUE(run_until(ioc_, [&] { return locked_statements(*url_) == 1; }));
   live_->unsubscribe(leaving_id);

@@ -23,9 +23,9 @@ deps::TableDependency table(std::string name, deps::TableRole role = deps::Table
 
 struct Policy {
   deps::Dependencies deps;
-  std::map<std::string, LiveQueries::TableLive> tables;  // by table name; others kDefault
+  std::map<std::string, LiveQueries::TableLive> tables;  // by table name; others not set
   bool available = true;
-  CohortMode default_mode = CohortMode::kEvent;
+  LiveMode default_mode = LiveMode::kEvent;
   std::string broken;
 
   ModeDecision decide(bool with_deps = true) const {
@@ -42,13 +42,13 @@ struct Policy {
   }
 };
 
-LiveQueries::TableLive mode(metadata::LiveMode m, bool full = false) { return {m, full}; }
+LiveQueries::TableLive mode(std::optional<LiveMode> m, bool full = false) { return {m, full}; }
 
 TEST(ModePolicy, TractableTablesWithKeysAreEvent) {
   Policy p;
   p.deps.tables = {table("orders"), table("users", deps::TableRole::kLinked)};
   auto d = p.decide();
-  EXPECT_EQ(d.mode, CohortMode::kEvent);
+  EXPECT_EQ(d.mode, LiveMode::kEvent);
   EXPECT_EQ(d.reason, "event");
   EXPECT_TRUE(d.forced_tables.empty());
 }
@@ -57,7 +57,7 @@ TEST(ModePolicy, EachReasonToPollInOrder) {
   Policy p;
   p.deps.tables = {table("orders")};
   EXPECT_EQ(p.decide(false).reason, "dependencies unknown");
-  EXPECT_EQ(p.decide(false).mode, CohortMode::kPoll);
+  EXPECT_EQ(p.decide(false).mode, LiveMode::kPoll);
 
   p.broken = "result keys unreadable: x";
   p.available = false;
@@ -66,12 +66,12 @@ TEST(ModePolicy, EachReasonToPollInOrder) {
   EXPECT_EQ(p.decide().reason, "replication not connected");
   p.available = true;
 
-  p.default_mode = CohortMode::kPoll;
+  p.default_mode = LiveMode::kPoll;
   EXPECT_EQ(p.decide().reason, "table public.orders is in poll mode");
-  p.tables["orders"] = mode(metadata::LiveMode::kEvent);
-  EXPECT_EQ(p.decide().mode, CohortMode::kEvent);  // explicit event beats the default
-  p.default_mode = CohortMode::kEvent;
-  p.tables["orders"] = mode(metadata::LiveMode::kPoll);
+  p.tables["orders"] = mode(LiveMode::kEvent);
+  EXPECT_EQ(p.decide().mode, LiveMode::kEvent);  // explicit event beats the default
+  p.default_mode = LiveMode::kEvent;
+  p.tables["orders"] = mode(LiveMode::kPoll);
   EXPECT_EQ(p.decide().reason, "table public.orders is in poll mode");
 }
 
@@ -79,24 +79,24 @@ TEST(ModePolicy, TablesWithoutKeyPollUnlessFullIdentityOrFilterOnly) {
   Policy p;
   p.deps.tables = {table("logs", deps::TableRole::kRoot, true, {})};
   EXPECT_EQ(p.decide().reason, "table public.logs has no primary key");
-  p.tables["logs"] = mode(metadata::LiveMode::kDefault, true);
-  EXPECT_EQ(p.decide().mode, CohortMode::kEvent);
+  p.tables["logs"] = mode(std::nullopt, true);
+  EXPECT_EQ(p.decide().mode, LiveMode::kEvent);
   Policy filter;
   filter.deps.tables = {table("tags", deps::TableRole::kFilterOnly, true, {})};
-  EXPECT_EQ(filter.decide().mode, CohortMode::kEvent);
+  EXPECT_EQ(filter.decide().mode, LiveMode::kEvent);
 }
 
 TEST(ModePolicy, IntractablePollsUnlessItsTableIsExplicitlyEvent) {
   Policy p;
   p.deps.tables = {table("orders"), table("notes", deps::TableRole::kLinked, false)};
   auto polled = p.decide();
-  EXPECT_EQ(polled.mode, CohortMode::kPoll);
+  EXPECT_EQ(polled.mode, LiveMode::kPoll);
   EXPECT_EQ(polled.reason, "text pattern _ilike on notes.note");
   EXPECT_TRUE(polled.forced_tables.empty());
 
-  p.tables["notes"] = mode(metadata::LiveMode::kEvent);
+  p.tables["notes"] = mode(LiveMode::kEvent);
   auto forced = p.decide();
-  EXPECT_EQ(forced.mode, CohortMode::kEvent);
+  EXPECT_EQ(forced.mode, LiveMode::kEvent);
   EXPECT_EQ(forced.forced_tables, std::set<std::string>{"public.notes"});
   EXPECT_EQ(forced.reason,
             "event forced by live_mode on public.notes (text pattern _ilike on notes.note): any "
@@ -106,10 +106,10 @@ TEST(ModePolicy, IntractablePollsUnlessItsTableIsExplicitlyEvent) {
 TEST(ModePolicy, APollTableAfterAForcedOneStillPolls) {
   Policy p;
   p.deps.tables = {table("notes", deps::TableRole::kRoot, false), table("orders")};
-  p.tables["notes"] = mode(metadata::LiveMode::kEvent);
-  p.tables["orders"] = mode(metadata::LiveMode::kPoll);
+  p.tables["notes"] = mode(LiveMode::kEvent);
+  p.tables["orders"] = mode(LiveMode::kPoll);
   auto d = p.decide();
-  EXPECT_EQ(d.mode, CohortMode::kPoll);
+  EXPECT_EQ(d.mode, LiveMode::kPoll);
   EXPECT_TRUE(d.forced_tables.empty());
 }
 
@@ -118,12 +118,12 @@ TEST(ModePolicy, NoTableModesMeansDefaultForEveryTable) {
   deps.tables = {table("orders")};
   LiveQueries::TableModes empty;
   auto d = decide_mode({.deps = &deps, .event_available = true, .table_modes = &empty});
-  EXPECT_EQ(d.mode, CohortMode::kEvent);
+  EXPECT_EQ(d.mode, LiveMode::kEvent);
   d = decide_mode({.deps = &deps,
                    .event_available = true,
-                   .default_mode = CohortMode::kPoll,
+                   .default_mode = LiveMode::kPoll,
                    .table_modes = nullptr});
-  EXPECT_EQ(d.mode, CohortMode::kPoll);
+  EXPECT_EQ(d.mode, LiveMode::kPoll);
 }
 
 }  // namespace

@@ -99,7 +99,7 @@ TEST_F(MetadataDir, DemoMetadataParses) {
   ASSERT_TRUE(m) << m.error().message;
   ASSERT_EQ(m->tables.size(), 4u);
   EXPECT_EQ(m->tables[2].table.name, "orders");
-  EXPECT_EQ(m->tables[2].live_mode, metadata::LiveMode::kEvent);
+  EXPECT_EQ(m->tables[2].live_mode, LiveMode::kEvent);
   ASSERT_EQ(m->tables[2].select_permissions.size(), 2u);
   EXPECT_EQ(m->tables[2].select_permissions[1].limit, 2);
 }

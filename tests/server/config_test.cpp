@@ -41,7 +41,7 @@ TEST(Config, ServeDefaults) {
   EXPECT_EQ(c->config.batch_size, 100u);
   EXPECT_EQ(c->config.refetch_interval.count(), 1000);
   EXPECT_EQ(c->config.max_body_bytes, 1u << 20);
-  EXPECT_EQ(c->config.live_mode_default, metadata::LiveMode::kEvent);
+  EXPECT_EQ(c->config.live_mode_default, LiveMode::kEvent);
   EXPECT_EQ(c->config.ws_init_timeout.count(), 3000);
   EXPECT_EQ(c->config.ws_keepalive_seconds, 5u);
 }
@@ -153,7 +153,7 @@ TEST(Config, AllFlags) {
   EXPECT_EQ(k.port, 9999);
   EXPECT_EQ(k.jwt_secret, "j");
   EXPECT_EQ(k.unauthorized_role, "anon");
-  EXPECT_EQ(k.live_mode_default, metadata::LiveMode::kPoll);
+  EXPECT_EQ(k.live_mode_default, LiveMode::kPoll);
   EXPECT_EQ(k.refetch_interval.count(), 250);
   EXPECT_EQ(k.batch_size, 7u);
   EXPECT_EQ(k.state_dir, "/s");

@@ -79,9 +79,9 @@ TEST_F(StateStoreTest, SaveLoadEraseAndReopenPersistence) {
     auto updated = sample();
     updated.confirmed_lsn += 100;
     ASSERT_TRUE((*store)->save(updated).ok());
-    ASSERT_TRUE((*store)->set_table_mode("public.orders", TableMode::kPoll).ok());
-    ASSERT_TRUE((*store)->set_table_mode("public.users", TableMode::kEvent).ok());
-    ASSERT_TRUE((*store)->set_table_mode("x.\"odd.name\"", TableMode::kEvent).ok());
+    ASSERT_TRUE((*store)->set_table_mode("public.orders", LiveMode::kPoll).ok());
+    ASSERT_TRUE((*store)->set_table_mode("public.users", LiveMode::kEvent).ok());
+    ASSERT_TRUE((*store)->set_table_mode("x.\"odd.name\"", LiveMode::kEvent).ok());
     ASSERT_TRUE((*store)->clear_table_mode("x.\"odd.name\"").ok());
     ASSERT_TRUE((*store)->erase("other").ok());
     ASSERT_TRUE((*store)->erase("never-saved").ok());
@@ -99,8 +99,8 @@ TEST_F(StateStoreTest, SaveLoadEraseAndReopenPersistence) {
   EXPECT_FALSE(other->has_value());
   auto modes = (*store)->table_modes();
   ASSERT_TRUE(modes.ok());
-  std::map<std::string, TableMode> want{{"public.orders", TableMode::kPoll},
-                                        {"public.users", TableMode::kEvent}};
+  std::map<std::string, LiveMode> want{{"public.orders", LiveMode::kPoll},
+                                       {"public.users", LiveMode::kEvent}};
   EXPECT_EQ(*modes, want);
 }
 
@@ -215,11 +215,11 @@ TEST_F(StateStoreTest, ForeignRocksDbIsRefused) {
       << store.error().message;
 }
 
-TEST(TableMode, NamesRoundTrip) {
-  EXPECT_EQ(parse_table_mode("event"), TableMode::kEvent);
-  EXPECT_EQ(parse_table_mode("poll"), TableMode::kPoll);
-  EXPECT_EQ(parse_table_mode("Poll"), std::nullopt);
-  EXPECT_STREQ(table_mode_name(TableMode::kPoll), "poll");
+TEST(LiveMode, NamesRoundTrip) {
+  EXPECT_EQ(parse_live_mode("event"), LiveMode::kEvent);
+  EXPECT_EQ(parse_live_mode("poll"), LiveMode::kPoll);
+  EXPECT_EQ(parse_live_mode("Poll"), std::nullopt);
+  EXPECT_STREQ(live_mode_name(LiveMode::kPoll), "poll");
 }
 
 }  // namespace

@@ -610,13 +610,8 @@ Result<TableMetadata> table_entry(const json::value& v, const std::string& path)
     t.is_enum = e->get_bool();
   }
   if (const json::value* lm = o.if_contains("live_mode"); lm && !lm->is_null()) {
-    if (lm->is_string() && lm->get_string() == "event") {
-      t.live_mode = LiveMode::kEvent;
-    } else if (lm->is_string() && lm->get_string() == "poll") {
-      t.live_mode = LiveMode::kPoll;
-    } else {
-      return bad("live_mode must be \"event\" or \"poll\"", path + ".live_mode");
-    }
+    if (lm->is_string()) t.live_mode = parse_live_mode(lm->get_string());
+    if (!t.live_mode) return bad("live_mode must be \"event\" or \"poll\"", path + ".live_mode");
   }
   return t;
 }

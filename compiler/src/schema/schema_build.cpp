@@ -505,10 +505,10 @@ std::vector<std::string> schema_roles(const Schema& schema) {
   return out;
 }
 
-metadata::LiveMode table_live_mode(const Schema& schema, const catalog::QualifiedName& table) {
+std::optional<LiveMode> table_live_mode(const Schema& schema, const catalog::QualifiedName& table) {
   for (const auto& t : schema.tables)
     if (t.table.name == table) return t.meta.live_mode;
-  return metadata::LiveMode::kDefault;
+  return std::nullopt;
 }
 
 }  // namespace liveql::compiler

@@ -46,8 +46,8 @@ Result<std::shared_ptr<const Schema>> build_schema(const catalog::Catalog& catal
 // The roles named in select permissions (plus "admin").
 std::vector<std::string> schema_roles(const Schema& schema);
 
-// The live mode a table's metadata asks for.
-metadata::LiveMode table_live_mode(const Schema& schema, const catalog::QualifiedName& table);
+// The live mode a table's metadata asks for; nullopt when it does not say.
+std::optional<LiveMode> table_live_mode(const Schema& schema, const catalog::QualifiedName& table);
 
 struct Session {
   std::string role = "admin";

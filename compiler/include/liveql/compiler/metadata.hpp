@@ -11,12 +11,11 @@
 #include <string_view>
 #include <vector>
 
+#include "liveql/base/live_mode.hpp"
 #include "liveql/base/result.hpp"
 #include "liveql/compiler/catalog.hpp"
 
 namespace liveql::metadata {
-
-enum class LiveMode { kDefault, kEvent, kPoll };
 
 struct ObjectRelationship {
   std::string name;
@@ -117,7 +116,7 @@ struct TableMetadata {
   std::vector<InsertPermission> insert_permissions;
   std::vector<UpdatePermission> update_permissions;
   std::vector<DeletePermission> delete_permissions;
-  LiveMode live_mode = LiveMode::kDefault;
+  std::optional<LiveMode> live_mode;  // `live_mode`; nullopt: the server's default
   // is_enum: the table's rows are the values of a GraphQL enum, the type of every column that
   // references the table (enum_tables.hpp).
   bool is_enum = false;

@@ -55,6 +55,7 @@
 #include <optional>
 #include <string>
 
+#include "liveql/base/live_mode.hpp"
 #include "liveql/base/result.hpp"
 #include "liveql/compiler/catalog.hpp"
 #include "liveql/live/pg_pool.hpp"
@@ -65,8 +66,7 @@ class Schema;
 }
 namespace liveql::state {
 class StateStore;
-enum class TableMode;
-}  // namespace liveql::state
+}
 
 namespace liveql::live {
 
@@ -115,8 +115,7 @@ class ChangeFeed {
   // mode are left out of the stream: a change of that set first reconnects the stream (from the
   // acknowledged position), then the cohorts switch. Errors:
   // kNotFound for a table that is not tracked, the store's error when it cannot save.
-  [[nodiscard]] Status set_table_mode(const std::string& table,
-                                      std::optional<state::TableMode> mode);
+  [[nodiscard]] Status set_table_mode(const std::string& table, std::optional<LiveMode> mode);
   // [{table, metadata_mode, override, mode, replica_identity_full}] for every tracked table;
   // `mode` is what cohorts reading it get (event or poll; a poll-only reason such as an
   // intractable predicate still applies per cohort).

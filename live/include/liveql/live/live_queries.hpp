@@ -69,9 +69,10 @@
 #include <string>
 #include <vector>
 
+#include "liveql/base/live_mode.hpp"
 #include "liveql/base/result.hpp"
 #include "liveql/base/row_change.hpp"
-#include "liveql/compiler/metadata.hpp"
+#include "liveql/compiler/catalog.hpp"
 
 namespace liveql::compiler {
 struct CompiledOperation;
@@ -87,8 +88,6 @@ class Metrics;
 
 using SubscriberId = std::uint64_t;
 
-enum class CohortMode { kPoll, kEvent };
-
 class LiveQueries {
  public:
   struct Options {
@@ -100,13 +99,13 @@ class LiveQueries {
     // false is re-run after this delay, at most visibility_retries times (then pushed as is).
     std::chrono::milliseconds visibility_retry_delay{2};
     int visibility_retries = 50;
-    // The mode of tables whose TableLive::mode is kDefault (--live-mode-default).
-    CohortMode live_mode_default = CohortMode::kEvent;
+    // The mode of tables whose TableLive::mode is not set (--live-mode-default).
+    LiveMode live_mode_default = LiveMode::kEvent;
   };
 
   // What the mode decision needs to know about one table.
   struct TableLive {
-    metadata::LiveMode mode = metadata::LiveMode::kDefault;  // metadata, or an operator override
+    std::optional<LiveMode> mode;  // an operator's override, else metadata; nullopt: neither
     bool replica_identity_full = false;
   };
   using TableModes = std::function<TableLive(const catalog::QualifiedName&)>;
@@ -188,11 +187,11 @@ class LiveQueries {
   // at every connect): rule 11 writes a result showing one only while it is the pool's.
   void set_image_time_zone(std::string zone);
   // Options::live_mode_default.
-  CohortMode default_mode() const;
+  LiveMode default_mode() const;
 
   // Switches the cohort of `id` (every subscriber sharing it) to `mode`, with a reason shown in
   // cohorts_json(). Poll mode (re)starts its timer; event mode cancels it.
-  void set_mode(SubscriberId id, CohortMode mode, std::string reason);
+  void set_mode(SubscriberId id, LiveMode mode, std::string reason);
 
   // What subscribe_tracked() would do with (sql, role) now, without subscribing (the console's
   // Analyze): the cohort it would join, with that cohort's mode and reason; or, for a new
@@ -200,7 +199,7 @@ class LiveQueries {
   struct CohortPreview {
     std::optional<std::uint64_t> cohort;  // the cohort it would join; nullopt: a new one
     std::size_t subscribers = 0;          // the joined cohort's subscribers
-    CohortMode mode = CohortMode::kPoll;
+    LiveMode mode = LiveMode::kPoll;
     std::string reason;
     std::vector<std::string> forced_tables;  // event mode: intractable tables forced to event
   };

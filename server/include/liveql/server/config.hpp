@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "liveql/base/live_mode.hpp"
 #include "liveql/base/result.hpp"
 #include "liveql/compiler/compile.hpp"
 #include "liveql/compiler/metadata.hpp"
@@ -28,7 +29,7 @@ struct Config {
   std::string admin_secret;   // "" = no secret: every request is admin (as Hasura)
   std::string jwt_secret;     // Hasura's JSON form, "" = JWT disabled
   std::string unauthorized_role;
-  metadata::LiveMode live_mode_default = metadata::LiveMode::kEvent;  // kEvent or kPoll
+  LiveMode live_mode_default = LiveMode::kEvent;
   std::chrono::milliseconds refetch_interval{1000};
   std::size_t batch_size = 100;
   std::string state_dir = "liveql-state";

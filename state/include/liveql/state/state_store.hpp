@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 
+#include "liveql/base/live_mode.hpp"
 #include "liveql/base/result.hpp"
 #include "liveql/base/row_change.hpp"
 
@@ -38,11 +39,6 @@ struct SlotRecord {
 
   bool operator==(const SlotRecord&) const = default;
 };
-
-enum class TableMode { kEvent, kPoll };
-
-const char* table_mode_name(TableMode mode);                       // "event" / "poll"
-std::optional<TableMode> parse_table_mode(std::string_view text);  // inverse
 
 class StateStore {
  public:
@@ -66,9 +62,9 @@ class StateStore {
   [[nodiscard]] Status erase(std::string_view slot_name);
 
   // Per-table live-mode overrides, keyed by "schema.table" (synced).
-  [[nodiscard]] Status set_table_mode(std::string_view table, TableMode mode);
+  [[nodiscard]] Status set_table_mode(std::string_view table, LiveMode mode);
   [[nodiscard]] Status clear_table_mode(std::string_view table);
-  [[nodiscard]] Result<std::map<std::string, TableMode>> table_modes() const;
+  [[nodiscard]] Result<std::map<std::string, LiveMode>> table_modes() const;
 
   const std::string& dir() const { return dir_; }
 
