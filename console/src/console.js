@@ -610,7 +610,14 @@ subscription {
               "tr",
               { key: t.table, "data-table": t.table },
               h("td", null, t.table),
-              h("td", { className: "lq-table-mode" }, h(ModeBadge, { mode: t.mode })),
+              h(
+                "td",
+                { className: "lq-table-mode" },
+                h(ModeBadge, { mode: t.mode }),
+                t.write_fallback
+                  ? h("span", { className: "lq-fallback", title: t.write_fallback }, " polled for its write rate")
+                  : null
+              ),
               h("td", null, t.metadata_mode),
               h("td", null, t.override || "—"),
               h(

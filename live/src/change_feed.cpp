@@ -21,6 +21,7 @@
 #include "liveql/live/pg_pool.hpp"
 #include "liveql/replication/pg_text.hpp"
 #include "liveql/state/state_store.hpp"
+#include "write_fallback.hpp"
 
 namespace liveql::live {
 
@@ -37,6 +38,29 @@ using Params = std::vector<std::optional<std::string>>;
 constexpr const char* kReferenceSql =
     "select pg_snapshot_xmax(pg_current_snapshot())::text, "
     "case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end";
+// The write-rate fallback's reading: each listed table's row changes so far, and how far the
+// slot's restart_lsn is behind the WAL (what a reconnect decodes again).
+constexpr const char* kFallbackSql =
+    "select s.schemaname || '.' || s.relname, (s.n_tup_ins + s.n_tup_upd + s.n_tup_del)::text, "
+    "(select case when pg_is_in_recovery() then null "
+    "else (pg_current_wal_lsn() - restart_lsn)::bigint::text end "
+    "from pg_replication_slots where slot_name = $2) "
+    "from pg_stat_user_tables s where s.schemaname || '.' || s.relname = any($1::text[])";
+
+// A text[] literal of `items` (each quoted).
+std::string text_array(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (const auto& item : items) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (char ch : item) {
+      if (ch == '"' || ch == '\\') out += '\\';
+      out += ch;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
 
 std::string unavailable_hint(const std::string& message) {
   return "logical replication unavailable (" + message +
@@ -88,6 +112,9 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
   bool unavailable = false;
   Clock::time_point unavailable_since{};
   std::string last_monitor_problem;
+  WriteFallback fallback;
+  asio::steady_timer fallback_timer;
+  std::set<std::string> postponed_logged;  // fallback switches waiting on the slot, logged once
   // The store's synced writes (a disk sync each) run here, off the event loop. Last member:
   // destroyed first, its destructor waits for a save in progress while everything it uses lives.
   std::unique_ptr<asio::thread_pool> save_thread;
@@ -99,7 +126,11 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
         metrics(m),
         config(std::move(c)),
         flush_timer(ex),
-        monitor_timer(ex) {}
+        monitor_timer(ex),
+        fallback(WriteFallback::Options{.hold = config.fallback_hold,
+                                        .rate_window = config.fallback_hold,
+                                        .dwell = config.fallback_dwell}),
+        fallback_timer(ex) {}
 
   // The mode a table is set to: the operator's override, else its metadata's; nullopt: neither.
   std::optional<LiveMode> table_mode(const std::string& key,
@@ -112,15 +143,18 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
   LiveMode effective_mode(const std::string& key, const catalog::QualifiedName& table) const {
     return table_mode(key, table).value_or(live.default_mode());
   }
+  // Its changes are decoded: in event mode and not polled for its write rate.
+  bool streamed(const std::string& key, const catalog::QualifiedName& table) const {
+    return effective_mode(key, table) == LiveMode::kEvent && !fallback.in_fallback(key);
+  }
 
-  // The tables in poll mode (override, else metadata, else the default), among the tracked ones
-  // (the catalog's tables when the stream follows every table): no cohort reading one is in
-  // event mode, so the stream leaves their changes out.
+  // The tables in poll mode (override, else metadata, else the default) or polled for their
+  // write rate, among the tracked ones (the catalog's tables when the stream follows every
+  // table): no cohort reading one is in event mode, so the stream leaves their changes out.
   std::vector<replication::TableRef> poll_tables() const {
     std::vector<replication::TableRef> out;
     auto add_if_poll = [&](const catalog::QualifiedName& table) {
-      if (effective_mode(table.to_string(), table) == LiveMode::kPoll)
-        out.push_back({table.schema, table.name});
+      if (!streamed(table.to_string(), table)) out.push_back({table.schema, table.name});
     };
     if (!config.stream.tables.empty()) {
       for (const auto& t : config.stream.tables) add_if_poll({t.schema, t.name});
@@ -140,6 +174,7 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
       std::string key = table.to_string();
       info.mode = self->table_mode(key, table);
       info.replica_identity_full = self->replica_full.count(key) > 0;
+      info.write_fallback = self->fallback.in_fallback(key);
       return info;
     });
   }
@@ -358,6 +393,110 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
     if (wal.ok() && *wal) stream->note_server_wal_end(**wal);
   }
 
+  // The stream leaves out the tables in poll mode (or polled for their write rate): after a
+  // change of that set, the stream first (reconnected from the acknowledged position, so a table
+  // coming back is streamed from before the refetch its cohorts' switch starts), then the cohorts.
+  void apply_table_modes() {
+    if (auto excluded = poll_tables(); excluded != config.stream.excluded_tables) {
+      config.stream.excluded_tables = excluded;
+      if (stream) stream->set_excluded_tables(std::move(excluded));
+    }
+    install_table_modes();
+  }
+
+  // What the write-rate fallback weighs now, per table some cohort reads.
+  std::map<std::string, WriteFallback::TableLoad> table_loads() const {
+    std::map<std::string, WriteFallback::TableLoad> loads;
+    for (const auto& [table, l] : live.table_loads()) {
+      loads[table] = {.event_cohorts = l.event_cohorts,
+                      .held_cohorts = l.held_cohorts,
+                      .subscribers = l.subscribers};
+    }
+    return loads;
+  }
+
+  // One look of the write-rate fallback (write_fallback.hpp): no statement unless a table is
+  // held or in fallback. (GCC 12 cannot keep an initializer list across co_await: the
+  // parameters are pushed one by one.)
+  asio::awaitable<void> weigh_write_rates() {
+    auto loads = table_loads();
+    auto watched = fallback.watched(loads);
+    std::optional<Result<QueryResult>> rows;
+    if (!watched.empty()) {
+      Params params;
+      params.emplace_back(text_array(watched));
+      params.emplace_back(config.stream.slot_name);
+      rows = co_await pool.query(std::string(kFallbackSql), std::move(params));
+      if (stopped) co_return;
+    }
+    apply_write_rates(std::move(loads), rows);
+  }
+
+  // The fallback's tick with the statement's readings (if one ran); carries out its switches.
+  void apply_write_rates(std::map<std::string, WriteFallback::TableLoad> loads,
+                         const std::optional<Result<QueryResult>>& rows) {
+    std::optional<std::uint64_t> restart_bytes;
+    if (rows && !rows->ok()) monitor_problem("write-rate query", rows->error());
+    if (rows && rows->ok()) {
+      for (const auto& row : (*rows)->rows) {
+        if (row.size() < 3 || !row[0] || !row[1]) continue;
+        auto it = loads.find(*row[0]);
+        auto n = replication::parse_pg_integer<std::uint64_t>(*row[1], "row changes");
+        if (it != loads.end() && n.ok()) it->second.row_changes = *n;
+        if (!row[2]) continue;
+        auto r = replication::parse_pg_integer<std::uint64_t>(*row[2], "restart lag");
+        if (r.ok()) restart_bytes = *r;
+      }
+    }
+    bool changed = false;
+    for (const auto& s : fallback.tick(Clock::now(), loads, restart_bytes)) {
+      if (s.postponed) {
+        if (postponed_logged.insert(s.table).second) {
+          spdlog::warn(
+              "live: table {} would {} ({}), but the slot's restart_lsn is {} MB behind: a "
+              "reconnect would decode that again; waiting",
+              s.table, s.fallback ? "be polled for its write rate" : "be streamed again", s.reason,
+              restart_bytes.value_or(0) >> 20);
+        }
+        continue;
+      }
+      postponed_logged.erase(s.table);
+      changed = true;
+      metrics.inc("liveql_write_fallback_switches_total");
+      if (s.fallback) {
+        spdlog::warn("live: table {}: {}", s.table, s.reason);
+      } else {
+        spdlog::info("live: table {} streamed again: {}", s.table, s.reason);
+      }
+    }
+    if (!changed) return;
+    metrics.set("liveql_write_fallback_tables", static_cast<double>(fallback.tables_in_fallback()));
+    apply_table_modes();
+  }
+
+  // Runs `task` on the executor; an exception ends it, logged and counted.
+  void spawn(asio::awaitable<void> task, const char* what) {
+    asio::co_spawn(ex, std::move(task), [self = shared_from_this(), what](std::exception_ptr e) {
+      if (!e) return;
+      self->metrics.inc("liveql_errors_total");
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("live: {} failed: {}", what, ex.what());
+      }
+    });
+  }
+
+  static asio::awaitable<void> fallback_loop(std::shared_ptr<Impl> self) {
+    while (!self->stopped) {
+      self->fallback_timer.expires_after(self->config.fallback_tick);
+      co_await self->fallback_timer.async_wait(kTuple);
+      if (self->stopped) break;
+      // Without the stream every cohort polls anyway.
+      if (self->stream && self->stream->streaming()) co_await self->weigh_write_rates();
+    }
+  }
+
   // Runs no statement while nothing happens. Reads the xid epoch reference before the first
   // stream start, then again (at most every lag_interval) only once transactions arrived, the
   // stream disconnected, or the WAL moved reference_wal_bytes past it; (re)starts the stream once
@@ -442,6 +581,10 @@ ChangeFeed::ChangeFeed(asio::any_io_executor ex, LiveQueries& live, PgPool& pool
                          "WAL bytes between the server's end of WAL and the slot's confirmed "
                          "position, as the replication stream reports them.");
   metrics.register_gauge("liveql_replication_connected", "1 while the stream is connected.");
+  metrics.register_counter("liveql_write_fallback_switches_total",
+                           "Tables switched to polling for their write rate, or back.");
+  metrics.register_gauge("liveql_write_fallback_tables",
+                         "Tables in event mode polled for their write rate now.");
 }
 
 ChangeFeed::~ChangeFeed() { stop(); }
@@ -490,15 +633,8 @@ Status ChangeFeed::start() {
   impl.stream =
       std::make_unique<replication::ReplicationStream>(impl.ex, impl.config.stream, callbacks);
   impl.started = true;
-  asio::co_spawn(impl.ex, Impl::monitor(impl_), [self = impl_](std::exception_ptr e) {
-    if (!e) return;
-    self->metrics.inc("liveql_errors_total");
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      spdlog::error("live: change feed monitor failed: {}", ex.what());
-    }
-  });
+  if (impl.config.write_fallback) impl.spawn(Impl::fallback_loop(impl_), "write-rate fallback");
+  impl.spawn(Impl::monitor(impl_), "change feed monitor");
   return Ok{};
 }
 
@@ -515,6 +651,7 @@ void ChangeFeed::stop() {
   impl.stopped = true;
   impl.flush_timer.cancel();
   impl.monitor_timer.cancel();
+  impl.fallback_timer.cancel();
   if (impl.stream) impl.stream->stop();
   impl.metrics.set("liveql_replication_connected", 0);
   if (impl.started) impl.live.set_event_source(false, "change feed stopped");
@@ -537,13 +674,7 @@ Status ChangeFeed::set_table_mode(const std::string& table, std::optional<LiveMo
   }
   spdlog::info("live: table {} live mode set to {}", table,
                mode ? live_mode_name(*mode) : "its metadata default");
-  // The stream first (a table entering event mode is streamed from before the refetch that
-  // switching its cohorts starts), then the cohorts.
-  if (auto excluded = impl.poll_tables(); excluded != impl.config.stream.excluded_tables) {
-    impl.config.stream.excluded_tables = excluded;
-    if (impl.stream) impl.stream->set_excluded_tables(std::move(excluded));
-  }
-  impl.install_table_modes();
+  impl.apply_table_modes();
   return Ok{};
 }
 
@@ -563,6 +694,11 @@ boost::json::array ChangeFeed::tables_json() const {
         {"override", o == impl.overrides.end() ? boost::json::value(nullptr)
                                                : boost::json::value(live_mode_name(o->second))},
         {"mode", live_mode_name(impl.effective_mode(key, table))},
+        {"write_fallback",
+         impl.effective_mode(key, table) == LiveMode::kEvent && impl.fallback.in_fallback(key)
+             ? boost::json::value(impl.fallback.reason(key))
+             : boost::json::value(nullptr)},
+        {"streamed", impl.streamed(key, table)},
         {"replica_identity_full", impl.replica_full.count(key) > 0},
     });
   }

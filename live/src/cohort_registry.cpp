@@ -56,6 +56,7 @@ void LiveQueries::Impl::evaluate_mode(const std::shared_ptr<Cohort>& c) {
                                 .table_modes = &table_modes});
   c->forced_tables = std::move(d.forced_tables);
   c->mode_reason = std::move(d.reason);
+  c->fallback_poll = d.write_fallback;  // a running poll loop takes its period from the next tick
   if (c->mode == d.mode) return;
   c->mode = d.mode;
   if (d.mode == LiveMode::kPoll) {

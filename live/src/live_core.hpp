@@ -121,6 +121,9 @@ struct Cohort {
   bool dead = false;
   std::unique_ptr<asio::steady_timer> timer;
   bool poll_running = false;
+  // Polled for a table's write rate (ModeDecision::write_fallback): every held period (the
+  // budget's, 0.8 × the interval) instead of every refetch_interval.
+  bool fallback_poll = false;
   // Event mode: the operation's dependencies (null: unknown, the cohort polls), the tables it
   // reads, those forced to event mode although intractable (any change marks the cohort).
   std::shared_ptr<const deps::Dependencies> deps;

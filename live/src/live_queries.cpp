@@ -229,6 +229,7 @@ void LiveQueries::set_mode(SubscriberId id, LiveMode mode, std::string reason) {
   if (it == impl_->subscribers.end() || !it->second.cohort) return;
   auto c = it->second.cohort;
   c->mode_reason = std::move(reason);
+  c->fallback_poll = false;
   if (c->mode == mode) return;
   c->mode = mode;
   if (mode == LiveMode::kEvent) {
@@ -236,6 +237,22 @@ void LiveQueries::set_mode(SubscriberId id, LiveMode mode, std::string reason) {
   } else {
     impl_->start_poll(c);
   }
+}
+
+std::map<std::string, LiveQueries::TableLoad> LiveQueries::table_loads() const {
+  std::map<std::string, TableLoad> out;
+  for (const auto& [table, cohorts] : impl_->cohorts_by_table) {
+    TableLoad load;
+    for (const Cohort* c : cohorts) {
+      if (c->dead || c->members == 0) continue;
+      load.subscribers += c->members;
+      if (c->mode != LiveMode::kEvent) continue;
+      ++load.event_cohorts;
+      if (c->budget->held()) ++load.held_cohorts;
+    }
+    if (load.subscribers > 0) out.emplace(table, load);
+  }
+  return out;
 }
 
 const std::string* LiveQueries::last_keys(SubscriberId id) const {
@@ -291,6 +308,13 @@ boost::json::value LiveQueries::cohorts_json() const {
         {"root_field", c->root_field},
         {"mode", live_mode_name(c->mode)},
         {"mode_reason", c->mode_reason},
+        {"poll_period_ms",
+         c->mode == LiveMode::kPoll
+             ? boost::json::value(std::chrono::duration<double, std::milli>(
+                                      c->fallback_poll ? c->budget->held_period()
+                                                       : impl_->options.refetch_interval)
+                                      .count())
+             : boost::json::value(nullptr)},
         {"subscribers", c->members},
         {"distinct_variables", c->groups.size()},
         {"refetches", c->refetches},

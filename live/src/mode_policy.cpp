@@ -14,11 +14,16 @@ ModeDecision decide_mode(const ModeInputs& in) {
 
   ModeDecision out{LiveMode::kEvent, "event", {}};
   std::vector<std::string> forced_reasons;
+  std::string fallback_table;
   for (const auto& t : in.deps->tables) {
     LiveQueries::TableLive info =
         in.table_modes && *in.table_modes ? (*in.table_modes)(t.table) : LiveQueries::TableLive{};
     if (info.mode.value_or(in.default_mode) == LiveMode::kPoll)
       return poll("table " + t.table_key + " is in poll mode");
+    if (info.write_fallback) {  // polled, unless another table makes it poll for good
+      if (fallback_table.empty()) fallback_table = t.table_key;
+      continue;
+    }
     // Rows of a filter-only table never enter the result (their changes are found by the
     // predicate and link keys): they need no key. Relationship-filter dependencies do not even
     // know the related table's key.
@@ -33,6 +38,12 @@ ModeDecision decide_mode(const ModeInputs& in) {
     if (out.forced_tables.insert(t.table_key).second) {
       forced_reasons.push_back(t.table_key + " (" + t.reason + ")");
     }
+  }
+  if (!fallback_table.empty()) {
+    ModeDecision d = poll("table " + fallback_table +
+                          " is polled for its write rate (GET /v1/live/tables says why)");
+    d.write_fallback = true;
+    return d;
   }
   if (!out.forced_tables.empty()) {
     out.reason = "event forced by live_mode on";

@@ -7,6 +7,8 @@
 //  - the cohort's result keys could not be read (broken_reason);
 //  - event mode is unavailable (no replication yet, or it failed: the reason given);
 //  - a table it reads is in poll mode (its TableLive::mode, else the default mode);
+//  - a table it reads is in event mode but polled for its write rate (TableLive::write_fallback;
+//    write_fallback.hpp): then the decision says so, and the cohort polls at the held period;
 //  - a table whose rows enter the result has no primary key and is not REPLICA IDENTITY FULL;
 //  - a table dependency is intractable (text patterns, _exists, ...), unless the table's mode is
 //    explicitly kEvent: then the cohort stays in event mode and the table is "forced": any change
@@ -39,6 +41,7 @@ struct ModeDecision {
   LiveMode mode = LiveMode::kPoll;
   std::string reason;                   // shown in /v1/live/cohorts
   std::set<std::string> forced_tables;  // event mode only: intractable tables forced to event
+  bool write_fallback = false;          // poll mode for a table's write rate only
 };
 
 ModeDecision decide_mode(const ModeInputs& in);

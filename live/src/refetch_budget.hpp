@@ -72,7 +72,11 @@ class RefetchBudget {
   Clock::duration window(Clock::duration last_statement) const;
 
   bool throttled() const { return cap_ > base_; }
+  // Throttled to the held period or beyond: its subscribers are read about as a poll round does.
+  bool held() const { return cap_ >= held_; }
   Clock::duration cap() const { return cap_; }
+  // The period demand holds a cohort at (0.8 × the interval, at least the base).
+  Clock::duration held_period() const { return held_; }
 
  private:
   void count(Clock::time_point now, std::size_t rows, std::size_t statements,

@@ -191,7 +191,12 @@ void LiveQueries::Impl::start_poll(const std::shared_ptr<Cohort>& c) {
 
 asio::awaitable<void> LiveQueries::Impl::poll_loop(std::shared_ptr<Impl> self,
                                                    std::shared_ptr<Cohort> c) {
-  auto next = Clock::now() + self->options.refetch_interval;
+  // The period is read each tick: a cohort's write-rate fallback may start or end meanwhile.
+  auto period = [&] {
+    return c->fallback_poll ? c->budget->held_period()
+                            : Clock::duration(self->options.refetch_interval);
+  };
+  auto next = Clock::now() + period();
   while (!self->stopped && !c->dead && c->mode == LiveMode::kPoll) {
     c->timer->expires_at(next);
     co_await c->timer->async_wait(kTuple);
@@ -201,9 +206,9 @@ asio::awaitable<void> LiveQueries::Impl::poll_loop(std::shared_ptr<Impl> self,
       self->request_members(*c, true);
       c->poll_round = c->open_round;
     }
-    next += self->options.refetch_interval;
+    next += period();
     auto now = Clock::now();
-    if (next <= now) next = now + self->options.refetch_interval;
+    if (next <= now) next = now + period();
   }
   c->poll_running = false;
 }

@@ -12,6 +12,7 @@
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -35,6 +36,10 @@ constexpr milliseconds kMinFeedbackGap{100};
 // consumer a synced save): a stream of transactions that carry nothing for us (tables left out,
 // in poll mode or untracked) keeps the slot within about a second of the WAL.
 constexpr milliseconds kIdleHandoverGap{1'000};
+// The longest the stream loop keeps the executor while its socket never runs dry (commits
+// arriving faster than they are decoded): then it yields, so the rest of the live core
+// (statements returning, pushes, timers) runs between its reads.
+constexpr milliseconds kMaxSlice{2};
 // Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
 constexpr int64_t kPgEpochOffsetMicros = 946'684'800'000'000LL;
 
@@ -160,7 +165,8 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
   bool reply_requested = false;
   Clock::time_point last_feedback{};
   Clock::time_point last_receive{};
-  Clock::time_point last_read{};  // when the stream loop last read the socket (read_interval)
+  Clock::time_point last_read{};   // when the stream loop last read the socket (read_interval)
+  Clock::time_point last_yield{};  // when the stream loop last let the executor run others
   Clock::time_point last_idle_handover{};  // on_idle_position's last call
   StreamStats stats;
 
@@ -278,6 +284,10 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
     pollfd p{socket_fd, static_cast<short>((read ? POLLIN : 0) | (write ? POLLOUT : 0)), 0};
     if (::poll(&p, 1, 0) > 0) co_return;
     if (stop_requested || watch_fd < 0) co_return;
+    struct Yielded {  // every way on from here waits
+      Clock::time_point& at;
+      ~Yielded() { at = Clock::now(); }
+    } yielded{last_yield};
     boost::system::error_code ec;
     socket.assign(watch_fd, ec);
     if (ec) {
@@ -554,8 +564,14 @@ struct ReplicationStream::Impl : std::enable_shared_from_this<Impl> {
         if (!waiting) {
           timer.expires_at(std::min(last_read + config.read_interval, next_feedback_due()));
           co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));  // acknowledge() ends it
+          last_yield = Clock::now();
           if (auto e = ending()) co_return *e;
         }
+      }
+      if (Clock::now() - last_yield >= kMaxSlice) {
+        co_await asio::post(timer.get_executor(), asio::use_awaitable);
+        last_yield = Clock::now();
+        if (auto e = ending()) co_return *e;
       }
       if (!waiting) {
         co_await wait_socket(true, false, next_feedback_due());  // checks readiness first

@@ -120,6 +120,15 @@ std::vector<Setting> serve_settings() {
         c.live_mode_default = *mode;
         return Ok{};
       });
+  add("write-fallback", {"LIVEQL_WRITE_FALLBACK"},
+      "poll an event-mode table, left out of the replication stream, while its writes keep "
+      "every live query on it held at the poll interval (true|false, default true)",
+      [](Config& c, const std::string& v, const std::string& src) -> Status {
+        auto b = parse_bool(v, src);
+        if (!b) return b.take_error();
+        c.write_fallback = *b;
+        return Ok{};
+      });
   add("refetch-interval-ms",
       {"LIVEQL_REFETCH_INTERVAL_MS", "HASURA_GRAPHQL_LIVE_QUERIES_MULTIPLEXED_REFETCH_INTERVAL"},
       "poll interval in milliseconds (default 1000)", millis(&Config::refetch_interval));

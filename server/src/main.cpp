@@ -259,6 +259,7 @@ int serve(const Config& config) {
     feed_config.store = store.get();
     feed_config.schema = app.schema;
     feed_config.catalog = &catalog;
+    feed_config.write_fallback = config.write_fallback;
     feed.emplace(ioc.get_executor(), *live, *pool, metrics, std::move(feed_config));
     if (auto started = feed->start(); !started) {
       spdlog::critical("replication: {}", started.error().message);

@@ -307,7 +307,8 @@ describe('operations', () => {
     const listed = await h.getJson(server.http + '/v1/live/tables', admin);
     assert.equal(listed.status, 200);
     assert.deepEqual(tableRow(listed.body), { table: 'public.orders', metadata_mode: 'event',
-      override: null, mode: 'event', replica_identity_full: false });
+      override: null, mode: 'event', write_fallback: null, streamed: true,
+      replica_identity_full: false });
     await h.waitFor(async () => (await cohortMode()) === 'event', 'the cohort in event mode');
 
     // To poll: the cohort switches at once and changes still arrive (by the poller).
@@ -315,6 +316,7 @@ describe('operations', () => {
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal(tableRow(r.body).mode, 'poll');
     assert.equal(tableRow(r.body).override, 'poll');
+    assert.equal(tableRow(r.body).streamed, false);
     assert.equal(await cohortMode(), 'poll');
     h.sql(db, "update orders set status = 'preparing' where id = 1");
     await until(got, (v) => statusOf(v, 1) === 'preparing', 'the update while polled');

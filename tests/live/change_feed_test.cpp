@@ -7,10 +7,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <filesystem>
+#include <thread>
 
 #include "feed_support.hpp"
 #include "liveql/compiler/compile.hpp"
@@ -686,6 +688,115 @@ TEST_F(ChangeFeedTest, PollTablesAreLeftOutOfTheStreamUntilTheyTurnEvent) {
   test::exec(url_, "update delivery_agents set name = 'Fay' where id = 1");
   ASSERT_TRUE(run_until(ioc_, [&] { return agents.last_has("Fay"); }));
   EXPECT_GE(txns(), t1 + 1);
+}
+
+// The write-rate fallback (live/src/write_fallback.hpp) with short times: 20 subscribers each
+// on its own order, a writer updating every order as fast as it can (each commit asks each
+// subscriber for a result: far more than one per 200 ms interval, so the budget holds the
+// cohort). The table falls back to polling and out of the stream; subscribers still follow the
+// writes; when they stop, the table is streamed again and event mode resumes, every subscriber
+// on the latest value.
+TEST_F(ChangeFeedTest, HeavyWritesPollTheTableOutOfTheStreamUntilTheyStop) {
+  test::exec(url_,
+             "insert into orders (user_id, status, total) select 1, 'placed', g "
+             "from generate_series(1, 16) g");
+  make({.refetch_interval = std::chrono::milliseconds(200)});
+  adjust_config_ = [](ChangeFeed::Config& c) {
+    c.stream.tables = {{"public", "users"}, {"public", "orders"}};
+    c.fallback_tick = std::chrono::milliseconds(100);
+    c.fallback_hold = std::chrono::milliseconds(1500);
+    c.fallback_dwell = std::chrono::milliseconds(2000);
+  };
+  start_feed();
+  constexpr std::string_view kOwn =
+      "subscription ($id: Int!) { orders(where: {id: {_eq: $id}}) { id total } }";
+  std::vector<Sink> sinks(20);
+  std::vector<compiler::CompiledOperation> ops;
+  for (int id = 1; id <= 20; ++id) {
+    ops.push_back(op(kOwn, "", json::object{{"id", id}}));
+    live_->subscribe(ops.back(), "admin", sinks[id - 1].push());
+  }
+  ASSERT_TRUE(run_until(ioc_, [&] {
+    return std::all_of(sinks.begin(), sinks.end(), [](const Sink& s) { return !s.got.empty(); });
+  }));
+  ASSERT_EQ(cohort(0).at("mode").as_string(), "event");
+  auto orders = [&] {
+    for (const auto& t : feed_->tables_json())
+      if (t.at("table") == "public.orders") return t.as_object();
+    ADD_FAILURE() << "no public.orders";
+    return json::object{};
+  };
+  EXPECT_TRUE(orders().at("write_fallback").is_null());
+  EXPECT_TRUE(orders().at("streamed").as_bool());
+
+  std::atomic<bool> writing{true};
+  std::atomic<long> commits{0};
+  std::thread writer([&] {
+    PGconn* conn = PQconnectdb(url_.c_str());
+    while (writing) {
+      PQclear(PQexec(conn, "update orders set total = total + 1"));
+      ++commits;
+    }
+    PQfinish(conn);
+  });
+  struct Join {
+    std::atomic<bool>& flag;
+    std::thread& t;
+    ~Join() {
+      flag = false;
+      if (t.joinable()) t.join();
+    }
+  } join{writing, writer};
+
+  ASSERT_TRUE(run_until(
+      ioc_, [&] { return !orders().at("write_fallback").is_null(); }, std::chrono::seconds(30)))
+      << json::serialize(live_->cohorts_json());
+  EXPECT_FALSE(orders().at("streamed").as_bool());
+  EXPECT_NE(orders().at("write_fallback").as_string().find("row changes/s for 20 subscribers"),
+            json::string::npos)
+      << orders().at("write_fallback");
+  EXPECT_EQ(cohort(0).at("mode").as_string(), "poll");
+  EXPECT_EQ(cohort(0).at("poll_period_ms").as_double(), 160.0);  // 0.8 × the interval
+  EXPECT_EQ(metrics_.value("liveql_write_fallback_tables"), 1);
+
+  // Left out of the stream: once the reconnect is done, the writer's commits decode no more
+  // transactions, while subscribers keep getting new totals from the poll rounds.
+  double t0 = txns();
+  long c0 = commits;
+  ASSERT_TRUE(run_until(ioc_, [&] {
+    ioc_.run_for(std::chrono::milliseconds(300));
+    bool quiet = txns() == t0;
+    t0 = txns();
+    return quiet && feed_->streaming();
+  }));
+  const std::size_t pushes0 = sinks[0].got.size();
+  ioc_.run_for(std::chrono::milliseconds(1000));
+  EXPECT_EQ(txns(), t0) << "the table in fallback was decoded";
+  EXPECT_GT(commits, c0 + 10);
+  EXPECT_GE(sinks[0].got.size(), pushes0 + 3);  // polled every 160 ms
+
+  writing = false;
+  writer.join();
+  ASSERT_TRUE(run_until(
+      ioc_, [&] { return orders().at("write_fallback").is_null(); }, std::chrono::seconds(30)));
+  EXPECT_TRUE(orders().at("streamed").as_bool());
+  ASSERT_TRUE(run_until(ioc_, [&] { return cohort(0).at("mode").as_string() == "event"; }));
+  EXPECT_EQ(metrics_.value("liveql_write_fallback_switches_total"), 2);
+  EXPECT_EQ(metrics_.value("liveql_write_fallback_tables"), 0);
+  // Every subscriber ends on the latest value (the switch back refetched them) ...
+  ASSERT_TRUE(run_until(ioc_, [&] {
+    for (std::size_t i = 0; i < sinks.size(); ++i)
+      if (sinks[i].got.back().value() != fresh_text(url_, ops[i])) return false;
+    return true;
+  }));
+  // ... and the next commit is decoded and pushed again.
+  ASSERT_TRUE(run_until(ioc_, [&] { return feed_->streaming(); }));
+  const double t1 = txns();
+  // (The old connection may still be running, leaving the table out: the new one decodes the
+  // commit again from the acknowledged position.)
+  test::exec(url_, "update orders set total = -1234.5 where id = 1");
+  ASSERT_TRUE(
+      run_until(ioc_, [&] { return sinks[0].last_has("-1234.50") && txns() >= t1 + 1; }));
 }
 
 TEST_F(ChangeFeedTest, BurstOf200WritesCoalescesAndTheSlotCatchesUp) {

@@ -113,6 +113,31 @@ TEST(ModePolicy, APollTableAfterAForcedOneStillPolls) {
   EXPECT_TRUE(d.forced_tables.empty());
 }
 
+TEST(ModePolicy, ATablePolledForItsWriteRatePollsAtTheHeldPeriodUnlessAnotherPollsForGood) {
+  Policy p;
+  p.deps.tables = {table("orders"), table("users", deps::TableRole::kLinked)};
+  p.tables["orders"] = {.write_fallback = true};
+  auto d = p.decide();
+  EXPECT_EQ(d.mode, LiveMode::kPoll);
+  EXPECT_TRUE(d.write_fallback);
+  EXPECT_EQ(d.reason,
+            "table public.orders is polled for its write rate (GET /v1/live/tables says why)");
+
+  // A table in poll mode, or an intractable one, polls at the interval: no fallback period.
+  p.tables["users"] = mode(LiveMode::kPoll);
+  EXPECT_FALSE(p.decide().write_fallback);
+  EXPECT_EQ(p.decide().reason, "table public.users is in poll mode");
+  Policy q;
+  q.deps.tables = {table("orders"), table("notes", deps::TableRole::kLinked, false)};
+  q.tables["orders"] = {.write_fallback = true};
+  EXPECT_FALSE(q.decide().write_fallback);
+  EXPECT_EQ(q.decide().reason, "text pattern _ilike on notes.note");
+  // Event mode unavailable comes first, as for every table.
+  p.available = false;
+  EXPECT_EQ(p.decide().reason, "replication not connected");
+  EXPECT_FALSE(p.decide().write_fallback);
+}
+
 TEST(ModePolicy, NoTableModesMeansDefaultForEveryTable) {
   deps::Dependencies deps;
   deps.tables = {table("orders")};

@@ -37,6 +37,12 @@
 //    forward. The monitor (re)starts the stream once the reference is known, and after
 //    kUnavailable. A failed query or an unreadable value is logged (once until it changes), counted
 //    in liveql_errors_total, and read again after lag_interval.
+//  - the write-rate fallback (write_fallback.hpp): once a second, while some table's every
+//    event cohort is held by its budget or a table is in fallback, reads those tables' row
+//    changes (pg_stat_user_tables) and the slot's restart_lsn lag (one statement); a table
+//    falling back is left out of the stream and its cohorts poll, one coming back is streamed
+//    again, as set_table_mode() does. Logged, counted (liveql_write_fallback_switches_total,
+//    liveql_write_fallback_tables) and shown in tables_json().
 //  - kUnavailable (wal_level, wal2json not allowed, slot of another plugin): every cohort polls;
 //    health_message() says why and how to fix; the stream is retried every retry_interval and
 //    event mode resumes (with one refetch) when it connects.
@@ -90,6 +96,15 @@ class ChangeFeed {
     std::uint64_t reference_wal_bytes = std::uint64_t{1} << 30;
     std::chrono::milliseconds save_interval{20};     // coalesces StateStore syncs
     std::chrono::milliseconds retry_interval{5000};  // restart after kUnavailable
+    // The write-rate fallback (live/src/write_fallback.hpp; --write-fallback): a table whose
+    // every event cohort its budget holds for `fallback_hold` is polled and left out of the
+    // stream until its row changes per subscriber (over `fallback_hold`) halve, at least
+    // `fallback_dwell` later. Looked at every `fallback_tick`, with a statement only while a
+    // table is held or in fallback.
+    bool write_fallback = true;
+    std::chrono::milliseconds fallback_tick{1000};
+    std::chrono::milliseconds fallback_hold{5000};
+    std::chrono::milliseconds fallback_dwell{30000};
   };
 
   // `live`, `pool`, `metrics` must outlive this object.
@@ -116,9 +131,11 @@ class ChangeFeed {
   // acknowledged position), then the cohorts switch. Errors:
   // kNotFound for a table that is not tracked, the store's error when it cannot save.
   [[nodiscard]] Status set_table_mode(const std::string& table, std::optional<LiveMode> mode);
-  // [{table, metadata_mode, override, mode, replica_identity_full}] for every tracked table;
-  // `mode` is what cohorts reading it get (event or poll; a poll-only reason such as an
-  // intractable predicate still applies per cohort).
+  // [{table, metadata_mode, override, mode, write_fallback, streamed, replica_identity_full}]
+  // for every tracked table; `mode` is what cohorts reading it get (event or poll; a poll-only
+  // reason such as an intractable predicate still applies per cohort); `write_fallback`: null,
+  // or why an event table is polled for its write rate; `streamed`: its changes are decoded
+  // (event mode, no fallback).
   boost::json::array tables_json() const;
 
   bool streaming() const;

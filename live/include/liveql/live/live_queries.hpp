@@ -64,6 +64,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -107,6 +108,9 @@ class LiveQueries {
   struct TableLive {
     std::optional<LiveMode> mode;  // an operator's override, else metadata; nullopt: neither
     bool replica_identity_full = false;
+    // In event mode but polled for its write rate (the change feed's write-rate fallback): its
+    // cohorts poll at the held period, 0.8 × refetch_interval (refetch_budget.hpp).
+    bool write_fallback = false;
   };
   using TableModes = std::function<TableLive(const catalog::QualifiedName&)>;
 
@@ -188,6 +192,15 @@ class LiveQueries {
   void set_image_time_zone(std::string zone);
   // Options::live_mode_default.
   LiveMode default_mode() const;
+
+  // What the write-rate fallback (the change feed) weighs, per table ("schema.table") some
+  // cohort with subscribers reads.
+  struct TableLoad {
+    std::size_t event_cohorts = 0;  // in event mode
+    std::size_t held_cohorts = 0;   // of those, held by their budget at the held period
+    std::size_t subscribers = 0;    // of every cohort reading it, any mode
+  };
+  std::map<std::string, TableLoad> table_loads() const;
 
   // Switches the cohort of `id` (every subscriber sharing it) to `mode`, with a reason shown in
   // cohorts_json(). Poll mode (re)starts its timer; event mode cancels it.

@@ -30,6 +30,8 @@ struct Config {
   std::string jwt_secret;     // Hasura's JSON form, "" = JWT disabled
   std::string unauthorized_role;
   LiveMode live_mode_default = LiveMode::kEvent;
+  // Poll an event table while following its writes costs more than polling (ChangeFeed).
+  bool write_fallback = true;
   std::chrono::milliseconds refetch_interval{1000};
   std::size_t batch_size = 100;
   std::string state_dir = "liveql-state";
