@@ -795,8 +795,7 @@ TEST_F(ChangeFeedTest, HeavyWritesPollTheTableOutOfTheStreamUntilTheyStop) {
   // (The old connection may still be running, leaving the table out: the new one decodes the
   // commit again from the acknowledged position.)
   test::exec(url_, "update orders set total = -1234.5 where id = 1");
-  ASSERT_TRUE(
-      run_until(ioc_, [&] { return sinks[0].last_has("-1234.50") && txns() >= t1 + 1; }));
+  ASSERT_TRUE(run_until(ioc_, [&] { return sinks[0].last_has("-1234.50") && txns() >= t1 + 1; }));
 }
 
 TEST_F(ChangeFeedTest, BurstOf200WritesCoalescesAndTheSlotCatchesUp) {
