@@ -466,7 +466,7 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
       if (s.fallback) {
         spdlog::warn("live: table {}: {}", s.table, s.reason);
       } else {
-        spdlog::info("live: table {} streamed again: {}", s.table, s.reason);
+        spdlog::warn("live: table {} streamed again: {}", s.table, s.reason);
       }
     }
     if (!changed) return;
