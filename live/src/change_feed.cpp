@@ -21,6 +21,7 @@
 #include "liveql/live/pg_pool.hpp"
 #include "liveql/replication/pg_text.hpp"
 #include "liveql/state/state_store.hpp"
+#include "spawn_logged.hpp"
 #include "write_fallback.hpp"
 
 namespace liveql::live {
@@ -476,15 +477,7 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
 
   // Runs `task` on the executor; an exception ends it, logged and counted.
   void spawn(asio::awaitable<void> task, const char* what) {
-    asio::co_spawn(ex, std::move(task), [self = shared_from_this(), what](std::exception_ptr e) {
-      if (!e) return;
-      self->metrics.inc("liveql_errors_total");
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        spdlog::error("live: {} failed: {}", what, ex.what());
-      }
-    });
+    asio::co_spawn(ex, std::move(task), log_failure(shared_from_this(), metrics, what));
   }
 
   static asio::awaitable<void> fallback_loop(std::shared_ptr<Impl> self) {

@@ -38,6 +38,7 @@
 #include "mode_policy.hpp"
 #include "multiplexed_statement.hpp"
 #include "refetch_budget.hpp"
+#include "spawn_logged.hpp"
 #include "stream_batch.hpp"
 
 namespace liveql::live {
@@ -278,17 +279,7 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
   template <class Awaitable>
   void spawn(Awaitable task, const char* what) {
     asio::post(ex, [self = shared_from_this(), task = std::move(task), what]() mutable {
-      asio::co_spawn(self->ex, std::move(task), [self, what](std::exception_ptr e) {
-        if (!e) return;
-        self->metrics.inc("liveql_errors_total");
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          spdlog::error("live: {} failed: {}", what, ex.what());
-        } catch (...) {
-          spdlog::error("live: {} failed", what);
-        }
-      });
+      asio::co_spawn(self->ex, std::move(task), log_failure(self, self->metrics, what));
     });
   }
 

@@ -72,6 +72,14 @@ std::vector<Setting> serve_settings() {
       return Ok{};
     };
   };
+  auto boolean = [](bool Config::*member) {
+    return [member](Config& c, const std::string& v, const std::string& src) -> Status {
+      auto b = parse_bool(v, src);
+      if (!b) return b.take_error();
+      c.*member = *b;
+      return Ok{};
+    };
+  };
   // A duration where 0 means "off".
   auto duration_or_off = []<class D>(D Config::*member) {
     return [member](Config& c, const std::string& v, const std::string& src) -> Status {
@@ -123,12 +131,7 @@ std::vector<Setting> serve_settings() {
   add("write-fallback", {"LIVEQL_WRITE_FALLBACK"},
       "poll an event-mode table, left out of the replication stream, while its writes keep "
       "every live query on it held at the poll interval (true|false, default true)",
-      [](Config& c, const std::string& v, const std::string& src) -> Status {
-        auto b = parse_bool(v, src);
-        if (!b) return b.take_error();
-        c.write_fallback = *b;
-        return Ok{};
-      });
+      boolean(&Config::write_fallback));
   add("refetch-interval-ms",
       {"LIVEQL_REFETCH_INTERVAL_MS", "HASURA_GRAPHQL_LIVE_QUERIES_MULTIPLEXED_REFETCH_INTERVAL"},
       "poll interval in milliseconds (default 1000)", millis(&Config::refetch_interval));
@@ -165,23 +168,13 @@ std::vector<Setting> serve_settings() {
       {"LIVEQL_STRINGIFY_NUMERIC_TYPES", "HASURA_GRAPHQL_STRINGIFY_NUMERIC_TYPES"},
       "answer bigint, numeric, double precision and money as JSON strings (true|false, "
       "default false)",
-      [](Config& c, const std::string& v, const std::string& src) -> Status {
-        auto b = parse_bool(v, src);
-        if (!b) return b.take_error();
-        c.stringify_numeric_types = *b;
-        return Ok{};
-      });
+      boolean(&Config::stringify_numeric_types));
   s.back().is_switch = true;
   add("infer-function-permissions",
       {"LIVEQL_INFER_FUNCTION_PERMISSIONS", "HASURA_GRAPHQL_INFER_FUNCTION_PERMISSIONS"},
       "a role sees a tracked function when it may select from its return table (true|false, "
       "default true); false: only the roles of the function's permissions",
-      [](Config& c, const std::string& v, const std::string& src) -> Status {
-        auto b = parse_bool(v, src);
-        if (!b) return b.take_error();
-        c.infer_function_permissions = *b;
-        return Ok{};
-      });
+      boolean(&Config::infer_function_permissions));
   add("metrics-secret", {"LIVEQL_METRICS_SECRET", "HASURA_GRAPHQL_METRICS_SECRET"},
       "bearer token GET /metrics requires (default: none, /metrics is open)",
       str(&Config::metrics_secret));
@@ -241,12 +234,7 @@ std::vector<Setting> serve_settings() {
       duration_or_off(&Config::conn_recycle_after));
   add("enable-console", {"LIVEQL_ENABLE_CONSOLE", "HASURA_GRAPHQL_ENABLE_CONSOLE"},
       "serve the console (GraphiQL, Analyze, live view) at /console (true|false, default false)",
-      [](Config& c, const std::string& v, const std::string& src) -> Status {
-        auto b = parse_bool(v, src);
-        if (!b) return b.take_error();
-        c.enable_console = *b;
-        return Ok{};
-      });
+      boolean(&Config::enable_console));
   s.back().is_switch = true;
   add("console-assets-dir", {"LIVEQL_CONSOLE_ASSETS_DIR", "HASURA_GRAPHQL_CONSOLE_ASSETS_DIR"},
       "directory of the console's files (default: `console` next to the liveql binary)",
