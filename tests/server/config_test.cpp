@@ -261,6 +261,20 @@ TEST(Config, ErrorsNameTheSource) {
   ASSERT_FALSE(mode);
   EXPECT_NE(mode.error().message.find("event or poll"), std::string::npos);
 
+  // The write-rate fallback: on by default; off by flag or environment; a bad value refused.
+  auto fallback = parse({"serve", "--database-url", "u"});
+  ASSERT_TRUE(fallback);
+  EXPECT_TRUE(fallback->config.write_fallback);
+  auto no_fallback = parse({"serve", "--database-url", "u", "--write-fallback", "false"});
+  ASSERT_TRUE(no_fallback) << no_fallback.error().message;
+  EXPECT_FALSE(no_fallback->config.write_fallback);
+  auto env_fallback = parse({"serve", "--database-url", "u"}, {{"LIVEQL_WRITE_FALLBACK", "false"}});
+  ASSERT_TRUE(env_fallback);
+  EXPECT_FALSE(env_fallback->config.write_fallback);
+  auto bad_fallback = parse({"serve", "--database-url", "u", "--write-fallback", "maybe"});
+  ASSERT_FALSE(bad_fallback);
+  EXPECT_NE(bad_fallback.error().message.find("--write-fallback"), std::string::npos);
+
   auto pool = parse({"serve", "--database-url", "u", "--pool-size", "0"});
   ASSERT_FALSE(pool);
 
