@@ -21,6 +21,7 @@
 #include "liveql/live/pg_pool.hpp"
 #include "liveql/replication/pg_text.hpp"
 #include "liveql/state/state_store.hpp"
+#include "multiplexed_statement.hpp"
 #include "spawn_logged.hpp"
 #include "write_fallback.hpp"
 
@@ -47,21 +48,6 @@ constexpr const char* kFallbackSql =
     "else (pg_current_wal_lsn() - restart_lsn)::bigint::text end "
     "from pg_replication_slots where slot_name = $2) "
     "from pg_stat_user_tables s where s.schemaname || '.' || s.relname = any($1::text[])";
-
-// A text[] literal of `items` (each quoted).
-std::string text_array(const std::vector<std::string>& items) {
-  std::string out = "{";
-  for (const auto& item : items) {
-    if (out.size() > 1) out += ',';
-    out += '"';
-    for (char ch : item) {
-      if (ch == '"' || ch == '\\') out += '\\';
-      out += ch;
-    }
-    out += '"';
-  }
-  return out + "}";
-}
 
 std::string unavailable_hint(const std::string& message) {
   return "logical replication unavailable (" + message +
@@ -405,52 +391,41 @@ struct ChangeFeed::Impl : std::enable_shared_from_this<ChangeFeed::Impl> {
     install_table_modes();
   }
 
-  // What the write-rate fallback weighs now, per table some cohort reads.
-  std::map<std::string, WriteFallback::TableLoad> table_loads() const {
-    std::map<std::string, WriteFallback::TableLoad> loads;
-    for (const auto& [table, l] : live.table_loads()) {
-      loads[table] = {.event_cohorts = l.event_cohorts,
-                      .held_cohorts = l.held_cohorts,
-                      .subscribers = l.subscribers};
-    }
-    return loads;
-  }
-
   // One look of the write-rate fallback (write_fallback.hpp): no statement unless a table is
   // held or in fallback. (GCC 12 cannot keep an initializer list across co_await: the
   // parameters are pushed one by one.)
   asio::awaitable<void> weigh_write_rates() {
-    auto loads = table_loads();
+    auto loads = live.table_loads();
     auto watched = fallback.watched(loads);
     std::optional<Result<QueryResult>> rows;
     if (!watched.empty()) {
       Params params;
-      params.emplace_back(text_array(watched));
+      params.emplace_back(quoted_array_literal(watched));
       params.emplace_back(config.stream.slot_name);
       rows = co_await pool.query(std::string(kFallbackSql), std::move(params));
       if (stopped) co_return;
     }
-    apply_write_rates(std::move(loads), rows);
+    apply_write_rates(loads, rows);
   }
 
   // The fallback's tick with the statement's readings (if one ran); carries out its switches.
-  void apply_write_rates(std::map<std::string, WriteFallback::TableLoad> loads,
+  void apply_write_rates(const WriteFallback::Loads& loads,
                          const std::optional<Result<QueryResult>>& rows) {
+    WriteFallback::RowChanges row_changes;
     std::optional<std::uint64_t> restart_bytes;
     if (rows && !rows->ok()) monitor_problem("write-rate query", rows->error());
     if (rows && rows->ok()) {
       for (const auto& row : (*rows)->rows) {
         if (row.size() < 3 || !row[0] || !row[1]) continue;
-        auto it = loads.find(*row[0]);
         auto n = replication::parse_pg_integer<std::uint64_t>(*row[1], "row changes");
-        if (it != loads.end() && n.ok()) it->second.row_changes = *n;
+        if (n.ok()) row_changes[*row[0]] = *n;
         if (!row[2]) continue;
         auto r = replication::parse_pg_integer<std::uint64_t>(*row[2], "restart lag");
         if (r.ok()) restart_bytes = *r;
       }
     }
     bool changed = false;
-    for (const auto& s : fallback.tick(Clock::now(), loads, restart_bytes)) {
+    for (const auto& s : fallback.tick(Clock::now(), loads, row_changes, restart_bytes)) {
       if (s.postponed) {
         if (postponed_logged.insert(s.table).second) {
           spdlog::warn(

@@ -359,6 +359,11 @@ struct LiveQueries::Impl : std::enable_shared_from_this<LiveQueries::Impl> {
   // ---- poll mode ----
 
   void start_poll(const std::shared_ptr<Cohort>& c);
+  // A polling cohort's period: the held period while polled for a table's write rate, else
+  // refetch_interval.
+  Clock::duration poll_period(const Cohort& c) const {
+    return c.fallback_poll ? c.budget->held_period() : Clock::duration(options.refetch_interval);
+  }
 
   // Ticks on a fixed schedule; a tick that finds the previous tick's refetch still running is
   // skipped (rounds never overlap), instead of moving every later tick.

@@ -310,10 +310,8 @@ boost::json::value LiveQueries::cohorts_json() const {
         {"mode_reason", c->mode_reason},
         {"poll_period_ms",
          c->mode == LiveMode::kPoll
-             ? boost::json::value(std::chrono::duration<double, std::milli>(
-                                      c->fallback_poll ? c->budget->held_period()
-                                                       : impl_->options.refetch_interval)
-                                      .count())
+             ? boost::json::value(
+                   std::chrono::duration<double, std::milli>(impl_->poll_period(*c)).count())
              : boost::json::value(nullptr)},
         {"subscribers", c->members},
         {"distinct_variables", c->groups.size()},

@@ -192,11 +192,7 @@ void LiveQueries::Impl::start_poll(const std::shared_ptr<Cohort>& c) {
 asio::awaitable<void> LiveQueries::Impl::poll_loop(std::shared_ptr<Impl> self,
                                                    std::shared_ptr<Cohort> c) {
   // The period is read each tick: a cohort's write-rate fallback may start or end meanwhile.
-  auto period = [&] {
-    return c->fallback_poll ? c->budget->held_period()
-                            : Clock::duration(self->options.refetch_interval);
-  };
-  auto next = Clock::now() + period();
+  auto next = Clock::now() + self->poll_period(*c);
   while (!self->stopped && !c->dead && c->mode == LiveMode::kPoll) {
     c->timer->expires_at(next);
     co_await c->timer->async_wait(kTuple);
@@ -206,9 +202,9 @@ asio::awaitable<void> LiveQueries::Impl::poll_loop(std::shared_ptr<Impl> self,
       self->request_members(*c, true);
       c->poll_round = c->open_round;
     }
-    next += period();
+    next += self->poll_period(*c);
     auto now = Clock::now();
-    if (next <= now) next = now + period();
+    if (next <= now) next = now + self->poll_period(*c);
   }
   c->poll_running = false;
 }

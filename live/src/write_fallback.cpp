@@ -22,8 +22,7 @@ std::string seconds(WriteFallback::Clock::duration d) {
 
 }  // namespace
 
-std::vector<std::string> WriteFallback::watched(
-    const std::map<std::string, TableLoad>& loads) const {
+std::vector<std::string> WriteFallback::watched(const Loads& loads) const {
   std::vector<std::string> out;
   for (const auto& [name, load] : loads) {
     if (all_held(load) || in_fallback(name)) out.push_back(name);
@@ -41,9 +40,9 @@ std::optional<double> WriteFallback::rate(const Table& t, Clock::time_point now)
   return static_cast<double>(c1 - c0) / span;
 }
 
-std::vector<WriteFallback::Switch> WriteFallback::tick(
-    Clock::time_point now, const std::map<std::string, TableLoad>& loads,
-    std::optional<std::uint64_t> restart_bytes) {
+std::vector<WriteFallback::Switch> WriteFallback::tick(Clock::time_point now, const Loads& loads,
+                                                       const RowChanges& row_changes,
+                                                       std::optional<std::uint64_t> restart_bytes) {
   std::set<std::string> names;
   for (const auto& [name, load] : loads) names.insert(name);
   for (const auto& [name, table] : tables_) names.insert(name);
@@ -55,10 +54,10 @@ std::vector<WriteFallback::Switch> WriteFallback::tick(
     const TableLoad& load = found == loads.end() ? nobody : found->second;
     Table& t = tables_[name];
 
-    if (load.row_changes) {
+    if (auto changes = row_changes.find(name); changes != row_changes.end()) {
       // Counters going back: the statistics were reset; the rate starts over.
-      if (!t.samples.empty() && *load.row_changes < t.samples.back().second) t.samples.clear();
-      t.samples.emplace_back(now, *load.row_changes);
+      if (!t.samples.empty() && changes->second < t.samples.back().second) t.samples.clear();
+      t.samples.emplace_back(now, changes->second);
       while (t.samples.size() > 2 && t.samples[1].first <= now - options_.rate_window)
         t.samples.pop_front();
     } else {

@@ -34,6 +34,8 @@
 #include <utility>
 #include <vector>
 
+#include "liveql/live/live_queries.hpp"
+
 namespace liveql::live {
 
 class WriteFallback {
@@ -49,13 +51,11 @@ class WriteFallback {
     std::uint64_t max_restart_bytes = std::uint64_t{256} << 20;
   };
 
-  // One table at one tick ("schema.table").
-  struct TableLoad {
-    std::size_t event_cohorts = 0;             // cohorts in event mode reading it, with subscribers
-    std::size_t held_cohorts = 0;              // of those, held by their budget
-    std::size_t subscribers = 0;               // subscribers of every cohort reading it, any mode
-    std::optional<std::uint64_t> row_changes;  // cumulative (pg_stat_user_tables), when read
-  };
+  // The cohorts reading each table ("schema.table") at one tick (LiveQueries::table_loads()),
+  // and the row changes so far (cumulative, pg_stat_user_tables) of the tables read for it.
+  using TableLoad = LiveQueries::TableLoad;
+  using Loads = std::map<std::string, TableLoad>;
+  using RowChanges = std::map<std::string, std::uint64_t>;
 
   struct Switch {
     std::string table;
@@ -68,12 +68,12 @@ class WriteFallback {
 
   // The tables whose row changes the next tick needs: held now (every event cohort) or in
   // fallback. Empty: no statement is needed.
-  std::vector<std::string> watched(const std::map<std::string, TableLoad>& loads) const;
+  std::vector<std::string> watched(const Loads& loads) const;
 
-  // `loads`: every table some cohort reads, with row_changes filled for watched() ones;
+  // `loads`: every table some cohort reads; `row_changes`: those read of the watched() ones;
   // `restart_bytes`: how far the slot's restart_lsn is behind the WAL, when known. Returns the
   // switches due now (postponed ones included, marked); the caller carries out the others.
-  std::vector<Switch> tick(Clock::time_point now, const std::map<std::string, TableLoad>& loads,
+  std::vector<Switch> tick(Clock::time_point now, const Loads& loads, const RowChanges& row_changes,
                            std::optional<std::uint64_t> restart_bytes);
 
   bool in_fallback(const std::string& table) const;

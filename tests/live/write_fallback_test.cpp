@@ -31,8 +31,9 @@ struct Driver {
     std::map<std::string, Load> loads{{kTable, load}};
     auto watched = policy.watched(loads);
     if (!watched.empty()) ++reads;
-    for (const auto& name : watched) loads[name].row_changes = changes;
-    return policy.tick(now, loads, restart_bytes);
+    WriteFallback::RowChanges read;
+    for (const auto& name : watched) read[name] = changes;
+    return policy.tick(now, loads, read, restart_bytes);
   }
   // Ticks `n` times; returns the switches of all of them.
   std::vector<WriteFallback::Switch> run(int n, Load load, double rate) {
@@ -107,7 +108,7 @@ TEST(WriteFallbackTest, NoRateNoWritesOrNoSubscribersNoFallback) {
     std::map<std::string, Load> loads{{kTable, kHeld}};
     for (int i = 0; i < 30; ++i) {
       d.now += 1s;
-      EXPECT_TRUE(d.policy.tick(d.now, loads, std::nullopt).empty());
+      EXPECT_TRUE(d.policy.tick(d.now, loads, {}, std::nullopt).empty());
     }
   }
   {
@@ -160,10 +161,10 @@ TEST(WriteFallbackTest, NobodyReadingItRejoinsAfterTheDwell) {
   // The table's last cohort left: it no longer appears among the loads.
   for (int i = 0; i < 29; ++i) {
     d.now += 1s;
-    EXPECT_TRUE(p.tick(d.now, {}, std::nullopt).empty());
+    EXPECT_TRUE(p.tick(d.now, {}, {}, std::nullopt).empty());
   }
   d.now += 1s;
-  auto s = p.tick(d.now, {}, std::nullopt);
+  auto s = p.tick(d.now, {}, {}, std::nullopt);
   ASSERT_EQ(s.size(), 1u);
   EXPECT_FALSE(s[0].fallback);
   EXPECT_EQ(s[0].reason, "no subscriber reads it");
